@@ -1,0 +1,131 @@
+//! The harness every crate's tests use to reach real services.
+//!
+//! `./dev test` starts one Postgres (with pgvector) and one moto (SQS) server per test
+//! run and exports `TERARCHITECT_TEST_PG_URL` and `TERARCHITECT_TEST_SQS_URL`; this crate
+//! hands each test its own fresh database and queue on them. To run `cargo test` by
+//! hand, start them with `./dev services` and export what it prints.
+
+pub mod git;
+pub mod process;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests with `./dev test`, or start `./dev services` and export what it prints"
+        )
+    })
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub name: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    /// Creates an empty database (with the `vector` extension available, not installed).
+    pub async fn new() -> TestDb {
+        let admin_url = env("TERARCHITECT_TEST_PG_URL");
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test Postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        let pool = PgPoolOptions::new()
+            .max_connections(20)
+            .connect(&url)
+            .await
+            .expect("connect to test database");
+        TestDb { url, name, pool }
+    }
+}
+
+/// A fresh standard queue on the SQS emulator.
+pub struct TestQueue {
+    pub client: aws_sdk_sqs::Client,
+    pub url: String,
+    pub endpoint: String,
+}
+
+impl TestQueue {
+    pub async fn new() -> TestQueue {
+        let endpoint = env("TERARCHITECT_TEST_SQS_URL");
+        let client = sqs_client(&endpoint).await;
+        let name = format!("jobs-{}", uuid::Uuid::new_v4().simple());
+        let out = client
+            .create_queue()
+            .queue_name(name)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "30")
+            .send()
+            .await
+            .expect("create queue on the SQS emulator");
+        TestQueue {
+            client,
+            url: out.queue_url().expect("queue url").to_string(),
+            endpoint,
+        }
+    }
+
+    /// Receives everything currently visible (short polls until one comes back empty),
+    /// without deleting: the messages become visible again after the timeout.
+    pub async fn drain_bodies(&self) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let msgs = out.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return bodies;
+            }
+            bodies.extend(msgs.into_iter().filter_map(|m| m.body));
+        }
+    }
+}
+
+/// An SQS client for the emulator at `endpoint` with static test credentials.
+pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "testkit",
+        ))
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&conf)
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,46 @@
+//! Domain rules over the store: what a move, a claim or a finish means.
+
+pub mod crypto;
+pub mod jobs;
+pub mod projects;
+pub mod queue;
+pub mod settings;
+pub mod tickets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+pub use crypto::SecretBox;
+pub use queue::JobQueue;
+
+/// Everything a request needs, built once per process in `main`.
+#[derive(Clone)]
+pub struct App {
+    pub db: PgPool,
+    pub queue: JobQueue,
+    pub secrets: Option<Arc<SecretBox>>,
+    pub lease: Duration,
+    pub github_api_url: String,
+}
+
+impl App {
+    pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
+        let db = crate::store::connect(&cfg.database_url, max_connections).await?;
+        let queue = JobQueue::from_env(cfg.job_queue_url.clone()).await;
+        let secrets = cfg
+            .secret_key
+            .as_deref()
+            .map(SecretBox::from_key)
+            .transpose()?
+            .map(Arc::new);
+        Ok(App {
+            db,
+            queue,
+            secrets,
+            lease: cfg.lease,
+            github_api_url: cfg.github_api_url.clone(),
+        })
+    }
+}

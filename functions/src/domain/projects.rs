@@ -1,0 +1,60 @@
+use terarchitect_protocol::{
+    Board, BoardColumn, ColumnRole, NewProject, NewTicket, Priority, Project, ProjectPatch, Validate,
+};
+use uuid::Uuid;
+
+use super::App;
+use crate::Result;
+use crate::store;
+
+pub const SETUP_TICKET_TITLE: &str = "Project setup";
+pub const SETUP_TICKET_DESCRIPTION: &str = "Create the folder structure and configuration files implied by the \
+architecture graph: one folder per component, build and test configuration for each technology, a README that \
+explains the layout, and CI configuration. Do not write any application code yet.";
+
+/// A new project with its four built-in columns and a first "Project setup" ticket.
+pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
+    input.validate()?;
+    let id = Uuid::new_v4();
+    let mut tx = app.db.begin().await?;
+    store::projects::insert(&mut *tx, id, input).await?;
+    store::board::create_defaults(&mut tx, id).await?;
+    let backlog = store::board::by_role(&mut *tx, id, ColumnRole::Backlog).await?;
+    let setup = NewTicket {
+        title: SETUP_TICKET_TITLE.into(),
+        description: SETUP_TICKET_DESCRIPTION.into(),
+        priority: Priority::High,
+        whole_graph: true,
+        ..Default::default()
+    };
+    store::tickets::insert(&mut tx, id, Uuid::new_v4(), backlog.id, &setup).await?;
+    tx.commit().await?;
+    store::projects::get(&app.db, id).await
+}
+
+pub async fn update(app: &App, id: Uuid, patch: &ProjectPatch) -> Result<Project> {
+    patch.validate()?;
+    store::projects::update(&app.db, id, patch).await?;
+    store::projects::get(&app.db, id).await
+}
+
+/// Columns in order, each with its tickets in order.
+pub async fn board(app: &App, project_id: Uuid) -> Result<Board> {
+    let mut conn = app.db.acquire().await?;
+    let columns = store::board::list(&mut *conn, project_id).await?;
+    if columns.is_empty() {
+        store::projects::get(&mut *conn, project_id).await?; // 404 for an unknown project
+    }
+    let mut tickets = store::tickets::list(&mut *conn, project_id).await?;
+    let columns = columns
+        .into_iter()
+        .map(|column| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut tickets)
+                .into_iter()
+                .partition(|t| t.column_id == column.id);
+            tickets = rest;
+            BoardColumn { column, tickets: mine }
+        })
+        .collect();
+    Ok(Board { columns })
+}

@@ -1,0 +1,228 @@
+//! Settings: a fixed registry of keys, global defaults with per-project overrides,
+//! secrets sealed with AES-256-GCM and never returned in clear except to a job's agent.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use terarchitect_protocol::{AgentSettings, SettingView, SettingsUpdate, WorkerMode};
+use uuid::Uuid;
+
+use super::App;
+use crate::store;
+use crate::{Error, Result};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Url,
+    Text,
+    Secret,
+    Int { min: i64, max: i64, default: i64 },
+    WorkerMode,
+}
+
+const KEYS: &[(&str, Kind)] = &[
+    ("director_llm_url", Kind::Url),
+    ("director_llm_model", Kind::Text),
+    ("director_llm_key", Kind::Secret),
+    ("worker_mode", Kind::WorkerMode),
+    ("worker_llm_url", Kind::Url),
+    ("worker_llm_model", Kind::Text),
+    ("worker_llm_key", Kind::Secret),
+    ("anthropic_key", Kind::Secret),
+    ("github_token", Kind::Secret),
+    ("github_api_url", Kind::Url),
+    ("embedding_url", Kind::Url),
+    ("embedding_model", Kind::Text),
+    (
+        "max_review_rounds",
+        Kind::Int {
+            min: 0,
+            max: 50,
+            default: 3,
+        },
+    ),
+    (
+        "summarize_every_turns",
+        Kind::Int {
+            min: 2,
+            max: 1000,
+            default: 30,
+        },
+    ),
+    ("git_author_name", Kind::Text),
+    ("git_author_email", Kind::Text),
+];
+
+fn kind_of(key: &str) -> Result<Kind> {
+    KEYS.iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| Error::invalid(key, "unknown setting"))
+}
+
+fn check(key: &str, kind: Kind, v: &Value) -> Result<()> {
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::invalid(key, "must be a string"))
+    };
+    match kind {
+        Kind::Url => {
+            let s = text(v)?;
+            if !(s.starts_with("http://") || s.starts_with("https://"))
+                || s.len() > 2000
+                || s.contains(char::is_whitespace)
+            {
+                return Err(Error::invalid(key, "must be an http(s) URL"));
+            }
+        }
+        Kind::Text | Kind::Secret => {
+            let s = text(v)?;
+            terarchitect_protocol::validate::required(key, &s, 4000)?;
+        }
+        Kind::Int { min, max, .. } => match v.as_i64() {
+            Some(n) if (min..=max).contains(&n) => {}
+            _ => {
+                return Err(Error::invalid(
+                    key,
+                    format!("must be a whole number from {min} to {max}"),
+                ));
+            }
+        },
+        Kind::WorkerMode => {
+            serde_json::from_value::<WorkerMode>(v.clone())
+                .map_err(|_| Error::invalid(key, "must be one of native, opencode, claude-code"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies `{key: value|null}` at one scope (project, or global for `None`) atomically.
+pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate) -> Result<()> {
+    if update.len() > KEYS.len() {
+        return Err(Error::invalid("settings", "too many keys"));
+    }
+    let mut tx = app.db.begin().await?;
+    if let Some(p) = project_id {
+        store::lock_project(&mut tx, p).await?;
+    }
+    for (key, value) in update {
+        let kind = kind_of(key)?;
+        match value {
+            None | Some(Value::Null) => store::settings::clear(&mut *tx, project_id, key).await?,
+            Some(v) => {
+                check(key, kind, v)?;
+                if kind == Kind::Secret {
+                    let sealed = app
+                        .secrets
+                        .as_ref()
+                        .ok_or_else(|| {
+                            Error::Unavailable(
+                                "secrets cannot be stored: TERARCHITECT_SECRET_KEY is not configured".into(),
+                            )
+                        })?
+                        .seal(v.as_str().unwrap_or_default());
+                    store::settings::put_secret(&mut *tx, project_id, key, &sealed).await?;
+                } else {
+                    store::settings::put_value(&mut *tx, project_id, key, v).await?;
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Effective settings for a scope, secrets reported only as set / not set.
+pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView>> {
+    if let Some(p) = project_id {
+        store::projects::get(&app.db, p).await?;
+    }
+    let rows = store::settings::list(&app.db, project_id).await?;
+    Ok(KEYS
+        .iter()
+        .map(|(key, kind)| {
+            let own = rows.iter().find(|r| r.key == *key && r.project_id.is_some());
+            let global = rows.iter().find(|r| r.key == *key && r.project_id.is_none());
+            let (row, source) = match (own, global) {
+                (Some(r), _) => (Some(r), "project"),
+                (None, Some(r)) => (Some(r), "global"),
+                _ => (None, "default"),
+            };
+            let secret = *kind == Kind::Secret;
+            let default = match kind {
+                Kind::Int { default, .. } => Some(Value::from(*default)),
+                Kind::WorkerMode => Some(Value::from("native")),
+                _ => None,
+            };
+            SettingView {
+                key: key.to_string(),
+                secret,
+                value: if secret {
+                    None
+                } else {
+                    row.and_then(|r| r.value.clone()).or(default)
+                },
+                is_set: row.is_some(),
+                source: source.into(),
+            }
+        })
+        .collect())
+}
+
+/// Resolved settings with secrets decrypted: for a job's own agent only.
+pub async fn agent_settings(app: &App, project_id: Uuid) -> Result<AgentSettings> {
+    let rows = store::settings::list(&app.db, Some(project_id)).await?;
+    let mut effective: BTreeMap<&str, &store::settings::Row> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.project_id.is_none())
+        .chain(rows.iter().filter(|r| r.project_id.is_some()))
+    {
+        effective.insert(r.key.as_str(), r);
+    }
+    let text = |k: &str| -> Result<Option<String>> {
+        let Some(r) = effective.get(k) else { return Ok(None) };
+        if let Some(sealed) = &r.secret {
+            let b = app
+                .secrets
+                .as_ref()
+                .ok_or_else(|| Error::Unavailable("TERARCHITECT_SECRET_KEY is not configured".into()))?;
+            return b.open(sealed).map(Some);
+        }
+        Ok(r.value.as_ref().and_then(|v| v.as_str().map(str::to_owned)))
+    };
+    let int = |k: &str| -> i64 {
+        let default = match kind_of(k) {
+            Ok(Kind::Int { default, .. }) => default,
+            _ => 0,
+        };
+        effective
+            .get(k)
+            .and_then(|r| r.value.as_ref())
+            .and_then(Value::as_i64)
+            .unwrap_or(default)
+    };
+    Ok(AgentSettings {
+        director_llm_url: text("director_llm_url")?,
+        director_llm_model: text("director_llm_model")?,
+        director_llm_key: text("director_llm_key")?,
+        worker_mode: effective
+            .get("worker_mode")
+            .and_then(|r| r.value.clone())
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
+        worker_llm_url: text("worker_llm_url")?,
+        worker_llm_model: text("worker_llm_model")?,
+        worker_llm_key: text("worker_llm_key")?,
+        anthropic_key: text("anthropic_key")?,
+        github_token: text("github_token")?,
+        github_api_url: text("github_api_url")?.or_else(|| Some(app.github_api_url.clone())),
+        embedding_url: text("embedding_url")?,
+        embedding_model: text("embedding_model")?,
+        max_review_rounds: int("max_review_rounds"),
+        summarize_every_turns: int("summarize_every_turns"),
+        git_author_name: text("git_author_name")?,
+        git_author_email: text("git_author_email")?,
+    })
+}

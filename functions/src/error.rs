@@ -1,0 +1,89 @@
+//! The one error type of the library. `http::error` maps it to status codes.
+
+use terarchitect_protocol::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Db(#[source] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// Constraint violations are the caller's mistake (or a race they lost) and name the
+    /// constraint: turn the ones we expect into domain errors.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::RowNotFound = e {
+            return Error::NotFound("row");
+        }
+        if let Some(db) = e.as_database_error() {
+            let constraint = db.constraint().unwrap_or_default();
+            match db.code().as_deref() {
+                // foreign_key_violation
+                Some("23503") => return fk_violation(constraint),
+                // unique_violation
+                Some("23505") => return unique_violation(constraint),
+                // check_violation
+                Some("23514") => return Error::invalid(constraint, format!("violates rule {constraint}")),
+                // string_data_right_truncation, invalid_text_representation, numeric out of range
+                Some("22001") | Some("22P02") | Some("22003") => {
+                    return Error::invalid("input", db.message().to_string());
+                }
+                _ => {}
+            }
+        }
+        Error::Db(e)
+    }
+}
+
+fn fk_violation(constraint: &str) -> Error {
+    match constraint {
+        "graph_edges_source_fkey" => Error::invalid("edges.source", "must name a node of this project"),
+        "graph_edges_target_fkey" => Error::invalid("edges.target", "must name a node of this project"),
+        "ticket_nodes_node_fkey" => Error::invalid("node_ids", "must name nodes of this project's graph"),
+        "ticket_edges_edge_fkey" => Error::invalid("edge_ids", "must name edges of this project's graph"),
+        "notes_node_fkey" => Error::invalid("node_id", "must name a node of this project's graph"),
+        "notes_edge_fkey" => Error::invalid("edge_id", "must name an edge of this project's graph"),
+        "tickets_column_fkey" => {
+            Error::Conflict("the column still holds tickets, or is not part of this project".into())
+        }
+        c if c.contains("project") => Error::NotFound("project"),
+        c => Error::Conflict(format!("refers to something that does not exist ({c})")),
+    }
+}
+
+fn unique_violation(constraint: &str) -> Error {
+    match constraint {
+        "jobs_one_active_per_ticket" => Error::Conflict("the ticket already has an active job".into()),
+        "graph_nodes_pkey" | "graph_edges_pkey" => {
+            Error::Conflict("an id in the graph is already used by another project".into())
+        }
+        "idempotency_keys_pkey" => Error::Conflict("idempotency key is in use by a concurrent request".into()),
+        c => Error::Conflict(format!("already exists ({c})")),
+    }
+}

@@ -1,0 +1,59 @@
+//! The one place library errors become HTTP responses.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use terarchitect_protocol::{ErrorBody, ErrorDetail};
+
+use crate::Error;
+
+pub fn body(status: StatusCode, code: &str, message: impl Into<String>, field: Option<String>) -> Response {
+    let detail = ErrorDetail {
+        code: code.into(),
+        message: message.into(),
+        field,
+    };
+    (status, Json(ErrorBody { error: detail })).into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), None),
+            Error::Invalid(f) => body(StatusCode::BAD_REQUEST, "invalid_input", f.to_string(), Some(f.field)),
+            Error::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, None),
+            Error::Unauthenticated => {
+                let mut r = body(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "a valid bearer token is required",
+                    None,
+                );
+                r.headers_mut()
+                    .insert("www-authenticate", "Bearer".parse().expect("static header"));
+                r
+            }
+            Error::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, None),
+            Error::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, None),
+            Error::Db(sqlx::Error::PoolTimedOut) => body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is busy; retry shortly",
+                None,
+            ),
+            e @ (Error::Db(_) | Error::Internal(_)) => {
+                tracing::error!(error = %e, "internal error");
+                body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on our side",
+                    None,
+                )
+            }
+        }
+    }
+}
+
+pub async fn not_found() -> Response {
+    body(StatusCode::NOT_FOUND, "not_found", "no such route", None)
+}

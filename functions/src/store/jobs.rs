@@ -1,0 +1,391 @@
+//! Jobs, their execution log and the outbox that puts them on the queue.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use terarchitect_protocol::{Job, JobEvent, JobKind, JobMessage, JobStatus, NewJobEvent};
+use uuid::Uuid;
+
+use super::Tx;
+use crate::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    project_id: Uuid,
+    ticket_id: Uuid,
+    kind: String,
+    status: String,
+    attempt: i32,
+    cancel_requested: bool,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<DateTime<Utc>>,
+    exit_code: Option<i32>,
+    failure_reason: Option<String>,
+    pr_url: Option<String>,
+    input_tokens: i64,
+    output_tokens: i64,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Job {
+    fn from(r: Row) -> Self {
+        Job {
+            id: r.id,
+            project_id: r.project_id,
+            ticket_id: r.ticket_id,
+            kind: JobKind::parse(&r.kind).unwrap_or(JobKind::Implement),
+            status: JobStatus::parse(&r.status).unwrap_or(JobStatus::Failed),
+            attempt: r.attempt,
+            cancel_requested: r.cancel_requested,
+            lease_owner: r.lease_owner,
+            lease_expires_at: r.lease_expires_at,
+            exit_code: r.exit_code,
+            failure_reason: r.failure_reason,
+            pr_url: r.pr_url,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, project_id, ticket_id, kind, status, attempt, cancel_requested, lease_owner, \
+    lease_expires_at, exit_code, failure_reason, pr_url, input_tokens, output_tokens, created_at, started_at, finished_at";
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Job> {
+    let row: Option<Row> = sqlx::query_as(sql!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(Into::into).ok_or(Error::NotFound("job"))
+}
+
+pub async fn list_for_ticket(db: impl PgExecutor<'_>, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<Job>> {
+    let rows: Vec<Row> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at DESC, id"
+    ))
+    .bind(project_id)
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn active_for_ticket(db: impl PgExecutor<'_>, ticket_id: Uuid) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM jobs WHERE ticket_id = $1 AND status IN ('queued', 'running')"
+    ))
+    .bind(ticket_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Inserts a queued job and its outbox row in the caller's transaction.
+pub async fn create_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
+    let id = Uuid::new_v4();
+    let row: Row = sqlx::query_as(sql!(
+        "INSERT INTO jobs (id, project_id, ticket_id, kind) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(project_id)
+    .bind(ticket_id)
+    .bind(kind.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    enqueue_outbox(tx, id).await?;
+    Ok(row.into())
+}
+
+pub async fn enqueue_outbox(tx: &mut Tx<'_>, job_id: Uuid) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (job_id, payload) VALUES ($1, $2)")
+        .bind(job_id)
+        .bind(sqlx::types::Json(JobMessage { job_id }))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Cancels a queued job at once, or flags a running one for its host to stop.
+/// Returns the job as it is afterwards, or None when nothing was active.
+pub async fn request_cancel(db: impl PgExecutor<'_>, job_id: Uuid, reason: &str) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "UPDATE jobs SET cancel_requested = true, updated_at = now(), \
+           status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
+           finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END, \
+           failure_reason = CASE WHEN status = 'queued' THEN $2 ELSE failure_reason END \
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING {COLUMNS}"
+    ))
+    .bind(job_id)
+    .bind(reason)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Takes the job for `host`: queued, or running with an expired lease. None when lost.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    job_id: Uuid,
+    host: &str,
+    lease: Duration,
+    token_hash: &[u8],
+) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = $2, \
+           lease_expires_at = now() + make_interval(secs => $3), job_token_hash = $4, \
+           started_at = COALESCE(started_at, now()), updated_at = now() \
+         WHERE id = $1 AND NOT cancel_requested AND attempt < max_attempts \
+           AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now())) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(job_id)
+    .bind(host)
+    .bind(secs(lease))
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Extends the lease held by `host`. None when the host no longer holds it.
+pub async fn heartbeat(
+    db: impl PgExecutor<'_>,
+    job_id: Uuid,
+    host: &str,
+    lease: Duration,
+) -> Result<Option<(DateTime<Utc>, bool)>> {
+    Ok(sqlx::query_as(
+        "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
+         WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING lease_expires_at, cancel_requested",
+    )
+    .bind(job_id)
+    .bind(host)
+    .bind(secs(lease))
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Ends a running job held by `host` (`host` None: whoever holds it, for the scheduler).
+/// Conditional on the lease, so a job is finished at most once.
+pub async fn finish(
+    tx: &mut Tx<'_>,
+    job_id: Uuid,
+    host: Option<&str>,
+    status: JobStatus,
+    exit_code: Option<i32>,
+    reason: Option<&str>,
+    pr_url: Option<&str>,
+) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "UPDATE jobs SET status = $3, exit_code = $4, failure_reason = $5, pr_url = $6, finished_at = now(), \
+           lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, updated_at = now() \
+         WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR lease_owner = $2) RETURNING {COLUMNS}"
+    ))
+    .bind(job_id)
+    .bind(host)
+    .bind(status.as_str())
+    .bind(exit_code)
+    .bind(reason)
+    .bind(pr_url)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Puts a running job back in the queue (host draining, environment failure, lease expiry).
+pub async fn release(tx: &mut Tx<'_>, job_id: Uuid, host: Option<&str>, reason: Option<&str>) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, \
+           failure_reason = $3, updated_at = now() \
+         WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR lease_owner = $2) RETURNING {COLUMNS}"
+    ))
+    .bind(job_id)
+    .bind(host)
+    .bind(reason)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let job: Option<Job> = row.map(Into::into);
+    if job.is_some() {
+        enqueue_outbox(tx, job_id).await?;
+    }
+    Ok(job)
+}
+
+/// Running jobs whose lease ran out (their host died).
+pub async fn expired_leases(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Job>> {
+    let rows: Vec<Row> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM jobs WHERE status = 'running' AND lease_expires_at < now() \
+         ORDER BY lease_expires_at LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn attempts_left(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<bool> {
+    let (left,): (bool,) = sqlx::query_as("SELECT attempt < max_attempts FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(db)
+        .await?;
+    Ok(left)
+}
+
+/// The running job a job token belongs to.
+pub async fn by_token(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<Job>> {
+    let row: Option<Row> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM jobs WHERE job_token_hash = $1 AND status = 'running'"
+    ))
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+// ------------------------------------------------------------------ events
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    phase: String,
+    step: String,
+    summary: String,
+    raw_output: Option<String>,
+    input_tokens: i64,
+    output_tokens: i64,
+}
+
+impl From<EventRow> for JobEvent {
+    fn from(r: EventRow) -> Self {
+        JobEvent {
+            seq: r.seq,
+            at: r.at,
+            phase: r.phase,
+            step: r.step,
+            summary: r.summary,
+            raw_output: r.raw_output,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+        }
+    }
+}
+
+/// Appends a batch in order. Events whose `event_id` was already stored are skipped, so
+/// a sender may re-send a batch it is unsure about. Returns how many were new.
+pub async fn append_events(tx: &mut Tx<'_>, job_id: Uuid, events: &[NewJobEvent]) -> Result<u64> {
+    // The job row lock orders concurrent appenders: seq follows commit order.
+    let (last,): (i64,) = sqlx::query_as("SELECT last_event_seq FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(job_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let ids: Vec<Option<Uuid>> = events.iter().map(|e| e.event_id).collect();
+    let known: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT event_id FROM job_events WHERE job_id = $1 AND event_id = ANY($2::uuid[])")
+            .bind(job_id)
+            .bind(ids.iter().flatten().copied().collect::<Vec<_>>())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut seen: std::collections::HashSet<Uuid> = known.into_iter().map(|(id,)| id).collect();
+    let fresh: Vec<&NewJobEvent> = events
+        .iter()
+        .filter(|e| e.event_id.is_none_or(|id| seen.insert(id)))
+        .collect();
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    sqlx::query(
+        "INSERT INTO job_events (job_id, seq, event_id, at, phase, step, summary, raw_output, input_tokens, output_tokens) \
+         SELECT $1, $2 + ord, ev, at, ph, st, su, ro, it, ot FROM UNNEST($3::uuid[], $4::timestamptz[], $5::text[], \
+           $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS x(ev, at, ph, st, su, ro, it, ot, ord)",
+    )
+    .bind(job_id)
+    .bind(last)
+    .bind(fresh.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.at.unwrap_or(now)).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.phase.clone()).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.step.clone()).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.summary.clone()).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.raw_output.clone()).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
+    .bind(fresh.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    let n = fresh.len() as i64;
+    sqlx::query(
+        "UPDATE jobs SET last_event_seq = last_event_seq + $2, input_tokens = input_tokens + $3, \
+         output_tokens = output_tokens + $4 WHERE id = $1",
+    )
+    .bind(job_id)
+    .bind(n)
+    .bind(fresh.iter().map(|e| e.input_tokens).sum::<i64>())
+    .bind(fresh.iter().map(|e| e.output_tokens).sum::<i64>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(n as u64)
+}
+
+/// Events with `seq > after`, oldest first.
+pub async fn events(db: impl PgExecutor<'_>, job_id: Uuid, after: i64, limit: i64) -> Result<Vec<JobEvent>> {
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT seq, at, phase, step, summary, raw_output, input_tokens, output_tokens FROM job_events \
+         WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(job_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+// ------------------------------------------------------------------ outbox
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub job_id: Uuid,
+    pub payload: sqlx::types::Json<JobMessage>,
+}
+
+/// Outbox rows of `job_id` not yet sent.
+pub async fn unsent_for_job(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<Vec<OutboxRow>> {
+    Ok(
+        sqlx::query_as("SELECT id, job_id, payload FROM outbox WHERE job_id = $1 AND sent_at IS NULL ORDER BY id")
+            .bind(job_id)
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// Unsent rows older than `min_age`, locked for this sender (others skip them).
+pub async fn claim_stale_outbox(tx: &mut Tx<'_>, min_age: Duration, limit: i64) -> Result<Vec<OutboxRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, job_id, payload FROM outbox WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1) \
+         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(secs(min_age))
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+pub async fn mark_sent(db: impl PgExecutor<'_>, ids: &[i64]) -> Result<()> {
+    sqlx::query("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(db)
+        .await?;
+    Ok(())
+}

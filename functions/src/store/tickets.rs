@@ -1,0 +1,325 @@
+//! Tickets, their attachments to the graph, and their comments. Positions within a
+//! column are 0..n-1 without gaps; callers hold the project lock while changing them.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use terarchitect_protocol::{JobKind, JobStatus, JobSummary, NewTicket, Priority, Ticket, TicketComment, TicketPatch};
+use uuid::Uuid;
+
+use super::Tx;
+use crate::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    project_id: Uuid,
+    column_id: Uuid,
+    position: i32,
+    title: String,
+    description: String,
+    priority: String,
+    whole_graph: bool,
+    pr_url: Option<String>,
+    pr_number: Option<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    node_ids: Vec<Uuid>,
+    edge_ids: Vec<Uuid>,
+    input_tokens: i64,
+    output_tokens: i64,
+    job_id: Option<Uuid>,
+    job_kind: Option<String>,
+    job_status: Option<String>,
+    job_created_at: Option<DateTime<Utc>>,
+    job_started_at: Option<DateTime<Utc>>,
+    job_finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Ticket {
+    fn from(r: Row) -> Self {
+        let job = match (r.job_id, r.job_kind, r.job_status, r.job_created_at) {
+            (Some(id), Some(kind), Some(status), Some(created_at)) => Some(JobSummary {
+                id,
+                kind: JobKind::parse(&kind).unwrap_or(JobKind::Implement),
+                status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+                created_at,
+                started_at: r.job_started_at,
+                finished_at: r.job_finished_at,
+            }),
+            _ => None,
+        };
+        Ticket {
+            id: r.id,
+            project_id: r.project_id,
+            column_id: r.column_id,
+            position: r.position,
+            title: r.title,
+            description: r.description,
+            priority: Priority::parse(&r.priority).unwrap_or_default(),
+            whole_graph: r.whole_graph,
+            node_ids: r.node_ids,
+            edge_ids: r.edge_ids,
+            pr_url: r.pr_url,
+            pr_number: r.pr_number,
+            job,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// One row per ticket with its attachments, token totals and latest job.
+const SELECT: &str = "SELECT t.id, t.project_id, t.column_id, t.position, t.title, t.description, t.priority, \
+    t.whole_graph, t.pr_url, t.pr_number, t.created_at, t.updated_at, \
+    ARRAY(SELECT node_id FROM ticket_nodes n WHERE n.ticket_id = t.id ORDER BY node_id) AS node_ids, \
+    ARRAY(SELECT edge_id FROM ticket_edges e WHERE e.ticket_id = t.id ORDER BY edge_id) AS edge_ids, \
+    COALESCE(tok.input_tokens, 0)::int8 AS input_tokens, COALESCE(tok.output_tokens, 0)::int8 AS output_tokens, \
+    j.id AS job_id, j.kind AS job_kind, j.status AS job_status, j.created_at AS job_created_at, \
+    j.started_at AS job_started_at, j.finished_at AS job_finished_at \
+    FROM tickets t \
+    LEFT JOIN LATERAL (SELECT id, kind, status, created_at, started_at, finished_at FROM jobs \
+        WHERE jobs.ticket_id = t.id ORDER BY created_at DESC, id LIMIT 1) j ON true \
+    LEFT JOIN LATERAL (SELECT sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM jobs \
+        WHERE jobs.ticket_id = t.id) tok ON true";
+
+pub async fn get(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<Ticket> {
+    let row: Option<Row> = sqlx::query_as(sql!("{SELECT} WHERE t.project_id = $1 AND t.id = $2"))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(Into::into).ok_or(Error::NotFound("ticket"))
+}
+
+/// Every ticket of the project, by column then position.
+pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Ticket>> {
+    let rows: Vec<Row> = sqlx::query_as(sql!(
+        "{SELECT} WHERE t.project_id = $1 ORDER BY t.column_id, t.position"
+    ))
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+async fn column_len(tx: &mut Tx<'_>, column_id: Uuid) -> Result<i32> {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tickets WHERE column_id = $1")
+        .bind(column_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n as i32)
+}
+
+pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, column_id: Uuid, t: &NewTicket) -> Result<()> {
+    let pos = column_len(tx, column_id).await?;
+    sqlx::query(
+        "INSERT INTO tickets (id, project_id, column_id, position, title, description, priority, whole_graph) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(project_id)
+    .bind(column_id)
+    .bind(pos)
+    .bind(t.title.trim())
+    .bind(&t.description)
+    .bind(t.priority.as_str())
+    .bind(t.whole_graph)
+    .execute(&mut **tx)
+    .await?;
+    set_attachments(tx, project_id, id, Some(&t.node_ids), Some(&t.edge_ids)).await
+}
+
+pub async fn update(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, p: &TicketPatch) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE tickets SET title = COALESCE($3, title), description = COALESCE($4, description), \
+         priority = COALESCE($5, priority), whole_graph = COALESCE($6, whole_graph), updated_at = now() \
+         WHERE project_id = $1 AND id = $2",
+    )
+    .bind(project_id)
+    .bind(id)
+    .bind(p.title.as_deref().map(str::trim))
+    .bind(&p.description)
+    .bind(p.priority.map(Priority::as_str))
+    .bind(p.whole_graph)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("ticket"));
+    }
+    set_attachments(tx, project_id, id, p.node_ids.as_deref(), p.edge_ids.as_deref()).await
+}
+
+async fn set_attachments(
+    tx: &mut Tx<'_>,
+    project_id: Uuid,
+    id: Uuid,
+    node_ids: Option<&[Uuid]>,
+    edge_ids: Option<&[Uuid]>,
+) -> Result<()> {
+    if let Some(nodes) = node_ids {
+        sqlx::query("DELETE FROM ticket_nodes WHERE ticket_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ticket_nodes (project_id, ticket_id, node_id) SELECT $1, $2, n FROM UNNEST($3::uuid[]) n \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(project_id)
+        .bind(id)
+        .bind(nodes)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(edges) = edge_ids {
+        sqlx::query("DELETE FROM ticket_edges WHERE ticket_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ticket_edges (project_id, ticket_id, edge_id) SELECT $1, $2, e FROM UNNEST($3::uuid[]) e \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(project_id)
+        .bind(id)
+        .bind(edges)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Where a ticket is now.
+pub async fn place(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<(Uuid, i32)> {
+    let row: Option<(Uuid, i32)> =
+        sqlx::query_as("SELECT column_id, position FROM tickets WHERE project_id = $1 AND id = $2 FOR UPDATE")
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.ok_or(Error::NotFound("ticket"))
+}
+
+/// Moves a ticket to `position` (clamped; the end when `None`) of `column_id`.
+pub async fn move_to(
+    tx: &mut Tx<'_>,
+    project_id: Uuid,
+    id: Uuid,
+    column_id: Uuid,
+    position: Option<i32>,
+) -> Result<()> {
+    let (from_col, from_pos) = place(tx, project_id, id).await?;
+    // Close the gap where it was...
+    sqlx::query("UPDATE tickets SET position = position - 1 WHERE column_id = $1 AND position > $2")
+        .bind(from_col)
+        .bind(from_pos)
+        .execute(&mut **tx)
+        .await?;
+    let others = column_len(tx, column_id).await? - i32::from(from_col == column_id);
+    let to = position.unwrap_or(others).clamp(0, others);
+    // ...and open one where it goes.
+    sqlx::query("UPDATE tickets SET position = position + 1 WHERE column_id = $1 AND position >= $2 AND id <> $3")
+        .bind(column_id)
+        .bind(to)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE tickets SET column_id = $3, position = $4, updated_at = now() WHERE project_id = $1 AND id = $2",
+    )
+    .bind(project_id)
+    .bind(id)
+    .bind(column_id)
+    .bind(to)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+    let (col, pos) = place(tx, project_id, id).await?;
+    sqlx::query("DELETE FROM tickets WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE tickets SET position = position - 1 WHERE column_id = $1 AND position > $2")
+        .bind(col)
+        .bind(pos)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_pr(db: impl PgExecutor<'_>, id: Uuid, url: &str, number: Option<i64>) -> Result<()> {
+    sqlx::query(
+        "UPDATE tickets SET pr_url = $2, pr_number = COALESCE($3, pr_number), updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(url)
+    .bind(number)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ comments
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: Uuid,
+    ticket_id: Uuid,
+    author: String,
+    body: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CommentRow> for TicketComment {
+    fn from(r: CommentRow) -> Self {
+        TicketComment {
+            id: r.id,
+            ticket_id: r.ticket_id,
+            author: r.author,
+            body: r.body,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn comments(db: impl PgExecutor<'_>, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<TicketComment>> {
+    let rows: Vec<CommentRow> = sqlx::query_as(
+        "SELECT id, ticket_id, author, body, created_at FROM ticket_comments \
+         WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
+    )
+    .bind(project_id)
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn add_comment(
+    db: impl PgExecutor<'_>,
+    project_id: Uuid,
+    ticket_id: Uuid,
+    author: &str,
+    body: &str,
+) -> Result<TicketComment> {
+    let row: CommentRow = sqlx::query_as(
+        "INSERT INTO ticket_comments (id, project_id, ticket_id, author, body) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, ticket_id, author, body, created_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(ticket_id)
+    .bind(author)
+    .bind(body)
+    .fetch_one(db)
+    .await
+    .map_err(|e| match Error::from(e) {
+        Error::Conflict(_) | Error::NotFound(_) => Error::NotFound("ticket"),
+        other => other,
+    })?;
+    Ok(row.into())
+}

@@ -1,0 +1,128 @@
+//! API tokens (stored as SHA-256 hashes) and idempotency keys.
+
+use sqlx::PgExecutor;
+use terarchitect_protocol::TokenKind;
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: TokenKind,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: &[u8]) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO api_tokens (id, name, kind, token_hash) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(id)
+}
+
+pub async fn find(db: impl PgExecutor<'_>, hash: &[u8]) -> Result<Option<ApiToken>> {
+    let row: Option<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, name, kind FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.and_then(|(id, name, kind)| {
+        Some(ApiToken {
+            id,
+            name,
+            kind: TokenKind::parse(&kind)?,
+        })
+    }))
+}
+
+pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    let done = sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("token"));
+    }
+    Ok(())
+}
+
+/// A stored response for a repeated request, or `None` when the key is new (and now
+/// reserved for this request, until `save_response` or the transaction ends).
+pub enum Idempotent {
+    New,
+    Replay { status: u16, body: serde_json::Value },
+}
+
+pub async fn begin_idempotent(
+    db: &mut sqlx::PgConnection,
+    token_id: Uuid,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Idempotent> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (token_id, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(token_id)
+    .bind(key)
+    .bind(request_hash)
+    .execute(&mut *db)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Idempotent::New);
+    }
+    let (hash, status, body): (Vec<u8>, Option<i32>, Option<serde_json::Value>) = sqlx::query_as(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE token_id = $1 AND key = $2",
+    )
+    .bind(token_id)
+    .bind(key)
+    .fetch_one(&mut *db)
+    .await?;
+    if hash != request_hash {
+        return Err(Error::Conflict(
+            "this Idempotency-Key was used with a different request".into(),
+        ));
+    }
+    match (status, body) {
+        (Some(s), Some(b)) => Ok(Idempotent::Replay {
+            status: s as u16,
+            body: b,
+        }),
+        _ => Err(Error::Conflict(
+            "a request with this Idempotency-Key is still in progress".into(),
+        )),
+    }
+}
+
+pub async fn save_response(
+    db: impl PgExecutor<'_>,
+    token_id: Uuid,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE token_id = $1 AND key = $2",
+    )
+    .bind(token_id)
+    .bind(key)
+    .bind(i32::from(status))
+    .bind(body)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Drops a key whose request failed, so the caller may retry it.
+pub async fn forget(db: impl PgExecutor<'_>, token_id: Uuid, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND response_status IS NULL")
+        .bind(token_id)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}

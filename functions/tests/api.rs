@@ -1,0 +1,500 @@
+//! Black-box tests of the UI-facing API: real router, real database, real tokens.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn every_route_needs_a_valid_token() {
+    let t = TestApp::new().await;
+    for (method, path) in [
+        (Method::GET, "/api/health"),
+        (Method::GET, "/api/projects"),
+        (Method::POST, "/api/projects"),
+        (Method::GET, "/api/settings"),
+    ] {
+        let r = TestApp::call(&t.api, method.clone(), path, None, Some(json!({})), &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(r.code(), "unauthenticated");
+        let r = TestApp::call(&t.api, method.clone(), path, Some("tt_forged"), Some(json!({})), &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a forged token"
+        );
+    }
+    // worker-host tokens cannot use the UI API, user tokens cannot claim jobs
+    let r = TestApp::call(&t.api, Method::GET, "/api/projects", Some(&t.worker_token), None, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = TestApp::call(
+        &t.worker,
+        Method::POST,
+        &format!("/worker/jobs/{}/claim", Uuid::new_v4()),
+        Some(&t.user_token),
+        Some(json!({"host_id": "h"})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.get("/api/health").await.ok()["status"], "ok");
+}
+
+#[tokio::test]
+async fn project_lifecycle_with_setup_ticket_and_default_columns() {
+    let t = TestApp::new().await;
+    let p = t.project("Shop").await;
+    let pid = p["id"].as_str().unwrap();
+    assert_eq!(p["default_branch"], "main");
+    assert_eq!(p["ticket_count"], 1);
+    let board = t.board(pid).await;
+    let titles: Vec<&str> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Backlog", "In Progress", "In Review", "Done"]);
+    let setup = &board["columns"][0]["tickets"][0];
+    assert_eq!(setup["title"], "Project setup");
+    assert!(
+        setup["description"].as_str().unwrap().contains("no application code")
+            || setup["description"]
+                .as_str()
+                .unwrap()
+                .contains("Do not write any application code")
+    );
+    assert_eq!(setup["whole_graph"], true);
+
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}"),
+            json!({"name": "Shop 2", "execution_mode": "local", "local_path": "/srv/shop"}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (r["name"].as_str(), r["execution_mode"].as_str()),
+        (Some("Shop 2"), Some("local"))
+    );
+    assert_eq!(t.get("/api/projects").await.ok().as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.delete(&format!("/api/projects/{pid}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/board")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_named_4xx_and_changes_nothing() {
+    let t = TestApp::new().await;
+    let cases = [
+        (json!({"name": "", "repo_url": "https://h/a/b"}), "name"),
+        (json!({"name": "x", "repo_url": "not a url"}), "repo_url"),
+        (
+            json!({"name": "x", "repo_url": "https://h/a/b", "default_branch": "a..b"}),
+            "default_branch",
+        ),
+        (
+            json!({"name": "x", "repo_url": "https://h/a/b", "execution_mode": "local"}),
+            "local_path",
+        ),
+        (json!({"name": "x".repeat(201), "repo_url": "https://h/a/b"}), "name"),
+    ];
+    for (body, field) in cases {
+        let r = t.post("/api/projects", body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(r.code(), "invalid_input");
+        assert_eq!(r.body["error"]["field"], field, "{body}");
+    }
+    // malformed JSON, wrong enum, unknown field, wrong type, missing content type
+    for body in [
+        json!({"name": "x", "repo_url": "https://h/a", "execution_mode": "cloud"}),
+        json!({"name": 5, "repo_url": "https://h/a"}),
+        json!({"name": "x", "repo_url": "https://h/a", "extra": 1}),
+    ] {
+        let r = t.post("/api/projects", body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(r.code(), "invalid_json");
+        assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let r = TestApp::call(
+        &t.api,
+        Method::POST,
+        "/api/projects",
+        Some(&t.user_token),
+        None,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = TestApp::call(&t.api, Method::POST, "/api/projects", Some(&t.user_token), None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // malformed ids and unknown routes
+    assert_eq!(t.get("/api/projects/not-a-uuid").await.code(), "invalid_path");
+    assert_eq!(
+        t.get(&format!("/api/projects/{}", Uuid::new_v4())).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(t.get("/api/nothing-here").await.status, StatusCode::NOT_FOUND);
+    // oversized body
+    let huge = json!({"name": "x", "repo_url": "https://h/a", "description": "y".repeat(3 * 1024 * 1024)});
+    assert_eq!(
+        t.post("/api/projects", huge).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        t.get("/api/projects").await.ok().as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn graph_replace_patch_and_version_conflicts() {
+    let t = TestApp::new().await;
+    let pid = t.project("g").await["id"].as_str().unwrap().to_string();
+    let (a, b, c, e1) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let g = t
+        .put(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"expected_version": 0, "nodes": [
+                {"id": a, "label": "Web", "kind": "frontend", "technology": "Leptos", "x": 10, "y": 20},
+                {"id": b, "label": "API", "technology": "Rust"}],
+              "edges": [{"id": e1, "source": a, "target": b, "label": "calls", "protocol": "HTTPS"}]}),
+        )
+        .await
+        .ok();
+    assert_eq!(g["version"], 1);
+    assert_eq!(g["nodes"].as_array().unwrap().len(), 2);
+    // a stale version is refused
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"expected_version": 0, "nodes": [{"id": c, "label": "DB"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // patch: add a node, move one, delete the edge
+    let g = t
+        .patch(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"expected_version": 1, "nodes": [{"id": c, "label": "DB", "kind": "database"}, {"id": a, "label": "Web", "x": 99, "y": 1}], "delete_edges": [e1]}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (
+            g["version"].as_i64(),
+            g["nodes"].as_array().unwrap().len(),
+            g["edges"].as_array().unwrap().len()
+        ),
+        (Some(2), 3, 0)
+    );
+    let web = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == a.to_string())
+        .unwrap();
+    assert_eq!(web["x"], 99.0);
+    // edges must join nodes of this project
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"edges": [{"id": Uuid::new_v4(), "source": a, "target": Uuid::new_v4()}]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("edges.target"))
+    );
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"edges": [{"id": Uuid::new_v4(), "source": a, "target": a}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"nodes": [{"id": c, "label": "x", "x": 1e300}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // replace drops what is not listed
+    let g = t
+        .put(
+            &format!("/api/projects/{pid}/graph"),
+            json!({"nodes": [{"id": b, "label": "API"}]}),
+        )
+        .await
+        .ok();
+    assert_eq!(g["nodes"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn columns_add_rename_reorder_delete() {
+    let t = TestApp::new().await;
+    let pid = t.project("c").await["id"].as_str().unwrap().to_string();
+    let qa = t
+        .post(
+            &format!("/api/projects/{pid}/columns"),
+            json!({"title": "QA", "position": 3}),
+        )
+        .await
+        .ok();
+    let qa_id = qa["id"].as_str().unwrap();
+    let titles = |b: serde_json::Value| {
+        b["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        titles(t.board(&pid).await),
+        ["Backlog", "In Progress", "In Review", "QA", "Done"]
+    );
+    t.patch(
+        &format!("/api/projects/{pid}/columns/{qa_id}"),
+        json!({"title": "Testing", "position": 0}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        titles(t.board(&pid).await),
+        ["Testing", "Backlog", "In Progress", "In Review", "Done"]
+    );
+    // built-in columns cannot go; non-empty ones neither
+    let backlog = t.column(&pid, "backlog").await;
+    assert_eq!(
+        t.delete(&format!("/api/projects/{pid}/columns/{backlog}")).await.status,
+        StatusCode::CONFLICT
+    );
+    let tk = t
+        .post(
+            &format!("/api/projects/{pid}/tickets"),
+            json!({"title": "t", "column_id": qa_id}),
+        )
+        .await
+        .ok();
+    let r = t.delete(&format!("/api/projects/{pid}/columns/{qa_id}")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    t.delete(&format!("/api/projects/{pid}/tickets/{}", tk["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        t.delete(&format!("/api/projects/{pid}/columns/{qa_id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let positions: Vec<i64> = t.board(&pid).await["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, [0, 1, 2, 3]);
+    // a column of another project is not ours
+    let other = t.project("other").await["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.patch(
+            &format!("/api/projects/{other}/columns/{backlog}"),
+            json!({"title": "x"})
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn tickets_crud_attachments_and_comments() {
+    let t = TestApp::new().await;
+    let pid = t.project("t").await["id"].as_str().unwrap().to_string();
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    t.put(
+        &format!("/api/projects/{pid}/graph"),
+        json!({"nodes": [{"id": a, "label": "A"}, {"id": b, "label": "B"}]}),
+    )
+    .await
+    .ok();
+    let tk = t
+        .post(
+            &format!("/api/projects/{pid}/tickets"),
+            json!({"title": "Add cache", "priority": "high", "node_ids": [a, b]}),
+        )
+        .await
+        .ok();
+    let tid = tk["id"].as_str().unwrap();
+    assert_eq!(tk["priority"], "high");
+    assert_eq!(tk["node_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(tk["position"], 1, "after the setup ticket");
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/tickets/{tid}"),
+            json!({"priority": "critical", "node_ids": [a], "description": "Use redis"}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (r["priority"].as_str(), r["node_ids"].as_array().unwrap().len()),
+        (Some("critical"), 1)
+    );
+    assert_eq!(
+        t.patch(
+            &format!("/api/projects/{pid}/tickets/{tid}"),
+            json!({"priority": "urgent"})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = t
+        .patch(
+            &format!("/api/projects/{pid}/tickets/{tid}"),
+            json!({"node_ids": [Uuid::new_v4()]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("node_ids"))
+    );
+    let c = t
+        .post(
+            &format!("/api/projects/{pid}/tickets/{tid}/comments"),
+            json!({"body": "Looks good"}),
+        )
+        .await
+        .ok();
+    assert_eq!(c["author"], "alice");
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/tickets/{tid}/comments"))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // notes on nodes
+    let n = t
+        .post(
+            &format!("/api/projects/{pid}/notes"),
+            json!({"body": "stateless", "node_id": a}),
+        )
+        .await
+        .ok();
+    let nid = n["id"].as_str().unwrap();
+    assert_eq!(
+        t.patch(
+            &format!("/api/projects/{pid}/notes/{nid}"),
+            json!({"body": "stateless!"})
+        )
+        .await
+        .ok()["body"],
+        "stateless!"
+    );
+    assert_eq!(
+        t.post(
+            &format!("/api/projects/{pid}/notes"),
+            json!({"body": "x", "node_id": a, "edge_id": b})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        t.delete(&format!("/api/projects/{pid}/notes/{nid}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        t.delete(&format!("/api/projects/{pid}/tickets/{tid}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_and_encrypted_at_rest() {
+    let t = TestApp::new().await;
+    let pid = t.project("s").await["id"].as_str().unwrap().to_string();
+    let views = t.put("/api/settings", json!({"github_token": "ghp_supersecret", "director_llm_url": "http://127.0.0.1:9/v1", "max_review_rounds": 5})).await.ok();
+    let gh = views
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "github_token")
+        .unwrap();
+    assert_eq!(
+        (gh["is_set"].as_bool(), gh["secret"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(gh["value"].is_null());
+    assert!(!views.to_string().contains("supersecret"));
+    let (raw,): (Vec<u8>,) = sqlx::query_as("SELECT secret FROM settings WHERE key = 'github_token'")
+        .fetch_one(&t.db.pool)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("supersecret"));
+    // project override and reset
+    let views = t
+        .put(
+            &format!("/api/projects/{pid}/settings"),
+            json!({"max_review_rounds": 1, "worker_mode": "claude-code"}),
+        )
+        .await
+        .ok();
+    let rounds = views
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "max_review_rounds")
+        .unwrap();
+    assert_eq!(
+        (rounds["value"].as_i64(), rounds["source"].as_str()),
+        (Some(1), Some("project"))
+    );
+    let views = t
+        .put(
+            &format!("/api/projects/{pid}/settings"),
+            json!({"max_review_rounds": null}),
+        )
+        .await
+        .ok();
+    let rounds = views
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "max_review_rounds")
+        .unwrap();
+    assert_eq!(
+        (rounds["value"].as_i64(), rounds["source"].as_str()),
+        (Some(5), Some("global"))
+    );
+    for bad in [
+        json!({"nope": 1}),
+        json!({"max_review_rounds": -1}),
+        json!({"worker_mode": "vim"}),
+        json!({"director_llm_url": "ftp://x"}),
+    ] {
+        assert_eq!(
+            t.put("/api/settings", bad.clone()).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Black-box harness: a fresh database and queue per test, the real routers, real tokens.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use terarchitect_functions::domain::{App, JobQueue, SecretBox, crypto};
+use terarchitect_functions::{http, store};
+use terarchitect_protocol::TokenKind;
+use terarchitect_testkit::{TestDb, TestQueue};
+use tower::ServiceExt;
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub struct TestApp {
+    pub app: App,
+    pub api: Router,
+    pub worker: Router,
+    pub db: TestDb,
+    pub queue: TestQueue,
+    pub user_token: String,
+    pub worker_token: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn ok(self) -> Value {
+        assert!(
+            self.status.is_success(),
+            "expected success, got {} {}",
+            self.status,
+            self.body
+        );
+        self.body
+    }
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let db = TestDb::new().await;
+        store::migrate(&db.pool).await.expect("migrate");
+        let queue = TestQueue::new().await;
+        let app = App {
+            db: db.pool.clone(),
+            queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
+            secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
+            lease: Duration::from_secs(60),
+            github_api_url: "http://127.0.0.1:1".into(),
+        };
+        let user_token = mint(&db, "alice", TokenKind::User).await;
+        let worker_token = mint(&db, "host", TokenKind::Worker).await;
+        TestApp {
+            api: http::api_router(app.clone()),
+            worker: http::worker_router(app.clone()),
+            app,
+            db,
+            queue,
+            user_token,
+            worker_token,
+        }
+    }
+
+    pub async fn call(
+        router: &Router,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = router.clone().oneshot(req).await.expect("router never fails");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body ({status}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        Resp { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        Self::call(&self.api, Method::GET, path, Some(&self.user_token), None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        Self::call(&self.api, Method::POST, path, Some(&self.user_token), Some(body), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        Self::call(&self.api, Method::PUT, path, Some(&self.user_token), Some(body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        Self::call(&self.api, Method::PATCH, path, Some(&self.user_token), Some(body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        Self::call(&self.api, Method::DELETE, path, Some(&self.user_token), None, &[]).await
+    }
+    pub async fn worker_post(&self, path: &str, body: Value) -> Resp {
+        Self::call(
+            &self.worker,
+            Method::POST,
+            path,
+            Some(&self.worker_token),
+            Some(body),
+            &[],
+        )
+        .await
+    }
+    pub async fn agent_get(&self, path: &str, job_token: &str) -> Resp {
+        Self::call(&self.worker, Method::GET, path, Some(job_token), None, &[]).await
+    }
+    pub async fn agent_post(&self, path: &str, job_token: &str, body: Value) -> Resp {
+        Self::call(&self.worker, Method::POST, path, Some(job_token), Some(body), &[]).await
+    }
+
+    /// A project on a placeholder remote; returns its JSON.
+    pub async fn project(&self, name: &str) -> Value {
+        self.post(
+            "/api/projects",
+            serde_json::json!({"name": name, "repo_url": "https://example.com/acme/shop.git"}),
+        )
+        .await
+        .ok()
+    }
+
+    pub async fn board(&self, pid: &str) -> Value {
+        self.get(&format!("/api/projects/{pid}/board")).await.ok()
+    }
+
+    /// The id of the column with `role`.
+    pub async fn column(&self, pid: &str, role: &str) -> String {
+        let board = self.board(pid).await;
+        board["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["role"] == role)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn ticket(&self, pid: &str, title: &str) -> Value {
+        self.post(
+            &format!("/api/projects/{pid}/tickets"),
+            serde_json::json!({"title": title}),
+        )
+        .await
+        .ok()
+    }
+
+    pub async fn move_to(&self, pid: &str, tid: &str, role: &str) -> Resp {
+        let col = self.column(pid, role).await;
+        self.post(
+            &format!("/api/projects/{pid}/tickets/{tid}/move"),
+            serde_json::json!({"column_id": col}),
+        )
+        .await
+    }
+
+    /// Job ids currently in the queue (not deleted), in arrival order.
+    pub async fn queued_job_ids(&self) -> Vec<String> {
+        self.queue
+            .drain_bodies()
+            .await
+            .into_iter()
+            .map(|b| {
+                serde_json::from_str::<Value>(&b).unwrap()["job_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+pub async fn mint(db: &TestDb, name: &str, kind: TokenKind) -> String {
+    let token = crypto::new_token("tt_");
+    store::tokens::insert(&db.pool, name, kind, &crypto::hash_token(&token))
+        .await
+        .unwrap();
+    token
+}

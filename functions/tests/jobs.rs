@@ -1,0 +1,433 @@
+//! The job flow through the API and the worker API, with the real SQS emulator.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::{Value, json};
+use terarchitect_functions::domain::jobs;
+
+async fn ticket_in_progress(t: &TestApp) -> (String, String, String) {
+    let pid = t.project("jobs").await["id"].as_str().unwrap().to_string();
+    let tid = t.ticket(&pid, "Add a cache").await["id"].as_str().unwrap().to_string();
+    let mv = t.move_to(&pid, &tid, "in_progress").await.ok();
+    let jid = mv["job"]["id"].as_str().unwrap().to_string();
+    (pid, tid, jid)
+}
+
+async fn claim(t: &TestApp, jid: &str, host: &str) -> common::Resp {
+    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": host}))
+        .await
+}
+
+#[tokio::test]
+async fn moving_to_in_progress_queues_exactly_one_job_even_when_retried() {
+    let t = TestApp::new().await;
+    let pid = t.project("p").await["id"].as_str().unwrap().to_string();
+    let tid = t.ticket(&pid, "Add a cache").await["id"].as_str().unwrap().to_string();
+    let col = t.column(&pid, "in_progress").await;
+    let path = format!("/api/projects/{pid}/tickets/{tid}/move");
+    // The same request three times with an idempotency key, then twice without.
+    let mut replies = vec![];
+    for _ in 0..3 {
+        let r = TestApp::call(
+            &t.api,
+            axum::http::Method::POST,
+            &path,
+            Some(&t.user_token),
+            Some(json!({"column_id": col})),
+            &[("idempotency-key", "move-1")],
+        )
+        .await;
+        replies.push(r.ok());
+    }
+    assert_eq!(replies[0], replies[2], "a replay returns the first response");
+    let r = TestApp::call(
+        &t.api,
+        axum::http::Method::POST,
+        &path,
+        Some(&t.user_token),
+        Some(json!({"column_id": col, "position": 0})),
+        &[("idempotency-key", "move-1")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "same key, different body");
+    for _ in 0..2 {
+        t.post(&path, json!({"column_id": col})).await.ok();
+    }
+    let job = &replies[0]["job"];
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["kind"], "implement");
+    assert_eq!(t.queued_job_ids().await, vec![job["id"].as_str().unwrap().to_string()]);
+    let jobs = t.get(&format!("/api/projects/{pid}/tickets/{tid}/jobs")).await.ok();
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    // the board shows the job on the card
+    let board = t.board(&pid).await;
+    assert_eq!(board["columns"][1]["tickets"][0]["job"]["status"], "queued");
+}
+
+#[tokio::test]
+async fn unsent_outbox_rows_are_resent_by_the_scheduler() {
+    let t = TestApp::new().await;
+    let pid = t.project("p").await["id"].as_str().unwrap().to_string();
+    let tid = t.ticket(&pid, "x").await["id"].as_str().unwrap().to_string();
+    // Simulate the API dying between commit and send: create the job the same way,
+    // but never send.
+    let mut tx = t.db.pool.begin().await.unwrap();
+    let job = terarchitect_functions::store::jobs::create_queued(
+        &mut tx,
+        pid.parse().unwrap(),
+        tid.parse().unwrap(),
+        terarchitect_protocol::JobKind::Implement,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(t.queued_job_ids().await.is_empty());
+    let r = jobs::repair(&t.app, Duration::ZERO).await.unwrap();
+    assert_eq!(r.resent, 1);
+    assert_eq!(
+        jobs::repair(&t.app, Duration::ZERO).await.unwrap().resent,
+        0,
+        "sent rows are not sent again"
+    );
+    assert_eq!(t.queued_job_ids().await, vec![job.id.to_string()]);
+}
+
+#[tokio::test]
+async fn concurrent_claims_let_exactly_one_host_win() {
+    let t = TestApp::new().await;
+    let (_, _, jid) = ticket_in_progress(&t).await;
+    let results = futures_join((0..8).map(|i| {
+        let worker = t.worker.clone();
+        let token = t.worker_token.clone();
+        let jid = jid.clone();
+        async move {
+            TestApp::call(
+                &worker,
+                axum::http::Method::POST,
+                &format!("/worker/jobs/{jid}/claim"),
+                Some(&token),
+                Some(json!({"host_id": format!("host-{i}")})),
+                &[],
+            )
+            .await
+            .status
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(results.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7);
+}
+
+async fn futures_join<F: std::future::Future<Output = StatusCode> + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<StatusCode> {
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = vec![];
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_expired_lease_can_be_reclaimed_and_the_old_host_loses_it() {
+    let t = TestApp::new().await;
+    let (_, _, jid) = ticket_in_progress(&t).await;
+    let first = claim(&t, &jid, "h1").await.ok();
+    assert_eq!(first["job"]["attempt"], 1);
+    sqlx::query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(&jid)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    let second = claim(&t, &jid, "h2").await.ok();
+    assert_eq!(second["job"]["attempt"], 2);
+    assert_ne!(first["job_token"], second["job_token"]);
+    // h1 can no longer heartbeat or finish; its job token is dead
+    assert_eq!(
+        t.worker_post(&format!("/worker/jobs/{jid}/heartbeat"), json!({"host_id": "h1"}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let r = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h1", "outcome": "failed", "exit_code": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        t.agent_get("/agent/context", first["job_token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.agent_get("/agent/context", second["job_token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_dead_host_is_noticed_by_the_scheduler_and_the_job_requeued() {
+    let t = TestApp::new().await;
+    let (_, _, jid) = ticket_in_progress(&t).await;
+    t.queued_job_ids().await; // take the first message off the visible queue
+    claim(&t, &jid, "h1").await.ok();
+    sqlx::query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(&jid)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    let r = jobs::repair(&t.app, Duration::ZERO).await.unwrap();
+    assert_eq!((r.requeued, r.resent), (1, 1));
+    assert_eq!(t.queued_job_ids().await, vec![jid.clone()]);
+    let again = claim(&t, &jid, "h2").await.ok();
+    assert_eq!(again["job"]["attempt"], 2);
+}
+
+#[tokio::test]
+async fn job_tokens_see_only_their_own_job() {
+    let t = TestApp::new().await;
+    let (pid, tid, jid) = ticket_in_progress(&t).await;
+    let (pid2, _, jid2) = ticket_in_progress(&t).await;
+    let a = claim(&t, &jid, "h").await.ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = claim(&t, &jid2, "h").await.ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ctx = t.agent_get("/agent/context", &a).await.ok();
+    assert_eq!(
+        (
+            ctx["job"]["id"].as_str(),
+            ctx["project"]["id"].as_str(),
+            ctx["ticket"]["id"].as_str()
+        ),
+        (Some(jid.as_str()), Some(pid.as_str()), Some(tid.as_str()))
+    );
+    let ctx2 = t.agent_get("/agent/context", &b).await.ok();
+    assert_eq!(ctx2["project"]["id"].as_str(), Some(pid2.as_str()));
+    // a job token is not a user or worker token
+    let r = TestApp::call(&t.api, axum::http::Method::GET, "/api/projects", Some(&a), None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = TestApp::call(
+        &t.worker,
+        axum::http::Method::POST,
+        &format!("/worker/jobs/{jid2}/claim"),
+        Some(&a),
+        Some(json!({"host_id": "x"})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // and dies with its job
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/finish"),
+        json!({"host_id": "h", "outcome": "failed", "exit_code": 3, "reason": "tests failed"}),
+    )
+    .await
+    .ok();
+    assert_eq!(t.agent_get("/agent/context", &a).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn worker_context_carries_graph_part_and_decrypted_settings() {
+    let t = TestApp::new().await;
+    let pid = t.project("ctx").await["id"].as_str().unwrap().to_string();
+    let (a, b, c, e) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    t.put(&format!("/api/projects/{pid}/graph"), json!({"nodes": [{"id": a, "label": "A"}, {"id": b, "label": "B"}, {"id": c, "label": "C"}], "edges": [{"id": e, "source": a, "target": b, "protocol": "gRPC"}]})).await.ok();
+    t.put(
+        "/api/settings",
+        json!({"director_llm_key": "sk-director", "worker_mode": "opencode"}),
+    )
+    .await
+    .ok();
+    let tid = t
+        .post(
+            &format!("/api/projects/{pid}/tickets"),
+            json!({"title": "x", "edge_ids": [e]}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let jid = t.move_to(&pid, &tid, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = claim(&t, &jid, "h").await.ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ctx = t.agent_get("/agent/context", &token).await.ok();
+    let labels: Vec<&str> = ctx["graph"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["A", "B"], "the edge brings its two ends, not C");
+    assert_eq!(ctx["settings"]["director_llm_key"], "sk-director");
+    assert_eq!(ctx["settings"]["worker_mode"], "opencode");
+    assert_eq!(ctx["board"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn success_moves_the_ticket_to_in_review_with_its_pr_once() {
+    let t = TestApp::new().await;
+    let (pid, tid, jid) = ticket_in_progress(&t).await;
+    let token = claim(&t, &jid, "h").await.ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let batch = json!({"events": [
+        {"event_id": uuid::Uuid::new_v4(), "phase": "plan", "step": "director", "summary": "planned", "input_tokens": 100, "output_tokens": 20},
+        {"phase": "execute", "step": "worker", "summary": "edited 2 files", "raw_output": "diff --git ..."}]});
+    assert_eq!(t.agent_post("/agent/events", &token, batch).await.ok()["appended"], 2);
+    let r = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("pr_url")),
+        "no PR, no success"
+    );
+    let done = t.worker_post(&format!("/worker/jobs/{jid}/finish"), json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/a/b/pull/7", "pr_number": 7})).await.ok();
+    assert_eq!(done["status"], "succeeded");
+    let again = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/a/b/pull/8"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "a job completes once");
+    let ticket = t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert_eq!(ticket["column_id"].as_str().unwrap(), t.column(&pid, "in_review").await);
+    assert_eq!(
+        (ticket["pr_url"].as_str(), ticket["pr_number"].as_i64()),
+        (Some("https://github.com/a/b/pull/7"), Some(7))
+    );
+    assert_eq!(
+        (ticket["input_tokens"].as_i64(), ticket["output_tokens"].as_i64()),
+        (Some(100), Some(20))
+    );
+    let page = t
+        .get(&format!("/api/projects/{pid}/jobs/{jid}/events?after=1"))
+        .await
+        .ok();
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (page["next_after"].as_i64(), page["job_status"].as_str()),
+        (Some(2), Some("succeeded"))
+    );
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/jobs/{jid}/events?after=x"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn cancelling_and_moving_out_stop_jobs_and_a_cancelled_run_never_succeeds() {
+    let t = TestApp::new().await;
+    // queued: moving out cancels at once
+    let (pid, tid, jid) = ticket_in_progress(&t).await;
+    let out = t.move_to(&pid, &tid, "backlog").await.ok();
+    assert_eq!(out["cancel_requested"], true);
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok()["status"],
+        "cancelled"
+    );
+    assert_eq!(claim(&t, &jid, "h").await.status, StatusCode::CONFLICT);
+    // running: the host learns it from the heartbeat; a "success" after that is a cancel
+    let mv = t.move_to(&pid, &tid, "in_progress").await.ok();
+    let jid2 = mv["job"]["id"].as_str().unwrap().to_string();
+    assert_ne!(jid2, jid);
+    claim(&t, &jid2, "h").await.ok();
+    let c = t
+        .post(&format!("/api/projects/{pid}/jobs/{jid2}/cancel"), json!({}))
+        .await
+        .ok();
+    assert_eq!(
+        (c["status"].as_str(), c["cancel_requested"].as_bool()),
+        (Some("running"), Some(true))
+    );
+    let hb = t
+        .worker_post(&format!("/worker/jobs/{jid2}/heartbeat"), json!({"host_id": "h"}))
+        .await
+        .ok();
+    assert_eq!(hb["cancel_requested"], true);
+    let f = t
+        .worker_post(
+            &format!("/worker/jobs/{jid2}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "pr_url": "https://x/pull/1"}),
+        )
+        .await
+        .ok();
+    assert_eq!(f["status"], "cancelled");
+    let ticket: Value = t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert!(ticket["pr_url"].is_null());
+    // retry queues a fresh job
+    let retried = t
+        .post(&format!("/api/projects/{pid}/jobs/{jid2}/retry"), json!({}))
+        .await
+        .ok();
+    assert_eq!(retried["status"], "queued");
+    assert_eq!(
+        t.post(
+            &format!("/api/projects/{pid}/jobs/{}/retry", retried["id"].as_str().unwrap()),
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn released_jobs_go_back_to_the_queue_until_attempts_run_out() {
+    let t = TestApp::new().await;
+    let (pid, _, jid) = ticket_in_progress(&t).await;
+    t.queued_job_ids().await;
+    for attempt in 1..=3 {
+        let c = claim(&t, &jid, "h").await.ok();
+        assert_eq!(c["job"]["attempt"], attempt);
+        let f = t
+            .worker_post(
+                &format!("/worker/jobs/{jid}/finish"),
+                json!({"host_id": "h", "outcome": "released", "reason": "docker unavailable"}),
+            )
+            .await
+            .ok();
+        let expected = if attempt < 3 { "queued" } else { "failed" };
+        assert_eq!(f["status"], expected, "attempt {attempt}");
+    }
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok()["failure_reason"],
+        "docker unavailable"
+    );
+}

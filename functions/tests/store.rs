@@ -1,0 +1,477 @@
+//! The schema and the data layer against a real Postgres with pgvector.
+
+use terarchitect_functions::{Error, store};
+use terarchitect_protocol::*;
+use terarchitect_testkit::TestDb;
+use uuid::Uuid;
+
+async fn fresh() -> TestDb {
+    let db = TestDb::new().await;
+    store::migrate(&db.pool).await.unwrap();
+    db
+}
+
+async fn project(db: &TestDb) -> Uuid {
+    let id = Uuid::new_v4();
+    let p = NewProject {
+        name: "Shop".into(),
+        repo_url: "https://h/a/b.git".into(),
+        default_branch: "main".into(),
+        ..Default::default()
+    };
+    store::projects::insert(&db.pool, id, &p).await.unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    store::board::create_defaults(&mut tx, id).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn migrations_are_safe_to_run_concurrently() {
+    let db = TestDb::new().await;
+    let runs = (0..4).map(|_| {
+        let pool = db.pool.clone();
+        tokio::spawn(async move { store::migrate(&pool).await })
+    });
+    for r in runs {
+        r.await.unwrap().unwrap();
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n as usize, store::MIGRATOR.iter().count());
+    let (ext,): (String,) = sqlx::query_as("SELECT extname::text FROM pg_extension WHERE extname = 'vector'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ext, "vector");
+}
+
+#[tokio::test]
+async fn project_round_trip_and_cascade() {
+    let db = fresh().await;
+    let id = project(&db).await;
+    let p = store::projects::get(&db.pool, id).await.unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.default_branch.as_str(), p.execution_mode),
+        ("Shop", "main", ExecutionMode::Docker)
+    );
+    let patch = ProjectPatch {
+        execution_mode: Some(ExecutionMode::Local),
+        local_path: Some(Some("/srv/shop".into())),
+        ..Default::default()
+    };
+    store::projects::update(&db.pool, id, &patch).await.unwrap();
+    let p = store::projects::get(&db.pool, id).await.unwrap();
+    assert_eq!(p.local_path.as_deref(), Some("/srv/shop"));
+    // local mode without a path is unrepresentable
+    let clear = ProjectPatch {
+        local_path: Some(None),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store::projects::update(&db.pool, id, &clear).await,
+        Err(Error::Invalid(_))
+    ));
+    store::projects::delete(&db.pool, id).await.unwrap();
+    assert!(matches!(
+        store::projects::get(&db.pool, id).await,
+        Err(Error::NotFound("project"))
+    ));
+    let (cols,): (i64,) = sqlx::query_as("SELECT count(*) FROM board_columns")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(cols, 0, "columns go with their project");
+}
+
+fn node(id: Uuid, label: &str) -> NodeInput {
+    NodeInput {
+        id,
+        label: label.into(),
+        kind: "service".into(),
+        technology: "Rust".into(),
+        description: String::new(),
+        x: 1.0,
+        y: 2.0,
+    }
+}
+
+#[tokio::test]
+async fn graph_edges_stay_inside_their_project() {
+    let db = fresh().await;
+    let (a, b) = (project(&db).await, project(&db).await);
+    let (n1, n2, foreign) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = db.pool.begin().await.unwrap();
+    store::graph::upsert_nodes(&mut tx, a, &[node(n1, "api"), node(n2, "db")])
+        .await
+        .unwrap();
+    store::graph::upsert_nodes(&mut tx, b, &[node(foreign, "other")])
+        .await
+        .unwrap();
+    store::graph::upsert_edges(
+        &mut tx,
+        a,
+        &[EdgeInput {
+            id: Uuid::new_v4(),
+            source: n1,
+            target: n2,
+            label: "reads".into(),
+            protocol: "SQL".into(),
+        }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let cross = EdgeInput {
+        id: Uuid::new_v4(),
+        source: n1,
+        target: foreign,
+        label: String::new(),
+        protocol: String::new(),
+    };
+    let err = store::graph::upsert_edges(&mut tx, a, &[cross]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(f) if f.field == "edges.target"),
+        "{err:?}"
+    );
+    drop(tx);
+
+    // A node id of project b cannot be hijacked by an upsert in project a.
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(matches!(
+        store::graph::upsert_nodes(&mut tx, a, &[node(foreign, "stolen")]).await,
+        Err(Error::Conflict(_))
+    ));
+    drop(tx);
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    let g = store::graph::get(&mut conn, a).await.unwrap();
+    assert_eq!(g.nodes.len(), 2);
+    assert_eq!(g.edges[0].protocol, "SQL");
+    // deleting a node removes its edges
+    let mut tx = db.pool.begin().await.unwrap();
+    store::graph::delete_nodes(&mut tx, a, &[n2]).await.unwrap();
+    tx.commit().await.unwrap();
+    let g = store::graph::get(&mut conn, a).await.unwrap();
+    assert_eq!((g.nodes.len(), g.edges.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn ticket_positions_stay_dense_through_moves() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
+        .await
+        .unwrap()
+        .id;
+    let done = store::board::by_role(&db.pool, p, ColumnRole::Done).await.unwrap().id;
+    let mut ids = vec![];
+    let mut tx = db.pool.begin().await.unwrap();
+    for i in 0..5 {
+        let id = Uuid::new_v4();
+        store::tickets::insert(
+            &mut tx,
+            p,
+            id,
+            backlog,
+            &NewTicket {
+                title: format!("t{i}"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    // within a column: t4 to the top; across: t1 to done
+    store::tickets::move_to(&mut tx, p, ids[4], backlog, Some(0))
+        .await
+        .unwrap();
+    store::tickets::move_to(&mut tx, p, ids[1], done, Some(7))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all = store::tickets::list(&db.pool, p).await.unwrap();
+    let order: Vec<(String, i32)> = all
+        .iter()
+        .filter(|t| t.column_id == backlog)
+        .map(|t| (t.title.clone(), t.position))
+        .collect();
+    assert_eq!(
+        order,
+        vec![("t4".into(), 0), ("t0".into(), 1), ("t2".into(), 2), ("t3".into(), 3)]
+    );
+    let moved = all.iter().find(|t| t.id == ids[1]).unwrap();
+    assert_eq!((moved.column_id, moved.position), (done, 0));
+}
+
+#[tokio::test]
+async fn one_active_job_per_ticket_and_lease_rules() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
+        .await
+        .unwrap()
+        .id;
+    let t = Uuid::new_v4();
+    let mut tx = db.pool.begin().await.unwrap();
+    store::tickets::insert(
+        &mut tx,
+        p,
+        t,
+        backlog,
+        &NewTicket {
+            title: "x".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let job = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = db.pool.begin().await.unwrap();
+    let err = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("active job")),
+        "{err:?}"
+    );
+    drop(tx);
+
+    // running without a lease is unrepresentable
+    let err: Error = sqlx::query("UPDATE jobs SET status = 'running' WHERE id = $1")
+        .bind(job.id)
+        .execute(&db.pool)
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        matches!(&err, Error::Invalid(f) if f.field == "jobs_lease_iff_running"),
+        "{err:?}"
+    );
+    // succeeded without a PR is unrepresentable
+    let err: Error = sqlx::query("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = $1")
+        .bind(job.id)
+        .execute(&db.pool)
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        matches!(&err, Error::Invalid(f) if f.field == "jobs_success_has_pr"),
+        "{err:?}"
+    );
+
+    let claimed = store::jobs::claim(&db.pool, job.id, "h1", std::time::Duration::from_secs(30), b"hash1")
+        .await
+        .unwrap();
+    assert_eq!(claimed.unwrap().attempt, 1);
+    // a live lease cannot be taken
+    assert!(
+        store::jobs::claim(&db.pool, job.id, "h2", std::time::Duration::from_secs(30), b"hash2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store::jobs::heartbeat(&db.pool, job.id, "h2", std::time::Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store::jobs::heartbeat(&db.pool, job.id, "h1", std::time::Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
+        .await
+        .unwrap()
+        .id;
+    let t = Uuid::new_v4();
+    let mut tx = db.pool.begin().await.unwrap();
+    store::tickets::insert(
+        &mut tx,
+        p,
+        t,
+        backlog,
+        &NewTicket {
+            title: "x".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let job = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ev = |step: &str, id: Option<Uuid>| NewJobEvent {
+        event_id: id,
+        phase: "plan".into(),
+        step: step.into(),
+        summary: "s".into(),
+        input_tokens: 10,
+        output_tokens: 1,
+        ..Default::default()
+    };
+    let dup = Uuid::new_v4();
+    let mut tx = db.pool.begin().await.unwrap();
+    assert_eq!(
+        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("b", None)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("c", None)])
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    let all = store::jobs::events(&db.pool, job.id, 0, 100).await.unwrap();
+    let steps: Vec<(i64, &str)> = all.iter().map(|e| (e.seq, e.step.as_str())).collect();
+    assert_eq!(steps, vec![(1, "a"), (2, "b"), (3, "c")]);
+    assert_eq!(store::jobs::events(&db.pool, job.id, 2, 100).await.unwrap().len(), 1);
+    let ticket = store::tickets::get(&db.pool, p, t).await.unwrap();
+    assert_eq!((ticket.input_tokens, ticket.output_tokens), (30, 3));
+}
+
+#[tokio::test]
+async fn notes_settings_tokens_round_trip() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let note = store::notes::insert(
+        &db.pool,
+        p,
+        &NewNote {
+            body: "cache it".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    store::notes::update(&db.pool, p, note.id, "cache it in redis")
+        .await
+        .unwrap();
+    assert_eq!(
+        store::notes::list(&db.pool, p).await.unwrap()[0].body,
+        "cache it in redis"
+    );
+    let bad = NewNote {
+        body: "x".into(),
+        node_id: Some(Uuid::new_v4()),
+        edge_id: None,
+    };
+    assert!(matches!(store::notes::insert(&db.pool, p, &bad).await, Err(Error::Invalid(f)) if f.field == "node_id"));
+
+    store::settings::put_value(&db.pool, None, "worker_mode", &serde_json::json!("native"))
+        .await
+        .unwrap();
+    store::settings::put_value(&db.pool, Some(p), "worker_mode", &serde_json::json!("opencode"))
+        .await
+        .unwrap();
+    store::settings::put_secret(
+        &db.pool,
+        None,
+        "github_token",
+        b"sealed-bytes-here-xxxxxxxxxxxxxxxxxxxx",
+    )
+    .await
+    .unwrap();
+    store::settings::put_value(&db.pool, None, "worker_mode", &serde_json::json!("claude-code"))
+        .await
+        .unwrap();
+    let rows = store::settings::list(&db.pool, Some(p)).await.unwrap();
+    assert_eq!(rows.len(), 3, "upsert keeps one row per scope and key: {rows:?}");
+    let err = store::settings::put_value(&db.pool, None, "Bad Key", &serde_json::json!(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)));
+
+    let id = store::tokens::insert(&db.pool, "ci", TokenKind::Worker, b"h")
+        .await
+        .unwrap();
+    assert_eq!(
+        store::tokens::find(&db.pool, b"h").await.unwrap().unwrap().kind,
+        TokenKind::Worker
+    );
+    store::tokens::revoke(&db.pool, id).await.unwrap();
+    assert!(store::tokens::find(&db.pool, b"h").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn vector_search_uses_the_hnsw_index() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::memory::ensure_space(&mut conn, p, 384, "test-model")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store::memory::ensure_space(&mut conn, p, 768, "other").await,
+        Err(Error::Conflict(_))
+    ));
+    // 300 passages on a circle-ish spread; the query is closest to passage 42.
+    let vec_for = |i: usize| -> Vec<f32> {
+        (0..384)
+            .map(|d| ((i * 7 + d * 13) % 97) as f32 / 97.0 + if d == i % 384 { 5.0 } else { 0.0 })
+            .collect()
+    };
+    for i in 0..300 {
+        let v = pgvector::Vector::from(vec_for(i));
+        store::memory::upsert_passage(&mut *conn, p, &format!("passage {i}"), format!("h{i}").as_bytes(), &v)
+            .await
+            .unwrap();
+    }
+    sqlx::query("ANALYZE memory_passages")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let q = pgvector::Vector::from(vec_for(42));
+    let hits = store::memory::nearest_passages(&mut *conn, p, &q, 3).await.unwrap();
+    assert_eq!(hits[0].1, "passage 42");
+    assert!(hits[0].2 > 0.99);
+    // The HNSW index serves this query shape (with this few rows the planner would
+    // rather scan the project's rows, so take the other plans away).
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET enable_bitmapscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET enable_sort = off").execute(&mut *conn).await.unwrap();
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "EXPLAIN SELECT id FROM memory_passages WHERE project_id = $1 AND dims = 384 \
+         ORDER BY embedding::vector(384) <=> $2::vector(384) LIMIT 3",
+    )
+    .bind(p)
+    .bind(&q)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let plan = plan
+        .into_iter()
+        .map(|r| r.0)
+        .filter(|l| !l.contains('['))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plan.contains("Index Scan using memory_passages_hnsw_384"), "{plan}");
+}
