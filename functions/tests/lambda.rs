@@ -1,0 +1,125 @@
+//! The functions driven through `cargo lambda watch`, the real Lambda runtime emulation.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use terarchitect_protocol::TokenKind;
+use terarchitect_testkit::process::ProcessGroup;
+use terarchitect_testkit::{TestDb, TestQueue, eventually};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
+    let db = TestDb::new().await;
+    terarchitect_functions::store::migrate(&db.pool).await.unwrap();
+    let queue = TestQueue::new().await;
+    let user = common::mint(&db, "lambda", TokenKind::User).await;
+    let worker = common::mint(&db, "host", TokenKind::Worker).await;
+    let port = free_port();
+
+    let mut cmd = Command::new("cargo");
+    cmd.args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", &db.url)
+        .env("JOB_QUEUE_URL", &queue.url)
+        .env("AWS_ENDPOINT_URL", &queue.endpoint)
+        .env("TERARCHITECT_SECRET_KEY", common::SECRET_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _watch = ProcessGroup::spawn(cmd).expect("cargo lambda is installed by ./dev");
+
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/lambda-url");
+    // The first request builds and starts the function.
+    let health = format!("{base}/api/api/health");
+    eventually("the api function to answer", Duration::from_secs(300), || async {
+        let r = http
+            .get(&health)
+            .bearer_auth(&user)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+
+    let r = http.get(&health).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+
+    let project: Value = http
+        .post(format!("{base}/api/api/projects"))
+        .bearer_auth(&user)
+        .json(&json!({"name": "Via Lambda", "repo_url": "https://example.com/a/b.git"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = project["id"].as_str().unwrap();
+    let board: Value = http
+        .get(format!("{base}/api/api/projects/{pid}/board"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let setup = board["columns"][0]["tickets"][0]["id"].as_str().unwrap();
+    let in_progress = board["columns"][1]["id"].as_str().unwrap();
+    let moved: Value = http
+        .post(format!("{base}/api/api/projects/{pid}/tickets/{setup}/move"))
+        .bearer_auth(&user)
+        .json(&json!({"column_id": in_progress}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = moved["job"]["id"].as_str().unwrap().to_string();
+    let bodies = queue.drain_bodies().await;
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains(&job_id));
+
+    // The worker-api function claims it.
+    let claim_url = format!("{base}/worker-api/worker/jobs/{job_id}/claim");
+    let claim: Value = eventually(
+        "the worker-api function to answer",
+        Duration::from_secs(300),
+        || async {
+            let r = http
+                .post(&claim_url)
+                .bearer_auth(&worker)
+                .json(&json!({"host_id": "lambda-test"}))
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+                .ok()?;
+            if r.status() == 200 { r.json().await.ok() } else { None }
+        },
+    )
+    .await;
+    assert_eq!(claim["job"]["status"], "running");
+    let ctx: Value = http
+        .get(format!("{base}/worker-api/agent/context"))
+        .bearer_auth(claim["job_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ctx["ticket"]["title"], "Project setup");
+}
