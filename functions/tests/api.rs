@@ -498,3 +498,42 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_ui_can_be_served_on_the_same_origin() {
+    let t = TestApp::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<html>terarchitect</html>").unwrap();
+    std::fs::write(dir.path().join("app.js"), "console.log(1)").unwrap();
+    let router = terarchitect_functions::http::api_router_with_ui(t.app.clone(), dir.path());
+    let text = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let res = router
+                .oneshot(axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = res.status();
+            (
+                status,
+                String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap(),
+            )
+        }
+    };
+    assert_eq!(text("/").await, (StatusCode::OK, "<html>terarchitect</html>".into()));
+    assert_eq!(text("/app.js").await.1, "console.log(1)");
+    assert_eq!(
+        text("/projects/42/board").await.1,
+        "<html>terarchitect</html>",
+        "UI routes survive a reload"
+    );
+    let (status, body) = text("/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("not_found"));
+    let r = TestApp::call(&router, Method::GET, "/api/projects", Some(&t.user_token), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = TestApp::call(&router, Method::GET, "/api/projects", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
