@@ -57,3 +57,12 @@ impl IntoResponse for Error {
 pub async fn not_found() -> Response {
     body(StatusCode::NOT_FOUND, "not_found", "no such route", None)
 }
+
+pub async fn method_not_allowed() -> Response {
+    body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+        None,
+    )
+}

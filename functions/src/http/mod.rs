@@ -23,6 +23,7 @@ pub fn api_router(app: App) -> Router {
     api::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(Arc::new(app))
 }
 
@@ -35,6 +36,7 @@ pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
     api::routes()
         .route("/api/{*rest}", axum::routing::any(error::not_found)) // unknown API paths stay JSON 404s
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback_service(ui)
         .with_state(Arc::new(app))
 }
@@ -44,5 +46,6 @@ pub fn worker_router(app: App) -> Router {
     worker::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(Arc::new(app))
 }
