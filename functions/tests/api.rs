@@ -537,3 +537,62 @@ async fn the_ui_can_be_served_on_the_same_origin() {
     let r = TestApp::call(&router, Method::GET, "/api/projects", None, None, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn check_settings_reports_each_endpoint() {
+    let t = TestApp::new().await;
+    // A real HTTP server standing in for an OpenAI-compatible provider that wants a key.
+    let provider = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(|h: axum::http::HeaderMap| async move {
+            if h.get("authorization").is_some_and(|v| v == "Bearer sk-good") {
+                (StatusCode::OK, "{\"data\":[]}")
+            } else {
+                (StatusCode::UNAUTHORIZED, "{}")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1", l.local_addr().unwrap())
+    };
+    t.put("/api/settings", json!({"director_llm_url": url, "director_llm_key": "sk-good", "worker_llm_url": url, "worker_llm_key": "sk-bad", "embedding_url": closed}))
+        .await
+        .ok();
+    let report = t.post("/api/settings/check", json!({})).await.ok();
+    let item = |name: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(item("director LLM")["ok"], true);
+    assert_eq!(item("worker LLM")["ok"], false);
+    assert!(
+        item("worker LLM")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("key was refused")
+    );
+    assert_eq!(item("embeddings")["detail"], "cannot connect");
+    assert!(!report.to_string().contains("sk-good"), "keys never come back");
+    // A project override applies to the project's check only.
+    let pid = t.project("p").await["id"].as_str().unwrap().to_string();
+    t.put(
+        &format!("/api/projects/{pid}/settings"),
+        json!({"worker_llm_key": "sk-good"}),
+    )
+    .await
+    .ok();
+    let report = t
+        .post(&format!("/api/projects/{pid}/settings/check"), json!({}))
+        .await
+        .ok();
+    assert_eq!(report["items"][1]["ok"], true, "{report}");
+}

@@ -235,7 +235,7 @@ pub async fn worker_context(app: &App, job: &Job) -> Result<WorkerContext> {
             tickets: c.tickets.into_iter().map(|t| t.title).collect(),
         })
         .collect();
-    let settings = super::settings::agent_settings(app, job.project_id).await?;
+    let settings = super::settings::agent_settings(app, Some(job.project_id)).await?;
     Ok(WorkerContext {
         job: job.clone(),
         project,

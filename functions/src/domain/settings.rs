@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use terarchitect_protocol::{AgentSettings, SettingView, SettingsUpdate, WorkerMode};
+use terarchitect_protocol::{AgentSettings, CheckItem, SettingView, SettingsCheck, SettingsUpdate, WorkerMode};
 use uuid::Uuid;
 
 use super::App;
@@ -60,7 +60,7 @@ fn kind_of(key: &str) -> Result<Kind> {
         .ok_or_else(|| Error::invalid(key, "unknown setting"))
 }
 
-fn check(key: &str, kind: Kind, v: &Value) -> Result<()> {
+fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
     let text = |v: &Value| {
         v.as_str()
             .map(str::to_owned)
@@ -111,7 +111,7 @@ pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate
         match value {
             None | Some(Value::Null) => store::settings::clear(&mut *tx, project_id, key).await?,
             Some(v) => {
-                check(key, kind, v)?;
+                check_value(key, kind, v)?;
                 if kind == Kind::Secret {
                     let sealed = app
                         .secrets
@@ -171,8 +171,9 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
 }
 
 /// Resolved settings with secrets decrypted: for a job's own agent only.
-pub async fn agent_settings(app: &App, project_id: Uuid) -> Result<AgentSettings> {
-    let rows = store::settings::list(&app.db, Some(project_id)).await?;
+/// `project_id` None: the global values alone.
+pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
+    let rows = store::settings::list(&app.db, project_id).await?;
     let mut effective: BTreeMap<&str, &store::settings::Row> = BTreeMap::new();
     for r in rows
         .iter()
@@ -225,4 +226,81 @@ pub async fn agent_settings(app: &App, project_id: Uuid) -> Result<AgentSettings
         git_author_name: text("git_author_name")?,
         git_author_email: text("git_author_email")?,
     })
+}
+
+/// Tests that the configured endpoints answer: each LLM's `GET {url}/models` with its key,
+/// the embedding endpoint with a one-word embedding, and GitHub's API with the token.
+/// Reports per item; never fails as a whole because one endpoint is down.
+pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck> {
+    let s = agent_settings(app, project_id).await?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut items = Vec::new();
+    let llms = [
+        ("director LLM", &s.director_llm_url, &s.director_llm_key),
+        ("worker LLM", &s.worker_llm_url, &s.worker_llm_key),
+    ];
+    for (name, url, key) in llms {
+        let item = match url {
+            None => CheckItem {
+                name: name.into(),
+                ok: false,
+                detail: "not configured".into(),
+            },
+            Some(url) => {
+                let mut req = http.get(format!("{}/models", url.trim_end_matches('/')));
+                if let Some(k) = key {
+                    req = req.bearer_auth(k);
+                }
+                probe(name, req).await
+            }
+        };
+        items.push(item);
+    }
+    items.push(match &s.embedding_url {
+        None => CheckItem {
+            name: "embeddings".into(),
+            ok: false,
+            detail: "not configured".into(),
+        },
+        Some(url) => {
+            let body = serde_json::json!({"model": s.embedding_model.clone().unwrap_or_default(), "input": ["ping"]});
+            probe(
+                "embeddings",
+                http.post(format!("{}/embeddings", url.trim_end_matches('/')))
+                    .json(&body),
+            )
+            .await
+        }
+    });
+    if let Some(api) = &s.github_api_url {
+        let mut req = http
+            .get(format!("{}/rate_limit", api.trim_end_matches('/')))
+            .header("user-agent", "terarchitect");
+        if let Some(t) = &s.github_token {
+            req = req.bearer_auth(t);
+        }
+        items.push(probe("GitHub API", req).await);
+    }
+    Ok(SettingsCheck { items })
+}
+
+async fn probe(name: &str, req: reqwest::RequestBuilder) -> CheckItem {
+    let (ok, detail) = match req.send().await {
+        Ok(r) if r.status().is_success() => (true, format!("reachable ({})", r.status())),
+        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED || r.status() == reqwest::StatusCode::FORBIDDEN => {
+            (false, format!("reachable, but the key was refused ({})", r.status()))
+        }
+        Ok(r) => (false, format!("answered {}", r.status())),
+        Err(e) if e.is_timeout() => (false, "timed out after 5 s".into()),
+        Err(e) if e.is_connect() => (false, "cannot connect".into()),
+        Err(e) => (false, format!("request failed: {}", e.without_url())),
+    };
+    CheckItem {
+        name: name.into(),
+        ok,
+        detail,
+    }
 }

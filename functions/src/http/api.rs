@@ -55,6 +55,8 @@ pub fn routes() -> Router<State> {
             patch(update_note).delete(delete_note),
         )
         .route("/api/settings", get(global_settings).put(put_global_settings))
+        .route("/api/settings/check", post(check_global_settings))
+        .route("/api/projects/{pid}/settings/check", post(check_project_settings))
         .route(
             "/api/projects/{pid}/settings",
             get(project_settings).put(put_project_settings),
@@ -432,4 +434,17 @@ async fn put_project_settings(
 ) -> JsonResult<Vec<SettingView>> {
     domain::settings::update(&s, Some(pid), &u).await?;
     Ok(Json(domain::settings::view(&s, Some(pid)).await?))
+}
+
+async fn check_global_settings(_: User, s: axum::extract::State<State>) -> JsonResult<SettingsCheck> {
+    Ok(Json(domain::settings::check(&s, None).await?))
+}
+
+async fn check_project_settings(
+    _: User,
+    s: axum::extract::State<State>,
+    Path(pid): Path<Uuid>,
+) -> JsonResult<SettingsCheck> {
+    store::projects::get(&s.db, pid).await?;
+    Ok(Json(domain::settings::check(&s, Some(pid)).await?))
 }
