@@ -580,6 +580,8 @@ pub struct AgentSettings {
     pub github_api_url: Option<String>,
     pub embedding_url: Option<String>,
     pub embedding_model: Option<String>,
+    #[serde(default)]
+    pub embedding_key: Option<String>,
     pub max_review_rounds: i64,
     pub summarize_every_turns: i64,
     pub git_author_name: Option<String>,
@@ -711,4 +713,56 @@ mod double_option {
     pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
+}
+
+// ------------------------------------------------------------------ memory
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryDocs {
+    pub docs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryIndexed {
+    /// Newly stored documents.
+    pub indexed: usize,
+    /// Documents already in memory (same content), left as they were.
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryDeleted {
+    pub deleted: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryQuery {
+    pub queries: Vec<String>,
+    #[serde(default = "default_num_to_retrieve")]
+    pub num_to_retrieve: usize,
+}
+
+fn default_num_to_retrieve() -> usize {
+    5
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryResults {
+    /// One entry per query, in order.
+    pub results: Vec<MemoryResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryResult {
+    pub query: String,
+    /// Best first.
+    pub passages: Vec<RetrievedPassage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RetrievedPassage {
+    pub text: String,
+    pub score: f64,
 }

@@ -335,6 +335,39 @@ impl Validate for FinishRequest {
     }
 }
 
+pub const MAX_MEMORY_DOCS: usize = 100;
+pub const MAX_RETRIEVE: usize = 50;
+
+impl Validate for MemoryDocs {
+    fn validate(&self) -> Result<(), FieldError> {
+        if self.docs.is_empty() || self.docs.len() > MAX_MEMORY_DOCS {
+            return Err(FieldError::new(
+                "docs",
+                format!("send between 1 and {MAX_MEMORY_DOCS} documents"),
+            ));
+        }
+        self.docs.iter().try_for_each(|d| required("docs", d, MAX_TEXT))
+    }
+}
+
+impl Validate for MemoryQuery {
+    fn validate(&self) -> Result<(), FieldError> {
+        if self.queries.is_empty() || self.queries.len() > MAX_MEMORY_DOCS {
+            return Err(FieldError::new(
+                "queries",
+                format!("send between 1 and {MAX_MEMORY_DOCS} queries"),
+            ));
+        }
+        if !(1..=MAX_RETRIEVE).contains(&self.num_to_retrieve) {
+            return Err(FieldError::new(
+                "num_to_retrieve",
+                format!("must be from 1 to {MAX_RETRIEVE}"),
+            ));
+        }
+        self.queries.iter().try_for_each(|q| required("queries", q, MAX_TEXT))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

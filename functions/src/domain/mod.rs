@@ -2,6 +2,9 @@
 
 pub mod crypto;
 pub mod jobs;
+pub mod llm;
+pub mod memory;
+pub mod pagerank;
 pub mod projects;
 pub mod queue;
 pub mod settings;

@@ -33,6 +33,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("github_api_url", Kind::Url),
     ("embedding_url", Kind::Url),
     ("embedding_model", Kind::Text),
+    ("embedding_key", Kind::Secret),
     (
         "max_review_rounds",
         Kind::Int {
@@ -221,6 +222,7 @@ pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<Agent
         github_api_url: text("github_api_url")?.or_else(|| Some(app.github_api_url.clone())),
         embedding_url: text("embedding_url")?,
         embedding_model: text("embedding_model")?,
+        embedding_key: text("embedding_key")?,
         max_review_rounds: int("max_review_rounds"),
         summarize_every_turns: int("summarize_every_turns"),
         git_author_name: text("git_author_name")?,

@@ -56,6 +56,10 @@ pub fn routes() -> Router<State> {
         )
         .route("/api/settings", get(global_settings).put(put_global_settings))
         .route("/api/settings/check", post(check_global_settings))
+        .route("/api/projects/{pid}/memory/index", post(memory_index))
+        .route("/api/projects/{pid}/memory/retrieve", post(memory_retrieve))
+        .route("/api/projects/{pid}/memory/delete", post(memory_delete))
+        .route("/v1/embeddings", post(embeddings))
         .route("/api/projects/{pid}/settings/check", post(check_project_settings))
         .route(
             "/api/projects/{pid}/settings",
@@ -447,4 +451,43 @@ async fn check_project_settings(
 ) -> JsonResult<SettingsCheck> {
     store::projects::get(&s.db, pid).await?;
     Ok(Json(domain::settings::check(&s, Some(pid)).await?))
+}
+
+// ------------------------------------------------------------------ memory
+
+async fn memory_index(
+    _: User,
+    s: axum::extract::State<State>,
+    Path(pid): Path<Uuid>,
+    Json(d): Json<MemoryDocs>,
+) -> JsonResult<MemoryIndexed> {
+    Ok(Json(domain::memory::index(&s, pid, &d).await?))
+}
+
+async fn memory_retrieve(
+    _: User,
+    s: axum::extract::State<State>,
+    Path(pid): Path<Uuid>,
+    Json(q): Json<MemoryQuery>,
+) -> JsonResult<MemoryResults> {
+    Ok(Json(domain::memory::retrieve(&s, pid, &q).await?))
+}
+
+async fn memory_delete(
+    _: User,
+    s: axum::extract::State<State>,
+    Path(pid): Path<Uuid>,
+    Json(d): Json<MemoryDocs>,
+) -> JsonResult<MemoryDeleted> {
+    Ok(Json(domain::memory::delete(&s, pid, &d).await?))
+}
+
+/// OpenAI-compatible embeddings, forwarded to the globally configured service.
+async fn embeddings(_: User, s: axum::extract::State<State>, Json(body): Json<serde_json::Value>) -> Result<Response> {
+    let (status, body) = domain::memory::forward_embeddings(&s, None, body).await?;
+    Ok((
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        axum::Json(body),
+    )
+        .into_response())
 }

@@ -22,6 +22,10 @@ pub fn routes() -> Router<State> {
         .route("/agent/context", get(context))
         .route("/agent/events", post(agent_events))
         .route("/agent/cancel", get(agent_cancel))
+        .route("/agent/memory/index", post(memory_index))
+        .route("/agent/memory/retrieve", post(memory_retrieve))
+        .route("/agent/memory/delete", post(memory_delete))
+        .route("/v1/embeddings", post(embeddings))
 }
 
 async fn health(_: WorkerHost) -> Json<Health> {
@@ -99,4 +103,41 @@ async fn agent_cancel(JobAgent(job): JobAgent) -> Json<CancelState> {
     Json(CancelState {
         cancel_requested: job.cancel_requested,
     })
+}
+
+// Memory for the job's own project only: the project comes from the job token.
+
+async fn memory_index(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Json(d): Json<MemoryDocs>,
+) -> Result<Json<MemoryIndexed>> {
+    Ok(Json(domain::memory::index(&s, job.project_id, &d).await?))
+}
+
+async fn memory_retrieve(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Json(q): Json<MemoryQuery>,
+) -> Result<Json<MemoryResults>> {
+    Ok(Json(domain::memory::retrieve(&s, job.project_id, &q).await?))
+}
+
+async fn memory_delete(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Json(d): Json<MemoryDocs>,
+) -> Result<Json<MemoryDeleted>> {
+    Ok(Json(domain::memory::delete(&s, job.project_id, &d).await?))
+}
+
+async fn embeddings(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (status, body) = domain::memory::forward_embeddings(&s, Some(job.project_id), body).await?;
+    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+    Ok((status, axum::Json(body)).into_response())
 }

@@ -1,6 +1,8 @@
 //! Black-box harness: a fresh database and queue per test, the real routers, real tokens.
 #![allow(dead_code)]
 
+pub mod openai;
+
 use std::time::Duration;
 
 use axum::Router;

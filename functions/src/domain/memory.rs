@@ -1,0 +1,416 @@
+//! Project memory, HippoRAG-style. Indexing extracts entities and (subject, relation,
+//! object) facts from each document with the configured LLM, embeds passages, entities
+//! and facts, and links them into an entity graph (facts join entities, mentions join
+//! entities to passages, close embeddings join synonyms). Retrieval seeds a personalised
+//! PageRank from the entities of the facts closest to the query, plus a little of each
+//! passage's dense similarity, and ranks passages by the result.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pgvector::Vector;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use terarchitect_protocol::{
+    MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage, Validate,
+};
+use uuid::Uuid;
+
+use super::llm::{self, Endpoint};
+use super::{App, crypto, pagerank};
+use crate::store;
+use crate::{Error, Result};
+
+/// Entities at least this cosine-similar are linked as synonyms.
+const SYNONYM_THRESHOLD: f64 = 0.9;
+/// Facts that seed the walk, per query.
+const SEED_FACTS: i64 = 5;
+/// Weight of dense passage similarity in the restart distribution (HippoRAG 2 uses 0.05).
+const PASSAGE_WEIGHT: f64 = 0.05;
+/// HippoRAG's damping: the walker follows an edge half the time.
+const DAMPING: f64 = 0.5;
+const EXTRACTION_ATTEMPTS: usize = 3;
+
+struct Endpoints {
+    llm: Endpoint,
+    embedding: Endpoint,
+}
+
+async fn endpoints(app: &App, project_id: Option<Uuid>, need_llm: bool) -> Result<Endpoints> {
+    let s = super::settings::agent_settings(app, project_id).await?;
+    let missing = |what: &str| Error::Conflict(format!("project memory needs `{what}` in settings"));
+    let embedding = Endpoint {
+        url: s.embedding_url.ok_or_else(|| missing("embedding_url"))?,
+        model: s.embedding_model.unwrap_or_default(),
+        key: s.embedding_key,
+    };
+    let llm = Endpoint {
+        url: match (s.director_llm_url, need_llm) {
+            (Some(u), _) => u,
+            (None, false) => String::new(),
+            (None, true) => return Err(missing("director_llm_url")),
+        },
+        model: s.director_llm_model.unwrap_or_default(),
+        key: s.director_llm_key,
+    };
+    Ok(Endpoints { llm, embedding })
+}
+
+// ------------------------------------------------------------------ extraction
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Extraction {
+    pub entities: Vec<String>,
+    pub triples: Vec<(String, String, String)>,
+}
+
+#[derive(Deserialize)]
+struct RawExtraction {
+    entities: Vec<String>,
+    triples: Vec<Vec<String>>,
+}
+
+fn clean(s: &str) -> Option<String> {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    (!s.is_empty() && s.chars().count() <= 200).then_some(s)
+}
+
+/// Validates an LLM extraction reply; entities named in triples are added to entities.
+pub fn parse_extraction(reply: &str) -> std::result::Result<Extraction, String> {
+    let raw: RawExtraction = serde_json::from_str(reply.trim())
+        .map_err(|e| format!("expected {{\"entities\": [string], \"triples\": [[s, r, o]]}}: {e}"))?;
+    let mut out = Extraction::default();
+    let mut seen = HashSet::new();
+    let mut add = |e: String, out: &mut Extraction| {
+        if seen.insert(e.clone()) {
+            out.entities.push(e);
+        }
+    };
+    for e in raw.entities.iter().take(100) {
+        if let Some(e) = clean(e) {
+            add(e, &mut out);
+        }
+    }
+    for t in raw.triples.iter().take(200) {
+        let [s, r, o] = t.as_slice() else {
+            return Err(format!("every triple needs exactly 3 strings, got {}", t.len()));
+        };
+        let (Some(s), Some(r), Some(o)) = (clean(s), clean(r), clean(o)) else {
+            continue;
+        };
+        add(s.clone(), &mut out);
+        add(o.clone(), &mut out);
+        out.triples.push((s, r, o));
+    }
+    Ok(out)
+}
+
+const EXTRACTION_PROMPT: &str = "Extract the named entities and the facts stated in the document. Entities are \
+specific named things: components, services, technologies, files, people, organisations. Facts are \
+(subject, relation, object) triples whose subject and object are entities. Reply with only a JSON object: \
+{\"entities\": [\"...\"], \"triples\": [[\"subject\", \"relation\", \"object\"]]}.";
+
+async fn extract(endpoint: &Endpoint, doc: &str) -> Result<Extraction> {
+    let mut messages = vec![
+        json!({"role": "system", "content": EXTRACTION_PROMPT}),
+        json!({"role": "user", "content": doc}),
+    ];
+    let mut last_error = String::new();
+    for _ in 0..EXTRACTION_ATTEMPTS {
+        let reply = llm::chat_json(endpoint, &messages).await?;
+        match parse_extraction(&reply) {
+            Ok(x) => return Ok(x),
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed extraction; asking again");
+                messages.push(json!({"role": "assistant", "content": reply}));
+                messages.push(json!({"role": "user", "content": format!("That reply was not valid: {e}. Reply with only the JSON object.")}));
+                last_error = e;
+            }
+        }
+    }
+    Err(Error::Unavailable(format!(
+        "the LLM gave no valid extraction after {EXTRACTION_ATTEMPTS} attempts: {last_error}"
+    )))
+}
+
+// ------------------------------------------------------------------ index / delete
+
+fn content_hash(doc: &str) -> Vec<u8> {
+    crypto::hash_bytes(doc.as_bytes())
+}
+
+fn fact_text(s: &str, r: &str, o: &str) -> String {
+    format!("{s} {r} {o}")
+}
+
+pub async fn index(app: &App, project_id: Uuid, input: &MemoryDocs) -> Result<MemoryIndexed> {
+    input.validate()?;
+    store::projects::get(&app.db, project_id).await?;
+    let mut docs: Vec<&String> = Vec::new();
+    let mut hashes = HashSet::new();
+    for d in &input.docs {
+        if hashes.insert(content_hash(d)) {
+            docs.push(d);
+        }
+    }
+    let all: Vec<Vec<u8>> = docs.iter().map(|d| content_hash(d)).collect();
+    let known: HashSet<Vec<u8>> = store::memory::known_hashes(&app.db, project_id, &all)
+        .await?
+        .into_iter()
+        .collect();
+    let fresh: Vec<&String> = docs.into_iter().filter(|d| !known.contains(&content_hash(d))).collect();
+    if fresh.is_empty() {
+        return Ok(MemoryIndexed {
+            indexed: 0,
+            unchanged: input.docs.len(),
+        });
+    }
+    let ep = endpoints(app, Some(project_id), true).await?;
+
+    // The slow part (LLM and embeddings) happens before taking the project's write lock.
+    let mut extractions = Vec::with_capacity(fresh.len());
+    for d in &fresh {
+        extractions.push(extract(&ep.llm, d).await?);
+    }
+    let mut texts: Vec<String> = fresh.iter().map(|d| d.to_string()).collect();
+    let entity_names: Vec<String> = extractions
+        .iter()
+        .flat_map(|x| x.entities.iter().cloned())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    texts.extend(entity_names.iter().cloned());
+    texts.extend(
+        extractions
+            .iter()
+            .flat_map(|x| x.triples.iter().map(|(s, r, o)| fact_text(s, r, o))),
+    );
+    let vectors = llm::embed(&ep.embedding, &texts).await?;
+    let dims = vectors[0].len() as i32;
+    let vector_of: HashMap<&str, Vector> = texts
+        .iter()
+        .map(String::as_str)
+        .zip(vectors.into_iter().map(Vector::from))
+        .collect();
+
+    let mut tx = app.db.begin().await?;
+    store::memory::lock_space(&mut tx, project_id).await?;
+    store::memory::ensure_space(&mut tx, project_id, dims, &ep.embedding.model).await?;
+    let mut indexed = 0;
+    for (doc, x) in fresh.iter().zip(&extractions) {
+        let hash = content_hash(doc);
+        // Another request may have stored it while we were extracting.
+        if !store::memory::known_hashes(&mut *tx, project_id, std::slice::from_ref(&hash))
+            .await?
+            .is_empty()
+        {
+            continue;
+        }
+        let passage = store::memory::upsert_passage(&mut *tx, project_id, doc, &hash, &vector_of[doc.as_str()]).await?;
+        let mut ids = HashMap::new();
+        for name in &x.entities {
+            let v = &vector_of[name.as_str()];
+            let (id, new) = store::memory::upsert_entity(&mut *tx, project_id, name, v).await?;
+            store::memory::link_entity(&mut *tx, project_id, id, passage).await?;
+            if new {
+                store::memory::link_synonyms(&mut tx, project_id, id, v, SYNONYM_THRESHOLD).await?;
+            }
+            ids.insert(name.as_str(), id);
+        }
+        for (s, r, o) in &x.triples {
+            let v = &vector_of[fact_text(s, r, o).as_str()];
+            let fact = store::memory::upsert_fact(&mut *tx, project_id, ids[s.as_str()], r, ids[o.as_str()], v).await?;
+            store::memory::link_fact(&mut *tx, project_id, fact, passage).await?;
+        }
+        indexed += 1;
+    }
+    store::memory::bump_version(&mut *tx, project_id).await?;
+    tx.commit().await?;
+    Ok(MemoryIndexed {
+        indexed,
+        unchanged: input.docs.len() - indexed,
+    })
+}
+
+pub async fn delete(app: &App, project_id: Uuid, input: &MemoryDocs) -> Result<MemoryDeleted> {
+    input.validate()?;
+    store::projects::get(&app.db, project_id).await?;
+    let hashes: Vec<Vec<u8>> = input.docs.iter().map(|d| content_hash(d)).collect();
+    let mut tx = app.db.begin().await?;
+    store::memory::lock_space(&mut tx, project_id).await?;
+    let deleted = store::memory::delete_passages(&mut tx, project_id, &hashes).await?;
+    store::memory::bump_version(&mut *tx, project_id).await?;
+    tx.commit().await?;
+    Ok(MemoryDeleted {
+        deleted: deleted as usize,
+    })
+}
+
+// ------------------------------------------------------------------ retrieve
+
+/// A project's entity graph ready for PageRank, with passage texts and vectors.
+struct Cached {
+    version: i64,
+    graph: pagerank::Graph,
+    entity_index: HashMap<Uuid, usize>,
+    /// Passages occupy nodes `entities..entities + passages.len()`.
+    entities: usize,
+    passages: Vec<(Uuid, String)>,
+    passage_index: HashMap<Uuid, usize>,
+    /// How many passages mention each entity (node specificity).
+    mentions: Vec<usize>,
+}
+
+fn cache() -> &'static Mutex<HashMap<Uuid, Arc<Cached>>> {
+    static CACHE: OnceLock<Mutex<HashMap<Uuid, Arc<Cached>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+async fn graph(app: &App, project_id: Uuid, version: i64) -> Result<Arc<Cached>> {
+    if let Some(c) = cache()
+        .lock()
+        .expect("cache lock")
+        .get(&project_id)
+        .filter(|c| c.version == version)
+    {
+        return Ok(c.clone());
+    }
+    let mut conn = app.db.acquire().await?;
+    let rows = store::memory::load_graph(&mut conn, project_id).await?;
+    let entity_index: HashMap<Uuid, usize> = rows.entities.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let e = rows.entities.len();
+    let passage_index: HashMap<Uuid, usize> = rows
+        .passages
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, e + i))
+        .collect();
+    let mut edges = Vec::with_capacity(rows.facts.len() + rows.mentions.len() + rows.synonyms.len());
+    for (s, o) in &rows.facts {
+        if s != o {
+            edges.push((entity_index[s] as u32, entity_index[o] as u32, 1.0));
+        }
+    }
+    let mut mentions = vec![0usize; e];
+    for (ent, p) in &rows.mentions {
+        mentions[entity_index[ent]] += 1;
+        edges.push((entity_index[ent] as u32, passage_index[p] as u32, 1.0));
+    }
+    for (a, b, sim) in &rows.synonyms {
+        edges.push((entity_index[a] as u32, entity_index[b] as u32, f64::from(*sim)));
+    }
+    let cached = Arc::new(Cached {
+        version,
+        graph: pagerank::Graph::new(e + rows.passages.len(), &edges),
+        entity_index,
+        entities: e,
+        passages: rows.passages,
+        passage_index,
+        mentions,
+    });
+    let mut c = cache().lock().expect("cache lock");
+    if c.len() > 64 {
+        c.clear(); // bounded: a cold project simply reloads
+    }
+    c.insert(project_id, cached.clone());
+    Ok(cached)
+}
+
+pub async fn retrieve(app: &App, project_id: Uuid, input: &MemoryQuery) -> Result<MemoryResults> {
+    input.validate()?;
+    store::projects::get(&app.db, project_id).await?;
+    let Some((_, version)) = store::memory::space(&app.db, project_id).await? else {
+        let results = input
+            .queries
+            .iter()
+            .map(|q| MemoryResult {
+                query: q.clone(),
+                passages: vec![],
+            })
+            .collect();
+        return Ok(MemoryResults { results });
+    };
+    let ep = endpoints(app, Some(project_id), false).await?;
+    let vectors = llm::embed(&ep.embedding, &input.queries).await?;
+    let g = graph(app, project_id, version).await?;
+    let mut results = Vec::with_capacity(input.queries.len());
+    for (query, v) in input.queries.iter().zip(vectors) {
+        let v = Vector::from(v);
+        let mut tx = app.db.begin().await?;
+        // Keep scanning the HNSW index until enough rows of this project turn up.
+        sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            .execute(&mut *tx)
+            .await?;
+        let facts = store::memory::nearest_facts(&mut *tx, project_id, &v, SEED_FACTS).await?;
+        let dense = store::memory::passage_similarities(&mut *tx, project_id, &v).await?;
+        tx.commit().await?;
+        let passages = rank(&g, &facts, &dense, input.num_to_retrieve);
+        results.push(MemoryResult {
+            query: query.clone(),
+            passages,
+        });
+    }
+    Ok(MemoryResults { results })
+}
+
+fn rank(g: &Cached, facts: &[(Uuid, Uuid, f64)], dense: &[(Uuid, f64)], k: usize) -> Vec<RetrievedPassage> {
+    let mut reset = vec![0.0; g.graph.len()];
+    let mut seeded = false;
+    for (s, o, score) in facts.iter().filter(|f| f.2 > 0.0) {
+        for e in [s, o] {
+            if let Some(&i) = g.entity_index.get(e) {
+                // Rarer entities say more (HippoRAG's node specificity).
+                reset[i] += score / g.mentions[i].max(1) as f64;
+                seeded = true;
+            }
+        }
+    }
+    for (p, sim) in dense {
+        if let Some(&i) = g.passage_index.get(p) {
+            reset[i] += PASSAGE_WEIGHT * sim.max(0.0);
+        }
+    }
+    let scores: Vec<(usize, f64)> = if seeded {
+        let pr = g.graph.personalized_pagerank(&reset, DAMPING, 100, 1e-10);
+        (0..g.passages.len()).map(|i| (i, pr[g.entities + i])).collect()
+    } else {
+        // No facts to walk from: dense similarity alone.
+        dense
+            .iter()
+            .filter_map(|(p, s)| g.passage_index.get(p).map(|&i| (i - g.entities, *s)))
+            .collect()
+    };
+    let mut scores = scores;
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scores
+        .into_iter()
+        .take(k)
+        .map(|(i, score)| RetrievedPassage {
+            text: g.passages[i].1.clone(),
+            score,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ embeddings adapter
+
+/// `POST /v1/embeddings`: forwards to the configured embedding service.
+pub async fn forward_embeddings(app: &App, project_id: Option<Uuid>, body: Value) -> Result<(u16, Value)> {
+    let ep = endpoints(app, project_id, false).await?;
+    llm::forward_embeddings(&ep.embedding, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extraction_is_validated_and_normalised() {
+        let x = parse_extraction(r#"{"entities": ["Checkout  Service", "", "Postgres"], "triples": [["checkout service", "uses", "Redis"]]}"#).unwrap();
+        assert_eq!(x.entities, ["checkout service", "postgres", "redis"]);
+        assert_eq!(x.triples, [("checkout service".into(), "uses".into(), "redis".into())]);
+        assert!(parse_extraction("not json").is_err());
+        assert!(parse_extraction(r#"{"entities": [], "triples": [["a", "b"]]}"#).is_err());
+        assert!(parse_extraction(r#"{"entities": "x", "triples": []}"#).is_err());
+    }
+}
