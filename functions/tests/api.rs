@@ -596,3 +596,69 @@ async fn check_settings_reports_each_endpoint() {
         .ok();
     assert_eq!(report["items"][1]["ok"], true, "{report}");
 }
+
+#[tokio::test]
+async fn the_board_has_an_etag_that_moves_with_every_change() {
+    let t = TestApp::new().await;
+    let pid = t.project("etag").await["id"].as_str().unwrap().to_string();
+    let path = format!("/api/projects/{pid}/board");
+    let etag = |t: &TestApp| {
+        let (api, token, path) = (t.api.clone(), t.user_token.clone(), path.clone());
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get(&path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            api.oneshot(req).await.unwrap().headers()["etag"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let first = etag(&t).await;
+    let r = TestApp::call(
+        &t.api,
+        Method::GET,
+        &path,
+        Some(&t.user_token),
+        None,
+        &[("if-none-match", first.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    // Each kind of change shows: a new ticket, a move that queues a job, a job state change.
+    let tid = t.ticket(&pid, "x").await["id"].as_str().unwrap().to_string();
+    let second = etag(&t).await;
+    assert_ne!(first, second);
+    let board = t.board(&pid).await;
+    assert_eq!(
+        board["columns"][0]["tickets"].as_array().unwrap().len(),
+        2,
+        "the cached board is not stale"
+    );
+    let jid = t.move_to(&pid, &tid, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let third = etag(&t).await;
+    assert_ne!(second, third);
+    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .await
+        .ok();
+    assert_ne!(third, etag(&t).await);
+    assert_eq!(
+        t.board(&pid).await["columns"][1]["tickets"][0]["job"]["status"],
+        "running"
+    );
+    let r = TestApp::call(
+        &t.api,
+        Method::GET,
+        &path,
+        Some(&t.user_token),
+        None,
+        &[("if-none-match", first.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use axum::body::Bytes;
 use terarchitect_protocol::{
     Board, BoardColumn, ColumnRole, NewProject, NewTicket, Priority, Project, ProjectPatch, Validate,
 };
@@ -41,6 +45,10 @@ pub async fn update(app: &App, id: Uuid, patch: &ProjectPatch) -> Result<Project
 /// Columns in order, each with its tickets in order.
 pub async fn board(app: &App, project_id: Uuid) -> Result<Board> {
     let mut conn = app.db.acquire().await?;
+    board_in(&mut conn, project_id).await
+}
+
+async fn board_in(conn: &mut sqlx::PgConnection, project_id: Uuid) -> Result<Board> {
     let columns = store::board::list(&mut *conn, project_id).await?;
     if columns.is_empty() {
         store::projects::get(&mut *conn, project_id).await?; // 404 for an unknown project
@@ -57,4 +65,38 @@ pub async fn board(app: &App, project_id: Uuid) -> Result<Board> {
         })
         .collect();
     Ok(Board { columns })
+}
+
+type BoardCache = Mutex<HashMap<Uuid, (i64, Bytes)>>;
+
+fn board_cache() -> &'static BoardCache {
+    static CACHE: OnceLock<BoardCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The board serialised as JSON with its version (triggers bump `board_version` on every
+/// change that shows on it). The UI polls the board, so each instance keeps the latest
+/// serialisation per project and only rebuilds it when the version moved.
+pub async fn board_json(app: &App, project_id: Uuid) -> Result<(i64, Bytes)> {
+    let version = store::projects::board_version(&app.db, project_id).await?;
+    if let Some((v, body)) = board_cache().lock().expect("board cache").get(&project_id)
+        && *v == version
+    {
+        return Ok((version, body.clone()));
+    }
+    // One snapshot for the version and the board, so the pair is consistent.
+    let mut tx = app.db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let version = store::projects::board_version(&mut *tx, project_id).await?;
+    let board = board_in(&mut tx, project_id).await?;
+    tx.commit().await?;
+    let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| crate::Error::Internal(e.to_string()))?);
+    let mut cache = board_cache().lock().expect("board cache");
+    if cache.len() > 256 {
+        cache.clear(); // bounded; busy boards come back on their next read
+    }
+    cache.insert(project_id, (version, body.clone()));
+    Ok((version, body))
 }

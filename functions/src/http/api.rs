@@ -160,8 +160,28 @@ async fn patch_graph(
 
 // ------------------------------------------------------------------ board & columns
 
-async fn get_board(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Board> {
-    Ok(Json(domain::projects::board(&s, pid).await?))
+/// Sends `ETag: "b<version>"`; a matching `If-None-Match` gets 304 and no body.
+async fn get_board(
+    _: User,
+    s: axum::extract::State<State>,
+    headers: HeaderMap,
+    Path(pid): Path<Uuid>,
+) -> Result<Response> {
+    let (version, body) = domain::projects::board_json(&s, pid).await?;
+    let etag = format!("\"b{version}\"");
+    let fresh = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    res.headers_mut().insert(
+        axum::http::header::ETAG,
+        etag.parse().map_err(|_| Error::Internal("etag".into()))?,
+    );
+    Ok(res)
 }
 
 async fn list_columns(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Column>> {

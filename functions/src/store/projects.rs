@@ -117,3 +117,11 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     }
     Ok(())
 }
+
+pub async fn board_version(db: impl PgExecutor<'_>, id: Uuid) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT board_version FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| r.0).ok_or(Error::NotFound("project"))
+}
