@@ -662,3 +662,28 @@ async fn the_board_has_an_etag_that_moves_with_every_change() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_committed_openapi_spec_is_current_and_served() {
+    let generated = terarchitect_functions::http::openapi::json();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is stale: UPDATE_OPENAPI=1 cargo test -p terarchitect-functions --test api openapi"
+    );
+    let spec: serde_json::Value = serde_json::from_str(&generated).unwrap();
+    for (path, method) in [
+        ("/api/projects/{pid}/tickets/{tid}/move", "post"),
+        ("/worker/jobs/{jid}/claim", "post"),
+        ("/agent/context", "get"),
+    ] {
+        assert!(spec["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
+    assert!(spec["components"]["schemas"]["Ticket"].is_object());
+    let t = TestApp::new().await;
+    assert_eq!(t.get("/api/openapi.json").await.ok(), spec);
+}

@@ -13,11 +13,13 @@ use uuid::Uuid;
 pub use validate::{FieldError, Validate};
 
 /// Every error the API returns: `{"error": {"code": "...", "message": "..."}}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorDetail {
     /// Stable, machine-readable (`not_found`, `invalid_input`, `conflict`, ...).
@@ -31,6 +33,7 @@ pub struct ErrorDetail {
 
 // ------------------------------------------------------------------ projects
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionMode {
@@ -41,6 +44,7 @@ pub enum ExecutionMode {
     Local,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Project {
     pub id: Uuid,
@@ -55,6 +59,7 @@ pub struct Project {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
@@ -75,6 +80,7 @@ fn default_branch() -> String {
 }
 
 /// A partial update: absent fields keep their value.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
@@ -85,11 +91,13 @@ pub struct ProjectPatch {
     pub execution_mode: Option<ExecutionMode>,
     /// `Some(None)` clears it.
     #[serde(default, with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub local_path: Option<Option<String>>,
 }
 
 // ------------------------------------------------------------------ graph
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphNode {
     pub id: Uuid,
@@ -101,6 +109,7 @@ pub struct GraphNode {
     pub y: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphEdge {
     pub id: Uuid,
@@ -110,6 +119,7 @@ pub struct GraphEdge {
     pub protocol: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Graph {
     /// Bumped on every change; send it back as `expected_version` to avoid lost updates.
@@ -119,6 +129,7 @@ pub struct Graph {
 }
 
 /// Input node: the client chooses ids so it can connect new nodes in the same request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeInput {
@@ -140,6 +151,7 @@ fn default_kind() -> String {
     "service".into()
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeInput {
@@ -153,6 +165,7 @@ pub struct EdgeInput {
 }
 
 /// Replace the whole graph (`PUT`), or apply a patch (`PATCH`): upserts then deletions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GraphChange {
@@ -172,6 +185,7 @@ pub struct GraphChange {
 
 // ------------------------------------------------------------------ board
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnRole {
@@ -209,6 +223,7 @@ impl ColumnRole {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Column {
     pub id: Uuid,
@@ -218,6 +233,7 @@ pub struct Column {
     pub position: i32,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NewColumn {
@@ -227,6 +243,7 @@ pub struct NewColumn {
     pub position: Option<i32>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnPatch {
@@ -234,11 +251,13 @@ pub struct ColumnPatch {
     pub position: Option<i32>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Board {
     pub columns: Vec<BoardColumn>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BoardColumn {
     #[serde(flatten)]
@@ -248,6 +267,7 @@ pub struct BoardColumn {
 
 // ------------------------------------------------------------------ tickets
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -274,6 +294,7 @@ impl Priority {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ticket {
     pub id: Uuid,
@@ -297,6 +318,7 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobSummary {
     pub id: Uuid,
@@ -307,6 +329,7 @@ pub struct JobSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
@@ -326,6 +349,7 @@ pub struct NewTicket {
     pub edge_ids: Vec<Uuid>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TicketPatch {
@@ -337,6 +361,7 @@ pub struct TicketPatch {
     pub edge_ids: Option<Vec<Uuid>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TicketMove {
@@ -347,6 +372,7 @@ pub struct TicketMove {
 }
 
 /// What a move did besides moving.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MoveOutcome {
     pub ticket: Ticket,
@@ -358,6 +384,7 @@ pub struct MoveOutcome {
 
 // ------------------------------------------------------------------ jobs
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
@@ -377,6 +404,7 @@ impl JobKind {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -413,6 +441,7 @@ impl JobStatus {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Job {
     pub id: Uuid,
@@ -436,6 +465,7 @@ pub struct Job {
 }
 
 /// One entry of a job's execution log.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobEvent {
     /// 1, 2, 3, ... per job, in the order the API accepted them.
@@ -449,6 +479,7 @@ pub struct JobEvent {
     pub output_tokens: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewJobEvent {
@@ -468,12 +499,14 @@ pub struct NewJobEvent {
     pub output_tokens: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
     pub events: Vec<NewJobEvent>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EventPage {
     pub events: Vec<JobEvent>,
@@ -484,6 +517,7 @@ pub struct EventPage {
 }
 
 /// The body of every queue message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobMessage {
     pub job_id: Uuid,
@@ -491,6 +525,7 @@ pub struct JobMessage {
 
 // ------------------------------------------------------------------ worker API
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
@@ -498,6 +533,7 @@ pub struct ClaimRequest {
     pub host_id: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claim {
     pub job: Job,
@@ -507,18 +543,21 @@ pub struct Claim {
     pub lease_expires_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     pub host_id: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heartbeat {
     pub lease_expires_at: DateTime<Utc>,
     pub cancel_requested: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -529,6 +568,7 @@ pub enum Outcome {
     Released,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FinishRequest {
@@ -545,6 +585,7 @@ pub struct FinishRequest {
 }
 
 /// Everything the agent needs, fetched with its job token.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WorkerContext {
     pub job: Job,
@@ -559,6 +600,7 @@ pub struct WorkerContext {
     pub settings: AgentSettings,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BoardSummaryColumn {
     pub title: String,
@@ -566,6 +608,7 @@ pub struct BoardSummaryColumn {
 }
 
 /// Resolved settings with secrets in clear: only ever sent to the job's own agent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AgentSettings {
     pub director_llm_url: Option<String>,
@@ -588,6 +631,7 @@ pub struct AgentSettings {
     pub git_author_email: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkerMode {
@@ -599,6 +643,7 @@ pub enum WorkerMode {
 
 // ------------------------------------------------------------------ notes & comments
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Note {
     pub id: Uuid,
@@ -610,6 +655,7 @@ pub struct Note {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
@@ -620,12 +666,14 @@ pub struct NewNote {
     pub edge_id: Option<Uuid>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NotePatch {
     pub body: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TicketComment {
     pub id: Uuid,
@@ -635,6 +683,7 @@ pub struct TicketComment {
     pub created_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
@@ -644,6 +693,7 @@ pub struct NewComment {
 // ------------------------------------------------------------------ settings
 
 /// A setting as the UI sees it: secrets only say whether they are set.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SettingView {
     pub key: String,
@@ -658,11 +708,13 @@ pub struct SettingView {
 /// `{ "key": value | null }`: null clears the key at this scope.
 pub type SettingsUpdate = std::collections::BTreeMap<String, Option<serde_json::Value>>;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SettingsCheck {
     pub items: Vec<CheckItem>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CheckItem {
     pub name: String,
@@ -672,6 +724,7 @@ pub struct CheckItem {
 
 // ------------------------------------------------------------------ tokens
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
@@ -693,6 +746,7 @@ impl TokenKind {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Health {
     pub status: String,
@@ -717,12 +771,14 @@ mod double_option {
 
 // ------------------------------------------------------------------ memory
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryDocs {
     pub docs: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemoryIndexed {
     /// Newly stored documents.
@@ -731,11 +787,13 @@ pub struct MemoryIndexed {
     pub unchanged: usize,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemoryDeleted {
     pub deleted: usize,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryQuery {
@@ -748,12 +806,14 @@ fn default_num_to_retrieve() -> usize {
     5
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemoryResults {
     /// One entry per query, in order.
     pub results: Vec<MemoryResult>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemoryResult {
     pub query: String,
@@ -761,6 +821,7 @@ pub struct MemoryResult {
     pub passages: Vec<RetrievedPassage>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RetrievedPassage {
     pub text: String,

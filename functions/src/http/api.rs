@@ -19,6 +19,7 @@ use crate::{Error, Result};
 pub fn routes() -> Router<State> {
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi_json))
         .route("/api/projects", get(list_projects).post(create_project))
         .route(
             "/api/projects/{pid}",
@@ -69,6 +70,15 @@ pub fn routes() -> Router<State> {
 
 type JsonResult<T> = Result<Json<T>>;
 
+async fn openapi_json(_: User) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::openapi::json(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health), (status = "4XX", body = ErrorBody)))]
 async fn health(_: User) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -78,10 +88,12 @@ async fn health(_: User) -> Json<Health> {
 
 // ------------------------------------------------------------------ projects
 
+#[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = Vec<Project>), (status = "4XX", body = ErrorBody)))]
 async fn list_projects(_: User, s: axum::extract::State<State>) -> JsonResult<Vec<Project>> {
     Ok(Json(store::projects::list(&s.db).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = NewProject, responses((status = 201, body = Project), (status = "4XX", body = ErrorBody)))]
 async fn create_project(
     _: User,
     s: axum::extract::State<State>,
@@ -90,10 +102,12 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(domain::projects::create(&s, &p).await?)))
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Project), (status = "4XX", body = ErrorBody)))]
 async fn get_project(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Project> {
     Ok(Json(store::projects::get(&s.db, pid).await?))
 }
 
+#[utoipa::path(patch, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), request_body = ProjectPatch, responses((status = 200, body = Project), (status = "4XX", body = ErrorBody)))]
 async fn update_project(
     _: User,
     s: axum::extract::State<State>,
@@ -103,6 +117,7 @@ async fn update_project(
     Ok(Json(domain::projects::update(&s, pid, &p).await?))
 }
 
+#[utoipa::path(delete, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn delete_project(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> Result<StatusCode> {
     store::projects::delete(&s.db, pid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -110,6 +125,7 @@ async fn delete_project(_: User, s: axum::extract::State<State>, Path(pid): Path
 
 // ------------------------------------------------------------------ graph
 
+#[utoipa::path(get, path = "/api/projects/{pid}/graph", tag = "graph", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Graph), (status = "4XX", body = ErrorBody)))]
 async fn get_graph(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Graph> {
     let mut conn = s.db.acquire().await?;
     Ok(Json(store::graph::get(&mut conn, pid).await?))
@@ -140,6 +156,7 @@ async fn change_graph(s: &State, pid: Uuid, change: GraphChange, replace: bool) 
     Ok(Json(graph))
 }
 
+#[utoipa::path(put, path = "/api/projects/{pid}/graph", tag = "graph", params(("pid" = Uuid, Path, description = "project id")), request_body = GraphChange, responses((status = 200, body = Graph), (status = "4XX", body = ErrorBody)))]
 async fn replace_graph(
     _: User,
     s: axum::extract::State<State>,
@@ -149,6 +166,7 @@ async fn replace_graph(
     change_graph(&s, pid, c, true).await
 }
 
+#[utoipa::path(patch, path = "/api/projects/{pid}/graph", tag = "graph", params(("pid" = Uuid, Path, description = "project id")), request_body = GraphChange, responses((status = 200, body = Graph), (status = "4XX", body = ErrorBody)))]
 async fn patch_graph(
     _: User,
     s: axum::extract::State<State>,
@@ -160,6 +178,7 @@ async fn patch_graph(
 
 // ------------------------------------------------------------------ board & columns
 
+#[utoipa::path(get, path = "/api/projects/{pid}/board", tag = "board", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Board), (status = "4XX", body = ErrorBody)))]
 /// Sends `ETag: "b<version>"`; a matching `If-None-Match` gets 304 and no body.
 async fn get_board(
     _: User,
@@ -184,11 +203,13 @@ async fn get_board(
     Ok(res)
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/columns", tag = "board", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Column>), (status = "4XX", body = ErrorBody)))]
 async fn list_columns(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Column>> {
     store::projects::get(&s.db, pid).await?;
     Ok(Json(store::board::list(&s.db, pid).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/columns", tag = "board", params(("pid" = Uuid, Path, description = "project id")), request_body = NewColumn, responses((status = 201, body = Column), (status = "4XX", body = ErrorBody)))]
 async fn create_column(
     _: User,
     s: axum::extract::State<State>,
@@ -205,6 +226,7 @@ async fn create_column(
     Ok((StatusCode::CREATED, Json(col)))
 }
 
+#[utoipa::path(patch, path = "/api/projects/{pid}/columns/{cid}", tag = "board", params(("pid" = Uuid, Path, description = "project id"), ("cid" = Uuid, Path, description = "column id")), request_body = ColumnPatch, responses((status = 200, body = Column), (status = "4XX", body = ErrorBody)))]
 async fn update_column(
     _: User,
     s: axum::extract::State<State>,
@@ -226,6 +248,7 @@ async fn update_column(
     Ok(Json(col))
 }
 
+#[utoipa::path(delete, path = "/api/projects/{pid}/columns/{cid}", tag = "board", params(("pid" = Uuid, Path, description = "project id"), ("cid" = Uuid, Path, description = "column id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn delete_column(
     _: User,
     s: axum::extract::State<State>,
@@ -240,6 +263,7 @@ async fn delete_column(
 
 // ------------------------------------------------------------------ tickets
 
+#[utoipa::path(post, path = "/api/projects/{pid}/tickets", tag = "tickets", params(("pid" = Uuid, Path, description = "project id")), request_body = NewTicket, responses((status = 201, body = Ticket), (status = "4XX", body = ErrorBody)))]
 async fn create_ticket(
     _: User,
     s: axum::extract::State<State>,
@@ -249,6 +273,7 @@ async fn create_ticket(
     Ok((StatusCode::CREATED, Json(domain::tickets::create(&s, pid, &t).await?)))
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Ticket), (status = "4XX", body = ErrorBody)))]
 async fn get_ticket(
     _: User,
     s: axum::extract::State<State>,
@@ -257,6 +282,7 @@ async fn get_ticket(
     Ok(Json(store::tickets::get(&s.db, pid, tid).await?))
 }
 
+#[utoipa::path(patch, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), request_body = TicketPatch, responses((status = 200, body = Ticket), (status = "4XX", body = ErrorBody)))]
 async fn update_ticket(
     _: User,
     s: axum::extract::State<State>,
@@ -266,6 +292,7 @@ async fn update_ticket(
     Ok(Json(domain::tickets::update(&s, pid, tid, &p).await?))
 }
 
+#[utoipa::path(delete, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn delete_ticket(
     _: User,
     s: axum::extract::State<State>,
@@ -275,6 +302,7 @@ async fn delete_ticket(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/tickets/{tid}/move", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), request_body = TicketMove, responses((status = 200, body = MoveOutcome), (status = "4XX", body = ErrorBody)))]
 /// Honours `Idempotency-Key`: a repeated request gets the first response again.
 async fn move_ticket(
     User(token): User,
@@ -312,6 +340,7 @@ async fn move_ticket(
     }
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<TicketComment>), (status = "4XX", body = ErrorBody)))]
 async fn list_comments(
     _: User,
     s: axum::extract::State<State>,
@@ -321,6 +350,7 @@ async fn list_comments(
     Ok(Json(store::tickets::comments(&s.db, pid, tid).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), request_body = NewComment, responses((status = 201, body = TicketComment), (status = "4XX", body = ErrorBody)))]
 async fn add_comment(
     User(token): User,
     s: axum::extract::State<State>,
@@ -334,6 +364,7 @@ async fn add_comment(
 
 // ------------------------------------------------------------------ jobs
 
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<Job>), (status = "4XX", body = ErrorBody)))]
 async fn list_jobs(
     _: User,
     s: axum::extract::State<State>,
@@ -351,6 +382,7 @@ async fn project_job(s: &State, pid: Uuid, jid: Uuid) -> Result<Job> {
     Ok(job)
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn get_job(_: User, s: axum::extract::State<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
     Ok(Json(project_job(&s, pid, jid).await?))
 }
@@ -368,6 +400,7 @@ fn default_limit() -> i64 {
     200
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}/events", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id"), ("after" = Option<i64>, Query, description = "only events with seq > after"), ("limit" = Option<i64>, Query, description = "page size, at most 1000")), responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)))]
 async fn job_events(
     _: User,
     s: axum::extract::State<State>,
@@ -378,10 +411,12 @@ async fn job_events(
     Ok(Json(domain::jobs::events(&s, jid, q.after, q.limit).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/cancel", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn cancel_job(_: User, s: axum::extract::State<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
     Ok(Json(domain::jobs::cancel(&s, pid, jid).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/retry", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 201, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn retry_job(
     _: User,
     s: axum::extract::State<State>,
@@ -392,11 +427,13 @@ async fn retry_job(
 
 // ------------------------------------------------------------------ notes
 
+#[utoipa::path(get, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Note>), (status = "4XX", body = ErrorBody)))]
 async fn list_notes(_: User, s: axum::extract::State<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Note>> {
     store::projects::get(&s.db, pid).await?;
     Ok(Json(store::notes::list(&s.db, pid).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), request_body = NewNote, responses((status = 201, body = Note), (status = "4XX", body = ErrorBody)))]
 async fn create_note(
     _: User,
     s: axum::extract::State<State>,
@@ -408,6 +445,7 @@ async fn create_note(
     Ok((StatusCode::CREATED, Json(store::notes::insert(&s.db, pid, &n).await?)))
 }
 
+#[utoipa::path(patch, path = "/api/projects/{pid}/notes/{nid}", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("nid" = Uuid, Path, description = "note id")), request_body = NotePatch, responses((status = 200, body = Note), (status = "4XX", body = ErrorBody)))]
 async fn update_note(
     _: User,
     s: axum::extract::State<State>,
@@ -418,6 +456,7 @@ async fn update_note(
     Ok(Json(store::notes::update(&s.db, pid, nid, &n.body).await?))
 }
 
+#[utoipa::path(delete, path = "/api/projects/{pid}/notes/{nid}", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("nid" = Uuid, Path, description = "note id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 async fn delete_note(
     _: User,
     s: axum::extract::State<State>,
@@ -429,10 +468,12 @@ async fn delete_note(
 
 // ------------------------------------------------------------------ settings
 
+#[utoipa::path(get, path = "/api/settings", tag = "settings", responses((status = 200, body = Vec<SettingView>), (status = "4XX", body = ErrorBody)))]
 async fn global_settings(_: User, s: axum::extract::State<State>) -> JsonResult<Vec<SettingView>> {
     Ok(Json(domain::settings::view(&s, None).await?))
 }
 
+#[utoipa::path(put, path = "/api/settings", tag = "settings", request_body = serde_json::Value, responses((status = 200, body = Vec<SettingView>), (status = "4XX", body = ErrorBody)))]
 async fn put_global_settings(
     _: User,
     s: axum::extract::State<State>,
@@ -442,6 +483,7 @@ async fn put_global_settings(
     Ok(Json(domain::settings::view(&s, None).await?))
 }
 
+#[utoipa::path(get, path = "/api/projects/{pid}/settings", tag = "settings", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<SettingView>), (status = "4XX", body = ErrorBody)))]
 async fn project_settings(
     _: User,
     s: axum::extract::State<State>,
@@ -450,6 +492,7 @@ async fn project_settings(
     Ok(Json(domain::settings::view(&s, Some(pid)).await?))
 }
 
+#[utoipa::path(put, path = "/api/projects/{pid}/settings", tag = "settings", params(("pid" = Uuid, Path, description = "project id")), request_body = serde_json::Value, responses((status = 200, body = Vec<SettingView>), (status = "4XX", body = ErrorBody)))]
 async fn put_project_settings(
     _: User,
     s: axum::extract::State<State>,
@@ -460,10 +503,12 @@ async fn put_project_settings(
     Ok(Json(domain::settings::view(&s, Some(pid)).await?))
 }
 
+#[utoipa::path(post, path = "/api/settings/check", tag = "settings", responses((status = 200, body = SettingsCheck), (status = "4XX", body = ErrorBody)))]
 async fn check_global_settings(_: User, s: axum::extract::State<State>) -> JsonResult<SettingsCheck> {
     Ok(Json(domain::settings::check(&s, None).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/settings/check", tag = "settings", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = SettingsCheck), (status = "4XX", body = ErrorBody)))]
 async fn check_project_settings(
     _: User,
     s: axum::extract::State<State>,
@@ -475,6 +520,7 @@ async fn check_project_settings(
 
 // ------------------------------------------------------------------ memory
 
+#[utoipa::path(post, path = "/api/projects/{pid}/memory/index", tag = "memory", params(("pid" = Uuid, Path, description = "project id")), request_body = MemoryDocs, responses((status = 200, body = MemoryIndexed), (status = "4XX", body = ErrorBody)))]
 async fn memory_index(
     _: User,
     s: axum::extract::State<State>,
@@ -484,6 +530,7 @@ async fn memory_index(
     Ok(Json(domain::memory::index(&s, pid, &d).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/memory/retrieve", tag = "memory", params(("pid" = Uuid, Path, description = "project id")), request_body = MemoryQuery, responses((status = 200, body = MemoryResults), (status = "4XX", body = ErrorBody)))]
 async fn memory_retrieve(
     _: User,
     s: axum::extract::State<State>,
@@ -493,6 +540,7 @@ async fn memory_retrieve(
     Ok(Json(domain::memory::retrieve(&s, pid, &q).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{pid}/memory/delete", tag = "memory", params(("pid" = Uuid, Path, description = "project id")), request_body = MemoryDocs, responses((status = 200, body = MemoryDeleted), (status = "4XX", body = ErrorBody)))]
 async fn memory_delete(
     _: User,
     s: axum::extract::State<State>,
@@ -502,6 +550,7 @@ async fn memory_delete(
     Ok(Json(domain::memory::delete(&s, pid, &d).await?))
 }
 
+#[utoipa::path(post, path = "/v1/embeddings", tag = "memory", request_body = serde_json::Value, responses((status = 200, body = serde_json::Value), (status = "4XX", body = ErrorBody)))]
 /// OpenAI-compatible embeddings, forwarded to the globally configured service.
 async fn embeddings(_: User, s: axum::extract::State<State>, Json(body): Json<serde_json::Value>) -> Result<Response> {
     let (status, body) = domain::memory::forward_embeddings(&s, None, body).await?;

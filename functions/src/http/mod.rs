@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod worker;
 
 use std::sync::Arc;

@@ -28,6 +28,7 @@ pub fn routes() -> Router<State> {
         .route("/v1/embeddings", post(embeddings))
 }
 
+#[utoipa::path(get, path = "/worker/health", operation_id = "worker_health", tag = "worker", responses((status = 200, body = Health), (status = "4XX", body = ErrorBody)))]
 async fn health(_: WorkerHost) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -35,6 +36,7 @@ async fn health(_: WorkerHost) -> Json<Health> {
     })
 }
 
+#[utoipa::path(post, path = "/worker/jobs/{jid}/claim", operation_id = "worker_claim", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = ClaimRequest, responses((status = 200, body = Claim), (status = "4XX", body = ErrorBody)))]
 async fn claim(
     _: WorkerHost,
     s: axum::extract::State<State>,
@@ -44,6 +46,7 @@ async fn claim(
     Ok(Json(domain::jobs::claim(&s, jid, &r).await?))
 }
 
+#[utoipa::path(post, path = "/worker/jobs/{jid}/heartbeat", operation_id = "worker_heartbeat", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = HeartbeatRequest, responses((status = 200, body = Heartbeat), (status = "4XX", body = ErrorBody)))]
 async fn heartbeat(
     _: WorkerHost,
     s: axum::extract::State<State>,
@@ -53,6 +56,7 @@ async fn heartbeat(
     Ok(Json(domain::jobs::heartbeat(&s, jid, &r).await?))
 }
 
+#[utoipa::path(post, path = "/worker/jobs/{jid}/finish", operation_id = "worker_finish", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = FinishRequest, responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn finish(
     _: WorkerHost,
     s: axum::extract::State<State>,
@@ -62,11 +66,12 @@ async fn finish(
     Ok(Json(domain::jobs::finish(&s, jid, &r).await?))
 }
 
-#[derive(Serialize)]
-struct Appended {
-    appended: u64,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Appended {
+    pub appended: u64,
 }
 
+#[utoipa::path(post, path = "/worker/jobs/{jid}/events", operation_id = "worker_host_events", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = EventBatch, responses((status = 200, body = Appended), (status = "4XX", body = ErrorBody)))]
 /// The host streams the container's output into the job's log.
 async fn host_events(
     _: WorkerHost,
@@ -80,10 +85,12 @@ async fn host_events(
     }))
 }
 
+#[utoipa::path(get, path = "/agent/context", operation_id = "worker_context", tag = "agent", responses((status = 200, body = WorkerContext), (status = "4XX", body = ErrorBody)))]
 async fn context(JobAgent(job): JobAgent, s: axum::extract::State<State>) -> Result<Json<WorkerContext>> {
     Ok(Json(domain::jobs::worker_context(&s, &job).await?))
 }
 
+#[utoipa::path(post, path = "/agent/events", operation_id = "worker_agent_events", tag = "agent", request_body = EventBatch, responses((status = 200, body = Appended), (status = "4XX", body = ErrorBody)))]
 async fn agent_events(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
@@ -94,11 +101,12 @@ async fn agent_events(
     }))
 }
 
-#[derive(Serialize)]
-struct CancelState {
-    cancel_requested: bool,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CancelState {
+    pub cancel_requested: bool,
 }
 
+#[utoipa::path(get, path = "/agent/cancel", operation_id = "worker_agent_cancel", tag = "agent", responses((status = 200, body = CancelState), (status = "4XX", body = ErrorBody)))]
 async fn agent_cancel(JobAgent(job): JobAgent) -> Json<CancelState> {
     Json(CancelState {
         cancel_requested: job.cancel_requested,
@@ -107,6 +115,7 @@ async fn agent_cancel(JobAgent(job): JobAgent) -> Json<CancelState> {
 
 // Memory for the job's own project only: the project comes from the job token.
 
+#[utoipa::path(post, path = "/agent/memory/index", operation_id = "worker_memory_index", tag = "agent", request_body = MemoryDocs, responses((status = 200, body = MemoryIndexed), (status = "4XX", body = ErrorBody)))]
 async fn memory_index(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
@@ -115,6 +124,7 @@ async fn memory_index(
     Ok(Json(domain::memory::index(&s, job.project_id, &d).await?))
 }
 
+#[utoipa::path(post, path = "/agent/memory/retrieve", operation_id = "worker_memory_retrieve", tag = "agent", request_body = MemoryQuery, responses((status = 200, body = MemoryResults), (status = "4XX", body = ErrorBody)))]
 async fn memory_retrieve(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
@@ -123,6 +133,7 @@ async fn memory_retrieve(
     Ok(Json(domain::memory::retrieve(&s, job.project_id, &q).await?))
 }
 
+#[utoipa::path(post, path = "/agent/memory/delete", operation_id = "worker_memory_delete", tag = "agent", request_body = MemoryDocs, responses((status = 200, body = MemoryDeleted), (status = "4XX", body = ErrorBody)))]
 async fn memory_delete(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
@@ -131,6 +142,7 @@ async fn memory_delete(
     Ok(Json(domain::memory::delete(&s, job.project_id, &d).await?))
 }
 
+#[utoipa::path(post, path = "/v1/embeddings", operation_id = "agent_embeddings", tag = "agent", request_body = serde_json::Value, responses((status = 200, body = serde_json::Value), (status = "4XX", body = ErrorBody)))]
 async fn embeddings(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
