@@ -98,6 +98,8 @@ pub struct Director {
     summarize_every: usize,
     /// Corrections allowed for one malformed decision.
     pub max_corrections: usize,
+    /// Tokens spent by the Director so far (for the job's budget).
+    pub tokens_used: i64,
 }
 
 impl Director {
@@ -113,6 +115,7 @@ impl Director {
             turns: 0,
             summarize_every: summarize_every.max(2),
             max_corrections: 2,
+            tokens_used: 0,
         }
     }
 
@@ -150,6 +153,7 @@ impl Director {
         let mut last_err = String::new();
         for _ in 0..=self.max_corrections {
             let (reply, usage) = self.llm.chat(&msgs, None).await?;
+            self.tokens_used += usage.input_tokens + usage.output_tokens;
             let text = reply.text().to_string();
             let parsed = parse_decision(&text).and_then(|d| {
                 if phase.allows(&d) {
@@ -214,6 +218,7 @@ impl Director {
             Message::user(cap(&format!("{prior}\n\n{transcript}"), 60_000)),
         ];
         let (reply, usage) = self.llm.chat(&msgs, None).await?;
+        self.tokens_used += usage.input_tokens + usage.output_tokens;
         self.summary = Some(reply.text().to_string());
         let dropped = self.history.len();
         self.history.clear();

@@ -26,6 +26,18 @@ pub struct ThreadComment {
     /// `Some(file)` for a review comment on the diff.
     pub path: Option<String>,
     pub body: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A PR's conversation as a review job sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Thread {
+    /// Comments since our last reply: what this round must address.
+    pub new: Vec<ThreadComment>,
+    /// Comments our earlier rounds already answered (context only).
+    pub earlier: Vec<ThreadComment>,
+    /// How many review rounds we already replied to.
+    pub our_replies: usize,
 }
 
 fn gh(e: octocrab::Error) -> Error {
@@ -97,8 +109,9 @@ impl GitHub {
         Ok(Self::pr(&p))
     }
 
-    /// The whole review thread: PR (issue) comments and review comments, ours excluded.
-    pub async fn review_thread(&self, number: u64) -> Result<Vec<ThreadComment>> {
+    /// The whole review thread: PR (issue) comments and review comments, split at our
+    /// last reply.
+    pub async fn review_thread(&self, number: u64) -> Result<Thread> {
         let mut out = Vec::new();
         let issue = self
             .crab
@@ -113,6 +126,7 @@ impl GitHub {
                 author: c.user.login,
                 path: None,
                 body: c.body.unwrap_or_default(),
+                at: c.created_at,
             });
         }
         let review = self
@@ -128,10 +142,25 @@ impl GitHub {
                 author: c.user.map(|u| u.login).unwrap_or_default(),
                 path: Some(c.path),
                 body: c.body,
+                at: c.created_at,
             });
         }
-        out.retain(|c| !c.body.contains(BOT_MARKER));
-        Ok(out)
+        out.sort_by_key(|c| c.at);
+        let ours: Vec<_> = out
+            .iter()
+            .filter(|c| c.body.contains(BOT_MARKER))
+            .map(|c| c.at)
+            .collect();
+        let last_reply = ours.iter().max().copied();
+        let (new, earlier) = out
+            .into_iter()
+            .filter(|c| !c.body.contains(BOT_MARKER))
+            .partition(|c| last_reply.is_none_or(|t| c.at > t));
+        Ok(Thread {
+            new,
+            earlier,
+            our_replies: ours.len(),
+        })
     }
 
     pub async fn comment(&self, number: u64, body: &str) -> Result<()> {

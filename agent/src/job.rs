@@ -31,6 +31,8 @@ pub struct Config {
     pub max_turns: usize,
     pub max_plan_rounds: usize,
     pub wall_clock: Duration,
+    /// Director and Worker tokens together.
+    pub max_tokens: i64,
     pub test_timeout: Duration,
     pub command_timeout: Duration,
     pub worker_timeout: Duration,
@@ -51,6 +53,7 @@ impl Config {
             max_turns: 60,
             max_plan_rounds: 5,
             wall_clock: Duration::from_secs(3 * 3600),
+            max_tokens: 20_000_000,
             test_timeout: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(10 * 60),
             worker_timeout: Duration::from_secs(30 * 60),
@@ -127,6 +130,7 @@ struct Job<'c> {
     director: Director,
     worker: Box<dyn Worker>,
     worker_turns: usize,
+    worker_tokens: i64,
 }
 
 fn required(v: &Option<String>, name: &str) -> Result<String> {
@@ -245,6 +249,7 @@ impl<'c> Job<'c> {
             director,
             worker,
             worker_turns: 0,
+            worker_tokens: 0,
         })
     }
 
@@ -265,6 +270,13 @@ impl<'c> Job<'c> {
                 self.cfg.wall_clock
             )));
         }
+        let spent = self.director.tokens_used + self.worker_tokens;
+        if spent > self.cfg.max_tokens {
+            return Err(Error::Budget(format!(
+                "token limit reached: {spent} of {} tokens used",
+                self.cfg.max_tokens
+            )));
+        }
         Ok(())
     }
 
@@ -273,6 +285,7 @@ impl<'c> Job<'c> {
         self.log.log_raw(phase, "worker_prompt", cap(prompt, 300), prompt);
         let reply = self.worker.send(prompt).await?;
         self.worker_turns += 1;
+        self.worker_tokens += reply.input_tokens + reply.output_tokens;
         self.log.log_full(
             phase,
             "worker_reply",
@@ -533,22 +546,41 @@ impl<'c> Job<'c> {
         self.log.log(
             "review",
             "thread",
-            format!("PR #{number}: {} comments to address", thread.len()),
+            format!(
+                "PR #{number}: {} new comments to address, {} earlier, {} earlier rounds",
+                thread.new.len(),
+                thread.earlier.len(),
+                thread.our_replies
+            ),
         );
-        if thread.is_empty() {
+        let cap_rounds = self.ctx.settings.max_review_rounds.max(0) as usize;
+        if thread.our_replies >= cap_rounds {
+            return Err(Error::Budget(format!(
+                "review round limit reached ({cap_rounds}); the PR goes back to a human"
+            )));
+        }
+        if thread.new.is_empty() {
             return Ok(Outcome {
                 pr_url: pr.url,
                 pr_number: number,
             });
         }
-        let listed: String = thread
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let place = c.path.as_deref().map(|p| format!(" on `{p}`")).unwrap_or_default();
-                format!("{}. {}{place}: {}\n", i + 1, c.author, c.body.trim())
-            })
-            .collect();
+        let render = |cs: &[crate::github::ThreadComment]| -> String {
+            cs.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let place = c.path.as_deref().map(|p| format!(" on `{p}`")).unwrap_or_default();
+                    format!("{}. {}{place}: {}\n", i + 1, c.author, c.body.trim())
+                })
+                .collect()
+        };
+        let mut listed = render(&thread.new);
+        if !thread.earlier.is_empty() {
+            listed.push_str(&format!(
+                "\nEarlier comments, already addressed (context only):\n{}",
+                render(&thread.earlier)
+            ));
+        }
         self.director.plan = Some(format!("Address every review comment on PR #{number}:\n{listed}"));
         self.worker.start().await?;
         let (summary, tests) = self

@@ -250,6 +250,16 @@ impl CommandOutput {
     }
 }
 
+/// Keeps the agent's own credentials (the job token) away from every child process: the
+/// Worker's commands, the tests, and the Worker CLIs.
+pub fn scrub_env(cmd: &mut tokio::process::Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TERARCHITECT_") {
+            cmd.env_remove(k);
+        }
+    }
+}
+
 /// `sh -c command` in `dir`, own process group (killed whole on timeout), output capped,
 /// and without the agent's own credentials in its environment.
 pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandOutput {
@@ -262,11 +272,7 @@ pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandO
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TERARCHITECT_") {
-            cmd.env_remove(k);
-        }
-    }
+    scrub_env(&mut cmd);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -4,6 +4,9 @@
 
 mod common;
 
+use common::{Env, Setup, python_repo};
+use terarchitect_testkit::llm::Reply;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +42,11 @@ async fn opencode_stand_in() -> (String, Log) {
     ) -> axum::Json<Value> {
         l.lock().unwrap().push((format!("message {id}"), b.clone()));
         let dir = q["directory"].as_str().unwrap_or_default();
-        std::fs::write(std::path::Path::new(dir).join("DONE.txt"), "edited by opencode\n").unwrap();
+        let dir = std::path::Path::new(dir);
+        std::fs::write(dir.join("DONE.txt"), "edited by opencode\n").unwrap();
+        if let Ok(code) = std::fs::read_to_string(dir.join("calc.py")) {
+            std::fs::write(dir.join("calc.py"), code.replace("a - b", "a + b")).unwrap();
+        }
         let text = b["parts"][0]["text"].as_str().unwrap_or_default();
         axum::Json(json!({
             "info": {"id": "msg_1", "role": "assistant", "sessionID": id, "tokens": {"input": 12, "output": 3}},
@@ -132,6 +139,7 @@ case "$prompt" in
   fail*) echo '{"type":"result","is_error":true,"result":"model overloaded"}'; exit 1;;
 esac
 echo "$prompt" > "$PWD/FROM_CLAUDE.txt"
+[ -f calc.py ] && sed -i 's/a - b/a + b/' calc.py
 printf '{"type":"result","subtype":"success","is_error":false,"result":"done: %s","session_id":"sess-42","usage":{"input_tokens":7,"output_tokens":2}}\n' "$prompt"
 "#,
     )
@@ -274,4 +282,62 @@ async fn events_are_delivered_after_the_api_was_briefly_unreachable() {
         "all, once, in order"
     );
     assert_eq!(events[0].raw_output.as_deref(), Some("password [redacted]"));
+}
+
+fn director_approves_then_done() -> Vec<Reply> {
+    vec![
+        Reply::json(json!({"action": "approve_plan", "plan": "1. fix add()"})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ]
+}
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_opencode_backend() {
+    let (url, log) = opencode_stand_in().await;
+    let setup = Setup {
+        settings: json!({"worker_mode": "opencode"}),
+        ..Default::default()
+    };
+    let env = Env::new(python_repo(), setup, director_approves_then_done(), vec![]).await;
+    let mut cfg = env.config();
+    cfg.opencode_url = Some(url);
+    let out = terarchitect_agent::run(cfg).await.expect("job succeeds");
+    assert_eq!(out.pr_number, 1);
+    assert!(env.remote_file(&env.branch(), "calc.py").contains("a + b"));
+    let names: Vec<String> = log.lock().unwrap().iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "create",
+            "message ses_1",
+            "message ses_1",
+            "message ses_1",
+            "delete ses_1"
+        ]
+    );
+    assert!(env.worker.requests().is_empty(), "the native worker LLM was not used");
+}
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_claude_code_backend() {
+    let tools = tempfile::tempdir().unwrap();
+    let bin = fake_claude(tools.path());
+    let setup = Setup {
+        settings: json!({"worker_mode": "claude-code", "anthropic_key": "sk-ant-job-key"}),
+        ..Default::default()
+    };
+    let env = Env::new(python_repo(), setup, director_approves_then_done(), vec![]).await;
+    let mut cfg = env.config();
+    cfg.claude_bin = bin;
+    let out = terarchitect_agent::run(cfg).await.expect("job succeeds");
+    assert_eq!(out.pr_number, 1);
+    assert!(env.remote_file(&env.branch(), "calc.py").contains("a + b"));
+    let args = std::fs::read_to_string(tools.path().join("log.args")).unwrap();
+    assert_eq!(args.lines().count(), 3, "research, plan, execution");
+    let envs = std::fs::read_to_string(tools.path().join("log.env")).unwrap();
+    assert!(
+        envs.lines().all(|l| l == "key=sk-ant-job-key job="),
+        "key in env, job token scrubbed: {envs}"
+    );
+    assert!(!env.github.pulls()[0].body.contains("sk-ant"));
 }

@@ -334,3 +334,75 @@ async fn a_rejected_push_fails_the_job_and_opens_no_pr() {
     assert!(env.github.pulls().is_empty());
     assert_eq!(env.remote_file(&env.branch(), "NOTES.md"), "someone else");
 }
+
+#[tokio::test]
+async fn a_director_repeating_itself_is_stopped() {
+    let same = json!({"action": "continue", "prompt": "Try again."});
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan"})),
+        Reply::json(same.clone()),
+        Reply::json(same.clone()),
+        Reply::json(same),
+    ];
+    let worker = (0..6).map(|i| Reply::text(format!("attempt {i}"))).collect();
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Budget(_)) && err.to_string().contains("stuck"),
+        "{err}"
+    );
+    assert_eq!(env.repo.remote_branches(), ["main"]);
+}
+
+#[tokio::test]
+async fn budgets_end_the_job_cleanly() {
+    let director = vec![Reply::json(json!({"action": "approve_plan"}))];
+    let worker = vec![Reply::text("found"), Reply::text("plan"), Reply::text("working")];
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    let mut cfg = env.config();
+    cfg.max_tokens = 40; // the stand-in reports 15 tokens a call
+    let err = terarchitect_agent::run(cfg).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Budget(_)) && err.to_string().contains("token limit"),
+        "{err}"
+    );
+    assert_eq!(env.repo.remote_branches(), ["main"]);
+    let last = env.events().await.pop().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.summary.contains("token limit")),
+        ("failed", true)
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_ticket_continues_its_branch_and_updates_the_open_pr() {
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Finished the fix.", "test_command": "make test"})),
+    ];
+    let mut worker = vec![Reply::text("found"), Reply::text("plan")];
+    worker.extend(fix_with_tools());
+    let env = Env::with(python_repo(), Setup::default(), director, worker, |repo, tid| {
+        // A previous attempt pushed work in progress and opened the PR.
+        git(&repo.work, &["checkout", "-b", &format!("ticket-{tid}")]);
+        std::fs::write(repo.work.join("NOTES.md"), "work in progress\n").unwrap();
+        git(&repo.work, &["add", "-A"]);
+        git(&repo.work, &["commit", "-m", "wip"]);
+        git(&repo.work, &["push", "origin", "HEAD"]);
+    })
+    .await;
+    let number = env.github.open_pull("old title", &env.branch(), "main");
+    let wip = git(&env.repo.remote, &["rev-parse", &env.branch()]);
+    let out = terarchitect_agent::run(env.config()).await.expect("job succeeds");
+    assert_eq!(out.pr_number, number);
+    let pulls = env.github.pulls();
+    assert_eq!(pulls.len(), 1, "updated, not duplicated");
+    assert_eq!(pulls[0].title, "Fix add()");
+    assert!(pulls[0].body.contains("Finished the fix.") && pulls[0].body.contains("`NOTES.md`"));
+    assert_eq!(
+        git(&env.repo.remote, &["rev-parse", &format!("{}^", env.branch())]),
+        wip,
+        "built on the earlier work"
+    );
+    assert!(env.steps().await.contains(&("finalise".into(), "pr_updated".into())));
+}

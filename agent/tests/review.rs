@@ -50,12 +50,14 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
     )
     .await
     .unwrap();
+    // An earlier round, already answered by the agent, then two new comments.
+    env.github.add_issue_comment(pr, "carol", "Old point about spacing.");
+    env.github
+        .add_issue_comment(pr, "terarchitect-bot", "Earlier reply\n\n<!-- terarchitect-bot -->");
     env.github
         .add_issue_comment(pr, "alice", "Please add a docstring to add().");
     env.github
         .add_review_comment(pr, "bob", "test_calc.py", "Name the test after the behaviour.");
-    env.github
-        .add_issue_comment(pr, "terarchitect-bot", "Earlier reply\n\n<!-- terarchitect-bot -->");
 
     let out = terarchitect_agent::run(env.config())
         .await
@@ -69,6 +71,13 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
         "{prompt}"
     );
     assert!(prompt.contains("on `test_calc.py`") && !prompt.contains("Earlier reply"));
+    let (new, earlier) = prompt
+        .split_once("already addressed")
+        .expect("earlier comments are marked");
+    assert!(
+        new.contains("docstring") && !new.contains("spacing") && earlier.contains("spacing"),
+        "{prompt}"
+    );
 
     // One new commit on the same branch, on top of the PR's head.
     let branch = env.branch();
@@ -102,4 +111,43 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
         steps.contains(&("review".into(), "thread".into())) && steps.contains(&("review".into(), "replied".into()))
     );
     env.assert_no_secret_leaked().await;
+}
+
+#[tokio::test]
+async fn review_rounds_are_capped_and_then_handed_back() {
+    let setup = Setup {
+        kind: JobKind::Review,
+        settings: json!({"max_review_rounds": 1}),
+        ..Default::default()
+    };
+    let env = Env::with(python_repo(), setup, vec![], vec![], |repo, tid| {
+        git(&repo.work, &["checkout", "-b", &format!("ticket-{tid}")]);
+        git(&repo.work, &["push", "origin", "HEAD"]);
+    })
+    .await;
+    let pr = env.github.open_pull("Fix add()", &env.branch(), "main");
+    terarchitect_functions::store::tickets::set_pr(
+        &env.db.pool,
+        env.ticket_id,
+        "https://github.example/x/y/pull/1",
+        Some(pr as i64),
+    )
+    .await
+    .unwrap();
+    env.github
+        .add_issue_comment(pr, "terarchitect-bot", "Round one\n\n<!-- terarchitect-bot -->");
+    env.github.add_issue_comment(pr, "alice", "One more thing.");
+    let before = git(&env.repo.remote, &["rev-parse", &env.branch()]);
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert!(
+        matches!(err, terarchitect_agent::Error::Budget(_)) && err.to_string().contains("back to a human"),
+        "{err}"
+    );
+    assert_eq!(
+        git(&env.repo.remote, &["rev-parse", &env.branch()]),
+        before,
+        "nothing pushed"
+    );
+    assert_eq!(env.github.issue_comments(pr).len(), 2, "no reply posted");
+    assert!(env.worker.requests().is_empty() && env.director.requests().is_empty());
 }

@@ -49,11 +49,7 @@ impl ClaudeWorker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("TERARCHITECT_") {
-                cmd.env_remove(k);
-            }
-        }
+        crate::tools::scrub_env(&mut cmd);
         if let Some(k) = &self.key {
             cmd.env("ANTHROPIC_API_KEY", k);
         }

@@ -59,7 +59,9 @@ impl OpencodeWorker {
             }},
             "model": format!("{PROVIDER}/{model}"),
         });
-        let child = tokio::process::Command::new(bin)
+        let mut cmd = tokio::process::Command::new(bin);
+        crate::tools::scrub_env(&mut cmd);
+        let child = cmd
             .args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(&directory)
             .env("OPENCODE_CONFIG_CONTENT", config.to_string())

@@ -166,12 +166,17 @@ fn pull_json(o: &str, r: &str, p: &Pull) -> Value {
     })
 }
 
+/// Creation order as time: later comments (of either kind) have later timestamps.
+fn created_at(id: u64) -> String {
+    format!("2026-01-01T{:02}:{:02}:{:02}Z", id / 3600 % 24, id / 60 % 60, id % 60)
+}
+
 fn issue_comment_json(o: &str, r: &str, c: &Comment) -> Value {
     json!({
         "id": c.id, "node_id": format!("IC_{}", c.id),
         "url": format!("https://api.github.example/repos/{o}/{r}/issues/comments/{}", c.id),
         "html_url": format!("https://github.example/{o}/{r}/issues#issuecomment-{}", c.id),
-        "body": c.body, "user": user(&c.user), "created_at": "2026-01-01T00:00:00Z",
+        "body": c.body, "user": user(&c.user), "created_at": created_at(c.id),
     })
 }
 
@@ -184,7 +189,7 @@ fn review_comment_json(o: &str, r: &str, c: &Comment) -> Value {
         "commit_id": "0000000000000000000000000000000000000000",
         "original_commit_id": "0000000000000000000000000000000000000000",
         "body": c.body, "user": user(&c.user),
-        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "created_at": created_at(c.id), "updated_at": created_at(c.id),
         "_links": {},
     })
 }
