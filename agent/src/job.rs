@@ -168,7 +168,7 @@ impl<'c> Job<'c> {
             ctx.project.default_branch.clone(),
         );
         let existed = blocking(move || {
-            let repo = git::clone(&url, &dir, &a)?;
+            let repo = git::clone(&git::clone_url(&url), &dir, &a)?;
             git::checkout_branch(&repo, &b, &base)
         })
         .await?;
@@ -432,7 +432,8 @@ impl<'c> Job<'c> {
     }
 
     /// Commits everything and pushes the branch, unless cancelled. Returns whether a commit was made.
-    async fn commit_and_push(&self, message: String) -> Result<bool> {
+    /// Commits everything the Worker changed. Returns whether there was anything to commit.
+    async fn commit(&self, message: String) -> Result<bool> {
         self.cancel.check_now().await?;
         let (dir, a) = (self.repo_dir.clone(), self.auth.clone());
         let oid = blocking(move || {
@@ -443,7 +444,11 @@ impl<'c> Job<'c> {
         if let Some(oid) = oid {
             self.log.log("finalise", "commit", format!("committed {oid}"));
         }
-        // Last look before the irreversible step.
+        Ok(oid.is_some())
+    }
+
+    /// Pushes the branch, unless cancelled: the last look happens right before.
+    async fn push(&self) -> Result<()> {
         self.cancel.check_now().await?;
         let (dir, a, b) = (self.repo_dir.clone(), self.auth.clone(), self.branch.clone());
         blocking(move || {
@@ -452,7 +457,7 @@ impl<'c> Job<'c> {
         })
         .await?;
         self.log.log("finalise", "push", format!("pushed {}", self.branch));
-        Ok(oid.is_some())
+        Ok(())
     }
 
     fn github(&self) -> Result<GitHub> {
@@ -484,7 +489,7 @@ impl<'c> Job<'c> {
             t.id
         );
         let (dir, base) = (self.repo_dir.clone(), self.ctx.project.default_branch.clone());
-        self.commit_and_push(message).await?;
+        self.commit(message).await?;
         let files = blocking(move || {
             let repo = git2::Repository::open(&dir)?;
             git::changed_files(&repo, &base)
@@ -495,7 +500,9 @@ impl<'c> Job<'c> {
                 "the Worker changed nothing; no pull request to open".into(),
             ));
         }
-        let body = pr_body(&self.ctx, plan, summary, &files, tests);
+        self.push().await?;
+        // Test output comes from the repository; keep any secret out of the PR anyway.
+        let body = self.log.scrub(&pr_body(&self.ctx, plan, summary, &files, tests));
         let gh = self.github()?;
         self.cancel.check_now().await?;
         let (pr, created) = gh
@@ -589,12 +596,13 @@ impl<'c> Job<'c> {
             ))
             .await?;
         let committed = self
-            .commit_and_push(format!(
+            .commit(format!(
                 "Address review comments on #{number}\n\n{}\n\nTicket: {}",
                 summary.trim(),
                 self.ctx.ticket.id
             ))
             .await?;
+        self.push().await?;
         let tests_line = tests.map_or("no test command found".into(), |o| format!("`{}` passed", o.command));
         let reply = format!(
             "{}\n\n{}\n\nTests: {tests_line}",
@@ -605,7 +613,7 @@ impl<'c> Job<'c> {
             },
             summary.trim()
         );
-        gh.comment(number, &reply).await?;
+        gh.comment(number, &self.log.scrub(&reply)).await?;
         self.log.log("review", "replied", format!("replied on PR #{number}"));
         Ok(Outcome {
             pr_url: pr.url,

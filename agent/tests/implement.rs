@@ -240,13 +240,13 @@ async fn llm_errors_are_retried_then_fail_clearly() {
             Reply::text("found it"),
             Reply::text("plan"),
             Reply::Garbage("<html>bad gateway</html>".into()),
-            Reply::Delay(Duration::from_secs(3), Box::new(Reply::text("too late"))),
+            Reply::Delay(Duration::from_secs(6), Box::new(Reply::text("too late"))),
             Reply::Status(503, "down".into()),
         ],
     )
     .await;
     let mut cfg = env.config();
-    cfg.llm_retry.timeout = Duration::from_secs(1);
+    cfg.llm_retry.timeout = Duration::from_secs(2);
     let err = terarchitect_agent::run(cfg).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Llm(_)), "{msg}");
@@ -405,4 +405,23 @@ async fn a_resumed_ticket_continues_its_branch_and_updates_the_open_pr() {
         "built on the earlier work"
     );
     assert!(env.steps().await.contains(&("finalise".into(), "pr_updated".into())));
+}
+
+#[tokio::test]
+async fn a_run_that_changes_nothing_pushes_nothing_and_opens_no_pr() {
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan"})),
+        Reply::json(json!({"action": "done", "summary": "Nothing to do.", "test_command": "make test"})),
+    ];
+    let worker = vec![
+        Reply::text("found"),
+        Reply::text("plan"),
+        Reply::text("All good already."),
+    ];
+    let repo = terarchitect_testkit::git::TempRepo::with_files(&[("Makefile", "test:\n\ttrue\n")]);
+    let env = Env::new(repo, Setup::default(), director, worker).await;
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert!(err.to_string().contains("changed nothing"), "{err}");
+    assert_eq!(env.repo.remote_branches(), ["main"]);
+    assert!(env.github.pulls().is_empty());
 }
