@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 pub struct Cancel {
     flag: Arc<AtomicBool>,
     api: Option<ApiClient>,
+    poller: Option<tokio::task::AbortHandle>,
 }
 
 impl Cancel {
@@ -18,7 +19,7 @@ impl Cancel {
     pub fn watch(api: ApiClient, every: Duration) -> Cancel {
         let flag = Arc::new(AtomicBool::new(false));
         let (f, a) = (flag.clone(), api.clone());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 // An unreachable API is not a cancellation; the next poll tries again.
@@ -28,7 +29,18 @@ impl Cancel {
                 }
             }
         });
-        Cancel { flag, api: Some(api) }
+        Cancel {
+            flag,
+            api: Some(api),
+            poller: Some(task.abort_handle()),
+        }
+    }
+
+    /// Ends the background poll (the job is over).
+    pub fn stop(&self) {
+        if let Some(p) = &self.poller {
+            p.abort();
+        }
     }
 
     /// Never cancelled (unit tests).
@@ -36,6 +48,7 @@ impl Cancel {
         Cancel {
             flag: Arc::default(),
             api: None,
+            poller: None,
         }
     }
 

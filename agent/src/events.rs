@@ -67,7 +67,6 @@ impl EventLog {
         output_tokens: i64,
     ) {
         let summary = cap(&self.scrub(summary.as_ref()), MAX_SUMMARY);
-        eprintln!("[{phase}/{step}] {summary}");
         let ev = NewJobEvent {
             event_id: Some(Uuid::new_v4()),
             at: Some(chrono::Utc::now()),

@@ -18,6 +18,8 @@ pub struct GitHub {
 pub struct Pr {
     pub number: u64,
     pub url: String,
+    /// The branch the PR merges from.
+    pub head: String,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,7 @@ impl GitHub {
                 .as_ref()
                 .map(|u| u.to_string())
                 .unwrap_or_else(|| p.url.clone()),
+            head: p.head.ref_field.clone(),
         }
     }
 

@@ -107,6 +107,7 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
         Job::new(&cfg, ctx, log.clone(), cancel.clone()).await?.run().await
     }
     .await;
+    cancel.stop();
     match &result {
         Ok(o) => log.log("finalise", "finished", format!("pull request {}", o.pr_url)),
         Err(Error::Cancelled) => log.log("finalise", "cancelled", "stopped on request; nothing was pushed"),
@@ -533,21 +534,39 @@ impl<'c> Job<'c> {
             as u64;
         let gh = self.github()?;
         let pr = gh.get_pr(number).await?;
-        let head_exists = {
+        // Work on the branch the PR really merges from (normally ticket-{id}), fetched in full.
+        if pr.head != self.branch {
+            let (dir, head, base) = (
+                self.repo_dir.clone(),
+                pr.head.clone(),
+                self.ctx.project.default_branch.clone(),
+            );
+            let existed = blocking(move || {
+                let repo = git2::Repository::open(&dir)?;
+                git::checkout_branch(&repo, &head, &base)
+            })
+            .await?;
+            if !existed {
+                return Err(Error::Git(format!("the PR branch {} is not on the remote", pr.head)));
+            }
+            self.log
+                .log("review", "branch", format!("checked out the PR branch {}", pr.head));
+            self.branch = pr.head.clone();
+        } else {
             let (dir, b) = (self.repo_dir.clone(), self.branch.clone());
-            blocking(move || {
+            let on_remote = blocking(move || {
                 let repo = git2::Repository::open(&dir)?;
                 Ok(repo
                     .find_branch(&format!("origin/{b}"), git2::BranchType::Remote)
                     .is_ok())
             })
-            .await?
-        };
-        if !head_exists {
-            return Err(Error::Git(format!(
-                "the PR branch {} is not on the remote",
-                self.branch
-            )));
+            .await?;
+            if !on_remote {
+                return Err(Error::Git(format!(
+                    "the PR branch {} is not on the remote",
+                    self.branch
+                )));
+            }
         }
         let thread = gh.review_thread(number).await?;
         self.log.log(

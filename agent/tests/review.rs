@@ -151,3 +151,43 @@ async fn review_rounds_are_capped_and_then_handed_back() {
     assert_eq!(env.github.issue_comments(pr).len(), 2, "no reply posted");
     assert!(env.worker.requests().is_empty() && env.director.requests().is_empty());
 }
+
+#[tokio::test]
+async fn review_job_works_on_the_branch_the_pr_really_uses() {
+    let director = vec![Reply::json(
+        json!({"action": "done", "summary": "Added the docstring."}),
+    )];
+    let worker = vec![
+        Reply::tool("write_file", json!({"path": "DOCS.md", "content": "add() sums.\n"})),
+        Reply::text("Wrote DOCS.md."),
+    ];
+    let setup = Setup {
+        kind: JobKind::Review,
+        ..Default::default()
+    };
+    let env = Env::with(python_repo(), setup, director, worker, |repo, _| {
+        git(&repo.work, &["checkout", "-b", "feature/fix-add"]);
+        std::fs::write(repo.work.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        git(&repo.work, &["commit", "-am", "Fix add()"]);
+        git(&repo.work, &["push", "origin", "HEAD"]);
+    })
+    .await;
+    let pr = env.github.open_pull("Fix add()", "feature/fix-add", "main");
+    terarchitect_functions::store::tickets::set_pr(
+        &env.db.pool,
+        env.ticket_id,
+        "https://github.example/x/y/pull/1",
+        Some(pr as i64),
+    )
+    .await
+    .unwrap();
+    env.github.add_review_comment(pr, "bob", "calc.py", "Document add().");
+    terarchitect_agent::run(env.config())
+        .await
+        .expect("review job succeeds");
+    assert_eq!(env.remote_file("feature/fix-add", "DOCS.md"), "add() sums.");
+    assert!(
+        !env.repo.remote_branches().contains(&env.branch()),
+        "no stray ticket branch"
+    );
+}
