@@ -62,7 +62,9 @@ impl ApiClient {
         Ok(s.cancel_requested)
     }
 
-    pub async fn post_events(&self, batch: &EventBatch) -> Result<()> {
+    /// Sends a batch. `Ok(Err(reason))` means the API refused it for good (bad token,
+    /// invalid event): re-sending cannot help. Transport errors and 5xx are `Err`.
+    pub async fn post_events(&self, batch: &EventBatch) -> Result<std::result::Result<(), String>> {
         let r = self
             .http
             .post(format!("{}/agent/events", self.base))
@@ -71,10 +73,13 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| Error::Api(e.to_string()))?;
-        if r.status().is_success() {
-            Ok(())
+        let status = r.status();
+        if status.is_success() {
+            Ok(Ok(()))
+        } else if status.is_client_error() && status.as_u16() != 429 {
+            Ok(Err(format!("events refused: {status}")))
         } else {
-            Err(Error::Api(format!("events: {}", r.status())))
+            Err(Error::Api(format!("events: {status}")))
         }
     }
 

@@ -131,9 +131,13 @@ async fn sender(api: ApiClient, mut rx: mpsc::UnboundedReceiver<Msg>) {
             events: pending[..n].to_vec(),
         };
         match api.post_events(&batch).await {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 pending.drain(..n);
                 backoff = Duration::from_millis(100);
+            }
+            Ok(Err(reason)) => {
+                eprintln!("{reason}; dropping {n} log events");
+                pending.drain(..n);
             }
             Err(e) => {
                 eprintln!("event delivery failed ({e}); retrying in {backoff:?}");

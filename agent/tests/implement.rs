@@ -14,6 +14,7 @@ use terarchitect_testkit::llm::Reply;
 fn research_and_plan() -> Vec<Reply> {
     vec![
         Reply::tool("list_files", json!({})),
+        Reply::tool("read_file", json!({"path": "../remote.git/config"})), // refused: outside the workspace
         Reply::text("calc.py defines add(), which subtracts. test_calc.py tests it; `make test` runs unittest."),
         Reply::text("Plan v1: change calc.py."),
         Reply::text("Plan v2:\n1. In calc.py make add() return a + b.\n2. Run `make test` and check it passes."),
@@ -108,6 +109,19 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
     assert!(
         env.github.requests().iter().all(|(_, authed)| *authed),
         "octocrab sent the token"
+    );
+
+    // The escape attempt was refused and the model was told why.
+    let refused = env.worker.requests()[2]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(refused["role"], "tool");
+    assert!(
+        refused["content"].as_str().unwrap().contains("`..` is not allowed"),
+        "{refused}"
     );
 
     // The plan was sent back once, then approved; the malformed reply was corrected.
@@ -424,4 +438,27 @@ async fn a_run_that_changes_nothing_pushes_nothing_and_opens_no_pr() {
     assert!(err.to_string().contains("changed nothing"), "{err}");
     assert_eq!(env.repo.remote_branches(), ["main"]);
     assert!(env.github.pulls().is_empty());
+}
+
+#[tokio::test]
+async fn the_binary_fails_with_a_clear_last_line_when_its_token_is_refused() {
+    let (app, _db, _q) = new_app().await;
+    let api = serve_api(app).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_terarchitect-agent"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("TERARCHITECT_API_URL", &api)
+        .env("TERARCHITECT_JOB_ID", uuid::Uuid::new_v4().to_string())
+        .env("TERARCHITECT_JOB_TOKEN", "jt_not_a_real_token")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("TERARCHITECT_ERROR=") && last.contains("401"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("TERARCHITECT_PR_URL") && !stdout.contains("jt_not_a_real_token"));
 }
