@@ -27,7 +27,16 @@ async fn start() -> anyhow::Result<i32> {
     let job_id = env("TERARCHITECT_JOB_ID")?;
     eprintln!("terarchitect-agent {} for job {job_id}", env!("CARGO_PKG_VERSION"));
     let cfg = Config::new(&api, &token, job::default_work_dir()?);
-    Ok(match terarchitect_agent::run(cfg).await {
+    // `docker stop` sends SIGTERM: stop at once; whatever was not pushed stays unpushed.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let result = tokio::select! {
+        r = terarchitect_agent::run(cfg) => r,
+        _ = term.recv() => {
+            println!("TERARCHITECT_ERROR=terminated by signal");
+            return Ok(143);
+        }
+    };
+    Ok(match result {
         Ok(o) => {
             println!("TERARCHITECT_PR_URL={}", o.pr_url);
             println!("TERARCHITECT_PR_NUMBER={}", o.pr_number);

@@ -321,7 +321,10 @@ async fn a_rejected_push_fails_the_job_and_opens_no_pr() {
         Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
     ];
     let mut worker = vec![Reply::text("found"), Reply::text("plan")];
-    worker.extend(fix_with_tools());
+    let mut fix = fix_with_tools();
+    // The first execution reply waits, so the concurrent push below surely lands first.
+    fix[0] = Reply::Delay(Duration::from_secs(3), Box::new(fix[0].clone()));
+    worker.extend(fix);
     let env = Env::with(python_repo(), Setup::default(), director, worker, |repo, tid| {
         // The branch exists already, so the agent resumes it...
         git(&repo.work, &["checkout", "-b", &format!("ticket-{tid}")]);
@@ -461,4 +464,21 @@ async fn the_binary_fails_with_a_clear_last_line_when_its_token_is_refused() {
         "{stdout}"
     );
     assert!(!stdout.contains("TERARCHITECT_PR_URL") && !stdout.contains("jt_not_a_real_token"));
+}
+
+#[tokio::test]
+async fn a_missing_setting_is_a_clear_configuration_failure() {
+    let setup = Setup {
+        settings: json!({"director_llm_url": null}),
+        ..Default::default()
+    };
+    let env = Env::new(python_repo(), setup, vec![], vec![]).await;
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert_eq!(err.to_string(), "misconfigured: setting `director_llm_url` is not set");
+    assert_eq!(err.exit_code(), 2);
+    let last = env.events().await.pop().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.summary.as_str()),
+        ("failed", err.to_string().as_str())
+    );
 }

@@ -152,7 +152,7 @@ impl Env {
         .map(|(k, v)| (k.to_string(), Some(v)))
         .collect();
         for (k, v) in setup.settings.as_object().unwrap() {
-            settings.insert(k.clone(), Some(v.clone()));
+            settings.insert(k.clone(), Some(v.clone()).filter(|v| !v.is_null()));
         }
         domain::settings::update(&app, Some(project.id), &settings)
             .await
