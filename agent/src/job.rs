@@ -375,6 +375,7 @@ impl<'c> Job<'c> {
         let mut prompt = first;
         let mut repeats = 0;
         let mut last_tests: Option<CommandOutput> = None;
+        let mut same_failures = 0;
         for turn in 1..=self.cfg.max_turns {
             let reply = self.ask_worker("execution", &prompt).await?;
             let d = self
@@ -412,8 +413,24 @@ impl<'c> Job<'c> {
                     if out.success() {
                         return Ok((summary, Some(out)));
                     }
+                    // The same failure again and again means the Worker is stuck: nudge once, then stop.
+                    let same = last_tests
+                        .as_ref()
+                        .is_some_and(|t| fingerprint(&t.output) == fingerprint(&out.output));
+                    same_failures = if same { same_failures + 1 } else { 0 };
+                    if same_failures >= 2 {
+                        return Err(Error::TestsFailed(format!(
+                            "stuck: `{cmd}` failed the same way three times: {}",
+                            cap(out.output.trim(), 300)
+                        )));
+                    }
+                    let nudge = if same {
+                        " exactly as before: the last change did not help, try a different approach"
+                    } else {
+                        ""
+                    };
                     prompt = format!(
-                        "The tests fail. `{cmd}` printed:\n{}\n\nFix the code so that they pass, then report.",
+                        "The tests fail{nudge}. `{cmd}` printed:\n{}\n\nFix the code so that they pass, then report.",
                         cap(&out.output, 6000)
                     );
                     last_tests = Some(out);
@@ -645,6 +662,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Git(format!("git task failed: {e}")))?
+}
+
+/// Test output without digits (timings, counts of seconds), to spot a repeated failure.
+fn fingerprint(output: &str) -> String {
+    output.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
 fn cap_start(s: &str, max: usize) -> String {

@@ -309,7 +309,7 @@ async fn tests_that_never_pass_fail_the_job_without_pushing() {
     // The Worker was shown the failing output the second time.
     let second = request_text(env.worker.requests().last().unwrap());
     assert!(
-        second.contains("The tests fail") && second.contains("AssertionError"),
+        second.contains("The tests fail. `make test` printed") && second.contains("AssertionError"),
         "{second}"
     );
 }
@@ -480,5 +480,31 @@ async fn a_missing_setting_is_a_clear_configuration_failure() {
     assert_eq!(
         (last.step.as_str(), last.summary.as_str()),
         ("failed", err.to_string().as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_same_failure_three_times_stops_the_run() {
+    let done = json!({"action": "done", "summary": "done", "test_command": "make test"});
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan"})),
+        Reply::json(done.clone()),
+        Reply::json(done.clone()),
+        Reply::json(done),
+    ];
+    let worker = (0..5).map(|i| Reply::text(format!("reply {i}"))).collect();
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("stuck: `make test` failed the same way three times"),
+        "{err}"
+    );
+    assert_eq!(env.repo.remote_branches(), ["main"]);
+    assert_eq!(env.director.remaining() + env.worker.remaining(), 0);
+    let nudged = request_text(env.worker.requests().last().unwrap());
+    assert!(
+        nudged.contains("exactly as before: the last change did not help"),
+        "{nudged}"
     );
 }
