@@ -6,6 +6,8 @@
 //! hand, start them with `./dev services` and export what it prints.
 
 pub mod git;
+pub mod github;
+pub mod llm;
 pub mod process;
 
 use sqlx::postgres::PgPoolOptions;

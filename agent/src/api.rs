@@ -1,0 +1,93 @@
+//! The worker API as the agent sees it: context, events, cancel.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use terarchitect_protocol::{EventBatch, WorkerContext};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct CancelState {
+    cancel_requested: bool,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: &str) -> ApiClient {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// The job's context; retried a few times since nothing works without it.
+    pub async fn context(&self) -> Result<WorkerContext> {
+        let mut last = String::new();
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
+            }
+            match self.get("/agent/context").await {
+                Ok(r) if r.status().is_success() => {
+                    return r.json().await.map_err(|e| Error::Api(format!("bad context: {e}")));
+                }
+                // A dead token will not come back to life.
+                Ok(r) if r.status().is_client_error() => {
+                    return Err(Error::Api(format!("context refused: {}", r.status())));
+                }
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(Error::Api(format!("could not fetch the context: {last}")))
+    }
+
+    pub async fn cancel_requested(&self) -> Result<bool> {
+        let r = self.get("/agent/cancel").await.map_err(|e| Error::Api(e.to_string()))?;
+        if !r.status().is_success() {
+            return Err(Error::Api(format!("cancel check: {}", r.status())));
+        }
+        let s: CancelState = r.json().await.map_err(|e| Error::Api(e.to_string()))?;
+        Ok(s.cancel_requested)
+    }
+
+    /// Sends a batch. `Ok(Err(reason))` means the API refused it for good (bad token,
+    /// invalid event): re-sending cannot help. Transport errors and 5xx are `Err`.
+    pub async fn post_events(&self, batch: &EventBatch) -> Result<std::result::Result<(), String>> {
+        let r = self
+            .http
+            .post(format!("{}/agent/events", self.base))
+            .bearer_auth(&self.token)
+            .json(batch)
+            .send()
+            .await
+            .map_err(|e| Error::Api(e.to_string()))?;
+        let status = r.status();
+        if status.is_success() {
+            Ok(Ok(()))
+        } else if status.is_client_error() && status.as_u16() != 429 {
+            Ok(Err(format!("events refused: {status}")))
+        } else {
+            Err(Error::Api(format!("events: {status}")))
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+    }
+}

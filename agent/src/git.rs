@@ -1,0 +1,194 @@
+//! git2 for clone, branch, commit and push. The token only ever reaches libgit2 through
+//! the credentials callback: never the remote URL, the repository config or a log.
+
+use std::cell::Cell;
+use std::path::Path;
+
+use git2::{BranchType, Cred, FetchOptions, PushOptions, RemoteCallbacks, Repository, Signature};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct GitAuth {
+    pub token: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+impl GitAuth {
+    /// Callbacks that answer one credential request with the token, then give up
+    /// (libgit2 asks again forever when credentials are wrong).
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
+        let mut cb = RemoteCallbacks::new();
+        let tries = Cell::new(0);
+        cb.credentials(move |_url, user, allowed| {
+            tries.set(tries.get() + 1);
+            match &self.token {
+                Some(t) if tries.get() == 1 && allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
+                    Cred::userpass_plaintext(user.unwrap_or("x-access-token"), t)
+                }
+                _ => Err(git2::Error::from_str("authentication failed (check github_token)")),
+            }
+        });
+        cb
+    }
+
+    pub fn signature(&self) -> Result<Signature<'static>> {
+        Ok(Signature::now(&self.author_name, &self.author_email)?)
+    }
+}
+
+/// A full clone (every branch), so review jobs and resumed tickets see their branch.
+pub fn clone(url: &str, dir: &Path, auth: &GitAuth) -> Result<Repository> {
+    let mut fo = FetchOptions::new();
+    fo.remote_callbacks(auth.callbacks());
+    git2::build::RepoBuilder::new()
+        .fetch_options(fo)
+        .clone(url, dir)
+        .map_err(|e| Error::Git(format!("clone failed: {}", e.message())))
+}
+
+/// Checks out `branch`: from `origin/branch` when it exists (resume or review), else a new
+/// branch from `origin/base`. Returns whether it already existed on the remote.
+pub fn checkout_branch(repo: &Repository, branch: &str, base: &str) -> Result<bool> {
+    let remote = repo.find_branch(&format!("origin/{branch}"), BranchType::Remote).ok();
+    let existed = remote.is_some();
+    let start = match remote {
+        Some(b) => b.get().peel_to_commit()?,
+        None => repo
+            .find_branch(&format!("origin/{base}"), BranchType::Remote)
+            .map_err(|_| Error::Git(format!("the default branch `{base}` does not exist on the remote")))?
+            .get()
+            .peel_to_commit()?,
+    };
+    let local = match repo.find_branch(branch, BranchType::Local) {
+        Ok(b) => b,
+        Err(_) => repo.branch(branch, &start, false)?,
+    };
+    let refname = local.get().name().unwrap_or_default().to_string();
+    repo.checkout_tree(start.as_object(), Some(git2::build::CheckoutBuilder::new().force()))?;
+    repo.set_head(&refname)?;
+    Ok(existed)
+}
+
+/// Stages everything (respecting .gitignore) and commits when something changed.
+pub fn commit_all(repo: &Repository, message: &str, auth: &GitAuth) -> Result<Option<git2::Oid>> {
+    let mut index = repo.index()?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.update_all(["*"], None)?;
+    index.write()?;
+    let tree_id = index.write_tree()?;
+    let head = repo.head()?.peel_to_commit()?;
+    if head.tree_id() == tree_id {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let sig = auth.signature()?;
+    Ok(Some(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])?))
+}
+
+/// Files changed between `origin/base` and HEAD.
+pub fn changed_files(repo: &Repository, base: &str) -> Result<Vec<String>> {
+    let base_tree = repo
+        .find_branch(&format!("origin/{base}"), BranchType::Remote)?
+        .get()
+        .peel_to_tree()?;
+    let head_tree = repo.head()?.peel_to_tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head_tree), None)?;
+    Ok(diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
+        .collect())
+}
+
+/// Whether the working tree differs from HEAD (untracked files included).
+pub fn is_dirty(repo: &Repository) -> Result<bool> {
+    let mut o = git2::StatusOptions::new();
+    o.include_untracked(true).recurse_untracked_dirs(true);
+    Ok(!repo.statuses(Some(&mut o))?.is_empty())
+}
+
+/// Pushes `branch` to origin; a rejected update is an error, not a shrug.
+pub fn push(repo: &Repository, branch: &str, auth: &GitAuth) -> Result<()> {
+    let mut remote = repo.find_remote("origin")?;
+    let rejected = std::cell::RefCell::new(None::<String>);
+    {
+        let mut cb = auth.callbacks();
+        cb.push_update_reference(|refname, status| {
+            if let Some(msg) = status {
+                *rejected.borrow_mut() = Some(format!("{refname}: {msg}"));
+            }
+            Ok(())
+        });
+        let mut po = PushOptions::new();
+        po.remote_callbacks(cb);
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        remote
+            .push(&[spec.as_str()], Some(&mut po))
+            .map_err(|e| Error::Git(format!("push rejected: {}", e.message())))?;
+    }
+    if let Some(r) = rejected.into_inner() {
+        return Err(Error::Git(format!("push rejected: {r}")));
+    }
+    Ok(())
+}
+
+/// The URL to clone: the job token authenticates over https only (the image carries no SSH
+/// keys), so `git@host:owner/repo` and `ssh://git@host/owner/repo` become https.
+pub fn clone_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("ssh://git@")
+        && let Some((host, path)) = rest.split_once('/')
+    {
+        let host = host.split(':').next().unwrap_or(host);
+        return format!("https://{host}/{path}");
+    }
+    if !url.contains("://")
+        && let Some(rest) = url.strip_prefix("git@")
+        && let Some((host, path)) = rest.split_once(':')
+    {
+        return format!("https://{host}/{path}");
+    }
+    url.to_string()
+}
+
+/// `owner/repo` from a remote URL (https, ssh, scp-like or file).
+pub fn owner_repo(url: &str) -> Option<(String, String)> {
+    let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
+    let path = trimmed
+        .rsplit_once(':')
+        .map_or(trimmed, |(a, b)| if a.contains("//") { trimmed } else { b });
+    let mut parts = path.rsplit('/').filter(|s| !s.is_empty());
+    let repo = parts.next()?.to_string();
+    let owner = parts.next()?.to_string();
+    Some((owner, repo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clone_url, owner_repo};
+
+    #[test]
+    fn ssh_remotes_are_cloned_over_https() {
+        assert_eq!(
+            clone_url("git@github.com:acme/shop.git"),
+            "https://github.com/acme/shop.git"
+        );
+        assert_eq!(
+            clone_url("ssh://git@ghe.example:2222/acme/shop"),
+            "https://ghe.example/acme/shop"
+        );
+        for same in ["https://github.com/acme/shop.git", "file:///tmp/x/shop.git"] {
+            assert_eq!(clone_url(same), same);
+        }
+    }
+
+    #[test]
+    fn owner_and_repo_from_any_remote() {
+        let want = Some(("acme".to_string(), "shop".to_string()));
+        assert_eq!(owner_repo("https://github.com/acme/shop.git"), want);
+        assert_eq!(owner_repo("git@github.com:acme/shop.git"), want);
+        assert_eq!(owner_repo("ssh://git@github.com/acme/shop"), want);
+        assert_eq!(owner_repo("file:///tmp/x/acme/shop.git"), want);
+        assert_eq!(owner_repo("shop"), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! Pull requests through octocrab against `github_api_url` (GitHub, Enterprise, or a test server).
+
+use octocrab::Octocrab;
+use octocrab::params::State;
+
+use crate::error::{Error, Result};
+
+/// Marks our own PR comments so a later review job does not answer itself.
+pub const BOT_MARKER: &str = "<!-- terarchitect-bot -->";
+
+pub struct GitHub {
+    crab: Octocrab,
+    pub owner: String,
+    pub repo: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pr {
+    pub number: u64,
+    pub url: String,
+    /// The branch the PR merges from.
+    pub head: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ThreadComment {
+    pub author: String,
+    /// `Some(file)` for a review comment on the diff.
+    pub path: Option<String>,
+    pub body: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A PR's conversation as a review job sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Thread {
+    /// Comments since our last reply: what this round must address.
+    pub new: Vec<ThreadComment>,
+    /// Comments our earlier rounds already answered (context only).
+    pub earlier: Vec<ThreadComment>,
+    /// How many review rounds we already replied to.
+    pub our_replies: usize,
+}
+
+fn gh(e: octocrab::Error) -> Error {
+    let detail = match &e {
+        octocrab::Error::GitHub { source, .. } => format!("{} ({})", source.message, source.status_code),
+        other => other.to_string(),
+    };
+    Error::GitHub(detail)
+}
+
+impl GitHub {
+    pub fn new(api_url: &str, token: Option<&str>, owner: &str, repo: &str) -> Result<GitHub> {
+        let mut b = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| Error::Config(format!("github_api_url: {e}")))?;
+        if let Some(t) = token {
+            b = b.personal_token(t.to_string());
+        }
+        Ok(GitHub {
+            crab: b.build().map_err(gh)?,
+            owner: owner.into(),
+            repo: repo.into(),
+        })
+    }
+
+    fn pr(p: &octocrab::models::pulls::PullRequest) -> Pr {
+        Pr {
+            number: p.number,
+            url: p
+                .html_url
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| p.url.clone()),
+            head: p.head.ref_field.clone(),
+        }
+    }
+
+    pub async fn open_pr_for(&self, branch: &str) -> Result<Option<Pr>> {
+        let page = self
+            .crab
+            .pulls(&self.owner, &self.repo)
+            .list()
+            .state(State::Open)
+            .head(format!("{}:{branch}", self.owner))
+            .send()
+            .await
+            .map_err(gh)?;
+        Ok(page.items.iter().find(|p| p.head.ref_field == branch).map(Self::pr))
+    }
+
+    /// Creates the PR, or updates title and body when one is already open for `branch`.
+    pub async fn upsert_pr(&self, branch: &str, base: &str, title: &str, body: &str) -> Result<(Pr, bool)> {
+        let pulls = self.crab.pulls(&self.owner, &self.repo);
+        if let Some(existing) = self.open_pr_for(branch).await? {
+            let p = pulls
+                .update(existing.number)
+                .title(title)
+                .body(body)
+                .send()
+                .await
+                .map_err(gh)?;
+            return Ok((Self::pr(&p), false));
+        }
+        let p = pulls.create(title, branch, base).body(body).send().await.map_err(gh)?;
+        Ok((Self::pr(&p), true))
+    }
+
+    pub async fn get_pr(&self, number: u64) -> Result<Pr> {
+        let p = self.crab.pulls(&self.owner, &self.repo).get(number).await.map_err(gh)?;
+        Ok(Self::pr(&p))
+    }
+
+    /// The whole review thread: PR (issue) comments and review comments, split at our
+    /// last reply.
+    pub async fn review_thread(&self, number: u64) -> Result<Thread> {
+        let mut out = Vec::new();
+        let issue = self
+            .crab
+            .issues(&self.owner, &self.repo)
+            .list_comments(number)
+            .per_page(100)
+            .send()
+            .await
+            .map_err(gh)?;
+        for c in issue.items {
+            out.push(ThreadComment {
+                author: c.user.login,
+                path: None,
+                body: c.body.unwrap_or_default(),
+                at: c.created_at,
+            });
+        }
+        let review = self
+            .crab
+            .pulls(&self.owner, &self.repo)
+            .list_comments(Some(number))
+            .per_page(100)
+            .send()
+            .await
+            .map_err(gh)?;
+        for c in review.items {
+            out.push(ThreadComment {
+                author: c.user.map(|u| u.login).unwrap_or_default(),
+                path: Some(c.path),
+                body: c.body,
+                at: c.created_at,
+            });
+        }
+        out.sort_by_key(|c| c.at);
+        let ours: Vec<_> = out
+            .iter()
+            .filter(|c| c.body.contains(BOT_MARKER))
+            .map(|c| c.at)
+            .collect();
+        let last_reply = ours.iter().max().copied();
+        let (new, earlier) = out
+            .into_iter()
+            .filter(|c| !c.body.contains(BOT_MARKER))
+            .partition(|c| last_reply.is_none_or(|t| c.at > t));
+        Ok(Thread {
+            new,
+            earlier,
+            our_replies: ours.len(),
+        })
+    }
+
+    pub async fn comment(&self, number: u64, body: &str) -> Result<()> {
+        self.crab
+            .issues(&self.owner, &self.repo)
+            .create_comment(number, format!("{body}\n\n{BOT_MARKER}"))
+            .await
+            .map_err(gh)?;
+        Ok(())
+    }
+}

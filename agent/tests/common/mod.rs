@@ -1,0 +1,283 @@
+//! The real API (in-process, over real HTTP), real Postgres and SQS emulator, a real git
+//! remote, and the two stand-ins for paid services: an LLM server and GitHub.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use terarchitect_agent::Config;
+use terarchitect_agent::llm::RetryPolicy;
+use terarchitect_functions::domain::{self, App, JobQueue, SecretBox};
+use terarchitect_functions::{http, store};
+use terarchitect_protocol::*;
+use terarchitect_testkit::git::{TempRepo, git};
+use terarchitect_testkit::github::GitHubStandIn;
+use terarchitect_testkit::llm::{LlmStandIn, Reply};
+use terarchitect_testkit::{TestDb, TestQueue};
+use uuid::Uuid;
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const GITHUB_TOKEN: &str = "ghp_test_secret_token_0123456789";
+pub const DIRECTOR_KEY: &str = "sk-director-secret-key-abc";
+pub const WORKER_KEY: &str = "sk-worker-secret-key-xyz";
+
+/// A tiny Python project whose `add` is wrong; `make test` fails until it is fixed.
+pub fn python_repo() -> TempRepo {
+    TempRepo::with_files(&[
+        ("calc.py", "def add(a, b):\n    return a - b\n"),
+        (
+            "test_calc.py",
+            "import unittest\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == '__main__':\n    unittest.main()\n",
+        ),
+        ("Makefile", "test:\n\tpython3 -m unittest -q\n"),
+        (".gitignore", "__pycache__/\n"),
+    ])
+}
+
+pub struct Env {
+    pub app: App,
+    pub db: TestDb,
+    _queue: TestQueue,
+    pub api_url: String,
+    pub repo: TempRepo,
+    pub director: LlmStandIn,
+    pub worker: LlmStandIn,
+    pub github: GitHubStandIn,
+    pub project_id: Uuid,
+    pub ticket_id: Uuid,
+    pub job_id: Uuid,
+    pub token: String,
+    pub work: tempfile::TempDir,
+}
+
+pub struct Setup {
+    pub title: &'static str,
+    pub description: &'static str,
+    pub kind: JobKind,
+    /// Extra settings on top of the stand-in URLs and keys.
+    pub settings: Value,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            title: "Fix add()",
+            description: "add(2, 3) returns -1; it must return the sum. `make test` must pass.",
+            kind: JobKind::Implement,
+            settings: json!({}),
+        }
+    }
+}
+
+pub async fn serve_api(app: App) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = http::worker_router(app);
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.ok();
+    });
+    format!("http://{addr}")
+}
+
+pub async fn new_app() -> (App, TestDb, TestQueue) {
+    let db = TestDb::new().await;
+    store::migrate(&db.pool).await.expect("migrate");
+    let queue = TestQueue::new().await;
+    let app = App {
+        db: db.pool.clone(),
+        queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
+        secrets: Some(Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
+        lease: Duration::from_secs(600),
+        github_api_url: "http://127.0.0.1:1".into(),
+    };
+    (app, db, queue)
+}
+
+impl Env {
+    /// Everything up to a claimed job; `before_claim` may prepare the repository.
+    pub async fn new(repo: TempRepo, setup: Setup, director: Vec<Reply>, worker: Vec<Reply>) -> Env {
+        Self::with(repo, setup, director, worker, |_, _| {}).await
+    }
+
+    pub async fn with(
+        repo: TempRepo,
+        setup: Setup,
+        director: Vec<Reply>,
+        worker: Vec<Reply>,
+        before_claim: impl FnOnce(&TempRepo, Uuid),
+    ) -> Env {
+        let (app, db, queue) = new_app().await;
+        let api_url = serve_api(app.clone()).await;
+        let director = LlmStandIn::start(director).await;
+        let worker = LlmStandIn::start(worker).await;
+        let github = GitHubStandIn::start().await;
+        let project = domain::projects::create(
+            &app,
+            &NewProject {
+                name: "calc".into(),
+                description: "A calculator".into(),
+                repo_url: repo.remote_url(),
+                default_branch: "main".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let ticket = domain::tickets::create(
+            &app,
+            project.id,
+            &NewTicket {
+                title: setup.title.into(),
+                description: setup.description.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut settings: SettingsUpdate = [
+            ("director_llm_url", json!(director.url)),
+            ("director_llm_model", json!("director-model")),
+            ("director_llm_key", json!(DIRECTOR_KEY)),
+            ("worker_llm_url", json!(worker.url)),
+            ("worker_llm_model", json!("worker-model")),
+            ("worker_llm_key", json!(WORKER_KEY)),
+            ("github_token", json!(GITHUB_TOKEN)),
+            ("github_api_url", json!(github.url)),
+            ("git_author_name", json!("Agent Smith")),
+            ("git_author_email", json!("agent@example.com")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Some(v)))
+        .collect();
+        for (k, v) in setup.settings.as_object().unwrap() {
+            settings.insert(k.clone(), Some(v.clone()).filter(|v| !v.is_null()));
+        }
+        domain::settings::update(&app, Some(project.id), &settings)
+            .await
+            .unwrap();
+        before_claim(&repo, ticket.id);
+        let job_id = match setup.kind {
+            JobKind::Implement => {
+                let board = domain::projects::board(&app, project.id).await.unwrap();
+                let col = board
+                    .columns
+                    .iter()
+                    .find(|c| c.column.role == Some(ColumnRole::InProgress))
+                    .unwrap()
+                    .column
+                    .id;
+                let mv = domain::tickets::move_ticket(
+                    &app,
+                    project.id,
+                    ticket.id,
+                    &TicketMove {
+                        column_id: col,
+                        position: None,
+                    },
+                )
+                .await
+                .unwrap();
+                mv.job.unwrap().id
+            }
+            JobKind::Review => {
+                let mut tx = db.pool.begin().await.unwrap();
+                let job = store::jobs::create_queued(&mut tx, project.id, ticket.id, JobKind::Review)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                job.id
+            }
+        };
+        let claim = domain::jobs::claim(
+            &app,
+            job_id,
+            &ClaimRequest {
+                host_id: "test-host".into(),
+            },
+        )
+        .await
+        .unwrap();
+        Env {
+            app,
+            db,
+            _queue: queue,
+            api_url,
+            repo,
+            director,
+            worker,
+            github,
+            project_id: project.id,
+            ticket_id: ticket.id,
+            job_id,
+            token: claim.job_token,
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn branch(&self) -> String {
+        format!("ticket-{}", self.ticket_id)
+    }
+
+    /// Fast settings for tests: short back-off, frequent cancel polls, small budgets.
+    pub fn config(&self) -> Config {
+        let mut c = Config::new(&self.api_url, &self.token, self.work.path().to_path_buf());
+        c.cancel_poll = Duration::from_millis(100);
+        c.llm_retry = RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(50),
+            timeout: Duration::from_secs(10),
+        };
+        c.max_turns = 6;
+        c.test_timeout = Duration::from_secs(60);
+        c
+    }
+
+    pub fn clone_dir(&self) -> PathBuf {
+        self.work.path().join("repo")
+    }
+
+    pub async fn events(&self) -> Vec<JobEvent> {
+        domain::jobs::events(&self.app, self.job_id, 0, 1000)
+            .await
+            .unwrap()
+            .events
+    }
+
+    pub async fn steps(&self) -> Vec<(String, String)> {
+        self.events().await.into_iter().map(|e| (e.phase, e.step)).collect()
+    }
+
+    /// Nothing any LLM saw, no event, and no git config holds a secret.
+    pub async fn assert_no_secret_leaked(&self) {
+        let mut seen = serde_json::to_string(&self.director.requests()).unwrap();
+        seen += &serde_json::to_string(&self.worker.requests()).unwrap();
+        seen += &serde_json::to_string(&self.events().await).unwrap();
+        for cfg in [self.clone_dir().join(".git/config"), self.repo.remote.join("config")] {
+            seen += &std::fs::read_to_string(cfg).unwrap_or_default();
+        }
+        for s in [GITHUB_TOKEN, DIRECTOR_KEY, WORKER_KEY, self.token.as_str()] {
+            assert!(!seen.contains(s), "a secret leaked into a prompt, event or git config");
+        }
+    }
+
+    pub fn remote_file(&self, branch: &str, path: &str) -> String {
+        git(&self.repo.remote, &["show", &format!("{branch}:{path}")])
+    }
+
+    pub async fn job(&self) -> Job {
+        store::jobs::get(&self.db.pool, self.job_id).await.unwrap()
+    }
+}
+
+/// All the text the LLM stand-in received in one request.
+pub fn request_text(req: &Value) -> String {
+    req["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
