@@ -83,6 +83,28 @@ impl ApiClient {
         }
     }
 
+    /// Writes documents into the project's memory (`/agent/memory/index`).
+    pub async fn remember(&self, docs: Vec<String>) -> Result<()> {
+        let r = self
+            .http
+            .post(format!("{}/agent/memory/index", self.base))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({ "docs": docs }))
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|e| Error::Api(e.to_string()))?;
+        if r.status().is_success() {
+            return Ok(());
+        }
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        Err(Error::Api(format!(
+            "memory refused ({status}): {}",
+            body["error"]["message"].as_str().unwrap_or("no reason given")
+        )))
+    }
+
     async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.http
             .get(format!("{}{path}", self.base))

@@ -88,6 +88,7 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
                 &s.worker_llm_key,
                 &s.anthropic_key,
                 &s.github_token,
+                &s.embedding_key,
             ]
             .into_iter()
             .flatten()
@@ -104,7 +105,10 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
                 s.worker_mode
             ),
         );
-        Job::new(&cfg, ctx, log.clone(), cancel.clone()).await?.run().await
+        Job::new(&cfg, api.clone(), ctx, log.clone(), cancel.clone())
+            .await?
+            .run()
+            .await
     }
     .await;
     cancel.stop();
@@ -121,6 +125,7 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
 
 struct Job<'c> {
     cfg: &'c Config,
+    api: ApiClient,
     ctx: WorkerContext,
     log: EventLog,
     cancel: Cancel,
@@ -141,7 +146,13 @@ fn required(v: &Option<String>, name: &str) -> Result<String> {
 }
 
 impl<'c> Job<'c> {
-    async fn new(cfg: &'c Config, ctx: WorkerContext, log: EventLog, cancel: Cancel) -> Result<Job<'c>> {
+    async fn new(
+        cfg: &'c Config,
+        api: ApiClient,
+        ctx: WorkerContext,
+        log: EventLog,
+        cancel: Cancel,
+    ) -> Result<Job<'c>> {
         let s = ctx.settings.clone();
         let director_llm = ChatClient::new(
             "Director",
@@ -240,6 +251,7 @@ impl<'c> Job<'c> {
         );
         Ok(Job {
             cfg,
+            api,
             ctx,
             log,
             cancel,
@@ -536,10 +548,29 @@ impl<'c> Job<'c> {
             if created { "pr_opened" } else { "pr_updated" },
             format!("#{} {}", pr.number, pr.url),
         );
+        self.remember(summary, &files, &pr.url).await;
         Ok(Outcome {
             pr_url: pr.url,
             pr_number: pr.number,
         })
+    }
+
+    /// What this run learned goes into project memory for later jobs. Best effort: memory
+    /// needs an embedding service in the settings, and a PR is worth more than a note.
+    async fn remember(&self, summary: &str, files: &[String], pr_url: &str) {
+        let t = &self.ctx.ticket;
+        let doc = self.log.scrub(&format!(
+            "Ticket \"{}\" was implemented in {pr_url}. {}\nFiles changed: {}.",
+            t.title,
+            summary.trim(),
+            files.join(", ")
+        ));
+        match self.api.remember(vec![doc]).await {
+            Ok(()) => self
+                .log
+                .log("finalise", "memory_written", "summary stored in project memory"),
+            Err(e) => self.log.log("finalise", "memory_skipped", e.to_string()),
+        }
     }
 
     async fn review(&mut self) -> Result<Outcome> {

@@ -44,10 +44,17 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
         Reply::json(
             json!({"action": "done", "summary": "Fixed add() in calc.py to return the sum of its arguments.", "test_command": "make test"}),
         ),
+        // Memory extraction of what the run learned (the API asks the director LLM).
+        Reply::json(json!({"entities": ["add()", "calc.py"], "triples": [["add()", "is defined in", "calc.py"]]})),
     ];
     let mut worker = research_and_plan();
     worker.extend(fix_with_tools());
-    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    let embeddings = terarchitect_testkit::llm::LlmStandIn::start(vec![]).await;
+    let setup = Setup {
+        settings: json!({"embedding_url": embeddings.url}),
+        ..Setup::default()
+    };
+    let env = Env::new(python_repo(), setup, director, worker).await;
 
     // The real binary, with only the three variables the host provides.
     let out = tokio::time::timeout(
@@ -83,6 +90,17 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
     let log = git(&env.repo.remote, &["log", "-1", "--format=%an <%ae>%n%B", &branch]);
     assert!(log.starts_with("Agent Smith <agent@example.com>\nFix add()"), "{log}");
     assert!(!git(&env.repo.remote, &["ls-tree", "-r", "--name-only", &branch]).contains("__pycache__"));
+
+    // What the run learned is in the project's memory.
+    let (memory,): (String,) = sqlx::query_as("SELECT content FROM memory_passages WHERE project_id = $1")
+        .bind(env.project_id)
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        memory.contains("Fix add()") && memory.contains("calc.py") && memory.contains("/pull/1"),
+        "{memory}"
+    );
 
     // The PR exists with a body that says what happened.
     let pulls = env.github.pulls();

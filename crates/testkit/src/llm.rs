@@ -12,6 +12,41 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+/// Dimension of the stand-in's embeddings.
+pub const EMBEDDING_DIMS: usize = 384;
+
+/// A deterministic embedding: words hashed into a bag of 384 buckets, L2-normalised, so
+/// cosine similarity is lexical overlap. Embedding requests do not consume the script.
+pub fn embed_text(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; EMBEDDING_DIMS];
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = word.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+        v[(h % EMBEDDING_DIMS as u64) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    v.iter().map(|x| x / norm).collect()
+}
+
+async fn embeddings(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+        _ => vec![],
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed_text(t)}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data, "model": body["model"]}))
+}
+
 /// One scripted reply, consumed in order.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -63,6 +98,8 @@ impl LlmStandIn {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .route("/embeddings", post(embeddings))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-pub const DIMS: usize = 384;
+pub const DIMS: usize = terarchitect_testkit::llm::EMBEDDING_DIMS;
 
 #[derive(Default)]
 pub struct Script {
@@ -27,21 +27,7 @@ pub struct OpenAi {
     pub script: Arc<Mutex<Script>>,
 }
 
-pub fn embed_text(text: &str) -> Vec<f32> {
-    let mut v = vec![0f32; DIMS];
-    for word in text
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        let h = word.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-        });
-        v[(h % DIMS as u64) as usize] += 1.0;
-    }
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-    v.iter().map(|x| x / norm).collect()
-}
+pub use terarchitect_testkit::llm::embed_text;
 
 async fn embeddings(State(s): State<Arc<Mutex<Script>>>, Json(body): Json<Value>) -> Json<Value> {
     s.lock().unwrap().embedding_requests.push(body.clone());
