@@ -124,6 +124,10 @@ pub struct Config {
     #[arg(long, env = "ECS_SECURITY_GROUPS", default_value = "")]
     pub ecs_security_groups: String,
 
+    /// How often the ecs runtime asks ECS whether a task stopped, seconds.
+    #[arg(long, env = "ECS_POLL_SECS", default_value_t = 5)]
+    pub ecs_poll_secs: u64,
+
     /// Seconds between heartbeats (lease and message visibility are extended each time).
     #[arg(long, env = "HEARTBEAT_INTERVAL_SECS", default_value_t = 30)]
     pub heartbeat_interval_secs: u64,

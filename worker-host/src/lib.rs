@@ -58,7 +58,9 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
                 subnets: list(&cfg.ecs_subnets),
                 security_groups: list(&cfg.ecs_security_groups),
             };
-            let rt = EcsRuntime::connect(settings, cfg.aws_endpoint_url.as_deref(), &cfg.aws_region).await;
+            let rt = EcsRuntime::connect(settings, cfg.aws_endpoint_url.as_deref(), &cfg.aws_region)
+                .await
+                .with_poll_interval(std::time::Duration::from_secs(cfg.ecs_poll_secs.max(1)));
             Host::new(cfg, rt, queue).run(shutdown).await;
         }
         RuntimeKind::Local => {
