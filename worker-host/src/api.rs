@@ -71,7 +71,11 @@ impl WorkerApi {
             409 => ApiError::Conflict(body),
             404 if body.contains("\"not_found\"") && !body.contains("no such route") => ApiError::NotFound,
             // A wrong URL or token is an operator problem: keep the work and keep retrying.
-            401 | 403 | 404 | 408 | 429 => ApiError::Unavailable(format!("{status}: {body}")),
+            401 | 403 => ApiError::Unavailable(format!(
+                "{status} (check TERARCHITECT_WORKER_TOKEN: it must be a `worker` token): {body}"
+            )),
+            404 => ApiError::Unavailable(format!("{status} (check TERARCHITECT_API_URL): {body}")),
+            408 | 429 => ApiError::Unavailable(format!("{status}: {body}")),
             s if s >= 500 => ApiError::Unavailable(format!("{status}: {body}")),
             s => ApiError::Rejected { status: s, body },
         })

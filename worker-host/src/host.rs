@@ -41,9 +41,9 @@ struct Inner<R> {
     queue: Queue,
     runtime: R,
     slots: Arc<Semaphore>,
-    /// Jobs this host supervises, with the receipt of their message when known (a job
-    /// re-attached after a restart learns it when the message comes back).
-    jobs: Mutex<HashMap<Uuid, Option<String>>>,
+    /// Jobs this host supervises, with their message (id, latest receipt) when known (a
+    /// job re-attached after a restart learns it when the message comes back).
+    jobs: Mutex<HashMap<Uuid, Option<(String, String)>>>,
     /// Set when the drain grace is over: running jobs are released.
     release_all: watch::Sender<bool>,
     failures: AtomicU32,
@@ -199,7 +199,7 @@ impl<R: Runtime> Inner<R> {
         match self.api.claim(job_id, &self.host_id).await {
             Ok(claim) => {
                 self.healthy();
-                self.run_job(claim, m.receipt, permit).await;
+                self.run_job(claim, m, permit).await;
             }
             Err(ApiError::NotFound) => {
                 tracing::warn!(%job_id, "job no longer exists: deleting its message");
@@ -207,7 +207,7 @@ impl<R: Runtime> Inner<R> {
             }
             Err(ApiError::Conflict(why)) => {
                 self.healthy();
-                self.on_conflict(job_id, &m.receipt, &why).await;
+                self.on_conflict(job_id, &m, &why).await;
             }
             Err(e) => {
                 let d = self.note_outage();
@@ -233,18 +233,24 @@ impl<R: Runtime> Inner<R> {
     }
 
     /// A claim lost: the job is done, cancelled, held by another host — or held by us.
-    async fn on_conflict(&self, job_id: Uuid, receipt: &str, why: &str) {
+    async fn on_conflict(&self, job_id: Uuid, m: &Message, why: &str) {
+        let receipt = m.receipt.as_str();
         {
             let mut jobs = self.jobs.lock().expect("jobs");
             if let Some(known) = jobs.get_mut(&job_id) {
                 match known {
                     None => {
                         // Re-attached after a restart: this is its message now.
-                        *known = Some(receipt.to_string());
+                        *known = Some((m.message_id.clone(), m.receipt.clone()));
                         tracing::info!(%job_id, "re-attached job's message came back: adopted");
                         return;
                     }
-                    Some(r) if r == receipt => return,
+                    Some((id, r)) if *id == m.message_id => {
+                        // Our own message came back (visibility ran out): only the newest
+                        // receipt can extend or delete it.
+                        *r = m.receipt.clone();
+                        return;
+                    }
                     Some(_) => {}
                 }
                 drop(jobs);
@@ -294,9 +300,12 @@ impl<R: Runtime> Inner<R> {
         });
     }
 
-    async fn run_job(self: Arc<Self>, claim: Claim, receipt: String, permit: OwnedSemaphorePermit) {
+    async fn run_job(self: Arc<Self>, claim: Claim, m: Message, permit: OwnedSemaphorePermit) {
         let job_id = claim.job.id;
-        self.jobs.lock().expect("jobs").insert(job_id, Some(receipt));
+        self.jobs
+            .lock()
+            .expect("jobs")
+            .insert(job_id, Some((m.message_id, m.receipt)));
         let spec = AgentSpec {
             job_id,
             project_id: claim.project.id,
@@ -329,7 +338,13 @@ impl<R: Runtime> Inner<R> {
 
     /// Deletes the job's message once its outcome is recorded; otherwise lets it come back.
     async fn settle_message(&self, job_id: Uuid, recorded: bool) {
-        let receipt = self.jobs.lock().expect("jobs").remove(&job_id).flatten();
+        let receipt = self
+            .jobs
+            .lock()
+            .expect("jobs")
+            .remove(&job_id)
+            .flatten()
+            .map(|(_, r)| r);
         if let Some(r) = receipt {
             if recorded {
                 self.delete(&r).await;
@@ -412,7 +427,13 @@ impl<R: Runtime> Inner<R> {
                 tracing::warn!(%job_id, "lease lost (job finished or taken elsewhere): stopping the agent");
                 self.stop(&agent, grace).await;
                 logs.abort();
-                let receipt = self.jobs.lock().expect("jobs").remove(&job_id).flatten();
+                let receipt = self
+                    .jobs
+                    .lock()
+                    .expect("jobs")
+                    .remove(&job_id)
+                    .flatten()
+                    .map(|(_, r)| r);
                 if let Some(r) = receipt {
                     self.delete(&r).await;
                 }
@@ -488,7 +509,14 @@ impl<R: Runtime> Inner<R> {
     }
 
     async fn extend_visibility(&self, job_id: Uuid) {
-        let receipt = self.jobs.lock().expect("jobs").get(&job_id).cloned().flatten();
+        let receipt = self
+            .jobs
+            .lock()
+            .expect("jobs")
+            .get(&job_id)
+            .cloned()
+            .flatten()
+            .map(|(_, r)| r);
         if let Some(r) = receipt
             && let Err(e) = self.queue.set_visibility(&r, self.cfg.visibility_timeout_secs).await
         {

@@ -13,6 +13,8 @@ fn err(e: impl std::error::Error) -> QueueError {
 
 #[derive(Debug, Clone)]
 pub struct Message {
+    /// Stays the same across redeliveries (the receipt does not).
+    pub message_id: String,
     pub body: String,
     pub receipt: String,
     pub receive_count: u32,
@@ -65,6 +67,7 @@ impl Queue {
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
                 Some(Message {
+                    message_id: m.message_id.unwrap_or_default(),
                     body: m.body.unwrap_or_default(),
                     receipt: m.receipt_handle?,
                     receive_count: count,
