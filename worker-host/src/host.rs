@@ -320,7 +320,7 @@ impl<R: Runtime> Inner<R> {
         };
         tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");
         match self.runtime.start(&spec).await {
-            Ok(agent) => self.supervise(job_id, agent, permit).await,
+            Ok(agent) => self.supervise(job_id, agent, permit, false).await,
             Err(e) => {
                 // Environmental (engine down, image missing): hand it back; the API fails
                 // it once its attempts are used up.
@@ -355,12 +355,18 @@ impl<R: Runtime> Inner<R> {
     }
 
     /// Follows one agent to its end and reports it.
-    async fn supervise(self: Arc<Self>, job_id: Uuid, agent: String, permit: OwnedSemaphorePermit) {
+    async fn supervise(self: Arc<Self>, job_id: Uuid, agent: String, permit: OwnedSemaphorePermit, reattached: bool) {
         let short: String = agent.chars().take(12).collect();
+        let (step, what) = if reattached {
+            ("reattach", "re-attached to agent")
+        } else {
+            ("start", "agent")
+        };
+        let started = if reattached { "after a host restart" } else { "started" };
         self.host_event(
             job_id,
-            "start",
-            format!("agent {short} started on {} ({})", self.host_id, self.runtime.name()),
+            step,
+            format!("{what} {short} {started} on {} ({})", self.host_id, self.runtime.name()),
         )
         .await;
         // Event ids derive from the agent id and line number: a re-attached host re-reads
@@ -396,7 +402,15 @@ impl<R: Runtime> Inner<R> {
         let grace = self.cfg.stop_grace();
         let (outcome, code, reason) = match end {
             End::Exited(code) => {
-                let summary = collect(logs).await;
+                let mut summary = collect(logs).await;
+                if code == 0 && summary.pr_url.is_none() {
+                    // The followed stream may have broken before the end: read the tail again.
+                    for line in self.runtime.output_tail(&agent, 200).await {
+                        if let Some(url) = line.trim().strip_prefix(PR_MARKER) {
+                            summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
+                        }
+                    }
+                }
                 let (outcome, reason) = judge(code, &summary);
                 let pr = summary.pr_url.clone();
                 let mut req = self.finish_request(outcome, Some(code), reason.clone());
@@ -609,7 +623,7 @@ impl<R: Runtime> Inner<R> {
                     };
                     tracing::info!(%job_id, agent = id, ?state, "re-attaching to an agent from an earlier run");
                     self.jobs.lock().expect("jobs").insert(job_id, None);
-                    tokio::spawn(self.clone().supervise(job_id, id, permit));
+                    tokio::spawn(self.clone().supervise(job_id, id, permit, true));
                 }
                 Err(ApiError::Conflict(_)) | Err(ApiError::NotFound) => {
                     tracing::info!(%job_id, agent = id, "agent from an earlier run no longer owns its job: removing it");

@@ -194,6 +194,26 @@ impl Runtime for DockerRuntime {
             .boxed()
     }
 
+    async fn output_tail(&self, id: &str, lines: usize) -> Vec<String> {
+        let Ok(docker) = self.client().await else {
+            return Vec::new();
+        };
+        let opts = LogsOptions {
+            follow: false,
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let chunks: Vec<_> = docker.logs(id, Some(opts)).collect().await;
+        let text: String = chunks
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|c| String::from_utf8_lossy(&c.into_bytes()).into_owned())
+            .collect();
+        text.lines().map(String::from).collect()
+    }
+
     async fn wait(&self, id: &str) -> Result<i64, RuntimeError> {
         let mut s = self.client().await?.wait_container(id, None::<WaitContainerOptions>);
         match s.next().await {

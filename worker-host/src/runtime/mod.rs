@@ -84,6 +84,12 @@ pub trait Runtime: Send + Sync + 'static {
     fn start(&self, spec: &AgentSpec) -> impl Future<Output = Result<String, RuntimeError>> + Send;
     /// stdout/stderr lines from the start until the agent ends.
     fn logs(&self, id: &str) -> BoxStream<'static, LogLine>;
+    /// The last `lines` lines of output, read afresh after the end (a fallback when the
+    /// followed stream broke, e.g. the engine restarted). Empty when not supported.
+    fn output_tail(&self, id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send {
+        let _ = (id, lines);
+        async { Vec::new() }
+    }
     /// Waits for the end; the exit code.
     fn wait(&self, id: &str) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
     /// SIGTERM, then SIGKILL after `grace`.
