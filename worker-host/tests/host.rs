@@ -321,3 +321,25 @@ async fn local_runtime_runs_the_agent_in_the_project_directory() {
     let _ = tx.send(());
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_duplicate_message_never_runs_a_job_twice() {
+    let env = Env::new().await;
+    let host = RunningHost::docker(env.config(2)).await;
+    let job = env
+        .queue_job("--sleep 2 --pr https://github.com/acme/shop/pull/9")
+        .await;
+    // The outbox may send a job twice.
+    env.send_raw(&format!(r#"{{"job_id": "{job}"}}"#)).await;
+    let j = wait_status(&env, job, JobStatus::Succeeded, 60).await;
+    assert_eq!(j.attempt, 1, "claimed once");
+    let events = env.events(job).await;
+    assert_eq!(events.iter().filter(|e| e.step == "start").count(), 1, "{events:#?}");
+    assert_eq!(events.iter().filter(|e| e.step == "finish").count(), 1, "{events:#?}");
+    eventually("both messages settled", secs(30), || async {
+        (env.messages_in_queue().await == 0).then_some(())
+    })
+    .await;
+    no_containers_left(&env).await;
+    host.stop().await;
+}
