@@ -94,6 +94,13 @@ impl<R: Runtime> Host<R> {
         let mut shutdown = pin!(shutdown);
         let max = me.cfg.max_concurrent_agents as usize;
         tracing::info!(host_id = %me.host_id, runtime = me.runtime.name(), max_concurrent_agents = max, "worker host started");
+        if me.cfg.visibility_timeout_secs as u64 <= me.cfg.heartbeat_interval_secs * 2 {
+            tracing::warn!(
+                visibility = me.cfg.visibility_timeout_secs,
+                heartbeat = me.cfg.heartbeat_interval_secs,
+                "VISIBILITY_TIMEOUT_SECS should exceed two heartbeat intervals, or running jobs' messages reappear"
+            );
+        }
         let mut reconciled = false;
         loop {
             // Back off while the API, queue or runtime is down.

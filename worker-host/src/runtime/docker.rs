@@ -142,6 +142,13 @@ impl Runtime for DockerRuntime {
         };
         if let Err(e) = docker.start_container(&created.id, None).await {
             let _ = self.remove(&created.id).await;
+            let msg = e.to_string();
+            if s.isolation == Isolation::Dind && msg.contains("operation not permitted") {
+                // Seen on engines that run inside restricted containers themselves.
+                return Err(RuntimeError::Start(format!(
+                    "{msg} (this engine refuses privileged containers: set AGENT_ISOLATION=plain)"
+                )));
+            }
             return Err(classify(e));
         }
         Ok(created.id)
