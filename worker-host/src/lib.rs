@@ -1,2 +1,72 @@
-//! The worker host: pulls jobs from SQS and runs one isolated agent container per job.
-//! Not built yet (issue #4); this crate only reserves its place in the workspace.
+//! The worker host: pulls jobs from SQS while it has capacity, claims them through the
+//! worker API, and runs one isolated agent (container, ECS task or local process) per job,
+//! heartbeating its lease and reporting its outcome.
+
+pub mod api;
+pub mod config;
+pub mod host;
+pub mod queue;
+pub mod runtime;
+
+pub use config::{Config, Isolation, RuntimeKind};
+pub use host::Host;
+
+use runtime::docker::DockerSettings;
+use runtime::ecs::EcsSettings;
+use runtime::{DockerRuntime, EcsRuntime, LocalRuntime, RuntimeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Docker settings from the configuration.
+pub fn docker_settings(cfg: &Config) -> DockerSettings {
+    DockerSettings {
+        image: cfg.agent_image.clone(),
+        args: cfg.agent_args(),
+        isolation: cfg.isolation,
+        cpus: cfg.agent_cpus,
+        memory_mb: cfg.agent_memory_mb,
+        pids_limit: cfg.agent_pids_limit,
+    }
+}
+
+/// Builds the configured runtime and runs the host until `shutdown` completes (then drains).
+pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let queue = queue::Queue::connect(&cfg.queue_url, cfg.aws_endpoint_url.as_deref(), &cfg.aws_region).await;
+    match cfg.runtime {
+        RuntimeKind::Docker => {
+            let rt = DockerRuntime::connect(cfg.docker_host.as_deref(), docker_settings(&cfg))?;
+            Host::new(cfg, rt, queue).run(shutdown).await;
+        }
+        RuntimeKind::Ecs => {
+            let settings = EcsSettings {
+                cluster: cfg.ecs_cluster.clone(),
+                task_definition: cfg.ecs_task_definition.clone(),
+                container_name: cfg.ecs_container_name.clone(),
+                launch_type: cfg.ecs_launch_type.clone(),
+                subnets: list(&cfg.ecs_subnets),
+                security_groups: list(&cfg.ecs_security_groups),
+            };
+            let rt = EcsRuntime::connect(settings, cfg.aws_endpoint_url.as_deref(), &cfg.aws_region)
+                .await
+                .with_poll_interval(std::time::Duration::from_secs(cfg.ecs_poll_secs.max(1)));
+            Host::new(cfg, rt, queue).run(shutdown).await;
+        }
+        RuntimeKind::Local => {
+            let rt = LocalRuntime::new(&cfg.local_agent_bin, cfg.agent_args());
+            Host::new(cfg, rt, queue).run(shutdown).await;
+        }
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! hands each test its own fresh database and queue on them. To run `cargo test` by
 //! hand, start them with `./dev services` and export what it prints.
 
+pub mod docker;
 pub mod git;
 pub mod github;
 pub mod llm;

@@ -1,0 +1,190 @@
+//! Settings: every option has an environment fallback so the systemd unit can use an
+//! `EnvironmentFile`.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// One container per job on the local Docker engine.
+    Docker,
+    /// One ECS task per job (RunTask on an EC2-backed cluster).
+    Ecs,
+    /// The agent binary as a process in the project's `local_path`.
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Isolation {
+    /// Privileged container running its own dockerd (Docker-in-Docker): the agent can run
+    /// the repository's containers without touching the host's engine.
+    Dind,
+    /// Plain unprivileged container (no nested Docker).
+    Plain,
+}
+
+/// The Terarchitect worker host: pulls jobs from SQS and runs one isolated agent per job.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "worker-host", version)]
+pub struct Config {
+    /// Base URL of the worker API (the host's own view), e.g. https://api.example.com/worker-api
+    #[arg(long, env = "TERARCHITECT_API_URL")]
+    pub api_url: String,
+
+    /// Base URL of the worker API as the agent sees it (default: --api-url). Useful when the
+    /// API listens on the host's loopback: http://host.docker.internal:PORT
+    #[arg(long, env = "TERARCHITECT_AGENT_API_URL")]
+    pub agent_api_url: Option<String>,
+
+    /// Worker token (kind `worker`) used for claim/heartbeat/finish/events.
+    #[arg(long, env = "TERARCHITECT_WORKER_TOKEN", hide_env_values = true)]
+    pub worker_token: String,
+
+    /// URL of the SQS job queue.
+    #[arg(long, env = "JOB_QUEUE_URL")]
+    pub queue_url: String,
+
+    /// Endpoint override for AWS (SQS/ECS emulators such as moto or LocalStack).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// AWS region when none is configured otherwise.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub aws_region: String,
+
+    /// Stable name of this host: the lease owner, and the label that finds its containers
+    /// after a restart. Defaults to the machine's hostname.
+    #[arg(long, env = "WORKER_HOST_ID")]
+    pub host_id: Option<String>,
+
+    /// Most agents running at once on this host.
+    #[arg(long, env = "MAX_CONCURRENT_AGENTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_concurrent_agents: u32,
+
+    /// Where agents run.
+    #[arg(long, env = "WORKER_RUNTIME", value_enum, default_value_t = RuntimeKind::Docker)]
+    pub runtime: RuntimeKind,
+
+    /// Agent image (docker runtime).
+    #[arg(long, env = "AGENT_IMAGE", default_value = "terarchitect-agent:latest")]
+    pub agent_image: String,
+
+    /// Arguments for the agent, whitespace-separated (docker: the container command;
+    /// local: the binary's arguments). Empty: the image's default.
+    #[arg(long, env = "AGENT_ARGS", default_value = "", allow_hyphen_values = true)]
+    pub agent_args: String,
+
+    /// Docker engine address (unix:///path or tcp://host:port); default: the usual
+    /// DOCKER_HOST / local socket.
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+
+    /// Container isolation (docker runtime). `dind` needs a engine that allows --privileged.
+    #[arg(long, env = "AGENT_ISOLATION", value_enum, default_value_t = Isolation::Dind)]
+    pub isolation: Isolation,
+
+    /// CPU limit per agent container (cores).
+    #[arg(long, env = "AGENT_CPUS", default_value_t = 2.0)]
+    pub agent_cpus: f64,
+
+    /// Memory limit per agent container, MiB.
+    #[arg(long, env = "AGENT_MEMORY_MB", default_value_t = 4096)]
+    pub agent_memory_mb: i64,
+
+    /// Process limit per agent container.
+    #[arg(long, env = "AGENT_PIDS_LIMIT", default_value_t = 4096)]
+    pub agent_pids_limit: i64,
+
+    /// Agent binary for the local runtime.
+    #[arg(long, env = "LOCAL_AGENT_BIN", default_value = "terarchitect-agent")]
+    pub local_agent_bin: String,
+
+    /// ECS cluster (ecs runtime).
+    #[arg(long, env = "ECS_CLUSTER", default_value = "terarchitect")]
+    pub ecs_cluster: String,
+
+    /// ECS task definition (family[:revision] or ARN).
+    #[arg(long, env = "ECS_TASK_DEFINITION", default_value = "terarchitect-agent")]
+    pub ecs_task_definition: String,
+
+    /// Name of the agent container inside the task definition.
+    #[arg(long, env = "ECS_CONTAINER_NAME", default_value = "agent")]
+    pub ecs_container_name: String,
+
+    /// ECS launch type.
+    #[arg(long, env = "ECS_LAUNCH_TYPE", default_value = "EC2")]
+    pub ecs_launch_type: String,
+
+    /// Subnets for awsvpc networking, comma-separated (empty: the task definition's mode).
+    #[arg(long, env = "ECS_SUBNETS", default_value = "")]
+    pub ecs_subnets: String,
+
+    /// Security groups for awsvpc networking, comma-separated.
+    #[arg(long, env = "ECS_SECURITY_GROUPS", default_value = "")]
+    pub ecs_security_groups: String,
+
+    /// How often the ecs runtime asks ECS whether a task stopped, seconds.
+    #[arg(long, env = "ECS_POLL_SECS", default_value_t = 5)]
+    pub ecs_poll_secs: u64,
+
+    /// Seconds between heartbeats (lease and message visibility are extended each time).
+    #[arg(long, env = "HEARTBEAT_INTERVAL_SECS", default_value_t = 30)]
+    pub heartbeat_interval_secs: u64,
+
+    /// Visibility timeout given to a message on receive and on every heartbeat, seconds.
+    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 120)]
+    pub visibility_timeout_secs: i32,
+
+    /// SQS long-poll wait, seconds (max 20).
+    #[arg(long, env = "POLL_WAIT_SECS", default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+    pub poll_wait_secs: i32,
+
+    /// Grace between SIGTERM and SIGKILL when stopping an agent, seconds.
+    #[arg(long, env = "STOP_GRACE_SECS", default_value_t = 30)]
+    pub stop_grace_secs: u64,
+
+    /// On SIGTERM: how long running jobs may continue before they are released, seconds.
+    #[arg(long, env = "DRAIN_GRACE_SECS", default_value_t = 60)]
+    pub drain_grace_secs: u64,
+
+    /// Longest back-off after an outage (API, queue or runtime unreachable), seconds.
+    #[arg(long, env = "MAX_BACKOFF_SECS", default_value_t = 30)]
+    pub max_backoff_secs: u64,
+
+    /// Log as JSON lines (for journald/CloudWatch) instead of text.
+    #[arg(long, env = "WORKER_LOG_JSON")]
+    pub log_json: bool,
+}
+
+impl Config {
+    pub fn host_id(&self) -> String {
+        self.host_id.clone().unwrap_or_else(hostname)
+    }
+    pub fn agent_api_url(&self) -> &str {
+        self.agent_api_url.as_deref().unwrap_or(&self.api_url)
+    }
+    pub fn agent_args(&self) -> Vec<String> {
+        self.agent_args.split_whitespace().map(String::from).collect()
+    }
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_interval_secs.max(1))
+    }
+    pub fn stop_grace(&self) -> Duration {
+        Duration::from_secs(self.stop_grace_secs)
+    }
+    pub fn drain_grace(&self) -> Duration {
+        Duration::from_secs(self.drain_grace_secs)
+    }
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_secs(self.max_backoff_secs.max(1))
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "worker-host".into())
+}

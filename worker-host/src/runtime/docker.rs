@@ -1,0 +1,315 @@
+//! Docker engine runtime (bollard): one labelled container per job.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    StopContainerOptions, WaitContainerOptions,
+};
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, stream};
+use uuid::Uuid;
+
+use super::*;
+use crate::config::Isolation;
+
+#[derive(Debug, Clone)]
+pub struct DockerSettings {
+    pub image: String,
+    pub args: Vec<String>,
+    pub isolation: Isolation,
+    pub cpus: f64,
+    pub memory_mb: i64,
+    pub pids_limit: i64,
+}
+
+pub struct DockerRuntime {
+    address: Option<String>,
+    /// The client pinned to the engine's API version, once the engine has answered.
+    negotiated: std::sync::OnceLock<Docker>,
+    settings: DockerSettings,
+}
+
+fn classify(e: DockerError) -> RuntimeError {
+    match e {
+        DockerError::DockerResponseServerError { status_code, message } if status_code < 500 => {
+            RuntimeError::Start(format!("{status_code}: {message}"))
+        }
+        e => RuntimeError::Unavailable(e.to_string()),
+    }
+}
+
+fn not_found(e: &DockerError) -> bool {
+    matches!(e, DockerError::DockerResponseServerError { status_code: 404, .. })
+}
+
+impl DockerRuntime {
+    /// Connects with the usual defaults (`DOCKER_HOST` or the local socket). Does not
+    /// contact the engine: `ping` does, so a host can start while Docker is down.
+    /// Does not contact the engine (`ping` does), so a host can start while Docker is down.
+    /// `address`: unix:///path or tcp://host:port; None: DOCKER_HOST or the local socket.
+    pub fn connect(address: Option<&str>, settings: DockerSettings) -> Result<DockerRuntime, RuntimeError> {
+        Ok(DockerRuntime {
+            address: address.map(String::from),
+            negotiated: std::sync::OnceLock::new(),
+            settings,
+        })
+    }
+
+    fn base(&self) -> Result<Docker, RuntimeError> {
+        match self.address.as_deref() {
+            Some(a) if a.starts_with("unix://") => Docker::connect_with_unix(a, 120, bollard::API_DEFAULT_VERSION),
+            Some(a) => Docker::connect_with_http(a, 120, bollard::API_DEFAULT_VERSION),
+            None => Docker::connect_with_defaults(),
+        }
+        .map(|d| d.with_timeout(Duration::from_secs(7 * 24 * 3600)))
+        .map_err(|e| RuntimeError::Unavailable(e.to_string()))
+    }
+
+    /// The client speaking the engine's API version (older engines refuse newer clients).
+    async fn client(&self) -> Result<Docker, RuntimeError> {
+        if let Some(d) = self.negotiated.get() {
+            return Ok(d.clone());
+        }
+        // The client timeout also bounds `wait` and followed logs: agents run for hours.
+        let d = self
+            .base()?
+            .negotiate_version()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        Ok(self.negotiated.get_or_init(|| d).clone())
+    }
+}
+
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        let docker = self.client().await?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn start(&self, spec: &AgentSpec) -> Result<String, RuntimeError> {
+        let docker = self.client().await?;
+        let s = &self.settings;
+        let labels = HashMap::from([
+            (LABEL_JOB.to_string(), spec.job_id.to_string()),
+            (LABEL_PROJECT.to_string(), spec.project_id.to_string()),
+            (LABEL_HOST.to_string(), spec.host_id.clone()),
+            (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
+        ]);
+        let host_config = HostConfig {
+            privileged: Some(s.isolation == Isolation::Dind),
+            nano_cpus: Some((s.cpus * 1e9) as i64),
+            memory: Some(s.memory_mb * 1024 * 1024),
+            pids_limit: Some(s.pids_limit),
+            extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(s.image.clone()),
+            cmd: (!s.args.is_empty()).then(|| s.args.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        // One name per job attempt: the engine itself refuses a second container for it.
+        let name = format!("terarchitect-job-{}-{}", spec.job_id, spec.attempt);
+        let opts = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
+            Ok(c) => c,
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
+                // Left over from a run whose finish we already reported: replace it.
+                self.remove(&name).await?;
+                docker.create_container(Some(opts), body).await.map_err(classify)?
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        if let Err(e) = docker.start_container(&created.id, None).await {
+            let _ = self.remove(&created.id).await;
+            let msg = e.to_string();
+            if s.isolation == Isolation::Dind && msg.contains("operation not permitted") {
+                // Seen on engines that run inside restricted containers themselves.
+                return Err(RuntimeError::Start(format!(
+                    "{msg} (this engine refuses privileged containers: set AGENT_ISOLATION=plain)"
+                )));
+            }
+            return Err(classify(e));
+        }
+        Ok(created.id)
+    }
+
+    fn logs(&self, id: &str) -> BoxStream<'static, LogLine> {
+        let opts = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        // `start` (or reconcile's `list_own`) has negotiated by now.
+        let Some(docker) = self.negotiated.get() else {
+            return stream::empty().boxed();
+        };
+        let raw = docker.logs(id, Some(opts));
+        // Chunks are not lines: split them, keeping partial lines per stream.
+        let mut partial: HashMap<bool, String> = HashMap::new();
+        raw.take_while(|r| futures_util::future::ready(r.is_ok()))
+            .map(Some)
+            .chain(stream::once(async { None }))
+            .flat_map(move |item| {
+                let mut out = Vec::new();
+                match item {
+                    Some(Ok(chunk)) => {
+                        let (is_err, bytes) = match chunk {
+                            LogOutput::StdErr { message } => (true, message),
+                            LogOutput::StdOut { message } | LogOutput::Console { message } => (false, message),
+                            LogOutput::StdIn { .. } => return stream::iter(out),
+                        };
+                        let buf = partial.entry(is_err).or_default();
+                        buf.push_str(&String::from_utf8_lossy(&bytes));
+                        while let Some(pos) = buf.find('\n') {
+                            let line: String = buf.drain(..=pos).collect();
+                            out.push(line_of(is_err, line.trim_end_matches(['\n', '\r'])));
+                        }
+                    }
+                    Some(Err(_)) => {}
+                    None => {
+                        for (is_err, rest) in partial.drain() {
+                            if !rest.is_empty() {
+                                out.push(line_of(is_err, &rest));
+                            }
+                        }
+                    }
+                }
+                stream::iter(out)
+            })
+            .boxed()
+    }
+
+    async fn output_tail(&self, id: &str, lines: usize) -> Vec<String> {
+        let Ok(docker) = self.client().await else {
+            return Vec::new();
+        };
+        let opts = LogsOptions {
+            follow: false,
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let chunks: Vec<_> = docker.logs(id, Some(opts)).collect().await;
+        let text: String = chunks
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|c| String::from_utf8_lossy(&c.into_bytes()).into_owned())
+            .collect();
+        text.lines().map(String::from).collect()
+    }
+
+    async fn wait(&self, id: &str) -> Result<i64, RuntimeError> {
+        let mut s = self.client().await?.wait_container(id, None::<WaitContainerOptions>);
+        match s.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            // bollard reports non-zero exits as this error.
+            Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) if not_found(&e) => Err(RuntimeError::Other("container vanished".into())),
+            Some(Err(e)) => Err(RuntimeError::Unavailable(e.to_string())),
+            None => Err(RuntimeError::Unavailable("wait stream ended".into())),
+        }
+    }
+
+    async fn stop(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
+        let opts = StopContainerOptions {
+            t: Some(grace.as_secs().min(i32::MAX as u64) as i32),
+            signal: None,
+        };
+        match self.client().await?.stop_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            // 304: already stopped.
+            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(RuntimeError::Unavailable(e.to_string())),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.client().await?.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(RuntimeError::Unavailable(e.to_string())),
+        }
+    }
+
+    async fn list_own(&self, host_id: &str) -> Result<Vec<Existing>, RuntimeError> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{LABEL_HOST}={host_id}")],
+            )])),
+            ..Default::default()
+        };
+        let list = self
+            .client()
+            .await?
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        let mut out = Vec::new();
+        for c in list {
+            let Some(id) = c.id else { continue };
+            let job_id = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_JOB))
+                .and_then(|j| Uuid::parse_str(j).ok());
+            let Some(job_id) = job_id else { continue };
+            let state = match self
+                .client()
+                .await?
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(i) => match i.state.and_then(|s| s.status) {
+                    Some(ContainerStateStatusEnum::RUNNING)
+                    | Some(ContainerStateStatusEnum::RESTARTING)
+                    | Some(ContainerStateStatusEnum::PAUSED) => ExistingState::Running,
+                    Some(ContainerStateStatusEnum::EXITED) => ExistingState::Exited,
+                    _ => ExistingState::Dead,
+                },
+                Err(_) => ExistingState::Dead,
+            };
+            out.push(Existing { id, job_id, state });
+        }
+        Ok(out)
+    }
+}
+
+fn line_of(is_err: bool, text: &str) -> LogLine {
+    LogLine {
+        stream: if is_err { Stream::Stderr } else { Stream::Stdout },
+        text: text.to_string(),
+    }
+}

@@ -1,0 +1,125 @@
+//! A stand-in agent for the worker host's tests and benchmark: std only, so it links
+//! statically and runs in a `FROM scratch` image (`rustc -C target-feature=+crt-static`).
+//!
+//! Arguments (in any order):
+//!   --context        GET $TERARCHITECT_API_URL/agent/context with the job token and print the ticket title
+//!   --from-title     like --context, then run the words of the ticket title as further arguments
+//!                    (lets one test host run jobs with different behaviours)
+//!   --lines N        print N numbered lines (alternating stdout/stderr)
+//!   --sleep SECS     sleep (fractional seconds allowed)
+//!   --hang           wait until SIGTERM, then exit 143
+//!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
+//!   --pr URL         print `TERARCHITECT_PR_URL=URL`
+//!   --exit CODE      exit with CODE (default 0)
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+unsafe extern "C" {
+    fn signal(sig: i32, handler: usize) -> usize;
+    fn _exit(code: i32) -> !;
+}
+
+const SIGTERM: i32 = 15;
+const SIG_IGN: usize = 1;
+
+extern "C" fn on_term(_: i32) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { _exit(143) }
+}
+
+fn main() {
+    // PID 1 in a container ignores signals without a handler: install one explicitly.
+    // SAFETY: plain libc calls with a valid handler.
+    unsafe { signal(SIGTERM, on_term as *const () as usize) };
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut code = 0;
+    let mut i = 0;
+    let job = std::env::var("TERARCHITECT_JOB_ID").unwrap_or_default();
+    println!("test-agent starting for job {job}");
+    while i < args.len() {
+        let next = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--context" => {
+                println!("context: {}", context().unwrap_or_else(|e| format!("error {e}")));
+                i += 1;
+            }
+            "--from-title" => {
+                match context() {
+                    Ok(title) => {
+                        println!("context: {title}");
+                        args.extend(title.split_whitespace().map(String::from));
+                    }
+                    Err(e) => {
+                        eprintln!("cannot fetch the context: {e}");
+                        code = 2;
+                    }
+                }
+                i += 1;
+            }
+            "--lines" => {
+                for n in 1..=next.parse::<u32>().unwrap_or(0) {
+                    if n % 2 == 0 {
+                        eprintln!("line {n} of job {job}");
+                    } else {
+                        println!("line {n} of job {job}");
+                    }
+                }
+                i += 2;
+            }
+            "--sleep" => {
+                std::thread::sleep(Duration::from_secs_f64(next.parse().unwrap_or(0.0)));
+                i += 2;
+            }
+            "--hang" => {
+                println!("hanging until SIGTERM");
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            "--ignore-term" => {
+                // SAFETY: plain libc call.
+                unsafe { signal(SIGTERM, SIG_IGN) };
+                i += 1;
+            }
+            "--pr" => {
+                println!("TERARCHITECT_PR_URL={next}");
+                i += 2;
+            }
+            "--exit" => {
+                code = next.parse().unwrap_or(1);
+                i += 2;
+            }
+            other => {
+                eprintln!("unknown argument {other}");
+                i += 1;
+            }
+        }
+    }
+    std::io::stdout().flush().ok();
+    std::process::exit(code);
+}
+
+/// Plain HTTP/1.1 (the API is http:// in tests): returns the ticket title.
+fn context() -> Result<String, String> {
+    let base = std::env::var("TERARCHITECT_API_URL").map_err(|e| e.to_string())?;
+    let token = std::env::var("TERARCHITECT_JOB_TOKEN").map_err(|e| e.to_string())?;
+    let rest = base.strip_prefix("http://").ok_or("only http:// is supported")?;
+    let (hostport, prefix) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let mut s = std::net::TcpStream::connect(hostport).map_err(|e| e.to_string())?;
+    let host = hostport.split(':').next().unwrap_or(hostport);
+    let path = format!("/{}{}agent/context", prefix, if prefix.is_empty() || prefix.ends_with('/') { "" } else { "/" });
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
+    let status = body.lines().next().unwrap_or_default().to_string();
+    // The ticket object is the first one with a "title" field.
+    let title = body
+        .split("\"ticket\":")
+        .nth(1)
+        .and_then(|t| t.split("\"title\":\"").nth(1))
+        .and_then(|t| t.split('"').next())
+        .ok_or(format!("no ticket title in the reply ({status})"))?;
+    Ok(title.to_string())
+}
