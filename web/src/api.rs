@@ -72,7 +72,10 @@ impl ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.status, &self.field) {
-            (401, _) => write!(f, "Your token was not accepted. Sign out and sign in with a valid token."),
+            (401, _) => write!(
+                f,
+                "Your token was not accepted. Sign out and sign in with a valid token."
+            ),
             (_, Some(field)) => write!(f, "{}: {}", field.replace('_', " "), self.message),
             _ => write!(f, "{}", self.message),
         }

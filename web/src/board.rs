@@ -78,8 +78,10 @@ impl BoardCtx {
     }
 
     fn node_label(self, id: Uuid) -> Option<String> {
-        self.graph
-            .with(|g| g.as_ref().and_then(|g| g.nodes.iter().find(|n| n.id == id).map(|n| n.label.clone())))
+        self.graph.with(|g| {
+            g.as_ref()
+                .and_then(|g| g.nodes.iter().find(|n| n.id == id).map(|n| n.label.clone()))
+        })
     }
 
     /// Moves a ticket on screen at once, then asks the API (which may queue a job).
@@ -212,9 +214,11 @@ fn column_tickets(ctx: BoardCtx, column: Uuid) -> Vec<Ticket> {
 /// (column index, index in the column) of a ticket right now.
 fn locate(ctx: BoardCtx, ticket: Uuid) -> Option<(usize, usize)> {
     ctx.board.with_untracked(|b| {
-        b.as_ref()?.columns.iter().enumerate().find_map(|(ci, c)| {
-            c.tickets.iter().position(|t| t.id == ticket).map(|i| (ci, i))
-        })
+        b.as_ref()?
+            .columns
+            .iter()
+            .enumerate()
+            .find_map(|(ci, c)| c.tickets.iter().position(|t| t.id == ticket).map(|i| (ci, i)))
     })
 }
 
@@ -229,7 +233,9 @@ fn column_at(ctx: BoardCtx, index: usize) -> Option<(Uuid, usize)> {
 /// Where a drop at `y` lands among the column's cards (the dragged card excluded).
 fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> usize {
     let mut index = 0;
-    let Ok(cards) = list.query_selector_all(".ticket-card") else { return 0 };
+    let Ok(cards) = list.query_selector_all(".ticket-card") else {
+        return 0;
+    };
     for i in 0..cards.length() {
         let Some(card) = cards.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else {
             continue;
@@ -249,12 +255,14 @@ fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> usize {
 #[component]
 fn ColumnView(ctx: BoardCtx, column: Column) -> impl IntoView {
     let cid = column.id;
-    let count = move || ctx.board.with(|b| {
-        b.as_ref()
-            .and_then(|b| b.columns.iter().find(|c| c.column.id == cid))
-            .map(|c| c.tickets.len())
-            .unwrap_or(0)
-    });
+    let count = move || {
+        ctx.board.with(|b| {
+            b.as_ref()
+                .and_then(|b| b.columns.iter().find(|c| c.column.id == cid))
+                .map(|c| c.tickets.len())
+                .unwrap_or(0)
+        })
+    };
     let on_over = move |ev: web_sys::DragEvent| {
         ev.prevent_default();
         if let Some(dt) = ev.data_transfer() {
@@ -324,8 +332,12 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
     let tid = ticket.id;
     let pid = ctx.project;
     let keyboard_move = move |dx: i32, dy: i32| {
-        let Some((column_index, index)) = locate(ctx, tid) else { return };
-        let Some((column, len)) = column_at(ctx, column_index) else { return };
+        let Some((column_index, index)) = locate(ctx, tid) else {
+            return;
+        };
+        let Some((column, len)) = column_at(ctx, column_index) else {
+            return;
+        };
         if dx != 0 {
             let target = column_index as i32 + dx;
             if target < 0 {
@@ -621,7 +633,9 @@ fn ColumnEditor(ctx: BoardCtx) -> impl IntoView {
         }
         new_title.set(String::new());
         run(Box::pin(async move {
-            api::post::<_, Column>(&format!("/api/projects/{pid}/columns"), &c).await.map(|_| ())
+            api::post::<_, Column>(&format!("/api/projects/{pid}/columns"), &c)
+                .await
+                .map(|_| ())
         }));
     };
     view! {

@@ -13,7 +13,9 @@ use crate::api;
 use crate::util::{ErrorNote, Loading};
 
 const R: f64 = 34.0;
-const KINDS: [&str; 8] = ["service", "frontend", "database", "queue", "storage", "worker", "external", "library"];
+const KINDS: [&str; 8] = [
+    "service", "frontend", "database", "queue", "storage", "worker", "external", "library",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sel {
@@ -139,7 +141,8 @@ fn inverse(g: &Graph, c: &GraphChange) -> GraphChange {
         }
     }
     for e in &g.edges {
-        let gone = c.delete_edges.contains(&e.id) || c.delete_nodes.contains(&e.source) || c.delete_nodes.contains(&e.target);
+        let gone =
+            c.delete_edges.contains(&e.id) || c.delete_nodes.contains(&e.source) || c.delete_nodes.contains(&e.target);
         if gone && !inv.edges.iter().any(|x| x.id == e.id) {
             inv.edges.push(edge_input(e));
         }
@@ -155,7 +158,9 @@ impl Ed {
                     self.version.set(g.version);
                     self.graph.set(g);
                 }
-                Err(e) => self.save.set(SaveState::Failed(format!("Could not load the graph: {e}"))),
+                Err(e) => self
+                    .save
+                    .set(SaveState::Failed(format!("Could not load the graph: {e}"))),
             }
         });
     }
@@ -186,7 +191,9 @@ impl Ed {
         if self.busy.get_untracked() {
             return;
         }
-        let Some(mut change) = self.queue.try_update(|q| q.pop_front()).flatten() else { return };
+        let Some(mut change) = self.queue.try_update(|q| q.pop_front()).flatten() else {
+            return;
+        };
         self.busy.set(true);
         self.save.set(SaveState::Saving);
         change.expected_version = Some(self.version.get_untracked());
@@ -322,10 +329,11 @@ impl Ed {
     fn fit(self) {
         let (w, h) = canvas_size();
         let (minx, miny, maxx, maxy) = self.graph.with_untracked(|g| {
-            g.nodes.iter().fold(
-                (f64::MAX, f64::MAX, f64::MIN, f64::MIN),
-                |(a, b, c, d), n| (a.min(n.x), b.min(n.y), c.max(n.x), d.max(n.y)),
-            )
+            g.nodes
+                .iter()
+                .fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |(a, b, c, d), n| {
+                    (a.min(n.x), b.min(n.y), c.max(n.x), d.max(n.y))
+                })
         });
         if minx > maxx {
             self.view.set((w / 2.0, h / 2.0, 1.0));
@@ -696,7 +704,13 @@ fn EdgeView(ed: Ed, id: Uuid) -> impl IntoView {
                 (true, false) => e.protocol.clone(),
                 (false, false) => format!("{} ({})", e.label, e.protocol),
             };
-            Some((a.x + ux * R, a.y + uy * R, b.x - ux * (R + 2.0), b.y - uy * (R + 2.0), text))
+            Some((
+                a.x + ux * R,
+                a.y + uy * R,
+                b.x - ux * (R + 2.0),
+                b.y - uy * (R + 2.0),
+                text,
+            ))
         })
     });
     let selected = move || ed.selected.with(|s| s.contains(&Sel::Edge(id)));
@@ -803,7 +817,11 @@ fn ItemEditor(ed: Ed, sel: Sel) -> impl IntoView {
             return;
         };
         if let Err(e) = change.validate() {
-            error.set(Some(format!("{} {}", e.field.rsplit('.').next().unwrap_or("value"), e.message)));
+            error.set(Some(format!(
+                "{} {}",
+                e.field.rsplit('.').next().unwrap_or("value"),
+                e.message
+            )));
             return;
         }
         ed.commit(change, true);

@@ -204,14 +204,20 @@ pub fn ProjectForm(
         r.err().map(|e| e.message)
     };
     let shown = move |field: &'static str| -> Option<String> {
-        if touched.with(|t| t.contains(&field)) {
-            if let Some(m) = check(field) {
-                return Some(m);
-            }
+        if touched.with(|t| t.contains(&field))
+            && let Some(m) = check(field)
+        {
+            return Some(m);
         }
         server_error.with(|e| e.as_ref().and_then(|e| e.for_field(field)))
     };
-    let touch = move |f: &'static str| touched.update(|t| if !t.contains(&f) { t.push(f) });
+    let touch = move |f: &'static str| {
+        touched.update(|t| {
+            if !t.contains(&f) {
+                t.push(f)
+            }
+        })
+    };
 
     let submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
@@ -245,9 +251,8 @@ pub fn ProjectForm(
         });
     };
 
-    let field_error = move |f: &'static str| {
-        move || shown(f).map(|m| view! { <span class="field-error" data-field=f>{m}</span> })
-    };
+    let field_error =
+        move |f: &'static str| move || shown(f).map(|m| view! { <span class="field-error" data-field=f>{m}</span> });
     view! {
         <form class="form project-form" on:submit=submit novalidate>
             <label>

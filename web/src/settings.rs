@@ -183,7 +183,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                                     .collect_view()}
                             </tbody>
                         </table>
-                        {move || error.get().filter(|e| e.field.is_none() || !e.field.as_deref().is_some_and(|f| !f.contains(' '))).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+                        {move || error.get().map(|e| view! { <p class="error">{e.to_string()}</p> })}
                         <div class="row">
                             <button class="btn primary" type="submit" id="save-settings">"Save settings"</button>
                             <span class="save-state" id="settings-state">{move || state.get()}</span>

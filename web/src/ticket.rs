@@ -246,7 +246,13 @@ fn TicketForm(project: Uuid, ticket: Ticket, graph: Graph, data: RwSignal<Option
     };
     let label_of = {
         let g = graph.clone();
-        move |id: Uuid| g.nodes.iter().find(|n| n.id == id).map(|n| n.label.clone()).unwrap_or_else(|| "?".into())
+        move |id: Uuid| {
+            g.nodes
+                .iter()
+                .find(|n| n.id == id)
+                .map(|n| n.label.clone())
+                .unwrap_or_else(|| "?".into())
+        }
     };
     view! {
         <form class="form ticket-form" on:submit=save novalidate>
@@ -418,7 +424,12 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
     let action_error = RwSignal::new(None::<String>);
     let stop = move |_| {
         leptos::task::spawn_local(async move {
-            match api::post::<_, Job>(&format!("/api/projects/{project}/jobs/{jid}/cancel"), &serde_json::json!({})).await {
+            match api::post::<_, Job>(
+                &format!("/api/projects/{project}/jobs/{jid}/cancel"),
+                &serde_json::json!({}),
+            )
+            .await
+            {
                 Ok(j) => {
                     status.set(j.status);
                     on_change.run(None);
@@ -429,7 +440,12 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
     };
     let retry = move |_| {
         leptos::task::spawn_local(async move {
-            match api::post::<_, Job>(&format!("/api/projects/{project}/jobs/{jid}/retry"), &serde_json::json!({})).await {
+            match api::post::<_, Job>(
+                &format!("/api/projects/{project}/jobs/{jid}/retry"),
+                &serde_json::json!({}),
+            )
+            .await
+            {
                 Ok(j) => on_change.run(Some(j.id)),
                 Err(e) => action_error.set(Some(format!("Could not retry: {e}"))),
             }

@@ -40,7 +40,12 @@ pub fn short_time(t: DateTime<Utc>) -> String {
 }
 
 /// "running 2m 03s", "queued 12s", "failed after 40s": reads the clock while active.
-pub fn job_elapsed(status: JobStatus, created: DateTime<Utc>, started: Option<DateTime<Utc>>, finished: Option<DateTime<Utc>>) -> String {
+pub fn job_elapsed(
+    status: JobStatus,
+    created: DateTime<Utc>,
+    started: Option<DateTime<Utc>>,
+    finished: Option<DateTime<Utc>>,
+) -> String {
     let from = started.unwrap_or(created);
     match (status, finished) {
         (JobStatus::Queued, _) => format!("queued {}", duration_text((now() - created).num_seconds())),
@@ -62,7 +67,7 @@ pub fn thousands(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
