@@ -245,16 +245,28 @@ impl Ed {
     fn add_node(self) {
         let (w, h) = canvas_size();
         let (tx, ty, s) = self.view.get_untracked();
-        let n = self.graph.with_untracked(|g| g.nodes.len()) as f64;
+        let n = self.graph.with_untracked(|g| g.nodes.len());
         let id = Uuid::new_v4();
+        // The free spot nearest the middle of the view, on a spiral of candidates.
+        let (cx, cy) = ((w / 2.0 - tx) / s, (h / 2.0 - ty) / s);
+        let (x, y) = self.graph.with_untracked(|g| {
+            (0..400)
+                .map(|i| {
+                    let i = i as f64;
+                    let (r, a) = (i.sqrt() * 2.6 * R, i * 2.4);
+                    ((cx + r * a.cos()).round(), (cy + r * a.sin() * 0.7).round())
+                })
+                .find(|(x, y)| g.nodes.iter().all(|m| (m.x - x).hypot(m.y - y) > 3.6 * R))
+                .unwrap_or((cx, cy))
+        });
         let node = NodeInput {
             id,
-            label: format!("Component {}", n as usize + 1),
+            label: format!("Component {}", n + 1),
             kind: "service".into(),
             technology: String::new(),
             description: String::new(),
-            x: ((w / 2.0 - tx) / s + (n % 5.0) * 30.0 - 60.0).round(),
-            y: ((h / 2.0 - ty) / s + (n % 3.0) * 30.0 - 30.0).round(),
+            x,
+            y,
         };
         self.commit(
             GraphChange {

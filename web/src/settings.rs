@@ -67,7 +67,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
             }
         });
     };
-    let scope_word = if project.is_some() { "Reset to global" } else { "Clear" };
+    let scope_word = if project.is_some() { "Reset" } else { "Clear" };
     view! {
         <ErrorNote error=load_error />
         {move || match items.get() {
@@ -93,23 +93,31 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                                         };
                                         let set_draft2 = set_draft.clone();
                                         let pending = move || drafts.with(|d| d.get(&k2).cloned());
+                                        let pending2 = pending.clone();
                                         let current = match &s.value {
                                             Some(Value::String(v)) => v.clone(),
                                             Some(v) => v.to_string(),
                                             None => String::new(),
                                         };
-                                        let source = match s.source.as_str() {
-                                            "project" => "set for this project",
-                                            "global" => "inherited from global",
-                                            _ if s.is_set => "set",
+                                        let source = match (s.source.as_str(), project.is_some()) {
+                                            ("project", _) => "set for this project",
+                                            ("global", true) => "inherited from global",
+                                            ("global", false) => "set",
                                             _ => "default",
                                         };
+                                        let own = s.source == if project.is_some() { "project" } else { "global" };
                                         let input = if s.secret {
                                             view! {
                                                 <input
                                                     type="password"
                                                     name=key.clone()
                                                     autocomplete="new-password"
+                                                    prop:value=move || {
+                                                        match pending2() {
+                                                            Some(Some(Value::String(v))) => v,
+                                                            _ => String::new(),
+                                                        }
+                                                    }
                                                     placeholder=if s.is_set { "•••••••• (leave empty to keep)" } else { "not set" }
                                                     on:input=move |ev| {
                                                         let v = event_target_value(&ev);
@@ -160,6 +168,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                                                     {move || match (secret, pending()) {
                                                         (true, Some(Some(_))) => view! { <span class="badge pending">"will be set"</span> }.into_any(),
                                                         (_, Some(None)) => view! { <span class="badge pending">"will be cleared"</span> }.into_any(),
+                                                        (true, _) if is_set && !own => view! { <span class="badge ok secret-state">"set (global)"</span> }.into_any(),
                                                         (true, _) if is_set => view! { <span class="badge ok secret-state">"set"</span> }.into_any(),
                                                         (true, _) => view! { <span class="badge secret-state">"not set"</span> }.into_any(),
                                                         _ => view! { <span class="muted small">{source}</span> }.into_any(),
@@ -167,7 +176,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                                                     {move || error.with(|e| e.as_ref().and_then(|e| e.for_field(&k3))).map(|m| view! { <span class="field-error">{m}</span> })}
                                                 </td>
                                                 <td>
-                                                    {is_set.then(|| {
+                                                    {own.then(|| {
                                                         let set_draft2 = set_draft2.clone();
                                                         let k4 = k4.clone();
                                                         view! {

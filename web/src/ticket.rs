@@ -84,7 +84,7 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                         .with(|cs| cs.iter().find(|c| c.id == t.column_id).map(|c| c.title.clone()))
                                         .unwrap_or_default();
                                     format!(
-                                        "In {col} · {} priority · {} (all runs)",
+                                        "Column: {col} · {} priority · {} (all runs)",
                                         t.priority.as_str(),
                                         util::tokens_text(t.input_tokens, t.output_tokens),
                                     )

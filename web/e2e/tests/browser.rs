@@ -259,6 +259,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     type_into(b, ".item-editor input[name=label]", "Postgres").await?;
     type_into(b, ".item-editor input[name=technology]", "PostgreSQL 18").await?;
+    type_into(b, ".item-editor input[name=kind]", "database").await?;
     click(b, "#save-item").await?;
     node(b, "Postgres").await?;
     graph_until(s, &pid, "the rename saved", |g| labels(g) == ["Postgres", "Web app"]).await?;
