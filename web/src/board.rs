@@ -25,6 +25,8 @@ struct BoardCtx {
     moving: RwSignal<u32>,
     error: RwSignal<Option<String>>,
     focus_after: RwSignal<Option<Uuid>>,
+    /// The card that last had focus: only it carries the move buttons (keeps big boards light).
+    focused: RwSignal<Option<Uuid>>,
 }
 
 impl BoardCtx {
@@ -133,6 +135,7 @@ pub fn BoardView(project: Uuid) -> impl IntoView {
         moving: RwSignal::new(0),
         error: RwSignal::new(None),
         focus_after: RwSignal::new(None),
+        focused: RwSignal::new(None),
     };
     ctx.load();
     ctx.load_graph();
@@ -392,20 +395,30 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
     view! {
         <article
             class=format!("ticket-card prio-{priority}")
-            class:dragging=move || ctx.dragging.get() == Some(tid)
             draggable="true"
             tabindex="0"
             data-ticket-id=tid.to_string()
             aria-label=aria
             aria-keyshortcuts="ArrowLeft ArrowRight ArrowUp ArrowDown Enter"
+            on:focusin=move |_| {
+                if ctx.focused.get_untracked() != Some(tid) {
+                    ctx.focused.set(Some(tid));
+                }
+            }
             on:dragstart=move |ev: web_sys::DragEvent| {
+                if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+                    let _ = el.class_list().add_1("dragging");
+                }
                 if let Some(dt) = ev.data_transfer() {
                     let _ = dt.set_data("text/plain", &tid.to_string());
                     dt.set_effect_allowed("move");
                 }
                 ctx.dragging.set(Some(tid));
             }
-            on:dragend=move |_| {
+            on:dragend=move |ev: web_sys::DragEvent| {
+                if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+                    let _ = el.class_list().remove_1("dragging");
+                }
                 ctx.dragging.set(None);
                 ctx.drop_at.set(None);
             }
@@ -449,6 +462,7 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                         }
                     })}
                 {(tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> })}
+                <Show when=move || ctx.focused.get() == Some(tid)>
                 <span class="card-moves">
                     <button class="icon" title="Move to the previous column" aria-label="Move left" on:click=move |_| keyboard_move(-1, 0)>
                         "◀"
@@ -463,6 +477,7 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                         "▶"
                     </button>
                 </span>
+                </Show>
             </div>
         </article>
     }
