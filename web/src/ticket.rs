@@ -422,7 +422,9 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
         }
     });
     let action_error = RwSignal::new(None::<String>);
+    let stopping = RwSignal::new(job.cancel_requested && job.status.is_active());
     let stop = move |_| {
+        stopping.set(true);
         leptos::task::spawn_local(async move {
             match api::post::<_, Job>(
                 &format!("/api/projects/{project}/jobs/{jid}/cancel"),
@@ -434,7 +436,10 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
                     status.set(j.status);
                     on_change.run(None);
                 }
-                Err(e) => action_error.set(Some(format!("Could not stop the run: {e}"))),
+                Err(e) => {
+                    stopping.set(false);
+                    action_error.set(Some(format!("Could not stop the run: {e}")));
+                }
             }
         });
     };
@@ -471,12 +476,17 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
                 <span class="muted small">{tokens}</span>
                 <span class="spacer"></span>
                 <Show when=move || status.get().is_active()>
-                    <button class="btn danger" id="stop-job" on:click=stop>"Stop"</button>
+                    <button class="btn danger" id="stop-job" on:click=stop disabled=move || stopping.get()>
+                        {move || if stopping.get() { "Stopping…" } else { "Stop" }}
+                    </button>
                 </Show>
                 <Show when=move || matches!(status.get(), JobStatus::Failed | JobStatus::Cancelled)>
                     <button class="btn" id="retry-job" on:click=retry>"Retry"</button>
                 </Show>
             </div>
+            <Show when=move || stopping.get() && status.get().is_active()>
+                <p class="hint" id="stop-note">"Stop requested: the agent stops at its next check and the run ends as cancelled."</p>
+            </Show>
             <ErrorNote error=action_error />
             <ErrorNote error=error />
             {move || {

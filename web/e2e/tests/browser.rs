@@ -280,6 +280,47 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         "return document.querySelector('#graph-save-state').dataset.state === 'saved'",
     )
     .await?;
+    // double-click the connection to give it a protocol
+    let edge = b.wait_for(".edge .edge-hit").await?;
+    let dbl = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: edge,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    b.client.perform_actions(dbl).await?;
+    b.client.release_actions().await?;
+    type_into(b, ".item-editor input[name=label]", "orders").await?;
+    type_into(b, ".item-editor input[name=protocol]", "SQL").await?;
+    click(b, "#save-item").await?;
+    graph_until(s, &pid, "the edge's protocol saved", |g| {
+        g["edges"][0]["protocol"] == "SQL" && g["edges"][0]["label"] == "orders"
+    })
+    .await?;
+    // add a component and delete it again with "Delete selected"
+    click(b, "#add-node").await?;
+    type_into(b, ".item-editor input[name=label]", "Scratch").await?;
+    click(b, "#save-item").await?;
+    node(b, "Scratch").await?.click().await?;
+    click(b, "#delete-selected").await?;
+    graph_until(s, &pid, "the scratch node deleted", |g| {
+        labels(g) == ["Postgres", "Web app"]
+    })
+    .await?;
+
     // a note on the selected component
     node(b, "Postgres").await?.click().await?;
     type_into(b, ".notes textarea[name=note]", "Holds orders and users.").await?;
@@ -361,6 +402,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
             .then_some(())
     })
     .await?;
+    b.wait_js(
+        "the queued time ticking",
+        &format!("const j = document.querySelector('{card} [data-job-status=queued]'); return j && /queued [1-9]/.test(j.textContent) && j.textContent"),
+    )
+    .await?;
     b.screenshot("03-board.png").await?;
 
     // ---- keyboard moves: "Project setup" right, up, then left again
@@ -402,6 +448,40 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     press(b, LEFT).await?;
     board_at(("backlog", 0)).await?;
+
+    // ---- edit columns: add, rename, move left, delete (empty custom columns only)
+    click(b, "#edit-columns").await?;
+    type_into(b, ".column-editor input[name=new_column]", "QA").await?;
+    click(b, ".column-editor form button[type=submit]").await?;
+    b.wait_for(".column[aria-label=QA]").await?;
+    let qa_row = ".column-editor .column-row:last-child";
+    type_into(b, &format!("{qa_row} input.column-title"), "Quality").await?;
+    click(b, &format!("{qa_row} button:nth-of-type(1)")).await?;
+    b.wait_for(".column[aria-label=Quality]").await?;
+    click(b, &format!("{qa_row} button[aria-label='Move column left']")).await?;
+    eventually("Quality before Done", Duration::from_secs(20), || async {
+        let cols = s.api("GET", &format!("/api/projects/{pid}/columns"), None).await.ok()?;
+        let titles: Vec<String> = cols
+            .as_array()?
+            .iter()
+            .map(|c| c["title"].as_str().unwrap_or("").to_string())
+            .collect();
+        (titles == ["Backlog", "In Progress", "In Review", "Quality", "Done"]).then_some(())
+    })
+    .await?;
+    b.wait_js(
+        "the built-in column's delete disabled",
+        "return document.querySelector('.column-editor .column-row:first-child .danger').disabled",
+    )
+    .await?;
+    b.screenshot("03b-columns.png").await?;
+    click(b, ".column-editor .column-row:nth-child(4) .danger").await?;
+    b.wait_js(
+        "Quality gone",
+        "return !document.querySelector('.column[aria-label=Quality]')",
+    )
+    .await?;
+    click(b, "#edit-columns").await?;
 
     // ---- the ticket page follows the run's log live
     let claim = s
@@ -460,6 +540,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
     // ---- Stop reaches the worker; the host reports the run cancelled; Retry appears
     click(b, "#stop-job").await?;
+    b.wait_for("#stop-note").await?;
     eventually("cancel requested", Duration::from_secs(20), || async {
         let hb = s
             .call(
@@ -486,6 +567,41 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.wait_for("#retry-job").await?;
     b.wait_for(".job-row .job-cancelled").await?;
 
+    assert!(b.text_of("#log-status").await? == "cancelled");
+
+    // Retry queues a fresh run; a host finishes it with a pull request
+    click(b, "#retry-job").await?;
+    b.wait_js(
+        "two runs listed",
+        "return document.querySelectorAll('.job-row').length === 2",
+    )
+    .await?;
+    b.wait_for("#log-status[data-job-status=queued]").await?;
+    let jobs = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/jobs"), None)
+        .await?;
+    let jid2 = jobs[0]["id"].as_str().ok_or("no retried job")?.to_string();
+    assert_ne!(jid2, jid);
+    s.call(
+        &s.worker_base,
+        &s.worker_token,
+        "POST",
+        &format!("/worker/jobs/{jid2}/claim"),
+        Some(json!({"host_id": "e2e-host"})),
+    )
+    .await?;
+    s.call(
+        &s.worker_base,
+        &s.worker_token,
+        "POST",
+        &format!("/worker/jobs/{jid2}/finish"),
+        Some(json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/acme/shop/pull/7", "pr_number": 7})),
+    )
+    .await?;
+    b.wait_for("#log-status[data-job-status=succeeded]").await?;
+    b.wait_for(".page-head a.pr-link[href='https://github.com/acme/shop/pull/7']")
+        .await?;
+
     // edit the ticket's title
     type_into(b, ".ticket-form input[name=title]", "Checkout page with Stripe").await?;
     click(b, "#save-ticket").await?;
@@ -503,6 +619,13 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     )
     .await?;
     b.screenshot("05-ticket-stopped.png").await?;
+
+    // the card on the board links the pull request and shows the finished run
+    click(b, ".crumb").await?;
+    b.wait_for(&format!("{card} a.pr-link[href='https://github.com/acme/shop/pull/7']"))
+        .await?;
+    b.wait_for(&format!("{card} [data-job-status=succeeded]")).await?;
+    b.screenshot("05b-board-pr.png").await?;
 
     // ---- settings: a secret is write-only and shows as set
     click(b, ".topbar nav a[href=\"/settings\"]").await?;
