@@ -233,11 +233,13 @@ fn column_at(ctx: BoardCtx, index: usize) -> Option<(Uuid, usize)> {
     })
 }
 
-/// Where a drop at `y` lands among the column's cards (the dragged card excluded).
-fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> usize {
+/// Where a drop at `y` lands among the column's cards (the dragged card excluded),
+/// and the card to mark: (card, before it?).
+fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> (usize, Option<(web_sys::Element, bool)>) {
     let mut index = 0;
+    let mut last = None;
     let Ok(cards) = list.query_selector_all(".ticket-card") else {
-        return 0;
+        return (0, None);
     };
     for i in 0..cards.length() {
         let Some(card) = cards.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else {
@@ -248,11 +250,23 @@ fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> usize {
         }
         let r = card.get_bounding_client_rect();
         if y < r.top() + r.height() / 2.0 {
-            return index;
+            return (index, Some((card, true)));
         }
         index += 1;
+        last = Some(card);
     }
-    index
+    (index, last.map(|c| (c, false)))
+}
+
+/// Removes the drop marker line.
+fn clear_marks() {
+    if let Ok(marked) = document().query_selector_all(".drop-before, .drop-after") {
+        for i in 0..marked.length() {
+            if let Some(el) = marked.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
+                let _ = el.class_list().remove_2("drop-before", "drop-after");
+            }
+        }
+    }
 }
 
 #[component]
@@ -272,9 +286,15 @@ fn ColumnView(ctx: BoardCtx, column: Column) -> impl IntoView {
             dt.set_drop_effect("move");
         }
         if let Some(list) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
-            let i = drop_index(&list, ctx.dragging.get_untracked(), ev.client_y() as f64);
+            let (i, mark) = drop_index(&list, ctx.dragging.get_untracked(), ev.client_y() as f64);
             if ctx.drop_at.get_untracked() != Some((cid, i)) {
                 ctx.drop_at.set(Some((cid, i)));
+                clear_marks();
+                if let Some((card, before)) = mark {
+                    let _ = card
+                        .class_list()
+                        .add_1(if before { "drop-before" } else { "drop-after" });
+                }
             }
         }
     };
@@ -288,8 +308,9 @@ fn ColumnView(ctx: BoardCtx, column: Column) -> impl IntoView {
         let index = ev
             .current_target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .map(|l| drop_index(&l, dragged, ev.client_y() as f64))
+            .map(|l| drop_index(&l, dragged, ev.client_y() as f64).0)
             .unwrap_or(usize::MAX);
+        clear_marks();
         ctx.dragging.set(None);
         ctx.drop_at.set(None);
         if let Some(t) = dragged {
@@ -421,6 +442,7 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                 }
                 ctx.dragging.set(None);
                 ctx.drop_at.set(None);
+                clear_marks();
             }
             on:keydown=on_key
         >

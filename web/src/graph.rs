@@ -155,8 +155,20 @@ impl Ed {
         leptos::task::spawn_local(async move {
             match api::get::<Graph>(&format!("/api/projects/{}/graph", self.project)).await {
                 Ok(g) => {
+                    self.selected.update(|s| {
+                        s.retain(|x| match x {
+                            Sel::Node(id) => g.nodes.iter().any(|n| n.id == *id),
+                            Sel::Edge(id) => g.edges.iter().any(|e| e.id == *id),
+                        })
+                    });
+                    if let Some(Sel::Node(id)) = self.editing.get_untracked()
+                        && !g.nodes.iter().any(|n| n.id == id)
+                    {
+                        self.editing.set(None);
+                    }
                     self.version.set(g.version);
                     self.graph.set(g);
+                    self.pump();
                 }
                 Err(e) => self
                     .save
@@ -188,7 +200,8 @@ impl Ed {
     }
 
     fn pump(self) {
-        if self.busy.get_untracked() {
+        // Nothing is sent before the graph (and its version) has arrived.
+        if self.busy.get_untracked() || self.version.get_untracked() < 0 {
             return;
         }
         let Some(mut change) = self.queue.try_update(|q| q.pop_front()).flatten() else {
@@ -533,7 +546,7 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
 
     view! {
         <div class="graph-toolbar">
-            <button class="btn primary" id="add-node" on:click=move |_| ed.add_node()>"Add component"</button>
+            <button class="btn primary" id="add-node" disabled=move || ed.version.get() < 0 on:click=move |_| ed.add_node()>"Add component"</button>
             <button
                 class="btn"
                 id="connect"

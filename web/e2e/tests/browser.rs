@@ -131,7 +131,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     click(b, &format!(".tabs a[href=\"/projects/{pid}/graph\"]")).await?;
     b.wait_for("svg.graph-canvas").await?;
     for label in ["Web app", "Database"] {
-        click(b, "#add-node").await?;
+        click(b, "#add-node:not([disabled])").await?;
         type_into(b, ".item-editor input[name=label]", label).await?;
         type_into(b, ".item-editor input[name=technology]", "Rust").await?;
         click(b, "#save-item").await?;
@@ -265,7 +265,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     graph_until(s, &pid, "the rename saved", |g| labels(g) == ["Postgres", "Web app"]).await?;
 
     // an addition, undone
-    click(b, "#add-node").await?;
+    click(b, "#add-node:not([disabled])").await?;
     click(b, ".item-editor .btn.ghost").await?;
     graph_until(s, &pid, "a third node", |g| labels(g).len() == 3).await?;
     click(b, "#undo").await?;
@@ -311,7 +311,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     })
     .await?;
     // add a component and delete it again with "Delete selected"
-    click(b, "#add-node").await?;
+    click(b, "#add-node:not([disabled])").await?;
     type_into(b, ".item-editor input[name=label]", "Scratch").await?;
     click(b, "#save-item").await?;
     node(b, "Scratch").await?.click().await?;
@@ -494,6 +494,8 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         )
         .await?;
     let job_token = claim["job_token"].as_str().ok_or("no job token")?.to_string();
+    // the board follows on its own: the claimed run shows as running without a reload
+    b.wait_for(&format!("{card} [data-job-status=running]")).await?;
     click(b, &format!("{card} .card-title")).await?;
     b.wait_for("#log-status[data-job-status=running]").await?;
     let append = |events: Value| {
@@ -602,7 +604,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.wait_for(".page-head a.pr-link[href='https://github.com/acme/shop/pull/7']")
         .await?;
 
-    // edit the ticket's title
+    // edit the ticket's title (an empty one is refused inline first)
+    b.wait_for(".ticket-form input[name=title]").await?.clear().await?;
+    type_into(b, ".ticket-form input[name=title]", " ").await?;
+    let err = b.text_of(".ticket-form .field-error").await?;
+    assert_eq!(err, "must not be empty");
     type_into(b, ".ticket-form input[name=title]", "Checkout page with Stripe").await?;
     click(b, "#save-ticket").await?;
     eventually("the title saved", Duration::from_secs(20), || async {
