@@ -7,7 +7,8 @@
 #                a mismatch), Chromium + chromedriver (apt).
 #   web_build    release build into web/dist (no wasm-opt: see index.html); prints sizes.
 #   web_test     web_install + web_build, builds the API binaries from the root workspace,
-#                fmt + clippy, then the browser end-to-end tests (web/e2e). Needs
+#                fmt + clippy, the UI's unit tests (on the host), then the browser
+#                end-to-end tests (web/e2e). Needs
 #                TERARCHITECT_TEST_PG_URL and TERARCHITECT_TEST_SQS_URL (what
 #                `./dev services` prints). Screenshots land in web/e2e/artifacts/.
 #
@@ -128,6 +129,8 @@ web_test() {
     _web_env
     cargo clippy --locked -p terarchitect-web --target wasm32-unknown-unknown -- -D warnings
     unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD
+    _web_log "UI unit tests (host)"
+    cargo test --locked -p terarchitect-web
     _web_log "browser end-to-end tests"
     TERARCHITECT_BIN_DIR="$bins" WEB_DIST="$_WEB_DIR/dist" \
       cargo test --locked -p terarchitect-web-e2e -- --test-threads="${WEB_TEST_THREADS:-1}" --nocapture

@@ -988,3 +988,113 @@ fn Notes(ed: Ed) -> impl IntoView {
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(label: &str, x: f64) -> NodeInput {
+        NodeInput {
+            id: Uuid::new_v4(),
+            label: label.into(),
+            kind: "service".into(),
+            technology: String::new(),
+            description: String::new(),
+            x,
+            y: 0.0,
+        }
+    }
+
+    fn graph() -> (Graph, Uuid, Uuid, Uuid) {
+        let (a, b) = (node("a", 0.0), node("b", 100.0));
+        let e = EdgeInput {
+            id: Uuid::new_v4(),
+            source: a.id,
+            target: b.id,
+            label: "calls".into(),
+            protocol: "HTTP".into(),
+        };
+        let mut g = Graph::default();
+        apply(
+            &mut g,
+            &GraphChange {
+                nodes: vec![a.clone(), b.clone()],
+                edges: vec![e.clone()],
+                ..Default::default()
+            },
+        );
+        (g, a.id, b.id, e.id)
+    }
+
+    /// Applying a change and then its inverse gives the graph back.
+    fn round_trip(g: &Graph, change: GraphChange) {
+        let g = g.clone();
+        let mut h = g.clone();
+        let inv = inverse(&h, &change);
+        apply(&mut h, &change);
+        assert_ne!(h, g);
+        apply(&mut h, &inv);
+        let sorted = |g: &Graph| {
+            let mut g = g.clone();
+            g.nodes.sort_by_key(|n| n.id);
+            g.edges.sort_by_key(|e| e.id);
+            g
+        };
+        assert_eq!(sorted(&h), sorted(&g));
+    }
+
+    #[test]
+    fn undo_restores_deleted_nodes_with_their_edges() {
+        let (g, a, ..) = graph();
+        round_trip(
+            &g,
+            GraphChange {
+                delete_nodes: vec![a],
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn undo_removes_additions_and_restores_edits() {
+        let (g, a, _, e) = graph();
+        round_trip(
+            &g,
+            GraphChange {
+                nodes: vec![node("c", 5.0)],
+                ..Default::default()
+            },
+        );
+        let mut moved = node_input(g.nodes.iter().find(|n| n.id == a).unwrap());
+        moved.x += 50.0;
+        moved.label = "renamed".into();
+        round_trip(
+            &g,
+            GraphChange {
+                nodes: vec![moved],
+                ..Default::default()
+            },
+        );
+        round_trip(
+            &g,
+            GraphChange {
+                delete_edges: vec![e],
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn deleting_a_node_drops_its_edges_locally() {
+        let (mut g, a, ..) = graph();
+        apply(
+            &mut g,
+            &GraphChange {
+                delete_nodes: vec![a],
+                ..Default::default()
+            },
+        );
+        assert_eq!(g.nodes.len(), 1);
+        assert!(g.edges.is_empty());
+    }
+}

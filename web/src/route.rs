@@ -129,3 +129,28 @@ pub fn Link(to: Route, #[prop(optional, into)] class: String, children: Children
         </a>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip() {
+        let p = Uuid::new_v4();
+        let t = Uuid::new_v4();
+        for r in [
+            Route::Projects,
+            Route::Settings,
+            Route::Project(p, Tab::Board),
+            Route::Project(p, Tab::Graph),
+            Route::Project(p, Tab::Review),
+            Route::Project(p, Tab::Settings),
+            Route::Ticket(p, t),
+        ] {
+            assert_eq!(Route::parse(&r.path()), r, "{}", r.path());
+        }
+        assert_eq!(Route::parse("/projects/nope"), Route::NotFound);
+        assert_eq!(Route::parse(&format!("/projects/{p}/nope")), Route::NotFound);
+        assert_eq!(Route::parse(&format!("/projects/{p}/")), Route::Project(p, Tab::Board));
+    }
+}

@@ -561,3 +561,28 @@ fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: i64, phase: &str) -> JobEvent {
+        JobEvent {
+            seq,
+            at: chrono::DateTime::<chrono::Utc>::default(),
+            phase: phase.into(),
+            step: format!("step {seq}"),
+            summary: String::new(),
+            raw_output: None,
+            input_tokens: 0,
+            output_tokens: 0,
+        }
+    }
+
+    #[test]
+    fn consecutive_events_of_a_phase_form_one_group() {
+        let groups = phases(&[ev(1, "plan"), ev(2, "plan"), ev(3, "execute"), ev(4, "plan")]);
+        let shape: Vec<(String, usize)> = groups.iter().map(|(p, es)| (p.clone(), es.len())).collect();
+        assert_eq!(shape, [("plan".into(), 2), ("execute".into(), 1), ("plan".into(), 1)]);
+    }
+}

@@ -106,3 +106,19 @@ pub fn page_visible() -> bool {
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_numbers_read_well() {
+        assert_eq!(duration_text(-3), "0s");
+        assert_eq!(duration_text(59), "59s");
+        assert_eq!(duration_text(123), "2m 03s");
+        assert_eq!(duration_text(3 * 3600 + 65), "3h 01m");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-1000), "-1,000");
+    }
+}
