@@ -80,11 +80,11 @@ web_install() {
   local want have
   want=$(_web_bindgen_version)
   [ -n "$want" ] || { _web_die "no wasm-bindgen in $_WEB_DIR/Cargo.lock"; return 1; }
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
   if [ "$have" != "$want" ]; then
     _web_log "installing wasm-bindgen-cli $want (have: ${have:-none})"
     cargo install wasm-bindgen-cli --version "=$want" --force
-    have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+    have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
   fi
   if [ "$have" != "$want" ]; then
     _web_die "wasm-bindgen CLI is ${have:-missing} but web/Cargo.lock pins $want: the UI would not load"
@@ -98,12 +98,13 @@ web_build() {
   _web_env
   local want have
   want=$(_web_bindgen_version)
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
   [ "$have" = "$want" ] || { _web_die "wasm-bindgen CLI ${have:-missing} != $want from Cargo.lock: run web_install"; return 1; }
   _web_log "trunk build --release → web/dist"
-  (cd "$_WEB_DIR" && trunk build --release --locked 2>&1 | grep -v '^\s*$' | tail -n 5)
+  (set -o pipefail; cd "$_WEB_DIR" && trunk build --release --locked 2>&1 | grep -v '^\s*$' | tail -n 5) \
+    || { _web_die "trunk build failed"; return 1; }
   local wasm
-  wasm=$(ls "$_WEB_DIR"/dist/*.wasm 2>/dev/null | head -n1)
+  wasm=$(ls "$_WEB_DIR"/dist/*.wasm 2>/dev/null | head -n1 || true)
   [ -n "$wasm" ] || { _web_die "no .wasm in web/dist"; return 1; }
   _web_log "$(basename "$wasm"): $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) bytes gzipped"
 }
@@ -115,12 +116,13 @@ web_test() {
   [ -n "${TERARCHITECT_TEST_PG_URL:-}" ] && [ -n "${TERARCHITECT_TEST_SQS_URL:-}" ] \
     || { _web_die "TERARCHITECT_TEST_PG_URL and TERARCHITECT_TEST_SQS_URL must be set (see ./dev services)"; return 1; }
   _web_log "building the API binaries (root workspace)"
-  (cd "$_WEB_ROOT" && CARGO_TARGET_DIR="$cache/target" cargo build -q -p terarchitect-functions --bins)
+  (cd "$_WEB_ROOT" && CARGO_TARGET_DIR="$cache/target" cargo build -q -p terarchitect-functions --bins) || return 1
   # A private copy: other checkouts may rebuild the shared target meanwhile.
   local bins="$CARGO_TARGET_DIR/e2e-bin"
   mkdir -p "$bins"
   cp -f "$cache/target/debug/"{api,worker-api,migrate,admin} "$bins/"
   (
+    set -euo pipefail
     cd "$_WEB_DIR"
     _web_log "fmt + clippy"
     unset RUSTUP_TOOLCHAIN RUSTC_BOOTSTRAP CARGO_UNSTABLE_BUILD_STD
