@@ -669,6 +669,43 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     b.screenshot("07-project-settings.png").await?;
 
+    // ---- edit the project from the list, then delete it (two clicks)
+    click(b, ".topbar nav a[href=\"/\"]").await?;
+    click(b, ".project-card .row .btn:not(.danger)").await?;
+    type_into(
+        b,
+        ".project-card .project-form input[name=default_branch]",
+        "bad..branch",
+    )
+    .await?;
+    let err = b
+        .text_of(".project-card .field-error[data-field=default_branch]")
+        .await?;
+    assert!(err.contains("not a valid git branch name"), "{err}");
+    type_into(b, ".project-card .project-form input[name=default_branch]", "trunk").await?;
+    type_into(b, ".project-card .project-form input[name=name]", "Shop 2").await?;
+    click(b, ".project-card .project-form button[type=submit]").await?;
+    b.wait_js(
+        "the renamed project",
+        "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Shop 2')",
+    )
+    .await?;
+    let p = s.api("GET", &format!("/api/projects/{pid}"), None).await?;
+    assert_eq!(
+        (p["name"].as_str(), p["default_branch"].as_str()),
+        (Some("Shop 2"), Some("trunk"))
+    );
+    click(b, ".project-card .btn.danger").await?;
+    b.wait_js(
+        "the delete confirmation",
+        "return document.querySelector('.project-card .btn.danger').textContent.includes('Really')",
+    )
+    .await?;
+    click(b, ".project-card .btn.danger").await?;
+    b.wait_js("the card gone", "return !document.querySelector('.project-card')")
+        .await?;
+    assert_eq!(s.api("GET", "/api/projects", None).await?, json!([]));
+
     // ---- sign out
     click(b, "#sign-out").await?;
     b.wait_for("#token").await?;
