@@ -54,7 +54,8 @@ _web_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$_WEB_DIR/Cargo.lock"
 }
 
-web_install() {
+web_install() (
+  # A subshell: the environment set here never leaks into the caller (./dev).
   _web_env
   mkdir -p "$CARGO_TARGET_DIR"
   # 1. wasm32 std: rustup first, Debian's rust-web packages otherwise.
@@ -92,9 +93,10 @@ web_install() {
   fi
   # 4. The browser for the end-to-end tests.
   _web_apt chromium chromium-driver
-}
+)
 
-web_build() {
+web_build() (
+  # A subshell: the environment set here never leaks into the caller (./dev).
   _web_env
   local want have
   want=$(_web_bindgen_version)
@@ -107,9 +109,10 @@ web_build() {
   wasm=$(ls "$_WEB_DIR"/dist/*.wasm 2>/dev/null | head -n1 || true)
   [ -n "$wasm" ] || { _web_die "no .wasm in web/dist"; return 1; }
   _web_log "$(basename "$wasm"): $(stat -c %s "$wasm") bytes, $(gzip -9c "$wasm" | wc -c) bytes gzipped"
-}
+)
 
-web_test() {
+web_test() (
+  # A subshell: the environment set here never leaks into the caller (./dev).
   web_install
   web_build
   local cache; cache=$(_web_cache)
@@ -137,7 +140,7 @@ web_test() {
     TERARCHITECT_BIN_DIR="$bins" WEB_DIST="$_WEB_DIR/dist" \
       cargo test --locked -p terarchitect-web-e2e -- --test-threads="${WEB_TEST_THREADS:-1}" --nocapture
   )
-}
+)
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
