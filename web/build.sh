@@ -115,6 +115,7 @@ web_test() (
   # A subshell: the environment set here never leaks into the caller (./dev).
   web_install
   web_build
+  _web_env
   local cache; cache=$(_web_cache)
   [ -n "${TERARCHITECT_TEST_PG_URL:-}" ] && [ -n "${TERARCHITECT_TEST_SQS_URL:-}" ] \
     || { _web_die "TERARCHITECT_TEST_PG_URL and TERARCHITECT_TEST_SQS_URL must be set (see ./dev services)"; return 1; }
