@@ -55,6 +55,37 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         }
     };
     load_ticket(None);
+    let ready = Memo::new(move |_| data.with(|d| d.is_some()) && graph.with(|g| g.is_some()));
+    // Runs started elsewhere (a move on the board, a retry) show up without a reload.
+    let poll_jobs = {
+        let base = base.clone();
+        move || {
+            let base = base.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(js) = api::get::<Vec<Job>>(&format!("{base}/jobs")).await {
+                    let newest = js.first().map(|j| j.id);
+                    let known_newest = jobs.with_untracked(|k| k.as_ref().and_then(|k| k.first().map(|j| j.id)));
+                    let changed = jobs.with_untracked(|k| k.as_ref() != Some(&js));
+                    if changed {
+                        jobs.set(Some(js));
+                    }
+                    if newest != known_newest {
+                        selected.set(newest);
+                    }
+                }
+            });
+        }
+    };
+    if let Ok(h) = set_interval_with_handle(
+        move || {
+            if util::page_visible() {
+                poll_jobs();
+            }
+        },
+        std::time::Duration::from_secs(5),
+    ) {
+        on_cleanup(move || h.clear());
+    }
     leptos::task::spawn_local(async move {
         if let Ok(g) = api::get::<Graph>(&format!("/api/projects/{project}/graph")).await {
             graph.set(Some(g));
@@ -168,10 +199,14 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                 </div>
                 <div class="card">
                     <h2>"Ticket"</h2>
+                    // Built once both have arrived: refreshes never wipe edits in progress.
                     {move || {
-                        match (data.get(), graph.get()) {
+                        if !ready.get() {
+                            return view! { <Loading what="the ticket" /> }.into_any();
+                        }
+                        match (data.get_untracked(), graph.get_untracked()) {
                             (Some(t), Some(g)) => view! { <TicketForm project=project ticket=t graph=g data=data /> }.into_any(),
-                            _ => view! { <Loading what="the ticket" /> }.into_any(),
+                            _ => ().into_any(),
                         }
                     }}
                 </div>
