@@ -632,6 +632,9 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .await?;
     b.wait_for(&format!("{card} [data-job-status=succeeded]")).await?;
     b.screenshot("05b-board-pr.png").await?;
+    click(b, &format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
+    b.wait_for(".review-list a.pr-link[href='https://github.com/acme/shop/pull/7']")
+        .await?;
 
     // ---- settings: a secret is write-only and shows as set
     click(b, ".topbar nav a[href=\"/settings\"]").await?;
@@ -790,6 +793,7 @@ async fn big_board(s: &Stack, b: &Browser) -> Res<()> {
     let line = format!("board of 501 tickets rendered in {times:?} ms (first load, two reloads)\n");
     println!("{line}");
     std::fs::write(artifacts().join("board-500-render-ms.txt"), line)?;
-    assert!(times.iter().cloned().fold(f64::MAX, f64::min) < 1000.0, "{times:?}");
+    // Target: under 200 ms once the wasm is warm (the first load also compiles it).
+    assert!(times.iter().cloned().fold(f64::MAX, f64::min) < 200.0, "{times:?}");
     Ok(())
 }
