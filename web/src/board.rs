@@ -679,16 +679,20 @@ fn ColumnEditor(ctx: BoardCtx) -> impl IntoView {
         <div class="card column-editor">
             <h2>"Columns"</h2>
             <ul class="column-rows">
-                {move || {
-                    let cols: Vec<(Column, usize)> = ctx
-                        .board
-                        .get()
-                        .map(|b| b.columns.into_iter().map(|c| (c.column, c.tickets.len())).collect())
-                        .unwrap_or_default();
-                    let last = cols.len().saturating_sub(1);
-                    cols.into_iter()
-                        .enumerate()
-                        .map(|(i, (c, n))| {
+                // Keyed rows: a board refresh with the same columns keeps a title being edited.
+                <For
+                    each=move || {
+                        let cols: Vec<(Column, usize)> = ctx
+                            .board
+                            .with(|b| {
+                                b.as_ref().map(|b| b.columns.iter().map(|c| (c.column.clone(), c.tickets.len())).collect())
+                            })
+                            .unwrap_or_default();
+                        let last = cols.len().saturating_sub(1);
+                        cols.into_iter().enumerate().map(|(i, (c, n))| (i, c, n, last)).collect::<Vec<_>>()
+                    }
+                    key=|(i, c, n, last)| (*i, c.id, c.title.clone(), c.position, *n, *last)
+                    children=move |(i, c, n, last)| {
                             let title = RwSignal::new(c.title.clone());
                             let cid = c.id;
                             let pos = c.position;
@@ -762,9 +766,8 @@ fn ColumnEditor(ctx: BoardCtx) -> impl IntoView {
                                     <span class="muted small">{format!("{n} tickets")}</span>
                                 </li>
                             }
-                        })
-                        .collect_view()
-                }}
+                    }
+                />
             </ul>
             <form class="row" on:submit=add>
                 <input
