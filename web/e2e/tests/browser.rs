@@ -475,6 +475,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     )
     .await?;
     b.screenshot("03b-columns.png").await?;
+    b.wait_js(
+        "Quality fourth on screen",
+        "const r = document.querySelector('.column-editor .column-row:nth-child(4)'); return r && r.querySelector('input').value === 'Quality' && !r.querySelector('.danger').disabled",
+    )
+    .await?;
     click(b, ".column-editor .column-row:nth-child(4) .danger").await?;
     b.wait_js(
         "Quality gone",
