@@ -25,14 +25,21 @@ struct BoardCtx {
     moving: RwSignal<u32>,
     error: RwSignal<Option<String>>,
     focus_after: RwSignal<Option<Uuid>>,
+    /// Generation of the latest board request, and the oldest one still worth showing
+    /// (a response to a request sent before a move finished would undo it on screen).
+    generation: RwSignal<u64>,
+    accept_from: RwSignal<u64>,
     /// The card that last had focus: only it carries the move buttons (keeps big boards light).
     focused: RwSignal<Option<Uuid>>,
 }
 
 impl BoardCtx {
     fn load(self) {
+        let generation = self.generation.get_untracked() + 1;
+        self.generation.set(generation);
         leptos::task::spawn_local(async move {
             match api::get::<Board>(&format!("/api/projects/{}/board", self.project)).await {
+                Ok(_) if generation < self.accept_from.get_untracked() => {}
                 Ok(b) => self.show(b),
                 Err(e) => self.error.set(Some(format!("Could not load the board: {e}"))),
             }
@@ -50,6 +57,7 @@ impl BoardCtx {
         let count: usize = b.columns.iter().map(|c| c.tickets.len()).sum();
         self.board.set(Some(b));
         let focus = self.focus_after.get_untracked();
+        let ctx_focus = self.focus_after;
         let cb = Closure::once_into_js(move || {
             let el = document().query_selector(".board").ok().flatten();
             if let Some(el) = &el {
@@ -60,11 +68,15 @@ impl BoardCtx {
                 let _ = el.set_attribute("data-render-ms", &format!("{ms:.1}"));
                 let _ = el.set_attribute("data-ticket-count", &count.to_string());
             }
-            if let Some(id) = focus
-                && let Ok(Some(card)) = document().query_selector(&format!("[data-ticket-id=\"{id}\"]"))
-                && let Ok(card) = card.dyn_into::<web_sys::HtmlElement>()
-            {
-                let _ = card.focus();
+            // Once: give the focus back to a card the keyboard just moved (re-rendering it
+            // in its new place lost the focus); never steal it later.
+            if let Some(id) = focus {
+                ctx_focus.set(None);
+                if let Ok(Some(card)) = document().query_selector(&format!("[data-ticket-id=\"{id}\"]"))
+                    && let Ok(card) = card.dyn_into::<web_sys::HtmlElement>()
+                {
+                    let _ = card.focus();
+                }
             }
         });
         let _ = window().request_animation_frame(cb.unchecked_ref());
@@ -116,6 +128,7 @@ impl BoardCtx {
                 Err(e) => Err(e),
             };
             self.moving.update(|m| *m = m.saturating_sub(1));
+            self.accept_from.set(self.generation.get_untracked() + 1);
             if let Err(e) = r {
                 self.error.set(Some(format!("Could not move the ticket: {e}")));
             }
@@ -136,6 +149,8 @@ pub fn BoardView(project: Uuid) -> impl IntoView {
         error: RwSignal::new(None),
         focus_after: RwSignal::new(None),
         focused: RwSignal::new(None),
+        generation: RwSignal::new(0),
+        accept_from: RwSignal::new(0),
     };
     ctx.load();
     ctx.load_graph();
