@@ -266,10 +266,10 @@ impl Ed {
             (0..400)
                 .map(|i| {
                     let i = i as f64;
-                    let (r, a) = (i.sqrt() * 2.6 * R, i * 2.4);
+                    let (r, a) = (i.sqrt() * 3.2 * R, i * 2.4);
                     ((cx + r * a.cos()).round(), (cy + r * a.sin() * 0.7).round())
                 })
-                .find(|(x, y)| g.nodes.iter().all(|m| (m.x - x).hypot(m.y - y) > 3.6 * R))
+                .find(|(x, y)| g.nodes.iter().all(|m| (m.x - x).hypot(m.y - y) > 5.0 * R))
                 .unwrap_or((cx, cy))
         });
         let node = NodeInput {
