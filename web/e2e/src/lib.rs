@@ -1,0 +1,361 @@
+//! Harness for the browser end-to-end tests: a fresh Postgres database, an SQS queue on
+//! the emulator, the real `api` (serving the built UI) and `worker-api` binaries, and a
+//! headless Chromium driven through chromedriver. Every process runs in its own process
+//! group and is killed with it on drop, so a failing test leaves nothing behind.
+//!
+//! Environment: `TERARCHITECT_TEST_PG_URL` (admin URL), `TERARCHITECT_TEST_SQS_URL`
+//! (moto), `TERARCHITECT_BIN_DIR` (where `api`, `worker-api`, `migrate`, `admin` are;
+//! default `/var/cache/terarchitect/target/debug`), `WEB_DIST` (default `../dist`).
+
+use std::future::Future;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A child process in its own process group, killed (group and all) on drop.
+pub struct Group(Child);
+
+impl Group {
+    pub fn spawn(mut cmd: Command) -> Res<Group> {
+        cmd.process_group(0);
+        Ok(Group(cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pgid = self.0.id() as i32;
+        if pgid > 1 {
+            // SAFETY: a plain syscall on the process group this value created.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `f` until it returns `Some` or the deadline passes (no fixed sleeps as sync).
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> Res<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn env(name: &str) -> Res<String> {
+    std::env::var(name)
+        .map_err(|_| format!("{name} is not set: run through `web_test` (web/build.sh) or `./dev services`").into())
+}
+
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("TERARCHITECT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/terarchitect/target/debug"))
+}
+
+pub fn dist_dir() -> PathBuf {
+    std::env::var_os("WEB_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist"))
+}
+
+pub fn artifacts() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&d).expect("artifacts dir");
+    d
+}
+
+/// A running stack: database, queue, API with the UI, worker API.
+pub struct Stack {
+    pub base: String,
+    pub worker_base: String,
+    pub token: String,
+    pub worker_token: String,
+    pub queue_url: String,
+    pub sqs: String,
+    pub http: reqwest::Client,
+    admin_url: String,
+    db_name: String,
+    _procs: Vec<Group>,
+}
+
+fn run(cmd: &mut Command) -> Res<String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+async fn sqs_call(http: &reqwest::Client, sqs: &str, action: &str, body: Value) -> Res<Value> {
+    let r = http
+        .post(format!("{sqs}/"))
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        return Err(format!("SQS {action}: {status} {text}").into());
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+impl Stack {
+    pub async fn start() -> Res<Stack> {
+        let admin_url = env("TERARCHITECT_TEST_PG_URL")?;
+        let sqs = env("TERARCHITECT_TEST_SQS_URL")?.trim_end_matches('/').to_string();
+        let http = reqwest::Client::new();
+
+        let db_name = format!("web_e2e_{}", uuid::Uuid::new_v4().simple());
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {db_name}")).await?;
+        let db_url = format!("{}/{db_name}", admin_url.rsplit_once('/').ok_or("bad PG URL")?.0);
+
+        let q = sqs_call(&http, &sqs, "CreateQueue", json!({"QueueName": db_name})).await?;
+        let queue_url = q["QueueUrl"].as_str().ok_or("no QueueUrl")?.to_string();
+
+        let bins = bin_dir();
+        let with_env = |c: &mut Command| {
+            c.env("DATABASE_URL", &db_url)
+                .env("JOB_QUEUE_URL", &queue_url)
+                .env("AWS_ENDPOINT_URL", &sqs)
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_REGION", "us-east-1")
+                .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
+                .env_remove("AWS_LAMBDA_RUNTIME_API")
+                .env("RUST_LOG", "warn");
+        };
+        let mut m = Command::new(bins.join("migrate"));
+        with_env(&mut m);
+        run(&mut m)?;
+        let mint = |kind: &str| -> Res<String> {
+            let mut c = Command::new(bins.join("admin"));
+            with_env(&mut c);
+            c.args(["mint-token", "--name", &format!("e2e-{kind}"), "--kind", kind]);
+            let out = run(&mut c)?;
+            Ok(out.lines().last().unwrap_or_default().trim().to_string())
+        };
+        let token = mint("user")?;
+        let worker_token = mint("worker")?;
+
+        let logs = artifacts();
+        let api_port = free_port();
+        let mut api = Command::new(bins.join("api"));
+        with_env(&mut api);
+        api.env("LISTEN_ADDR", format!("127.0.0.1:{api_port}"))
+            .env("STATIC_DIR", dist_dir())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(logs.join(format!("api-{api_port}.log")))?);
+        let worker_port = free_port();
+        let mut worker = Command::new(bins.join("worker-api"));
+        with_env(&mut worker);
+        worker
+            .env("LISTEN_ADDR", format!("127.0.0.1:{worker_port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(
+                logs.join(format!("worker-api-{worker_port}.log")),
+            )?);
+        let procs = vec![Group::spawn(api)?, Group::spawn(worker)?];
+
+        let stack = Stack {
+            base: format!("http://127.0.0.1:{api_port}"),
+            worker_base: format!("http://127.0.0.1:{worker_port}"),
+            token,
+            worker_token,
+            queue_url,
+            sqs,
+            http,
+            admin_url,
+            db_name,
+            _procs: procs,
+        };
+        for url in [
+            format!("{}/api/health", stack.base),
+            format!("{}/worker/health", stack.worker_base),
+        ] {
+            let http = stack.http.clone();
+            eventually(&format!("{url} to answer"), Duration::from_secs(30), || {
+                let http = http.clone();
+                let url = url.clone();
+                async move { http.get(&url).send().await.ok().map(|_| ()) }
+            })
+            .await?;
+        }
+        Ok(stack)
+    }
+
+    /// A UI API call with the user token; errors on non-2xx.
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Res<Value> {
+        self.call(&self.base, &self.token, method, path, body).await
+    }
+
+    pub async fn call(&self, base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> Res<Value> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut r = self.http.request(m, format!("{base}{path}")).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            return Err(format!("{method} {path}: {status} {text}").into());
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Every message body currently in the job queue.
+    pub async fn queue_messages(&self) -> Res<Vec<String>> {
+        let v = sqs_call(
+            &self.http,
+            &self.sqs,
+            "ReceiveMessage",
+            json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 0}),
+        )
+        .await?;
+        Ok(v["Messages"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["Body"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Drops the test database (best effort).
+    pub async fn cleanup(self) {
+        let Stack {
+            admin_url,
+            db_name,
+            _procs,
+            ..
+        } = self;
+        drop(_procs);
+        if let Ok((client, conn)) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// Headless Chromium through its own chromedriver.
+pub struct Browser {
+    pub client: Client,
+    _driver: Group,
+}
+
+impl Browser {
+    pub async fn start() -> Res<Browser> {
+        let port = free_port();
+        let mut cmd = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
+        cmd.arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let driver = Group::spawn(cmd)?;
+        let http = reqwest::Client::new();
+        let status = format!("http://127.0.0.1:{port}/status");
+        eventually("chromedriver", Duration::from_secs(30), || {
+            let http = http.clone();
+            let status = status.clone();
+            async move {
+                let v: Value = http.get(&status).send().await.ok()?.json().await.ok()?;
+                v["value"]["ready"].as_bool().filter(|r| *r)
+            }
+        })
+        .await?;
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1400,900"
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await?;
+        Ok(Browser {
+            client,
+            _driver: driver,
+        })
+    }
+
+    pub async fn wait_for(&self, css: &str) -> Res<fantoccini::elements::Element> {
+        let c = &self.client;
+        eventually(&format!("element {css}"), Duration::from_secs(20), || async move {
+            c.find(Locator::Css(css)).await.ok()
+        })
+        .await
+    }
+
+    /// Waits until a script (a function body returning a value) returns something truthy.
+    pub async fn wait_js(&self, what: &str, script: &str) -> Res<Value> {
+        let c = &self.client;
+        eventually(what, Duration::from_secs(20), || async move {
+            match c.execute(script, vec![]).await {
+                Ok(v) if !(v.is_null() || v == Value::Bool(false)) => Some(v),
+                _ => None,
+            }
+        })
+        .await
+    }
+
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Res<Value> {
+        Ok(self.client.execute(script, args).await?)
+    }
+
+    pub async fn text_of(&self, css: &str) -> Res<String> {
+        Ok(self.wait_for(css).await?.text().await?)
+    }
+
+    pub async fn screenshot(&self, name: &str) -> Res<()> {
+        let png = self.client.screenshot().await?;
+        std::fs::write(artifacts().join(name), png)?;
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let Browser { client, _driver } = self;
+        let _ = client.close().await;
+    }
+}

@@ -1,0 +1,804 @@
+//! The UI end to end: real `api` serving the release build, real Postgres and SQS
+//! emulator, real headless Chromium.
+
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use serde_json::{Value, json};
+use terarchitect_web_e2e::*;
+
+const SHIFT: char = '\u{E008}';
+const LEFT: char = '\u{E012}';
+const UP: char = '\u{E013}';
+const RIGHT: char = '\u{E014}';
+
+async fn click(b: &Browser, css: &str) -> Res<()> {
+    b.wait_for(css).await?.click().await?;
+    Ok(())
+}
+
+async fn type_into(b: &Browser, css: &str, text: &str) -> Res<()> {
+    let el = b.wait_for(css).await?;
+    el.clear().await?;
+    el.send_keys(text).await?;
+    Ok(())
+}
+
+async fn press(b: &Browser, key: char) -> Res<()> {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    b.client.perform_actions(keys).await?;
+    Ok(())
+}
+
+async fn node(b: &Browser, label: &str) -> Res<fantoccini::elements::Element> {
+    b.wait_for(&format!(".node[data-label=\"{label}\"] circle")).await
+}
+
+async fn graph(s: &Stack, pid: &str) -> Res<Value> {
+    s.api("GET", &format!("/api/projects/{pid}/graph"), None).await
+}
+
+/// Polls the API until `check` accepts the graph.
+async fn graph_until(s: &Stack, pid: &str, what: &str, check: impl Fn(&Value) -> bool) -> Res<Value> {
+    eventually(what, Duration::from_secs(20), || async {
+        graph(s, pid).await.ok().filter(|g| check(g))
+    })
+    .await
+}
+
+fn labels(g: &Value) -> Vec<String> {
+    let mut v: Vec<String> = g["nodes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| n["label"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn column_of(board: &Value, ticket: &str) -> Option<(String, usize)> {
+    board["columns"].as_array()?.iter().find_map(|c| {
+        c["tickets"]
+            .as_array()?
+            .iter()
+            .position(|t| t["id"] == ticket)
+            .map(|i| (c["role"].as_str().unwrap_or("custom").to_string(), i))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_flow_in_a_browser() -> Res<()> {
+    let s = Stack::start().await?;
+    let b = Browser::start().await?;
+    let r = flow(&s, &b).await;
+    if r.is_err() {
+        let _ = b.screenshot("failure-flow.png").await;
+    }
+    b.close().await;
+    s.cleanup().await;
+    r
+}
+
+async fn flow(s: &Stack, b: &Browser) -> Res<()> {
+    // ---- sign in: a wrong token is refused in plain words, the right one gets in
+    b.client.goto(&s.base).await?;
+    type_into(b, "#token", "tt_not_a_real_token").await?;
+    click(b, "#sign-in").await?;
+    let msg = b.text_of(".signin .error").await?;
+    assert!(msg.contains("not accepted"), "{msg}");
+    b.screenshot("00-sign-in.png").await?;
+    type_into(b, "#token", &s.token).await?;
+    click(b, "#sign-in").await?;
+    b.wait_for("#new-project").await?;
+
+    // ---- create a project, with inline validation from the shared protocol crate
+    click(b, "#new-project").await?;
+    type_into(b, ".project-form input[name=name]", "Shop").await?;
+    type_into(b, ".project-form input[name=repo_url]", "github.com/acme/shop").await?;
+    let err = b.text_of(".field-error[data-field=repo_url]").await?;
+    assert!(err.contains("must be a git remote URL"), "{err}");
+    type_into(
+        b,
+        ".project-form input[name=repo_url]",
+        "https://github.com/acme/shop.git",
+    )
+    .await?;
+    b.wait_js(
+        "the repo error to go",
+        "return !document.querySelector('.field-error[data-field=repo_url]')",
+    )
+    .await?;
+    click(b, ".project-form button[type=submit]").await?;
+    b.wait_js(
+        "the new project card",
+        "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Shop')",
+    )
+    .await?;
+    let projects = s.api("GET", "/api/projects", None).await?;
+    let pid = projects[0]["id"].as_str().ok_or("no project")?.to_string();
+    assert_eq!(projects[0]["repo_url"], "https://github.com/acme/shop.git");
+    assert_eq!(b.text_of(".project-card .ticket-count").await?, "1");
+    b.screenshot("01-projects.png").await?;
+
+    // ---- the graph: add two components, connect, move, rename, undo an addition
+    click(b, ".project-card h2 a").await?;
+    b.wait_for(".column[data-role=backlog] .ticket-card").await?;
+    click(b, &format!(".tabs a[href=\"/projects/{pid}/graph\"]")).await?;
+    b.wait_for("svg.graph-canvas").await?;
+    for label in ["Web app", "Database"] {
+        click(b, "#add-node:not([disabled])").await?;
+        type_into(b, ".item-editor input[name=label]", label).await?;
+        type_into(b, ".item-editor input[name=technology]", "Rust").await?;
+        click(b, "#save-item").await?;
+        node(b, label).await?;
+    }
+    graph_until(s, &pid, "two saved nodes", |g| labels(g) == ["Database", "Web app"]).await?;
+
+    // select one, shift-click the other, connect
+    node(b, "Web app").await?.click().await?;
+    let db = node(b, "Database").await?;
+    let keys = KeyActions::new("keys".into())
+        .then(KeyAction::Down { value: SHIFT })
+        .then(KeyAction::Pause {
+            duration: Duration::ZERO,
+        })
+        .then(KeyAction::Pause {
+            duration: Duration::ZERO,
+        })
+        .then(KeyAction::Pause {
+            duration: Duration::ZERO,
+        })
+        .then(KeyAction::Up { value: SHIFT });
+    let mouse = MouseActions::new("mouse".into())
+        .then(PointerAction::Pause {
+            duration: Duration::ZERO,
+        })
+        .then(PointerAction::MoveToElement {
+            element: db.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Pause {
+            duration: Duration::ZERO,
+        });
+    b.client
+        .perform_actions(vec![keys.into(), mouse.into()] as Vec<fantoccini::actions::ActionSequence>)
+        .await?;
+    b.client.release_actions().await?;
+    b.wait_js(
+        "two selected nodes",
+        "return document.querySelectorAll('.node.selected').length === 2",
+    )
+    .await?;
+    click(b, "#connect").await?;
+    b.wait_for(".edge").await?;
+    graph_until(s, &pid, "a saved edge", |g| {
+        g["edges"].as_array().is_some_and(|e| e.len() == 1)
+    })
+    .await?;
+
+    // drag "Web app" with the pointer
+    let before = graph(s, &pid).await?;
+    let x_of = |g: &Value, l: &str| {
+        g["nodes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["label"] == l))
+            .map(|n| (n["x"].as_f64().unwrap_or(0.0), n["y"].as_f64().unwrap_or(0.0)))
+    };
+    let (x0, y0) = x_of(&before, "Web app").ok_or("no Web app")?;
+    let web = node(b, "Web app").await?;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: web,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(150)),
+            x: 60.0,
+            y: 20.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(150)),
+            x: 60.0,
+            y: 20.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    b.client.perform_actions(drag).await?;
+    b.client.release_actions().await?;
+    graph_until(s, &pid, "the moved node saved", |g| {
+        x_of(g, "Web app").is_some_and(|(x, y)| x > x0 + 40.0 && y > y0 + 10.0)
+    })
+    .await?;
+
+    // double-click "Database" to rename it
+    let db = node(b, "Database").await?;
+    let dbl = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: db,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    b.client.perform_actions(dbl).await?;
+    b.client.release_actions().await?;
+    b.wait_js(
+        "the editor for Database",
+        "const i = document.querySelector('.item-editor input[name=label]'); return i && i.value === 'Database'",
+    )
+    .await?;
+    type_into(b, ".item-editor input[name=label]", "Postgres").await?;
+    type_into(b, ".item-editor input[name=technology]", "PostgreSQL 18").await?;
+    type_into(b, ".item-editor input[name=kind]", "database").await?;
+    click(b, "#save-item").await?;
+    node(b, "Postgres").await?;
+    graph_until(s, &pid, "the rename saved", |g| labels(g) == ["Postgres", "Web app"]).await?;
+
+    // an addition, undone
+    click(b, "#add-node:not([disabled])").await?;
+    click(b, ".item-editor .btn.ghost").await?;
+    graph_until(s, &pid, "a third node", |g| labels(g).len() == 3).await?;
+    click(b, "#undo").await?;
+    graph_until(s, &pid, "the addition undone", |g| labels(g) == ["Postgres", "Web app"]).await?;
+    b.wait_js(
+        "two nodes on screen",
+        "return document.querySelectorAll('.node').length === 2",
+    )
+    .await?;
+    b.wait_js(
+        "the saved state",
+        "return document.querySelector('#graph-save-state').dataset.state === 'saved'",
+    )
+    .await?;
+    // double-click the connection to give it a protocol
+    let edge = b.wait_for(".edge .edge-hit").await?;
+    let dbl = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: edge,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    b.client.perform_actions(dbl).await?;
+    b.client.release_actions().await?;
+    type_into(b, ".item-editor input[name=label]", "orders").await?;
+    type_into(b, ".item-editor input[name=protocol]", "SQL").await?;
+    click(b, "#save-item").await?;
+    graph_until(s, &pid, "the edge's protocol saved", |g| {
+        g["edges"][0]["protocol"] == "SQL" && g["edges"][0]["label"] == "orders"
+    })
+    .await?;
+    // add a component and delete it again with "Delete selected"
+    click(b, "#add-node:not([disabled])").await?;
+    type_into(b, ".item-editor input[name=label]", "Scratch").await?;
+    click(b, "#save-item").await?;
+    node(b, "Scratch").await?.click().await?;
+    click(b, "#delete-selected").await?;
+    graph_until(s, &pid, "the scratch node deleted", |g| {
+        labels(g) == ["Postgres", "Web app"]
+    })
+    .await?;
+
+    // a note on the selected component
+    node(b, "Postgres").await?.click().await?;
+    type_into(b, ".notes textarea[name=note]", "Holds orders and users.").await?;
+    click(b, ".notes button[type=submit]").await?;
+    b.wait_for(".notes .note").await?;
+    let notes = s.api("GET", &format!("/api/projects/{pid}/notes"), None).await?;
+    assert_eq!(notes.as_array().map(|n| n.len()), Some(1));
+    assert!(notes[0]["node_id"].is_string());
+    b.screenshot("02-graph.png").await?;
+
+    // ---- a ticket attached to both components
+    click(b, &format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
+    click(b, "#new-ticket").await?;
+    type_into(b, ".new-ticket input[name=title]", "Checkout page").await?;
+    type_into(
+        b,
+        ".new-ticket textarea[name=description]",
+        "Let users pay for the cart.",
+    )
+    .await?;
+    b.wait_js(
+        "node checkboxes",
+        "return document.querySelectorAll('.new-ticket input[name=node]').length === 2",
+    )
+    .await?;
+    for cb in b.client.find_all(Locator::Css(".new-ticket input[name=node]")).await? {
+        cb.click().await?;
+    }
+    click(b, ".new-ticket button[type=submit]").await?;
+    let board = eventually("the new ticket", Duration::from_secs(20), || async {
+        let board = s.api("GET", &format!("/api/projects/{pid}/board"), None).await.ok()?;
+        board["columns"][0]["tickets"]
+            .as_array()?
+            .iter()
+            .find(|t| t["title"] == "Checkout page")
+            .cloned()
+    })
+    .await?;
+    let tid = board["id"].as_str().ok_or("no ticket id")?.to_string();
+    assert_eq!(board["node_ids"].as_array().map(|n| n.len()), Some(2));
+    let card = format!("[data-ticket-id=\"{tid}\"]");
+    b.wait_js(
+        "the card's component chips",
+        &format!("const c = document.querySelector('{card}'); return c && c.textContent.includes('Web app') && c.textContent.includes('Postgres')"),
+    )
+    .await?;
+
+    // ---- drag it to In Progress: the job shows as queued and lands in SQS
+    b.js(
+        r#"
+        const card = document.querySelector(arguments[0]);
+        const list = document.querySelector('.column[data-role="in_progress"] .column-list');
+        const dt = new DataTransfer();
+        const r = list.getBoundingClientRect();
+        const ev = (type, x, y) => new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt, clientX: x, clientY: y});
+        card.dispatchEvent(ev('dragstart', 0, 0));
+        list.dispatchEvent(ev('dragenter', r.left + 20, r.top + 20));
+        list.dispatchEvent(ev('dragover', r.left + 20, r.top + 20));
+        list.dispatchEvent(ev('drop', r.left + 20, r.top + 20));
+        card.dispatchEvent(ev('dragend', 0, 0));
+        "#,
+        vec![json!(card)],
+    )
+    .await?;
+    b.wait_for(&format!(
+        ".column[data-role=in_progress] {card} [data-job-status=queued]"
+    ))
+    .await?;
+    let ticket = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
+        .await?;
+    let jid = ticket["job"]["id"].as_str().ok_or("no job on the ticket")?.to_string();
+    eventually("the job message in SQS", Duration::from_secs(20), || async {
+        s.queue_messages()
+            .await
+            .ok()?
+            .iter()
+            .any(|m| m.contains(&jid))
+            .then_some(())
+    })
+    .await?;
+    b.wait_js(
+        "the queued time ticking",
+        &format!("const j = document.querySelector('{card} [data-job-status=queued]'); return j && /queued [1-9]/.test(j.textContent) && j.textContent"),
+    )
+    .await?;
+    b.screenshot("03-board.png").await?;
+
+    // ---- keyboard moves: "Project setup" right, up, then left again
+    let setup = s.api("GET", &format!("/api/projects/{pid}/board"), None).await?["columns"][0]["tickets"][0]["id"]
+        .as_str()
+        .ok_or("no setup ticket")?
+        .to_string();
+    let setup_card = format!("[data-ticket-id=\"{setup}\"]");
+    b.js("document.querySelector(arguments[0]).focus()", vec![json!(setup_card)])
+        .await?;
+    press(b, RIGHT).await?;
+    let board_at = |want: (&'static str, usize)| {
+        let setup = setup.clone();
+        let pid = pid.clone();
+        async move {
+            eventually(
+                &format!("the setup ticket at {want:?}"),
+                Duration::from_secs(20),
+                || async {
+                    let board = s.api("GET", &format!("/api/projects/{pid}/board"), None).await.ok()?;
+                    (column_of(&board, &setup)? == (want.0.to_string(), want.1)).then_some(())
+                },
+            )
+            .await
+        }
+    };
+    board_at(("in_progress", 1)).await?;
+    b.wait_js(
+        "focus kept on the moved card",
+        &format!("return document.activeElement && document.activeElement.matches('{setup_card}')"),
+    )
+    .await?;
+    press(b, UP).await?;
+    board_at(("in_progress", 0)).await?;
+    b.wait_js(
+        "focus kept",
+        &format!("return document.activeElement && document.activeElement.matches('{setup_card}')"),
+    )
+    .await?;
+    press(b, LEFT).await?;
+    board_at(("backlog", 0)).await?;
+
+    // ---- edit columns: add, rename, move left, delete (empty custom columns only)
+    click(b, "#edit-columns").await?;
+    type_into(b, ".column-editor input[name=new_column]", "QA").await?;
+    click(b, ".column-editor form button[type=submit]").await?;
+    b.wait_for(".column[aria-label=QA]").await?;
+    let qa_row = ".column-editor .column-row:last-child";
+    type_into(b, &format!("{qa_row} input.column-title"), "Quality").await?;
+    click(b, &format!("{qa_row} button:nth-of-type(1)")).await?;
+    b.wait_for(".column[aria-label=Quality]").await?;
+    click(b, &format!("{qa_row} button[aria-label='Move column left']")).await?;
+    eventually("Quality before Done", Duration::from_secs(20), || async {
+        let cols = s.api("GET", &format!("/api/projects/{pid}/columns"), None).await.ok()?;
+        let titles: Vec<String> = cols
+            .as_array()?
+            .iter()
+            .map(|c| c["title"].as_str().unwrap_or("").to_string())
+            .collect();
+        (titles == ["Backlog", "In Progress", "In Review", "Quality", "Done"]).then_some(())
+    })
+    .await?;
+    b.wait_js(
+        "the built-in column's delete disabled",
+        "return document.querySelector('.column-editor .column-row:first-child .danger').disabled",
+    )
+    .await?;
+    b.screenshot("03b-columns.png").await?;
+    b.wait_js(
+        "Quality fourth on screen",
+        "const r = document.querySelector('.column-editor .column-row:nth-child(4)'); return r && r.querySelector('input').value === 'Quality' && !r.querySelector('.danger').disabled",
+    )
+    .await?;
+    click(b, ".column-editor .column-row:nth-child(4) .danger").await?;
+    b.wait_js(
+        "Quality gone",
+        "return !document.querySelector('.column[aria-label=Quality]')",
+    )
+    .await?;
+    click(b, "#edit-columns").await?;
+
+    // ---- the ticket page follows the run's log live
+    let claim = s
+        .call(
+            &s.worker_base,
+            &s.worker_token,
+            "POST",
+            &format!("/worker/jobs/{jid}/claim"),
+            Some(json!({"host_id": "e2e-host"})),
+        )
+        .await?;
+    let job_token = claim["job_token"].as_str().ok_or("no job token")?.to_string();
+    // the board follows on its own: the claimed run shows as running without a reload
+    b.wait_for(&format!("{card} [data-job-status=running]")).await?;
+    click(b, &format!("{card} .card-title")).await?;
+    b.wait_for("#log-status[data-job-status=running]").await?;
+    let append = |events: Value| {
+        let job_token = job_token.clone();
+        async move {
+            s.call(
+                &s.worker_base,
+                &job_token,
+                "POST",
+                "/agent/events",
+                Some(json!({ "events": events })),
+            )
+            .await
+        }
+    };
+    append(json!([
+        {"phase": "plan", "step": "read context", "summary": "Read the ticket, 2 components and 1 connection.", "input_tokens": 1200, "output_tokens": 300},
+        {"phase": "plan", "step": "write plan", "summary": "Add a checkout route, a payment client and tests.", "input_tokens": 800, "output_tokens": 450}
+    ]))
+    .await?;
+    b.wait_js(
+        "two live log entries",
+        "return document.querySelectorAll('.log .event').length === 2",
+    )
+    .await?;
+    append(json!([
+        {"phase": "execute", "step": "run tests", "summary": "cargo test: 12 passed", "raw_output": "running 12 tests\ntest checkout::total ... ok\n\ntest result: ok. 12 passed", "input_tokens": 500, "output_tokens": 50}
+    ]))
+    .await?;
+    b.wait_js(
+        "a third entry in a second phase",
+        "return document.querySelectorAll('.log .event').length === 3 && document.querySelectorAll('.log details.phase').length === 2",
+    )
+    .await?;
+    let tokens = b.text_of(".log-head .muted").await?;
+    assert!(tokens.contains("2,500 in / 800 out"), "{tokens}");
+    click(b, ".log details.raw summary").await?;
+    b.wait_js(
+        "raw output open",
+        "return document.querySelector('.log details.raw').open",
+    )
+    .await?;
+    b.screenshot("04-ticket-live-log.png").await?;
+
+    // ---- Stop reaches the worker; the host reports the run cancelled; Retry appears
+    click(b, "#stop-job").await?;
+    b.wait_for("#stop-note").await?;
+    eventually("cancel requested", Duration::from_secs(20), || async {
+        let hb = s
+            .call(
+                &s.worker_base,
+                &s.worker_token,
+                "POST",
+                &format!("/worker/jobs/{jid}/heartbeat"),
+                Some(json!({"host_id": "e2e-host"})),
+            )
+            .await
+            .ok()?;
+        hb["cancel_requested"].as_bool().filter(|c| *c)
+    })
+    .await?;
+    s.call(
+        &s.worker_base,
+        &s.worker_token,
+        "POST",
+        &format!("/worker/jobs/{jid}/finish"),
+        Some(json!({"host_id": "e2e-host", "outcome": "cancelled", "reason": "stopped by a user"})),
+    )
+    .await?;
+    b.wait_for("#log-status[data-job-status=cancelled]").await?;
+    b.wait_for("#retry-job").await?;
+    b.wait_for(".job-row .job-cancelled").await?;
+
+    assert!(b.text_of("#log-status").await? == "cancelled");
+
+    // Retry queues a fresh run; a host finishes it with a pull request
+    click(b, "#retry-job").await?;
+    b.wait_js(
+        "two runs listed",
+        "return document.querySelectorAll('.job-row').length === 2",
+    )
+    .await?;
+    b.wait_for("#log-status[data-job-status=queued]").await?;
+    let jobs = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/jobs"), None)
+        .await?;
+    let jid2 = jobs[0]["id"].as_str().ok_or("no retried job")?.to_string();
+    assert_ne!(jid2, jid);
+    s.call(
+        &s.worker_base,
+        &s.worker_token,
+        "POST",
+        &format!("/worker/jobs/{jid2}/claim"),
+        Some(json!({"host_id": "e2e-host"})),
+    )
+    .await?;
+    s.call(
+        &s.worker_base,
+        &s.worker_token,
+        "POST",
+        &format!("/worker/jobs/{jid2}/finish"),
+        Some(json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/acme/shop/pull/7", "pr_number": 7})),
+    )
+    .await?;
+    b.wait_for("#log-status[data-job-status=succeeded]").await?;
+    b.wait_for(".page-head a.pr-link[href='https://github.com/acme/shop/pull/7']")
+        .await?;
+
+    // edit the ticket's title (an empty one is refused inline first)
+    b.wait_for(".ticket-form input[name=title]").await?.clear().await?;
+    type_into(b, ".ticket-form input[name=title]", " ").await?;
+    let err = b.text_of(".ticket-form .field-error").await?;
+    assert_eq!(err, "must not be empty");
+    type_into(b, ".ticket-form input[name=title]", "Checkout page with Stripe").await?;
+    click(b, "#save-ticket").await?;
+    eventually("the title saved", Duration::from_secs(20), || async {
+        let t = s
+            .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
+            .await
+            .ok()?;
+        (t["title"] == "Checkout page with Stripe").then_some(())
+    })
+    .await?;
+    b.wait_js(
+        "the heading updated",
+        "return document.querySelector('#ticket-title').textContent === 'Checkout page with Stripe'",
+    )
+    .await?;
+    b.screenshot("05-ticket-stopped.png").await?;
+
+    // the card on the board links the pull request and shows the finished run
+    click(b, ".crumb").await?;
+    b.wait_for(&format!("{card} a.pr-link[href='https://github.com/acme/shop/pull/7']"))
+        .await?;
+    b.wait_for(&format!("{card} [data-job-status=succeeded]")).await?;
+    b.screenshot("05b-board-pr.png").await?;
+    click(b, &format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
+    b.wait_for(".review-list a.pr-link[href='https://github.com/acme/shop/pull/7']")
+        .await?;
+
+    // ---- settings: a secret is write-only and shows as set
+    click(b, ".topbar nav a[href=\"/settings\"]").await?;
+    type_into(b, "tr[data-key=github_token] input", "ghp_e2e_secret").await?;
+    type_into(b, "tr[data-key=worker_llm_model] input", "qwen3-coder").await?;
+    type_into(b, "tr[data-key=max_review_rounds] input", "99").await?;
+    click(b, "#save-settings").await?;
+    let err = b.text_of(".settings-form .field-error").await?;
+    assert!(err.contains("whole number"), "{err}");
+    type_into(b, "tr[data-key=max_review_rounds] input", "5").await?;
+    click(b, "#save-settings").await?;
+    b.wait_js(
+        "the secret shown as set",
+        "const e = document.querySelector('tr[data-key=github_token] .secret-state'); return e && e.textContent === 'set'",
+    )
+    .await?;
+    let settings = s.api("GET", "/api/settings", None).await?;
+    let gh = settings
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["key"] == "github_token"))
+        .ok_or("no github_token")?;
+    assert_eq!(gh["is_set"], true);
+    assert!(gh["value"].is_null(), "secrets never come back");
+    let page = b.client.source().await?;
+    assert!(!page.contains("ghp_e2e_secret"), "the secret must not be in the page");
+    b.screenshot("06-settings.png").await?;
+
+    // ---- project settings tab
+    b.client.goto(&format!("{}/projects/{pid}/settings", s.base)).await?;
+    b.wait_for(".settings-form tr[data-key=github_token]").await?;
+    b.wait_js(
+        "the project form",
+        "return !!document.querySelector('.project-form input[name=name]')",
+    )
+    .await?;
+    b.screenshot("07-project-settings.png").await?;
+
+    // ---- edit the project from the list, then delete it (two clicks)
+    click(b, ".topbar nav a[href=\"/\"]").await?;
+    click(b, ".project-card .row .btn:not(.danger)").await?;
+    type_into(
+        b,
+        ".project-card .project-form input[name=default_branch]",
+        "bad..branch",
+    )
+    .await?;
+    let err = b
+        .text_of(".project-card .field-error[data-field=default_branch]")
+        .await?;
+    assert!(err.contains("not a valid git branch name"), "{err}");
+    type_into(b, ".project-card .project-form input[name=default_branch]", "trunk").await?;
+    type_into(b, ".project-card .project-form input[name=name]", "Shop 2").await?;
+    click(b, ".project-card .project-form button[type=submit]").await?;
+    b.wait_js(
+        "the renamed project",
+        "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Shop 2')",
+    )
+    .await?;
+    let p = s.api("GET", &format!("/api/projects/{pid}"), None).await?;
+    assert_eq!(
+        (p["name"].as_str(), p["default_branch"].as_str()),
+        (Some("Shop 2"), Some("trunk"))
+    );
+    click(b, ".project-card .btn.danger").await?;
+    b.wait_js(
+        "the delete confirmation",
+        "return document.querySelector('.project-card .btn.danger').textContent.includes('Really')",
+    )
+    .await?;
+    click(b, ".project-card .btn.danger").await?;
+    b.wait_js("the card gone", "return !document.querySelector('.project-card')")
+        .await?;
+    assert_eq!(s.api("GET", "/api/projects", None).await?, json!([]));
+
+    // ---- sign out
+    click(b, "#sign-out").await?;
+    b.wait_for("#token").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_of_500_tickets_renders_fast() -> Res<()> {
+    let s = Stack::start().await?;
+    let b = Browser::start().await?;
+    let r = big_board(&s, &b).await;
+    if r.is_err() {
+        let _ = b.screenshot("failure-500.png").await;
+    }
+    b.close().await;
+    s.cleanup().await;
+    r
+}
+
+async fn big_board(s: &Stack, b: &Browser) -> Res<()> {
+    let p = s
+        .api(
+            "POST",
+            "/api/projects",
+            Some(json!({"name": "Big", "repo_url": "https://github.com/acme/big.git"})),
+        )
+        .await?;
+    let pid = p["id"].as_str().ok_or("no id")?.to_string();
+    let mut set = tokio::task::JoinSet::new();
+    for chunk in 0..10 {
+        let http = s.http.clone();
+        let base = s.base.clone();
+        let token = s.token.clone();
+        let pid = pid.clone();
+        set.spawn(async move {
+            for i in 0..50 {
+                let n = chunk * 50 + i;
+                let prio = ["low", "medium", "high", "critical"][n % 4];
+                let r = http
+                    .post(format!("{base}/api/projects/{pid}/tickets"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"title": format!("Ticket number {n}"), "description": "Generated.", "priority": prio}),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    return Err(format!("create ticket: {}", r.status()));
+                }
+            }
+            Ok::<_, String>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    b.client.goto(&s.base).await?;
+    b.js(
+        "sessionStorage.setItem('terarchitect.token', arguments[0])",
+        vec![json!(s.token)],
+    )
+    .await?;
+    let mut times = vec![];
+    for _ in 0..3 {
+        b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
+        let ms = b
+            .wait_js(
+                "the 501-ticket board",
+                "const e = document.querySelector('.board[data-ticket-count=\"501\"]'); return e && e.dataset.renderMs",
+            )
+            .await?;
+        let ms: f64 = ms.as_str().unwrap_or("0").parse()?;
+        assert_eq!(
+            b.js("return document.querySelectorAll('.ticket-card').length", vec![])
+                .await?,
+            json!(501)
+        );
+        times.push(ms);
+    }
+    b.screenshot("08-board-500.png").await?;
+    let line = format!("board of 501 tickets rendered in {times:?} ms (first load, two reloads)\n");
+    println!("{line}");
+    std::fs::write(artifacts().join("board-500-render-ms.txt"), line)?;
+    // Target: under 200 ms once the wasm is warm (the first load also compiles it).
+    assert!(times.iter().cloned().fold(f64::MAX, f64::min) < 200.0, "{times:?}");
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! The projects list (create, edit, delete) and a project's page with its tabs.
+
+use leptos::prelude::*;
+use terarchitect_protocol::validate::{self, MAX_NAME, MAX_TEXT};
+use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectPatch, Validate};
+use uuid::Uuid;
+
+use crate::api;
+use crate::route::{Link, Route, Tab};
+use crate::util::{ErrorNote, Loading};
+
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let projects = RwSignal::new(None::<Vec<Project>>);
+    let error = RwSignal::new(None::<String>);
+    let creating = RwSignal::new(false);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            match api::get::<Vec<Project>>("/api/projects").await {
+                Ok(p) => {
+                    projects.set(Some(p));
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(format!("Could not load projects: {e}"))),
+            }
+        })
+    };
+    reload();
+
+    view! {
+        <section class="page">
+            <div class="page-head">
+                <h1>"Projects"</h1>
+                <button class="btn primary" id="new-project" on:click=move |_| creating.update(|c| *c = !*c)>
+                    {move || if creating.get() { "Close" } else { "New project" }}
+                </button>
+            </div>
+            <ErrorNote error=error />
+            <Show when=move || creating.get()>
+                <div class="card form-card">
+                    <h2>"New project"</h2>
+                    <ProjectForm
+                        initial=None
+                        on_saved=Callback::new(move |p: Project| {
+                            creating.set(false);
+                            projects.update(|ps| if let Some(ps) = ps { ps.insert(0, p) });
+                        })
+                        on_cancel=Callback::new(move |_| creating.set(false))
+                    />
+                </div>
+            </Show>
+            {move || match projects.get() {
+                None if error.get().is_none() => view! { <Loading what="projects" /> }.into_any(),
+                None => ().into_any(),
+                Some(ps) if ps.is_empty() => {
+                    view! {
+                        <p class="empty">"No projects yet. Create one to model its architecture and plan work."</p>
+                    }
+                        .into_any()
+                }
+                Some(ps) => {
+                    view! {
+                        <div class="project-grid">
+                            {ps
+                                .into_iter()
+                                .map(|p| view! { <ProjectCard project=p projects=projects /> })
+                                .collect_view()}
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ProjectCard(project: Project, projects: RwSignal<Option<Vec<Project>>>) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let confirm = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let id = project.id;
+    let p = project.clone();
+    let delete = move |_| {
+        if !confirm.get_untracked() {
+            confirm.set(true);
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match api::delete(&format!("/api/projects/{id}")).await {
+                Ok(()) => projects.update(|ps| {
+                    if let Some(ps) = ps {
+                        ps.retain(|p| p.id != id)
+                    }
+                }),
+                Err(e) => error.set(Some(format!("Could not delete: {e}"))),
+            }
+        });
+    };
+    view! {
+        <article class="card project-card" data-project=id.to_string()>
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    let p = p.clone();
+                    view! {
+                        <h2>
+                            <Link to=Route::Project(p.id, Tab::Board)>{p.name.clone()}</Link>
+                        </h2>
+                        <p class="muted">{p.description.clone()}</p>
+                        <dl class="facts">
+                            <dt>"Repository"</dt>
+                            <dd class="mono">{p.repo_url.clone()}</dd>
+                            <dt>"Branch"</dt>
+                            <dd class="mono">{p.default_branch.clone()}</dd>
+                            <dt>"Runs in"</dt>
+                            <dd>
+                                {match p.execution_mode {
+                                    ExecutionMode::Docker => "a container".to_string(),
+                                    ExecutionMode::Local => {
+                                        format!("{} on the worker host", p.local_path.clone().unwrap_or_default())
+                                    }
+                                }}
+                            </dd>
+                            <dt>"Tickets"</dt>
+                            <dd class="ticket-count">{p.ticket_count}</dd>
+                        </dl>
+                        <div class="row">
+                            <button class="btn" on:click=move |_| editing.set(true)>
+                                "Edit"
+                            </button>
+                            <button class="btn danger" on:click=delete>
+                                {move || if confirm.get() { "Really delete everything?" } else { "Delete" }}
+                            </button>
+                        </div>
+                        <ErrorNote error=error />
+                    }
+                }
+            >
+                <ProjectForm
+                    initial=Some(project.clone())
+                    on_saved=Callback::new(move |p: Project| {
+                        editing.set(false);
+                        projects.update(|ps| {
+                            if let Some(ps) = ps {
+                                for x in ps.iter_mut() {
+                                    if x.id == p.id {
+                                        *x = p.clone();
+                                    }
+                                }
+                            }
+                        });
+                    })
+                    on_cancel=Callback::new(move |_| editing.set(false))
+                />
+            </Show>
+        </article>
+    }
+}
+
+/// Create (`initial = None`) or edit a project, with the API's own validation inline.
+#[component]
+pub fn ProjectForm(
+    initial: Option<Project>,
+    on_saved: Callback<Project>,
+    #[prop(optional)] on_cancel: Option<Callback<()>>,
+) -> impl IntoView {
+    let editing_id = initial.as_ref().map(|p| p.id);
+    let name = RwSignal::new(initial.as_ref().map(|p| p.name.clone()).unwrap_or_default());
+    let description = RwSignal::new(initial.as_ref().map(|p| p.description.clone()).unwrap_or_default());
+    let repo = RwSignal::new(initial.as_ref().map(|p| p.repo_url.clone()).unwrap_or_default());
+    let branch = RwSignal::new(
+        initial
+            .as_ref()
+            .map(|p| p.default_branch.clone())
+            .unwrap_or_else(|| "main".into()),
+    );
+    let mode = RwSignal::new(initial.as_ref().map(|p| p.execution_mode).unwrap_or_default());
+    let local = RwSignal::new(initial.as_ref().and_then(|p| p.local_path.clone()).unwrap_or_default());
+    let touched = RwSignal::new(Vec::<&'static str>::new());
+    let server_error = RwSignal::new(None::<api::ApiError>);
+    let busy = RwSignal::new(false);
+
+    let value = move || NewProject {
+        name: name.get(),
+        description: description.get(),
+        repo_url: repo.get().trim().to_string(),
+        default_branch: branch.get().trim().to_string(),
+        execution_mode: mode.get(),
+        local_path: Some(local.get().trim().to_string()).filter(|s| !s.is_empty()),
+    };
+    let check = move |field: &'static str| -> Option<String> {
+        let v = value();
+        let r = match field {
+            "name" => validate::required("name", &v.name, MAX_NAME),
+            "description" => validate::bounded("description", &v.description, MAX_TEXT),
+            "repo_url" => validate::repo_url("repo_url", &v.repo_url),
+            "default_branch" => validate::branch_name("default_branch", &v.default_branch),
+            _ => match v.validate() {
+                Err(e) if e.field == field => Err(e),
+                _ => Ok(()),
+            },
+        };
+        r.err().map(|e| e.message)
+    };
+    let shown = move |field: &'static str| -> Option<String> {
+        if touched.with(|t| t.contains(&field))
+            && let Some(m) = check(field)
+        {
+            return Some(m);
+        }
+        server_error.with(|e| e.as_ref().and_then(|e| e.for_field(field)))
+    };
+    let touch = move |f: &'static str| {
+        touched.update(|t| {
+            if !t.contains(&f) {
+                t.push(f)
+            }
+        })
+    };
+
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        touched.set(vec!["name", "description", "repo_url", "default_branch", "local_path"]);
+        let v = value();
+        if v.validate().is_err() {
+            return;
+        }
+        busy.set(true);
+        server_error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = match editing_id {
+                None => api::post::<_, Project>("/api/projects", &v).await,
+                Some(id) => {
+                    let patch = ProjectPatch {
+                        name: Some(v.name),
+                        description: Some(v.description),
+                        repo_url: Some(v.repo_url),
+                        default_branch: Some(v.default_branch),
+                        execution_mode: Some(v.execution_mode),
+                        local_path: Some(v.local_path),
+                    };
+                    api::patch::<_, Project>(&format!("/api/projects/{id}"), &patch).await
+                }
+            };
+            busy.set(false);
+            match result {
+                Ok(p) => on_saved.run(p),
+                Err(e) => server_error.set(Some(e)),
+            }
+        });
+    };
+
+    let field_error =
+        move |f: &'static str| move || shown(f).map(|m| view! { <span class="field-error" data-field=f>{m}</span> });
+    view! {
+        <form class="form project-form" on:submit=submit novalidate>
+            <label>
+                "Name"
+                <input
+                    name="name"
+                    prop:value=move || name.get()
+                    on:input=move |ev| {
+                        name.set(event_target_value(&ev));
+                        touch("name");
+                    }
+                />
+                {field_error("name")}
+            </label>
+            <label>
+                "Description"
+                <textarea
+                    name="description"
+                    rows="2"
+                    prop:value=move || description.get()
+                    on:input=move |ev| {
+                        description.set(event_target_value(&ev));
+                        touch("description");
+                    }
+                ></textarea>
+                {field_error("description")}
+            </label>
+            <label>
+                "Repository URL"
+                <input
+                    name="repo_url"
+                    placeholder="https://github.com/owner/repo.git"
+                    prop:value=move || repo.get()
+                    on:input=move |ev| {
+                        repo.set(event_target_value(&ev));
+                        touch("repo_url");
+                    }
+                />
+                {field_error("repo_url")}
+            </label>
+            <div class="row">
+                <label>
+                    "Default branch"
+                    <input
+                        name="default_branch"
+                        prop:value=move || branch.get()
+                        on:input=move |ev| {
+                            branch.set(event_target_value(&ev));
+                            touch("default_branch");
+                        }
+                    />
+                    {field_error("default_branch")}
+                </label>
+                <label>
+                    "Execution"
+                    <select
+                        name="execution_mode"
+                        on:change=move |ev| {
+                            mode.set(
+                                if event_target_value(&ev) == "local" {
+                                    ExecutionMode::Local
+                                } else {
+                                    ExecutionMode::Docker
+                                },
+                            )
+                        }
+                    >
+                        <option value="docker" selected=move || mode.get() == ExecutionMode::Docker>
+                            "Docker: clone into a container"
+                        </option>
+                        <option value="local" selected=move || mode.get() == ExecutionMode::Local>
+                            "Local: a directory on the worker host"
+                        </option>
+                    </select>
+                </label>
+            </div>
+            <Show when=move || mode.get() == ExecutionMode::Local>
+                <label>
+                    "Local path"
+                    <input
+                        name="local_path"
+                        placeholder="/srv/repos/my-project"
+                        prop:value=move || local.get()
+                        on:input=move |ev| {
+                            local.set(event_target_value(&ev));
+                            touch("local_path");
+                        }
+                    />
+                    {field_error("local_path")}
+                </label>
+            </Show>
+            {move || {
+                server_error
+                    .get()
+                    .filter(|e| e.field.is_none())
+                    .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+            }}
+            <div class="row">
+                <button class="btn primary" type="submit" disabled=move || busy.get()>
+                    {move || match (busy.get(), editing_id.is_some()) {
+                        (true, _) => "Saving…",
+                        (false, true) => "Save project",
+                        (false, false) => "Create project",
+                    }}
+                </button>
+                {on_cancel
+                    .map(|c| {
+                        view! {
+                            <button class="btn ghost" type="button" on:click=move |_| c.run(())>
+                                "Cancel"
+                            </button>
+                        }
+                    })}
+            </div>
+        </form>
+    }
+}
+
+#[component]
+pub fn ProjectPage(id: Uuid, tab: Tab) -> impl IntoView {
+    let project = RwSignal::new(None::<Project>);
+    let error = RwSignal::new(None::<String>);
+    leptos::task::spawn_local(async move {
+        match api::get::<Project>(&format!("/api/projects/{id}")).await {
+            Ok(p) => project.set(Some(p)),
+            Err(e) => error.set(Some(format!("Could not load the project: {e}"))),
+        }
+    });
+    view! {
+        <section class="page project-page">
+            <div class="page-head">
+                <div>
+                    <Link to=Route::Projects class="crumb">
+                        "← Projects"
+                    </Link>
+                    <h1>{move || project.get().map(|p| p.name).unwrap_or_default()}</h1>
+                </div>
+                <crate::Tabs project=id current=tab />
+            </div>
+            <ErrorNote error=error />
+            {match tab {
+                Tab::Board => view! { <crate::board::BoardView project=id /> }.into_any(),
+                Tab::Graph => view! { <crate::graph::GraphEditor project=id /> }.into_any(),
+                Tab::Review => view! { <ReviewList project=id /> }.into_any(),
+                Tab::Settings => {
+                    view! {
+                        <div class="settings-grid">
+                            <div class="card">
+                                <h2>"Project"</h2>
+                                {move || {
+                                    project
+                                        .get()
+                                        .map(|p| {
+                                            view! {
+                                                <ProjectForm
+                                                    initial=Some(p)
+                                                    on_saved=Callback::new(move |p| project.set(Some(p)))
+                                                />
+                                            }
+                                        })
+                                }}
+                            </div>
+                            <div class="card">
+                                <h2>"Agent settings for this project"</h2>
+                                <p class="hint">
+                                    "Values set here override the global settings for this project only."
+                                </p>
+                                <crate::settings::SettingsForm project=Some(id) />
+                            </div>
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// Tickets waiting for review, with their pull requests. Reviewing inside the app needs
+/// an API that does not exist yet.
+#[component]
+fn ReviewList(project: Uuid) -> impl IntoView {
+    let tickets = RwSignal::new(None::<Vec<terarchitect_protocol::Ticket>>);
+    let error = RwSignal::new(None::<String>);
+    leptos::task::spawn_local(async move {
+        match api::get::<terarchitect_protocol::Board>(&format!("/api/projects/{project}/board")).await {
+            Ok(b) => tickets.set(Some(
+                b.columns
+                    .into_iter()
+                    .filter(|c| c.column.role == Some(terarchitect_protocol::ColumnRole::InReview))
+                    .flat_map(|c| c.tickets)
+                    .collect(),
+            )),
+            Err(e) => error.set(Some(format!("Could not load the board: {e}"))),
+        }
+    });
+    view! {
+        <div class="card review">
+            <h2>"In review"</h2>
+            <p class="hint">
+                "Reviewing a pull request inside Terarchitect (summary, commits, tests, comments, approve, merge) is not available yet: its API has not been built. Open the pull request on GitHub meanwhile."
+            </p>
+            <ErrorNote error=error />
+            {move || match tickets.get() {
+                None => view! { <Loading what="tickets in review" /> }.into_any(),
+                Some(ts) if ts.is_empty() => view! { <p class="empty">"Nothing is waiting for review."</p> }.into_any(),
+                Some(ts) => {
+                    view! {
+                        <ul class="review-list">
+                            {ts
+                                .into_iter()
+                                .map(|t| {
+                                    view! {
+                                        <li>
+                                            <Link to=Route::Ticket(project, t.id)>{t.title.clone()}</Link>
+                                            {t.pr_url.clone().map(|u| {
+                                                let label = t.pr_number.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Pull request".into());
+                                                view! { " · " <a class="pr-link" href=u target="_blank" rel="noopener">{label}</a> }
+                                            })}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
+            }}
+        </div>
+    }
+}

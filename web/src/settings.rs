@@ -1,0 +1,206 @@
+//! Global and per-project settings. Secrets are write-only: the UI only learns whether
+//! they are set.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use serde_json::Value;
+use terarchitect_protocol::{SettingView, SettingsUpdate};
+use uuid::Uuid;
+
+use crate::api;
+use crate::util::{ErrorNote, Loading};
+
+fn label(key: &str) -> String {
+    let mut s = key.replace('_', " ").replace("llm", "LLM").replace("url", "URL");
+    if let Some(f) = s.get_mut(0..1) {
+        f.make_ascii_uppercase();
+    }
+    s
+}
+
+fn is_int(key: &str) -> bool {
+    matches!(key, "max_review_rounds" | "summarize_every_turns")
+}
+
+#[component]
+pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
+    let path = match project {
+        Some(p) => format!("/api/projects/{p}/settings"),
+        None => "/api/settings".to_string(),
+    };
+    let items = RwSignal::new(None::<Vec<SettingView>>);
+    let drafts = RwSignal::new(BTreeMap::<String, Option<Value>>::new());
+    let error = RwSignal::new(None::<api::ApiError>);
+    let load_error = RwSignal::new(None::<String>);
+    let state = RwSignal::new(None::<String>);
+    {
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::get::<Vec<SettingView>>(&path).await {
+                Ok(v) => items.set(Some(v)),
+                Err(e) => load_error.set(Some(format!("Could not load settings: {e}"))),
+            }
+        });
+    }
+    let save = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let update: SettingsUpdate = drafts.get_untracked();
+        if update.is_empty() {
+            state.set(Some("Nothing changed".into()));
+            return;
+        }
+        let path = path.clone();
+        state.set(Some("Saving…".into()));
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::put::<_, Vec<SettingView>>(&path, &update).await {
+                Ok(v) => {
+                    items.set(Some(v));
+                    drafts.set(BTreeMap::new());
+                    state.set(Some("Saved".into()));
+                }
+                Err(e) => {
+                    state.set(None);
+                    error.set(Some(e));
+                }
+            }
+        });
+    };
+    let scope_word = if project.is_some() { "Reset" } else { "Clear" };
+    view! {
+        <ErrorNote error=load_error />
+        {move || match items.get() {
+            None => view! { <Loading what="settings" /> }.into_any(),
+            Some(list) => {
+                view! {
+                    <form class="form settings-form" on:submit=save.clone() novalidate>
+                        <table class="settings">
+                            <tbody>
+                                {list
+                                    .into_iter()
+                                    .map(|s| {
+                                        let key = s.key.clone();
+                                        let k1 = key.clone();
+                                        let k2 = key.clone();
+                                        let k3 = key.clone();
+                                        let k4 = key.clone();
+                                        let set_draft = move |v: Option<Value>| {
+                                            let k = k1.clone();
+                                            drafts.update(|d| {
+                                                d.insert(k, v);
+                                            })
+                                        };
+                                        let set_draft2 = set_draft.clone();
+                                        let pending = move || drafts.with(|d| d.get(&k2).cloned());
+                                        let pending2 = pending.clone();
+                                        let current = match &s.value {
+                                            Some(Value::String(v)) => v.clone(),
+                                            Some(v) => v.to_string(),
+                                            None => String::new(),
+                                        };
+                                        let source = match (s.source.as_str(), project.is_some()) {
+                                            ("project", _) => "set for this project",
+                                            ("global", true) => "inherited from global",
+                                            ("global", false) => "set",
+                                            _ => "default",
+                                        };
+                                        let own = s.source == if project.is_some() { "project" } else { "global" };
+                                        let input = if s.secret {
+                                            view! {
+                                                <input
+                                                    type="password"
+                                                    name=key.clone()
+                                                    autocomplete="new-password"
+                                                    prop:value=move || {
+                                                        match pending2() {
+                                                            Some(Some(Value::String(v))) => v,
+                                                            _ => String::new(),
+                                                        }
+                                                    }
+                                                    placeholder=if s.is_set { "•••••••• (leave empty to keep)" } else { "not set" }
+                                                    on:input=move |ev| {
+                                                        let v = event_target_value(&ev);
+                                                        set_draft(if v.is_empty() { None } else { Some(Value::String(v)) });
+                                                    }
+                                                />
+                                            }
+                                                .into_any()
+                                        } else if key == "worker_mode" {
+                                            view! {
+                                                <select name=key.clone() on:change=move |ev| set_draft(Some(Value::String(event_target_value(&ev))))>
+                                                    {["native", "opencode", "claude-code"]
+                                                        .into_iter()
+                                                        .map(|m| view! { <option value=m selected=current == m>{m}</option> })
+                                                        .collect_view()}
+                                                </select>
+                                            }
+                                                .into_any()
+                                        } else {
+                                            let int = is_int(&key);
+                                            view! {
+                                                <input
+                                                    name=key.clone()
+                                                    type=if int { "number" } else { "text" }
+                                                    value=current
+                                                    on:input=move |ev| {
+                                                        let v = event_target_value(&ev);
+                                                        set_draft(Some(if int {
+                                                            v.trim().parse::<i64>().map(Value::from).unwrap_or(Value::String(v))
+                                                        } else {
+                                                            Value::String(v)
+                                                        }))
+                                                    }
+                                                />
+                                            }
+                                                .into_any()
+                                        };
+                                        let secret = s.secret;
+                                        let is_set = s.is_set;
+                                        view! {
+                                            <tr data-key=key.clone()>
+                                                <th>
+                                                    <label>{label(&key)}</label>
+                                                    {secret.then(|| view! { <span class="muted small">" secret"</span> })}
+                                                </th>
+                                                <td>{input}</td>
+                                                <td class="state">
+                                                    {move || match (secret, pending()) {
+                                                        (true, Some(Some(_))) => view! { <span class="badge pending">"will be set"</span> }.into_any(),
+                                                        (_, Some(None)) => view! { <span class="badge pending">"will be cleared"</span> }.into_any(),
+                                                        (true, _) if is_set && !own => view! { <span class="badge ok secret-state">"set (global)"</span> }.into_any(),
+                                                        (true, _) if is_set => view! { <span class="badge ok secret-state">"set"</span> }.into_any(),
+                                                        (true, _) => view! { <span class="badge secret-state">"not set"</span> }.into_any(),
+                                                        _ => view! { <span class="muted small">{source}</span> }.into_any(),
+                                                    }}
+                                                    {move || error.with(|e| e.as_ref().and_then(|e| e.for_field(&k3))).map(|m| view! { <span class="field-error">{m}</span> })}
+                                                </td>
+                                                <td>
+                                                    {own.then(|| {
+                                                        let set_draft2 = set_draft2.clone();
+                                                        let k4 = k4.clone();
+                                                        view! {
+                                                            <button type="button" class="btn small ghost" title=format!("{scope_word} {k4}") on:click=move |_| set_draft2(None)>
+                                                                {scope_word}
+                                                            </button>
+                                                        }
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                        {move || error.get().map(|e| view! { <p class="error">{e.to_string()}</p> })}
+                        <div class="row">
+                            <button class="btn primary" type="submit" id="save-settings">"Save settings"</button>
+                            <span class="save-state" id="settings-state">{move || state.get()}</span>
+                        </div>
+                    </form>
+                }
+                    .into_any()
+            }
+        }}
+    }
+}

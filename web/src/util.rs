@@ -1,0 +1,124 @@
+//! Small shared pieces: a ticking clock, time formatting, error and loading views.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use std::time::Duration;
+use terarchitect_protocol::{JobStatus, JobSummary};
+
+thread_local! {
+    static NOW: std::cell::Cell<Option<RwSignal<DateTime<Utc>>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Starts the one-second clock that elapsed times read.
+pub fn start_clock() {
+    let now = RwSignal::new(Utc::now());
+    NOW.with(|c| c.set(Some(now)));
+    let _ = set_interval_with_handle(move || now.set(Utc::now()), Duration::from_secs(1));
+}
+
+pub fn now() -> DateTime<Utc> {
+    NOW.with(|c| c.get()).map(|s| s.get()).unwrap_or_else(Utc::now)
+}
+
+pub fn duration_text(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+pub fn time_text(t: DateTime<Utc>) -> String {
+    let local = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(t.timestamp_millis() as f64));
+    String::from(local.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+pub fn short_time(t: DateTime<Utc>) -> String {
+    let local = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(t.timestamp_millis() as f64));
+    String::from(local.to_locale_time_string("default"))
+}
+
+/// "running 2m 03s", "queued 12s", "failed after 40s": reads the clock while active.
+pub fn job_elapsed(
+    status: JobStatus,
+    created: DateTime<Utc>,
+    started: Option<DateTime<Utc>>,
+    finished: Option<DateTime<Utc>>,
+) -> String {
+    let from = started.unwrap_or(created);
+    match (status, finished) {
+        (JobStatus::Queued, _) => format!("queued {}", duration_text((now() - created).num_seconds())),
+        (JobStatus::Running, _) => format!("running {}", duration_text((now() - from).num_seconds())),
+        (s, Some(f)) => format!("{} after {}", s.as_str(), duration_text((f - from).num_seconds())),
+        (s, None) => s.as_str().to_string(),
+    }
+}
+
+pub fn summary_elapsed(j: &JobSummary) -> String {
+    job_elapsed(j.status, j.created_at, j.started_at, j.finished_at)
+}
+
+pub fn tokens_text(input: i64, output: i64) -> String {
+    format!("{} in / {} out tokens", thousands(input), thousands(output))
+}
+
+pub fn thousands(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[component]
+pub fn ErrorNote(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            view! {
+                <p class="error" role="alert">
+                    {e}
+                </p>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(optional, into)] what: String) -> impl IntoView {
+    view! {
+        <p class="loading" aria-busy="true">
+            <span class="spinner"></span>
+            {if what.is_empty() { "Loading…".to_string() } else { format!("Loading {what}…") }}
+        </p>
+    }
+}
+
+/// Whether the tab is visible (polling pauses while it is hidden).
+pub fn page_visible() -> bool {
+    !document().hidden()
+}
+
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_numbers_read_well() {
+        assert_eq!(duration_text(-3), "0s");
+        assert_eq!(duration_text(59), "59s");
+        assert_eq!(duration_text(123), "2m 03s");
+        assert_eq!(duration_text(3 * 3600 + 65), "3h 01m");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-1000), "-1,000");
+    }
+}
