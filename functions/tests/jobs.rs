@@ -431,3 +431,21 @@ async fn released_jobs_go_back_to_the_queue_until_attempts_run_out() {
         "docker unavailable"
     );
 }
+
+#[tokio::test]
+async fn a_released_job_that_was_asked_to_stop_ends_cancelled() {
+    let t = TestApp::new().await;
+    let (pid, _, jid) = ticket_in_progress(&t).await;
+    claim(&t, &jid, "h").await.ok();
+    t.post(&format!("/api/projects/{pid}/jobs/{jid}/cancel"), json!({}))
+        .await
+        .ok();
+    let f = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h", "outcome": "released", "reason": "host draining"}),
+        )
+        .await
+        .ok();
+    assert_eq!(f["status"], "cancelled");
+}

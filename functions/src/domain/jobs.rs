@@ -61,7 +61,12 @@ pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job>
     let current = store::jobs::get(&mut *tx, job_id).await?;
     store::lock_project(&mut tx, current.project_id).await?;
     let finished = match req.outcome {
-        Outcome::Released if store::jobs::attempts_left(&mut *tx, job_id).await? && !current.cancel_requested => {
+        // A job handed back after a stop was requested is simply stopped.
+        Outcome::Released if current.cancel_requested => {
+            let reason = req.reason.as_deref().or(Some("stopped on request"));
+            store::jobs::finish(&mut tx, job_id, host, JobStatus::Cancelled, req.exit_code, reason, None).await?
+        }
+        Outcome::Released if store::jobs::attempts_left(&mut *tx, job_id).await? => {
             store::jobs::release(&mut tx, job_id, host, req.reason.as_deref()).await?
         }
         Outcome::Released | Outcome::Failed => {
