@@ -800,6 +800,9 @@ async fn big_board(s: &Stack, b: &Browser) -> Res<()> {
     std::fs::write(artifacts().join("board-500-render-ms.txt"), line)?;
     // A figure, not a verdict (target: under 200 ms): wall-clock time is reported, never
     // asserted, so a loaded machine cannot fail the suite.
-    assert!(times.iter().all(|t| *t > 0.0), "the board reported its render time: {times:?}");
+    assert!(
+        times.iter().all(|t| *t > 0.0),
+        "the board reported its render time: {times:?}"
+    );
     Ok(())
 }
