@@ -11,6 +11,13 @@ use terarchitect_protocol::TokenKind;
 use terarchitect_testkit::process::ProcessGroup;
 use terarchitect_testkit::{TestDb, TestQueue, eventually};
 
+/// Sends a request that must succeed and returns its JSON body.
+async fn send(req: reqwest::RequestBuilder) -> Value {
+    let r = req.send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -56,38 +63,28 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
 
-    let project: Value = http
-        .post(format!("{base}/api/api/projects"))
-        .bearer_auth(&user)
-        .json(&json!({"name": "Via Lambda", "repo_url": "https://example.com/a/b.git"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"name": "Via Lambda", "repo_url": "https://example.com/a/b.git"});
+    let project = send(
+        http.post(format!("{base}/api/api/projects"))
+            .bearer_auth(&user)
+            .json(&body),
+    )
+    .await;
     let pid = project["id"].as_str().unwrap();
-    let board: Value = http
-        .get(format!("{base}/api/api/projects/{pid}/board"))
-        .bearer_auth(&user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let board = send(
+        http.get(format!("{base}/api/api/projects/{pid}/board"))
+            .bearer_auth(&user),
+    )
+    .await;
     let setup = board["columns"][0]["tickets"][0]["id"].as_str().unwrap();
     let in_progress = board["columns"][1]["id"].as_str().unwrap();
-    let moved: Value = http
-        .post(format!("{base}/api/api/projects/{pid}/tickets/{setup}/move"))
-        .bearer_auth(&user)
-        .json(&json!({"column_id": in_progress}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let move_url = format!("{base}/api/api/projects/{pid}/tickets/{setup}/move");
+    let moved = send(
+        http.post(move_url)
+            .bearer_auth(&user)
+            .json(&json!({"column_id": in_progress})),
+    )
+    .await;
     let job_id = moved["job"]["id"].as_str().unwrap().to_string();
     let bodies = queue.drain_bodies().await;
     assert_eq!(bodies.len(), 1);
@@ -112,14 +109,11 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     )
     .await;
     assert_eq!(claim["job"]["status"], "running");
-    let ctx: Value = http
-        .get(format!("{base}/worker-api/agent/context"))
-        .bearer_auth(claim["job_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let job_token = claim["job_token"].as_str().unwrap();
+    let ctx = send(
+        http.get(format!("{base}/worker-api/agent/context"))
+            .bearer_auth(job_token),
+    )
+    .await;
     assert_eq!(ctx["ticket"]["title"], "Project setup");
 }
