@@ -1,27 +1,163 @@
 //! Process configuration, read once in `main` from the environment.
+//!
+//! Locally every value is a plain variable. In AWS the two secrets are not in the
+//! function's environment at all: it names them by ARN and they are read from Secrets
+//! Manager at cold start ([`Config::resolve`]).
 
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`
+    Url(String),
+    /// `DATABASE_SECRET_ARN` (the RDS-managed `{"username","password"}` secret) with
+    /// `DATABASE_HOST`, `DATABASE_PORT` (5432) and `DATABASE_NAME`; over TLS.
+    RdsSecret {
+        arn: String,
+        host: String,
+        port: u16,
+        name: String,
+        /// `DATABASE_SSLMODE`, `require` unless set.
+        sslmode: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum SecretKeySource {
+    /// `TERARCHITECT_SECRET_KEY`
+    Value(String),
+    /// `TERARCHITECT_SECRET_KEY_ARN`: a Secrets Manager secret holding the same base64 key.
+    SecretArn(String),
+}
+
+#[derive(Clone, Debug)]
 pub struct Config {
-    pub database_url: String,
+    pub database: DatabaseSource,
     /// SQS queue that receives `{job_id}` messages.
     pub job_queue_url: String,
     /// 32-byte key (base64) for secrets at rest.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretKeySource>,
     pub lease: Duration,
     pub github_api_url: String,
 }
 
+/// The secrets of a [`Config`], fetched.
+pub struct Resolved {
+    pub database_url: String,
+    pub secret_key: Option<String>,
+}
+
+fn var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let secret_key = match (var("TERARCHITECT_SECRET_KEY"), var("TERARCHITECT_SECRET_KEY_ARN")) {
+            (Some(v), _) => Some(SecretKeySource::Value(v)),
+            (None, Some(arn)) => Some(SecretKeySource::SecretArn(arn)),
+            (None, None) => None,
+        };
         Ok(Config {
-            database_url: var("DATABASE_URL").ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set"))?,
+            database: DatabaseSource::from_env()?,
             job_queue_url: var("JOB_QUEUE_URL").ok_or_else(|| anyhow::anyhow!("JOB_QUEUE_URL is not set"))?,
-            secret_key: var("TERARCHITECT_SECRET_KEY"),
+            secret_key,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
         })
+    }
+
+    /// Fetches what lives in Secrets Manager (one client, built only when needed).
+    pub async fn resolve(&self) -> anyhow::Result<Resolved> {
+        let secret_key = match &self.secret_key {
+            None => None,
+            Some(SecretKeySource::Value(v)) => Some(v.clone()),
+            Some(SecretKeySource::SecretArn(arn)) => Some(fetch_secret(arn).await?.trim().to_string()),
+        };
+        Ok(Resolved {
+            database_url: self.database.resolve().await?,
+            secret_key,
+        })
+    }
+}
+
+impl DatabaseSource {
+    pub fn from_env() -> anyhow::Result<Self> {
+        if let Some(url) = var("DATABASE_URL") {
+            return Ok(DatabaseSource::Url(url));
+        }
+        let Some(arn) = var("DATABASE_SECRET_ARN") else {
+            anyhow::bail!("set DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST and DATABASE_NAME");
+        };
+        Ok(DatabaseSource::RdsSecret {
+            arn,
+            host: var("DATABASE_HOST").ok_or_else(|| anyhow::anyhow!("DATABASE_HOST is not set"))?,
+            port: var("DATABASE_PORT").map(|p| p.parse()).transpose()?.unwrap_or(5432),
+            name: var("DATABASE_NAME").unwrap_or_else(|| "terarchitect".into()),
+            sslmode: var("DATABASE_SSLMODE").unwrap_or_else(|| "require".into()),
+        })
+    }
+
+    pub async fn resolve(&self) -> anyhow::Result<String> {
+        match self {
+            DatabaseSource::Url(url) => Ok(url.clone()),
+            DatabaseSource::RdsSecret {
+                arn,
+                host,
+                port,
+                name,
+                sslmode,
+            } => {
+                #[derive(serde::Deserialize)]
+                struct Credentials {
+                    username: String,
+                    password: String,
+                }
+                let c: Credentials = serde_json::from_str(&fetch_secret(arn).await?).map_err(|e| {
+                    anyhow::anyhow!("the database secret is not {{\"username\",\"password\"}} JSON: {e}")
+                })?;
+                Ok(format!(
+                    "postgres://{}:{}@{host}:{port}/{name}?sslmode={sslmode}",
+                    percent_encode(&c.username),
+                    percent_encode(&c.password)
+                ))
+            }
+        }
+    }
+}
+
+async fn fetch_secret(arn: &str) -> anyhow::Result<String> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let out = aws_sdk_secretsmanager::Client::new(&aws)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read secret {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    out.secret_string
+        .ok_or_else(|| anyhow::anyhow!("secret {arn} has no string value"))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (URL userinfo).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_encoded_for_urls() {
+        assert_eq!(super::percent_encode("a:b@c/d?é"), "a%3Ab%40c%2Fd%3F%C3%A9");
+        assert_eq!(super::percent_encode("Plain-1_2.3~"), "Plain-1_2.3~");
     }
 }

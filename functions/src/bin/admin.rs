@@ -1,10 +1,24 @@
-//! Operator commands against the database named by DATABASE_URL.
+//! Operator commands. Locally: `./dev admin ...` (or the binary with DATABASE_URL set).
+//! In AWS the same binary is a function without a route, so operators reach the private
+//! database through IAM: `aws lambda invoke --function-name <AdminFunction>
+//! --payload '{"args":["requeue-ticket","<id>"]}' out.json` returns `{"output": "..."}`.
+use std::fmt::Write as _;
+
 use clap::{Parser, Subcommand};
-use terarchitect_functions::{domain::crypto, store};
+use lambda_runtime::{LambdaEvent, service_fn};
+use terarchitect_functions::{
+    config::Config,
+    domain::{App, crypto, ops},
+    runtime, store,
+};
 use terarchitect_protocol::TokenKind;
+use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(about = "Terarchitect operator commands (uses DATABASE_URL)")]
+#[command(
+    name = "admin",
+    about = "Terarchitect operator commands (DATABASE_URL, JOB_QUEUE_URL, TERARCHITECT_SECRET_KEY)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -20,20 +34,142 @@ enum Cmd {
         #[arg(long, default_value = "user")]
         kind: String,
     },
+    /// Make sure a ticket has a queued job in the queue: re-send a queued job's message,
+    /// retry a failed or cancelled one, or queue a new one. A running job is refused.
+    RequeueTicket { ticket: Uuid },
+    /// Print every job of a ticket with its whole execution log.
+    DumpLogs {
+        ticket: Uuid,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what a project's memory holds: passages and the facts extracted from them.
+    DumpMemory {
+        project: Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send one real request to each configured LLM and embedding endpoint (the global
+    /// settings, or the project's effective ones) and report latency and answer.
+    SmokeLlm {
+        #[arg(long)]
+        project: Option<Uuid>,
+    },
+}
+
+async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match cmd {
+        Cmd::MintToken { name, kind } => {
+            let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be user or worker"))?;
+            let token = crypto::new_token(if kind == TokenKind::User { "tt_" } else { "tw_" });
+            store::tokens::insert(&app.db, &name, kind, &crypto::hash_token(&token)).await?;
+            writeln!(out, "{token}")?;
+        }
+        Cmd::RequeueTicket { ticket } => {
+            let r = ops::requeue_ticket(app, ticket).await?;
+            writeln!(
+                out,
+                "{}: job {} ({}) is {}",
+                r.action,
+                r.job.id,
+                r.job.kind.as_str(),
+                r.job.status.as_str()
+            )?;
+        }
+        Cmd::DumpLogs { ticket, json } => {
+            let logs = ops::ticket_logs(app, ticket).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&logs)?)?;
+            }
+            for l in logs.iter().filter(|_| !json) {
+                let j = &l.job;
+                writeln!(
+                    out,
+                    "== job {} {} attempt {} {}{}",
+                    j.id,
+                    j.kind.as_str(),
+                    j.attempt,
+                    j.status.as_str(),
+                    j.failure_reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )?;
+                for e in &l.events {
+                    writeln!(
+                        out,
+                        "{} #{} [{}] {}: {}",
+                        e.at.format("%H:%M:%S%.3f"),
+                        e.seq,
+                        e.phase,
+                        e.step,
+                        e.summary
+                    )?;
+                }
+            }
+        }
+        Cmd::DumpMemory { project, json } => {
+            let dump = ops::memory_dump(app, project).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&dump)?)?;
+            } else {
+                writeln!(out, "{} passages, {} facts", dump.passages.len(), dump.facts.len())?;
+                for p in &dump.passages {
+                    writeln!(out, "\n-- {} {}\n{}", p.id, p.created_at.to_rfc3339(), p.content)?;
+                }
+                for f in &dump.facts {
+                    writeln!(out, "fact: {} | {} | {}", f.subject, f.relation, f.object)?;
+                }
+            }
+        }
+        Cmd::SmokeLlm { project } => {
+            let results = ops::smoke_test_llms(app, project).await?;
+            for r in &results {
+                writeln!(
+                    out,
+                    "{} {:<10} {} ({}) {} ms: {}",
+                    if r.ok { "ok  " } else { "FAIL" },
+                    r.what,
+                    r.url,
+                    r.model,
+                    r.millis,
+                    r.detail
+                )?;
+            }
+            if results.iter().any(|r| !r.ok) {
+                anyhow::bail!("{out}some endpoints failed");
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct Invocation {
+    args: Vec<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let url = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("DATABASE_URL is not set"))?;
-    let pool = store::connect(&url, 1).await?;
-    match cli.cmd {
-        Cmd::MintToken { name, kind } => {
-            let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be user or worker"))?;
-            let token = crypto::new_token(if kind == TokenKind::User { "tt_" } else { "tw_" });
-            store::tokens::insert(&pool, &name, kind, &crypto::hash_token(&token)).await?;
-            println!("{token}");
-        }
+    if std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok() {
+        runtime::init_tracing();
+        let app = App::from_config(&Config::from_env()?, 1).await?;
+        let app = &app;
+        return lambda_runtime::run(service_fn(move |ev: LambdaEvent<Invocation>| async move {
+            let cli = Cli::try_parse_from(std::iter::once("admin".to_string()).chain(ev.payload.args))
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            let output = run(app, cli.cmd)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "output": output }))
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!(e));
     }
+    let cli = Cli::parse();
+    let app = App::from_config(&Config::from_env()?, 1).await?;
+    print!("{}", run(&app, cli.cmd).await?);
     Ok(())
 }

@@ -1,12 +1,27 @@
 //! Applies the database migrations (deploy step; `./dev up`). Safe to run concurrently.
-use terarchitect_functions::{runtime, store};
+//! In AWS it is a function that deploy.sh invokes once per deploy; elsewhere it runs once.
+use lambda_runtime::{LambdaEvent, service_fn};
+use terarchitect_functions::{config::DatabaseSource, runtime, store};
+
+async fn migrate(database: &DatabaseSource) -> anyhow::Result<()> {
+    let pool = store::connect(&database.resolve().await?, 2).await?;
+    store::migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     runtime::init_tracing();
-    let url = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("DATABASE_URL is not set"))?;
-    let pool = store::connect(&url, 2).await?;
-    store::migrate(&pool).await?;
-    tracing::info!("migrations applied");
-    Ok(())
+    let database = DatabaseSource::from_env()?;
+    if std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok() {
+        let database = &database;
+        return lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+            migrate(database).await.map_err(lambda_runtime::Error::from)?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({"migrated": true}))
+        }))
+        .await
+        .map_err(|e| anyhow::anyhow!(e));
+    }
+    migrate(&database).await
 }

@@ -4,6 +4,7 @@ pub mod crypto;
 pub mod jobs;
 pub mod llm;
 pub mod memory;
+pub mod ops;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
@@ -30,9 +31,10 @@ pub struct App {
 
 impl App {
     pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
-        let db = crate::store::connect(&cfg.database_url, max_connections).await?;
+        let resolved = cfg.resolve().await?;
+        let db = crate::store::connect(&resolved.database_url, max_connections).await?;
         let queue = JobQueue::from_env(cfg.job_queue_url.clone()).await;
-        let secrets = cfg
+        let secrets = resolved
             .secret_key
             .as_deref()
             .map(SecretBox::from_key)

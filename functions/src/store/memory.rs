@@ -335,3 +335,42 @@ pub async fn delete_passages(tx: &mut super::Tx<'_>, project_id: Uuid, hashes: &
     .await?;
     Ok(gone)
 }
+
+/// Everything a project remembers, in a readable form (operator dump).
+#[derive(Debug, serde::Serialize)]
+pub struct Dump {
+    pub passages: Vec<DumpPassage>,
+    pub facts: Vec<DumpFact>,
+}
+
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct DumpPassage {
+    pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub content: String,
+}
+
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct DumpFact {
+    pub subject: String,
+    pub relation: String,
+    pub object: String,
+}
+
+pub async fn dump(db: &sqlx::PgPool, project_id: Uuid) -> Result<Dump> {
+    let passages = sqlx::query_as(
+        "SELECT id, created_at, content FROM memory_passages WHERE project_id = $1 ORDER BY created_at, id",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    let facts = sqlx::query_as(
+        "SELECT s.name AS subject, f.relation, o.name AS object FROM memory_facts f \
+         JOIN memory_entities s ON s.id = f.subject_id JOIN memory_entities o ON o.id = f.object_id \
+         WHERE f.project_id = $1 ORDER BY s.name, f.relation, o.name",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    Ok(Dump { passages, facts })
+}

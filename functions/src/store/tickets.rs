@@ -323,3 +323,12 @@ pub async fn add_comment(
     })?;
     Ok(row.into())
 }
+
+/// The project a ticket belongs to (operator commands name tickets by id alone).
+pub async fn project_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Uuid> {
+    let row: Option<(Uuid,)> = sqlx::query_as("SELECT project_id FROM tickets WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| r.0).ok_or(Error::NotFound("ticket"))
+}

@@ -1,0 +1,170 @@
+//! Operator actions (the `admin` CLI, also deployable as a function): requeue a ticket,
+//! read a ticket's logs, dump a project's memory, smoke-test the configured LLMs.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, TicketMove};
+use uuid::Uuid;
+
+use super::{App, jobs, llm, settings};
+use crate::store;
+use crate::{Error, Result};
+
+#[derive(Debug, Serialize)]
+pub struct Requeued {
+    pub job: Job,
+    /// `resent` (an active queued job's message sent again), `retried` (a new job after
+    /// a failure or cancellation) or `queued` (a first job, or one after a success).
+    pub action: &'static str,
+}
+
+/// Makes sure the ticket has a queued job whose message is in the queue. A running job
+/// is left alone (stop it first): requeueing it would run the ticket twice.
+pub async fn requeue_ticket(app: &App, ticket_id: Uuid) -> Result<Requeued> {
+    let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
+    let history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
+    let latest = history.iter().max_by_key(|j| j.created_at);
+    match latest {
+        Some(j) if j.status == JobStatus::Running => Err(Error::Conflict(format!(
+            "job {} is running on {} (lease until {}); stop it before requeueing",
+            j.id,
+            j.lease_owner.as_deref().unwrap_or("a host"),
+            j.lease_expires_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+        ))),
+        Some(j) if j.status == JobStatus::Queued => {
+            let mut tx = app.db.begin().await?;
+            store::jobs::enqueue_outbox(&mut tx, j.id).await?;
+            tx.commit().await?;
+            super::tickets::send_outbox(app, j.id).await?;
+            Ok(Requeued {
+                job: store::jobs::get(&app.db, j.id).await?,
+                action: "resent",
+            })
+        }
+        Some(j) if matches!(j.status, JobStatus::Failed | JobStatus::Cancelled) => Ok(Requeued {
+            job: jobs::retry(app, project_id, j.id).await?,
+            action: "retried",
+        }),
+        _ => {
+            // What dragging the card to In Progress does.
+            let progress = store::board::by_role(&app.db, project_id, ColumnRole::InProgress).await?;
+            let mv = TicketMove {
+                column_id: progress.id,
+                position: None,
+            };
+            let outcome = super::tickets::move_ticket(app, project_id, ticket_id, &mv).await?;
+            let job = outcome
+                .job
+                .ok_or_else(|| Error::Internal("a move into In Progress queued no job".into()))?;
+            Ok(Requeued { job, action: "queued" })
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobLog {
+    pub job: Job,
+    pub events: Vec<JobEvent>,
+}
+
+/// Every job of the ticket, oldest first, with all of its events.
+pub async fn ticket_logs(app: &App, ticket_id: Uuid) -> Result<Vec<JobLog>> {
+    let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
+    let mut history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
+    history.sort_by_key(|j| j.created_at);
+    let mut out = Vec::with_capacity(history.len());
+    for job in history {
+        let mut events = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |e: &JobEvent| e.seq);
+            let page = store::jobs::events(&app.db, job.id, after, jobs::MAX_PAGE).await?;
+            let done = (page.len() as i64) < jobs::MAX_PAGE;
+            events.extend(page);
+            if done {
+                break;
+            }
+        }
+        out.push(JobLog { job, events });
+    }
+    Ok(out)
+}
+
+pub async fn memory_dump(app: &App, project_id: Uuid) -> Result<store::memory::Dump> {
+    store::projects::get(&app.db, project_id).await?;
+    store::memory::dump(&app.db, project_id).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct Smoke {
+    pub what: &'static str,
+    pub url: String,
+    pub model: String,
+    pub ok: bool,
+    pub millis: u128,
+    /// The reply (chat), the vector size (embeddings), or the error.
+    pub detail: String,
+}
+
+/// Sends one real chat completion to each configured LLM and one embedding request, with
+/// the effective settings of `project_id` (or the global ones).
+pub async fn smoke_test_llms(app: &App, project_id: Option<Uuid>) -> Result<Vec<Smoke>> {
+    let s = settings::agent_settings(app, project_id).await?;
+    let mut out = Vec::new();
+    let chats = [
+        (
+            "director",
+            &s.director_llm_url,
+            &s.director_llm_model,
+            &s.director_llm_key,
+        ),
+        ("worker", &s.worker_llm_url, &s.worker_llm_model, &s.worker_llm_key),
+    ];
+    for (what, url, model, key) in chats {
+        let (Some(url), Some(model)) = (url, model) else {
+            continue;
+        };
+        let endpoint = llm::Endpoint {
+            url: url.clone(),
+            model: model.clone(),
+            key: key.clone(),
+        };
+        let started = Instant::now();
+        let messages =
+            [json!({"role": "user", "content": "Reply with the JSON object {\"ok\": true} and nothing else."})];
+        let r = llm::chat_json(&endpoint, &messages).await;
+        out.push(Smoke {
+            what,
+            url: url.clone(),
+            model: model.clone(),
+            ok: r.is_ok(),
+            millis: started.elapsed().as_millis(),
+            detail: r.unwrap_or_else(|e| e.to_string()),
+        });
+    }
+    if let (Some(url), Some(model)) = (&s.embedding_url, &s.embedding_model) {
+        let endpoint = llm::Endpoint {
+            url: url.clone(),
+            model: model.clone(),
+            key: s.embedding_key.clone(),
+        };
+        let started = Instant::now();
+        let r = llm::embed(&endpoint, &["Terarchitect smoke test".to_string()]).await;
+        out.push(Smoke {
+            what: "embeddings",
+            url: url.clone(),
+            model: model.clone(),
+            ok: r.is_ok(),
+            millis: started.elapsed().as_millis(),
+            detail: r.map_or_else(|e| e.to_string(), |v| format!("{} dimensions", v[0].len())),
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(
+            "settings",
+            "no LLM or embedding endpoint is configured (director_llm_url/model, worker_llm_url/model, embedding_url/model)",
+        ));
+    }
+    Ok(out)
+}
