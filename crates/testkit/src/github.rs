@@ -52,6 +52,11 @@ pub struct GitHubStandIn {
 
 impl GitHubStandIn {
     pub async fn start() -> GitHubStandIn {
+        Self::start_at("127.0.0.1").await
+    }
+
+    /// Listens on `ip` (e.g. the Docker bridge gateway, so containers can reach it too).
+    pub async fn start_at(ip: &str) -> GitHubStandIn {
         let inner: Shared = Arc::new(Mutex::new(Inner {
             next_id: 1000,
             ..Default::default()
@@ -65,7 +70,7 @@ impl GitHubStandIn {
                 get(list_issue_comments).post(create_issue_comment),
             )
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();

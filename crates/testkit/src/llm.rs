@@ -91,6 +91,11 @@ pub struct LlmStandIn {
 
 impl LlmStandIn {
     pub async fn start(script: Vec<Reply>) -> LlmStandIn {
+        Self::start_at("127.0.0.1", script).await
+    }
+
+    /// Listens on `ip` (e.g. the Docker bridge gateway, so containers can reach it too).
+    pub async fn start_at(ip: &str, script: Vec<Reply>) -> LlmStandIn {
         let inner = Arc::new(Mutex::new(Inner {
             script: script.into(),
             ..Default::default()
@@ -101,7 +106,7 @@ impl LlmStandIn {
             .route("/v1/embeddings", post(embeddings))
             .route("/embeddings", post(embeddings))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();

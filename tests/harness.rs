@@ -1,0 +1,416 @@
+//! The whole stack on one machine, as `./dev up` runs it: a fresh Postgres database and
+//! SQS queue (`./dev services`/`./dev test`), both functions under `cargo lambda watch`,
+//! the UI served by the `api` binary, the scheduler, a worker host with the Docker
+//! runtime running the `terarchitect-agent` image (`./dev agent-image`), a real bare git
+//! repository served by `git daemon`, and the LLM and GitHub stand-ins. Everything the
+//! agent containers reach listens on the Docker bridge gateway, which both the host and
+//! the containers can address.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use terarchitect_testkit::git::git;
+use terarchitect_testkit::github::GitHubStandIn;
+use terarchitect_testkit::llm::{LlmStandIn, Reply};
+use terarchitect_testkit::process::ProcessGroup;
+use terarchitect_testkit::{TestDb, TestQueue, eventually};
+
+pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const AGENT_IMAGE: &str = "terarchitect-agent:latest";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Where `cargo build` put the binaries (./dev exports CARGO_TARGET_DIR).
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let p = target.join("debug").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: `cargo build --workspace --bins` first",
+        p.display()
+    );
+    p
+}
+
+pub fn artifacts() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn output(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The Docker bridge's gateway: the host's address as containers see it.
+pub fn docker_gateway() -> String {
+    let inspect = |format: &str| output(Command::new("docker").args(["network", "inspect", "bridge", "-f", format]));
+    let gw = inspect("{{range .IPAM.Config}}{{.Gateway}}{{end}}");
+    if !gw.is_empty() {
+        return gw;
+    }
+    // Some engines leave the gateway out of IPAM: read the bridge interface's address.
+    let dev = inspect("{{index .Options \"com.docker.network.bridge.name\"}}");
+    let dev = if dev.is_empty() { "docker0".to_string() } else { dev };
+    let addr = output(Command::new("ip").args(["-4", "-o", "addr", "show", "dev", &dev]));
+    addr.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("cannot tell the Docker bridge address from: {addr}"))
+}
+
+/// A tiny Python project whose `add` is wrong; `make test` fails until it is fixed.
+pub const PROJECT_FILES: &[(&str, &str)] = &[
+    ("calc.py", "def add(a, b):\n    return a - b\n"),
+    (
+        "test_calc.py",
+        "import unittest\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == '__main__':\n    unittest.main()\n",
+    ),
+    ("Makefile", "test:\n\tpython3 -m unittest -q\n"),
+    (".gitignore", "__pycache__/\n"),
+];
+
+/// The Director's and the Worker's side of an implement run that fixes `add`, then of a
+/// review run that adds a docstring.
+pub fn implement_script() -> (Vec<Reply>, Vec<Reply>) {
+    let director = vec![
+        Reply::json(
+            json!({"action": "approve_plan", "plan": "1. Make add() in calc.py return a + b\n2. Run make test"}),
+        ),
+        Reply::json(
+            json!({"action": "done", "summary": "Fixed add() in calc.py to return the sum.", "test_command": "make test"}),
+        ),
+        Reply::json(json!({"entities": ["add()", "calc.py"], "triples": [["add()", "is defined in", "calc.py"]]})),
+    ];
+    let worker = vec![
+        Reply::tool("list_files", json!({})),
+        Reply::text("calc.py defines add(), which subtracts; test_calc.py tests it with `make test`."),
+        Reply::text("Plan:\n1. In calc.py make add() return a + b.\n2. Run `make test`."),
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"}),
+        ),
+        Reply::tool("run_command", json!({"command": "make test"})),
+        Reply::text("Changed add() to return a + b; `make test` passes."),
+    ];
+    (director, worker)
+}
+
+pub fn review_script() -> (Vec<Reply>, Vec<Reply>) {
+    let director = vec![
+        Reply::json(
+            json!({"action": "done", "summary": "Added the docstring asked for.", "test_command": "make test"}),
+        ),
+        Reply::json(json!({"entities": ["add()"], "triples": [["add()", "has", "a docstring"]]})),
+    ];
+    let worker = vec![
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "def add(a, b):\n", "new": "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"}),
+        ),
+        Reply::tool("run_command", json!({"command": "make test"})),
+        Reply::text("Added a docstring to add(); `make test` passes."),
+    ];
+    (director, worker)
+}
+
+pub struct System {
+    pub db: TestDb,
+    pub queue: TestQueue,
+    pub gateway: String,
+    pub director: LlmStandIn,
+    pub worker: LlmStandIn,
+    pub embeddings: LlmStandIn,
+    pub github: GitHubStandIn,
+    /// The project's remote, as served to the agent.
+    pub remote: PathBuf,
+    pub repo_url: String,
+    /// The UI (and the same API code) on one origin.
+    pub ui: String,
+    pub user_token: String,
+    worker_token: String,
+    lambda_port: u16,
+    host_id: String,
+    pub host: Option<ProcessGroup>,
+    _procs: Vec<ProcessGroup>,
+    _dir: tempfile::TempDir,
+}
+
+impl System {
+    pub async fn start(director: Vec<Reply>, worker: Vec<Reply>) -> System {
+        terarchitect_testkit::docker::require_engine();
+        let image = Command::new("docker")
+            .args(["image", "inspect", AGENT_IMAGE])
+            .output()
+            .unwrap();
+        assert!(
+            image.status.success(),
+            "the agent image is missing: run `./dev agent-image`"
+        );
+        let db = TestDb::new().await;
+        let queue = TestQueue::new().await;
+        let gateway = docker_gateway();
+        let dir = tempfile::tempdir().unwrap();
+        let logs = artifacts();
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+
+        // The project's remote: a bare repository served by git daemon (push enabled).
+        let remote = dir.path().join("git/acme/shop.git");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&remote).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        git(&remote, &["init", "--bare", "--initial-branch=main", "."]);
+        git(&work, &["init", "--initial-branch=main", "."]);
+        for (path, content) in PROJECT_FILES {
+            std::fs::write(work.join(path), content).unwrap();
+        }
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-m", "initial"]);
+        git(&work, &["push", remote.to_str().unwrap(), "main"]);
+        let git_port = free_port();
+        let mut daemon = Command::new("git");
+        daemon
+            .args(["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack"])
+            .arg(format!("--base-path={}", dir.path().join("git").display()))
+            .arg(format!("--listen={gateway}"))
+            .arg(format!("--port={git_port}"))
+            .stderr(Stdio::null());
+        let mut procs = vec![ProcessGroup::spawn(daemon).expect("git daemon")];
+        let repo_url = format!("git://{gateway}:{git_port}/acme/shop.git");
+
+        let director = LlmStandIn::start_at(&gateway, director).await;
+        let worker = LlmStandIn::start_at(&gateway, worker).await;
+        let embeddings = LlmStandIn::start_at(&gateway, vec![]).await;
+        let github = GitHubStandIn::start_at(&gateway).await;
+
+        let env = |c: &mut Command| {
+            c.env("DATABASE_URL", &db.url)
+                .env("JOB_QUEUE_URL", &queue.url)
+                .env("AWS_ENDPOINT_URL", &queue.endpoint)
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_REGION", "us-east-1")
+                .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
+                .env("GITHUB_API_URL", &github.url)
+                .env_remove("AWS_LAMBDA_RUNTIME_API")
+                .env("RUST_LOG", "info");
+        };
+        let mut migrate = Command::new(bin("migrate"));
+        env(&mut migrate);
+        output(&mut migrate);
+        let mint = |kind: &str| {
+            let mut c = Command::new(bin("admin"));
+            env(&mut c);
+            output(c.args(["mint-token", "--name", &format!("system-{kind}"), "--kind", kind]))
+        };
+        let user_token = mint("user");
+        let worker_token = mint("worker");
+
+        // Both functions under the Lambda runtime emulation, on the gateway so agents reach it.
+        let lambda_port = free_port();
+        let mut watch = Command::new("cargo");
+        env(&mut watch);
+        watch
+            .args(["lambda", "watch", "-A", &gateway, "-P", &lambda_port.to_string()])
+            .current_dir(root().join("functions"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(logs.join(format!("lambda-{tag}.log"))).unwrap());
+        procs.push(ProcessGroup::spawn(watch).expect("cargo lambda is installed by ./dev"));
+
+        let ui_port = free_port();
+        let mut ui = Command::new(bin("api"));
+        env(&mut ui);
+        ui.env("LISTEN_ADDR", format!("127.0.0.1:{ui_port}"))
+            .env("STATIC_DIR", root().join("web/dist"))
+            .stderr(std::fs::File::create(logs.join(format!("ui-{tag}.log"))).unwrap());
+        procs.push(ProcessGroup::spawn(ui).unwrap());
+        assert!(
+            root().join("web/dist/index.html").exists(),
+            "build the UI first (web_build)"
+        );
+
+        let mut scheduler = Command::new(bin("scheduler"));
+        env(&mut scheduler);
+        scheduler
+            .env("SCHEDULER_EVERY_SECONDS", "1")
+            .stderr(std::fs::File::create(logs.join(format!("scheduler-{tag}.log"))).unwrap());
+        procs.push(ProcessGroup::spawn(scheduler).unwrap());
+
+        let mut sys = System {
+            db,
+            queue,
+            director,
+            worker,
+            embeddings,
+            github,
+            remote,
+            repo_url,
+            ui: format!("http://127.0.0.1:{ui_port}"),
+            user_token,
+            worker_token,
+            lambda_port,
+            host_id: format!("system-{tag}"),
+            host: None,
+            gateway,
+            _procs: procs,
+            _dir: dir,
+        };
+        let http = reqwest::Client::new();
+        for url in [
+            format!("{}/api/health", sys.ui),
+            sys.lambda_url("worker-api", "/worker/health"),
+        ] {
+            let (http, token, url) = (&http, &sys.user_token, &url);
+            // The first request through cargo lambda watch builds and starts the function.
+            eventually(&format!("{url} to answer"), Duration::from_secs(300), || async move {
+                let r = http
+                    .get(url.as_str())
+                    .bearer_auth(token)
+                    .timeout(Duration::from_secs(60))
+                    .send()
+                    .await
+                    .ok()?;
+                (r.status().as_u16() < 500).then_some(())
+            })
+            .await;
+        }
+        sys.configure().await;
+        sys.start_host();
+        sys
+    }
+
+    pub fn lambda_url(&self, function: &str, path: &str) -> String {
+        format!(
+            "http://{}:{}/lambda-url/{function}{path}",
+            self.gateway, self.lambda_port
+        )
+    }
+
+    /// Global settings: the stand-ins, keys and git identity, through the API.
+    async fn configure(&self) {
+        let settings = json!({
+            "director_llm_url": self.director.url, "director_llm_model": "director", "director_llm_key": "sk-director",
+            "worker_llm_url": self.worker.url, "worker_llm_model": "worker", "worker_llm_key": "sk-worker",
+            "embedding_url": self.embeddings.url, "embedding_model": "embed",
+            "github_token": "ghp_system_test", "github_api_url": self.github.url,
+            "git_author_name": "Terarchitect Agent", "git_author_email": "agent@example.com",
+        });
+        self.api("PUT", "/api/settings", Some(settings)).await;
+    }
+
+    /// Starts (or restarts) the worker host; the same host id after a restart.
+    pub fn start_host(&mut self) {
+        let mut c = Command::new(bin("worker-host"));
+        c.env("TERARCHITECT_API_URL", self.lambda_url("worker-api", ""))
+            .env("TERARCHITECT_WORKER_TOKEN", &self.worker_token)
+            .env("JOB_QUEUE_URL", &self.queue.url)
+            .env("AWS_ENDPOINT_URL", &self.queue.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("WORKER_HOST_ID", &self.host_id)
+            .env("WORKER_RUNTIME", "docker")
+            .env("AGENT_IMAGE", AGENT_IMAGE)
+            // This engine refuses --privileged, so no Docker-in-Docker here.
+            .env("AGENT_ISOLATION", "plain")
+            .env("MAX_CONCURRENT_AGENTS", "2")
+            .env("HEARTBEAT_INTERVAL_SECS", "2")
+            .env("POLL_WAIT_SECS", "1")
+            .env("RUST_LOG", "info")
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(artifacts().join(format!("{}.log", self.host_id)))
+                    .unwrap(),
+            );
+        self.host = Some(ProcessGroup::spawn(c).unwrap());
+    }
+
+    /// A UI API call with the user token; panics on failure.
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = reqwest::Client::new()
+            .request(m, format!("{}{path}", self.ui))
+            .bearer_auth(&self.user_token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Ids of this job's agent containers (running or not).
+    pub fn containers(&self, job_id: &str) -> Vec<String> {
+        output(Command::new("docker").args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=terarchitect.job-id={job_id}"),
+        ]))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    pub fn remote_git(&self, args: &[&str]) -> String {
+        git(&self.remote, args)
+    }
+
+    /// Runs the project's tests on a fresh checkout of `branch`.
+    pub fn tests_pass_on(&self, branch: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        git(
+            dir.path(),
+            &["clone", "-q", "--branch", branch, self.remote.to_str().unwrap(), "."],
+        );
+        Command::new("make")
+            .arg("test")
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// Removes this system's agent containers (the worker host normally does).
+    pub fn remove_containers(&self, job_ids: &[String]) {
+        for j in job_ids {
+            for c in self.containers(j) {
+                let _ = Command::new("docker").args(["rm", "-f", &c]).output();
+            }
+        }
+    }
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
