@@ -43,7 +43,7 @@ impl IntoResponse for Error {
                     GitHubError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "github_unavailable"),
                     GitHubError::Rejected(_) => (StatusCode::BAD_GATEWAY, "github_rejected"),
                     GitHubError::NotMergeable(_) => (StatusCode::CONFLICT, "not_mergeable"),
-                    GitHubError::PullRequestNotFound(_) => (StatusCode::NOT_FOUND, "pull_request_not_found"),
+                    GitHubError::PullRequestNotFound { .. } => (StatusCode::NOT_FOUND, "pull_request_not_found"),
                     GitHubError::Refused(_) => (StatusCode::CONFLICT, "github_refused"),
                 };
                 if status == StatusCode::BAD_GATEWAY {
