@@ -1,6 +1,7 @@
 //! Domain rules over the store: what a move, a claim or a finish means.
 
 pub mod crypto;
+pub mod github;
 pub mod jobs;
 pub mod llm;
 pub mod memory;
@@ -8,7 +9,9 @@ pub mod ops;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
+pub mod review;
 pub mod settings;
+pub mod test_files;
 pub mod tickets;
 
 use std::sync::Arc;
