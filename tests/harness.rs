@@ -207,6 +207,8 @@ impl System {
         let worker = LlmStandIn::start_at(&gateway, worker).await;
         let embeddings = LlmStandIn::start_at(&gateway, vec![]).await;
         let github = GitHubStandIn::start_at(&gateway).await;
+        // Pull requests' commits and files come from the real remote.
+        github.serve_repo("acme", "shop", remote.clone());
 
         let env = |c: &mut Command| {
             c.env("DATABASE_URL", &db.url)
@@ -258,6 +260,7 @@ impl System {
         env(&mut scheduler);
         scheduler
             .env("SCHEDULER_EVERY_SECONDS", "1")
+            .env("REVIEW_POLL_EVERY_SECONDS", "1")
             .stderr(std::fs::File::create(logs.join(format!("scheduler-{tag}.log"))).unwrap());
         procs.push(ProcessGroup::spawn(scheduler).unwrap());
 
@@ -287,7 +290,7 @@ impl System {
         ] {
             let (http, token, url) = (&http, &sys.user_token, &url);
             // The first request through cargo lambda watch builds and starts the function.
-            eventually(&format!("{url} to answer"), Duration::from_secs(300), || async move {
+            eventually(&format!("{url} to answer"), Duration::from_secs(600), || async move {
                 let r = http
                     .get(url.as_str())
                     .bearer_auth(token)

@@ -204,6 +204,12 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
     assert!(sys.remote_git(&["show", "main:calc.py"]).contains("return a - b"));
     assert!(sys.tests_pass_on(&branch), "make test passes on {branch}");
     let first_head = sys.remote_git(&["rev-parse", &branch]);
+    // The review summary the UI shows, read from GitHub (the stand-in over the real remote).
+    let summary = sys
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/review"), None)
+        .await;
+    assert_eq!(summary["state"], "open");
+    assert_eq!(summary["commits"].as_array().map(Vec::len), Some(1), "{summary}");
     let done = jobs(&sys, &pid, &tid).await;
     assert_eq!(done.len(), 1);
     assert_eq!(
