@@ -23,6 +23,7 @@ impl IntoResponse for Error {
             Error::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), None),
             Error::Invalid(f) => body(StatusCode::BAD_REQUEST, "invalid_input", f.to_string(), Some(f.field)),
             Error::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, None),
+            Error::JobState(why, m) => body(StatusCode::CONFLICT, why.code(), m, None),
             Error::Unauthenticated => {
                 let mut r = body(
                     StatusCode::UNAUTHORIZED,
