@@ -498,6 +498,10 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                             </a>
                         }
                     })}
+                {ticket
+                    .pr_url
+                    .is_some()
+                    .then(|| view! { <Link to=Route::Review(pid, tid) class="review-link">"Review"</Link> })}
                 {(tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> })}
                 <Show when=move || ctx.focused.get() == Some(tid)>
                 <span class="card-moves">
