@@ -125,7 +125,7 @@ mod wire {
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct ApproveRequest {
+    pub struct PrApproval {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub body: Option<String>,
     }
@@ -133,24 +133,35 @@ mod wire {
     #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
     #[serde(rename_all = "lowercase")]
     pub enum MergeMethod {
-        #[default]
         Merge,
+        #[default]
         Squash,
         Rebase,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct MergeRequest {
+    pub struct PrMerge {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub method: Option<MergeMethod>,
     }
 }
 
 const METHODS: [(MergeMethod, &str, &str); 3] = [
-    (MergeMethod::Merge, "merge", "Create a merge commit"),
     (MergeMethod::Squash, "squash", "Squash and merge"),
+    (MergeMethod::Merge, "merge", "Create a merge commit"),
     (MergeMethod::Rebase, "rebase", "Rebase and merge"),
 ];
+
+/// Ends every comment the agent posts (an HTML comment: invisible on GitHub).
+const AGENT_MARKER: &str = "<!-- terarchitect-bot -->";
+
+/// A comment's text without the agent's marker, and whether the agent wrote it.
+fn comment_text(body: &str) -> (String, bool) {
+    match body.find(AGENT_MARKER) {
+        Some(_) => (body.replace(AGENT_MARKER, "").trim_end().to_string(), true),
+        None => (body.to_string(), false),
+    }
+}
 
 /// What went wrong, in words for the person at the screen; `settings` when the fix is
 /// in Settings.
@@ -366,7 +377,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     let comment = RwSignal::new(String::new());
     let comment_error = RwSignal::new(None::<String>);
-    let method = RwSignal::new(MergeMethod::Merge);
+    let method = RwSignal::new(MergeMethod::default());
     let confirm_merge = RwSignal::new(false);
 
     leptos::task::spawn_local(async move {
@@ -440,7 +451,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
             busy.set(Some(Busy::Approve));
             let (base, load) = (base.clone(), load.clone());
             leptos::task::spawn_local(async move {
-                match api::post::<_, PrReview>(&format!("{base}/approve"), &ApproveRequest { body }).await {
+                match api::post::<_, PrReview>(&format!("{base}/approve"), &PrApproval { body }).await {
                     Ok(_) => {
                         if with_body {
                             comment.set(String::new());
@@ -465,7 +476,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
             action_error.set(None);
             notice.set(None);
             busy.set(Some(Busy::Merge));
-            let m = MergeRequest {
+            let m = PrMerge {
                 method: Some(method.get_untracked()),
             };
             let (base, load) = (base.clone(), load.clone());
@@ -776,18 +787,22 @@ fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl IntoView {
                 view! {
                     <ol class="pr-comments">
                         {es.into_iter().map(|e| match e {
-                            Entry::Comment(c) => view! {
+                            Entry::Comment(c) => {
+                                let (body, by_agent) = comment_text(&c.body);
+                                view! {
                                 <li class=format!("pr-comment kind-{}", if c.kind == PrCommentKind::Review { "review" } else { "issue" }) data-comment-id=c.id>
                                     <div class="event-head">
                                         <strong>{c.author.clone()}</strong>
+                                        {by_agent.then(|| view! { <span class="badge">"agent"</span> })}
                                         {c.path.clone().map(|p| view! {
                                             <span class="mono small">{match c.line { Some(l) => format!("{p}:{l}"), None => p }}</span>
                                         })}
                                         <span class="muted small">{util::time_text(c.created_at)}</span>
                                     </div>
-                                    <p class="summary">{c.body.clone()}</p>
+                                    <p class="summary">{body}</p>
                                 </li>
-                            }.into_any(),
+                                }.into_any()
+                            }
                             Entry::Review(r) => {
                                 let state = r.state.to_ascii_lowercase();
                                 let label = state.replace('_', " ");
@@ -798,7 +813,7 @@ fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl IntoView {
                                             <span class=format!("badge review-{state}") class:ok=state == "approved">{label}</span>
                                             {r.submitted_at.map(|d| view! { <span class="muted small">{util::time_text(d)}</span> })}
                                         </div>
-                                        {(!r.body.trim().is_empty()).then(|| view! { <p class="summary">{r.body.clone()}</p> })}
+                                        {(!r.body.trim().is_empty()).then(|| view! { <p class="summary">{comment_text(&r.body).0}</p> })}
                                     </li>
                                 }.into_any()
                             }
@@ -838,6 +853,15 @@ mod tests {
         assert!(text.contains("cannot merge") && text.contains("Head branch"), "{text}");
         let (text, _) = explain(&err("no_pull_request", ""));
         assert!(text.contains("no pull request yet"), "{text}");
+    }
+
+    #[test]
+    fn the_agents_marker_is_hidden_and_noted() {
+        assert_eq!(
+            comment_text("Fixed in abc123.\n\n<!-- terarchitect-bot -->"),
+            ("Fixed in abc123.".to_string(), true)
+        );
+        assert_eq!(comment_text("Looks good"), ("Looks good".to_string(), false));
     }
 
     #[test]
