@@ -28,6 +28,7 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     let columns = RwSignal::new(Vec::<Column>::new());
     let selected = RwSignal::new(None::<Uuid>);
     let error = RwSignal::new(None::<String>);
+    let graph_error = RwSignal::new(None::<String>);
     let base = format!("/api/projects/{project}/tickets/{ticket}");
 
     let load_ticket = {
@@ -87,11 +88,15 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         on_cleanup(move || h.clear());
     }
     leptos::task::spawn_local(async move {
-        if let Ok(g) = api::get::<Graph>(&format!("/api/projects/{project}/graph")).await {
-            graph.set(Some(g));
+        match api::get::<Graph>(&format!("/api/projects/{project}/graph")).await {
+            Ok(g) => graph.set(Some(g)),
+            Err(e) => graph_error.set(Some(format!(
+                "Could not load the project's graph, which editing the ticket needs: {e}"
+            ))),
         }
-        if let Ok(c) = api::get::<Vec<Column>>(&format!("/api/projects/{project}/columns")).await {
-            columns.set(c);
+        match api::get::<Vec<Column>>(&format!("/api/projects/{project}/columns")).await {
+            Ok(c) => columns.set(c),
+            Err(e) => error.set(Some(format!("Could not load the board's columns: {e}"))),
         }
     });
     let reload = Callback::new({
@@ -213,7 +218,10 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                     // Built once both have arrived: refreshes never wipe edits in progress.
                     {move || {
                         if !ready.get() {
-                            return view! { <Loading what="the ticket" /> }.into_any();
+                            return match graph_error.get() {
+                                Some(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                                None => view! { <Loading what="the ticket" /> }.into_any(),
+                            };
                         }
                         match (data.get_untracked(), graph.get_untracked()) {
                             (Some(t), Some(g)) => view! { <TicketForm project=project ticket=t graph=g data=data /> }.into_any(),
