@@ -6,7 +6,7 @@ use octocrab::params::State;
 use crate::error::{Error, Result};
 
 /// Marks our own PR comments so a later review job does not answer itself.
-pub const BOT_MARKER: &str = "<!-- terarchitect-bot -->";
+pub const BOT_MARKER: &str = terarchitect_protocol::AGENT_COMMENT_MARKER;
 
 pub struct GitHub {
     crab: Octocrab,

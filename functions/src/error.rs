@@ -16,6 +16,8 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("{0}")]
     Unavailable(String),
+    #[error(transparent)]
+    GitHub(#[from] crate::domain::github::GitHubError),
     #[error("database error: {0}")]
     Db(#[source] sqlx::Error),
     #[error("{0}")]

@@ -281,6 +281,24 @@ impl Validate for NewComment {
     }
 }
 
+/// GitHub's own limit on a comment body.
+pub const MAX_PR_COMMENT: usize = 65_536;
+
+impl Validate for NewPrComment {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("body", &self.body, MAX_PR_COMMENT)
+    }
+}
+
+impl Validate for PrApproval {
+    fn validate(&self) -> Result<(), FieldError> {
+        match &self.body {
+            Some(b) => bounded("body", b, MAX_PR_COMMENT),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Validate for EventBatch {
     fn validate(&self) -> Result<(), FieldError> {
         if self.events.is_empty() || self.events.len() > MAX_EVENTS_PER_BATCH {

@@ -1,17 +1,24 @@
-//! The scheduler: re-sends jobs whose enqueue did not complete and recovers jobs whose
-//! host stopped heartbeating. On Lambda it runs once per EventBridge tick; elsewhere
-//! (`./dev up`, a single box) it loops every `SCHEDULER_EVERY_SECONDS` (default 10).
+//! The scheduler: re-sends jobs whose enqueue did not complete, recovers jobs whose host
+//! stopped heartbeating, and polls the pull requests of tickets In Review for new reviewer
+//! comments (queueing `review` jobs). On Lambda it runs once per EventBridge tick;
+//! elsewhere (`./dev up`, a single box) it repairs every `SCHEDULER_EVERY_SECONDS`
+//! (default 10) and polls pull requests every `REVIEW_POLL_EVERY_SECONDS` (default 60,
+//! to stay well inside GitHub's rate limit).
 use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use terarchitect_functions::{
     config::Config,
-    domain::{App, jobs},
+    domain::{App, jobs, review},
     runtime,
 };
 
 /// Outbox rows younger than this are still being sent by the request that wrote them.
 const OUTBOX_GRACE: Duration = Duration::from_secs(10);
+
+fn seconds(var: &str, default: u64) -> Duration {
+    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,25 +30,37 @@ async fn main() -> anyhow::Result<()> {
             let r = jobs::repair(app, OUTBOX_GRACE)
                 .await
                 .map_err(lambda_runtime::Error::from)?;
-            tracing::info!(?r, "scheduler pass");
-            Ok::<_, lambda_runtime::Error>(
-                serde_json::json!({"resent": r.resent, "requeued": r.requeued, "failed": r.failed}),
-            )
+            let p = review::poll_pull_requests(app)
+                .await
+                .map_err(lambda_runtime::Error::from)?;
+            tracing::info!(?r, ?p, "scheduler pass");
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({
+                "resent": r.resent, "requeued": r.requeued, "failed": r.failed,
+                "review": {"projects": p.projects, "skipped": p.skipped, "tickets": p.tickets,
+                           "recorded": p.recorded, "queued": p.queued, "capped": p.capped, "failed": p.failed},
+            }))
         }))
         .await
         .map_err(|e| anyhow::anyhow!(e));
     }
-    let every = Duration::from_secs(
-        std::env::var("SCHEDULER_EVERY_SECONDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10),
-    );
+    let every = seconds("SCHEDULER_EVERY_SECONDS", 10);
+    let poll_every = seconds("REVIEW_POLL_EVERY_SECONDS", 60);
+    let mut next_poll = tokio::time::Instant::now();
     loop {
         match jobs::repair(&app, OUTBOX_GRACE).await {
             Ok(r) if r != jobs::Repairs::default() => tracing::info!(?r, "scheduler pass"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+        }
+        if tokio::time::Instant::now() >= next_poll {
+            next_poll = tokio::time::Instant::now() + poll_every;
+            match review::poll_pull_requests(&app).await {
+                Ok(p) if p.recorded > 0 || p.queued > 0 || p.capped > 0 || p.failed > 0 => {
+                    tracing::info!(?p, "review poll")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "review poll failed; retrying next time"),
+            }
         }
         tokio::time::sleep(every).await;
     }

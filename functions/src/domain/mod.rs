@@ -1,13 +1,16 @@
 //! Domain rules over the store: what a move, a claim or a finish means.
 
 pub mod crypto;
+pub mod github;
 pub mod jobs;
 pub mod llm;
 pub mod memory;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
+pub mod review;
 pub mod settings;
+pub mod test_files;
 pub mod tickets;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use terarchitect_protocol::{ErrorBody, ErrorDetail};
 
 use crate::Error;
+use crate::domain::github::GitHubError;
 
 pub fn body(status: StatusCode, code: &str, message: impl Into<String>, field: Option<String>) -> Response {
     let detail = ErrorDetail {
@@ -35,6 +36,21 @@ impl IntoResponse for Error {
             }
             Error::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, None),
             Error::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, None),
+            Error::GitHub(e) => {
+                let (status, code) = match &e {
+                    GitHubError::NoPullRequest => (StatusCode::NOT_FOUND, "no_pull_request"),
+                    GitHubError::NotConfigured(_) => (StatusCode::CONFLICT, "github_not_configured"),
+                    GitHubError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "github_unavailable"),
+                    GitHubError::Rejected(_) => (StatusCode::BAD_GATEWAY, "github_rejected"),
+                    GitHubError::NotMergeable(_) => (StatusCode::CONFLICT, "not_mergeable"),
+                    GitHubError::PullRequestNotFound(_) => (StatusCode::NOT_FOUND, "pull_request_not_found"),
+                    GitHubError::Refused(_) => (StatusCode::CONFLICT, "github_refused"),
+                };
+                if status == StatusCode::BAD_GATEWAY {
+                    tracing::warn!(error = %e, "GitHub call failed");
+                }
+                body(status, code, e.to_string(), None)
+            }
             Error::Db(sqlx::Error::PoolTimedOut) => body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod memory;
 pub mod notes;
 pub mod projects;
+pub mod reviews;
 pub mod settings;
 pub mod tickets;
 pub mod tokens;

@@ -264,6 +264,15 @@ pub async fn set_pr(db: impl PgExecutor<'_>, id: Uuid, url: &str, number: Option
     Ok(())
 }
 
+/// Counts a review round for the ticket (a `review` job queued for its PR).
+pub async fn bump_review_rounds(tx: &mut Tx<'_>, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE tickets SET review_rounds = review_rounds + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 // ------------------------------------------------------------------ comments
 
 #[derive(sqlx::FromRow)]

@@ -1,0 +1,841 @@
+//! Reviewing a ticket's pull request through the API, against the GitHub stand-in serving
+//! a real bare repository; and the scheduler's pass that queues review jobs from comments.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::{Value, json};
+use terarchitect_functions::domain::review::{self, PollReport};
+use terarchitect_testkit::git::{TempRepo, git};
+use terarchitect_testkit::github::GitHubStandIn;
+
+const MARKER: &str = terarchitect_protocol::AGENT_COMMENT_MARKER;
+
+const MATH_TESTS: &str = "use shop::add;\n\n#[test]\nfn adds_small_numbers() {\n    assert_eq!(add(2, 2), 4);\n}\n\n\
+fn helper() -> i32 {\n    1\n}\n\n#[tokio::test]\nasync fn adds_in_async_code() {\n    assert_eq!(add(helper(), 1), 2);\n}\n";
+
+const PY_TESTS: &str = "from calc import sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n\n\n\
+def test_sub_negative():\n    assert sub(1, 3) == -2\n\n\ndef helper():\n    return 1\n";
+
+/// A bare remote whose `main` has a library, and whose branch `ticket-1` adds Rust and
+/// Python tests in two commits and changes the library and the README.
+fn repo_with_branch() -> TempRepo {
+    let repo = TempRepo::with_files(&[
+        ("src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n"),
+        ("README.md", "# Shop\n"),
+    ]);
+    let w = &repo.work;
+    git(w, &["checkout", "-b", "ticket-1"]);
+    std::fs::create_dir_all(w.join("tests")).unwrap();
+    std::fs::write(w.join("tests/math.rs"), MATH_TESTS).unwrap();
+    std::fs::write(
+        w.join("src/lib.rs"),
+        "/// Adds.\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+    )
+    .unwrap();
+    git(w, &["add", "-A"]);
+    git(w, &["commit", "-m", "Add math tests\n\nTwo tests for add()."]);
+    std::fs::write(w.join("tests/test_calc.py"), PY_TESTS).unwrap();
+    std::fs::write(w.join("README.md"), "# Shop\n\nNow tested.\n").unwrap();
+    git(w, &["add", "-A"]);
+    git(w, &["commit", "-m", "Add Python tests"]);
+    git(w, &["push", "origin", "ticket-1"]);
+    repo
+}
+
+struct Review {
+    t: TestApp,
+    gh: GitHubStandIn,
+    pid: String,
+}
+
+impl Review {
+    /// A project on `acme/shop`, with GitHub configured for it (stand-in and token).
+    async fn new() -> Review {
+        let t = TestApp::new().await;
+        let gh = GitHubStandIn::start().await;
+        let pid = t.project("shop").await["id"].as_str().unwrap().to_string();
+        t.put(
+            &format!("/api/projects/{pid}/settings"),
+            json!({"github_api_url": gh.url, "github_token": "ghp_reviewsecret"}),
+        )
+        .await
+        .ok();
+        Review { t, gh, pid }
+    }
+
+    fn path(&self, tid: &str, rest: &str) -> String {
+        format!("/api/projects/{}/tickets/{tid}/review{rest}", self.pid)
+    }
+
+    /// A ticket brought to In Review the real way: moved, claimed, finished with PR `pr`.
+    async fn ticket_with_pr(&self, title: &str, pr: u64) -> String {
+        ticket_with_pr(&self.t, &self.pid, title, pr).await
+    }
+}
+
+async fn ticket_with_pr(t: &TestApp, pid: &str, title: &str, pr: u64) -> String {
+    let tid = t.ticket(pid, title).await["id"].as_str().unwrap().to_string();
+    let jid = t.move_to(pid, &tid, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .await
+        .ok();
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/finish"),
+        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,
+               "pr_url": format!("https://github.example/acme/shop/pull/{pr}"), "pr_number": pr}),
+    )
+    .await
+    .ok();
+    tid
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[key].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_summary_shows_commits_test_files_tests_and_the_conversation_from_a_real_repo() {
+    let r = Review::new().await;
+    let repo = repo_with_branch();
+    r.gh.serve_repo("acme", "shop", &repo.remote);
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let long = format!("This PR adds tests. {}", "é".repeat(700));
+    r.gh.edit_pull(pr, |p| p.body = long.clone());
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    let first = r.gh.add_issue_comment(pr, "carol", "Looks promising.");
+    let inline =
+        r.gh.add_review_comment_on_line(pr, "dave", "tests/math.rs", Some(4), "Name it after the behaviour?");
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed it.\n\n{MARKER}"));
+    r.gh.add_review(pr, "erin", "APPROVED", "Ship it");
+
+    let s = r.t.get(&r.path(&tid, "")).await.ok();
+    assert_eq!(s["ticket_id"], tid.as_str());
+    assert_eq!(s["pr_number"], pr);
+    assert_eq!(s["pr_url"], format!("https://github.example/acme/shop/pull/{pr}"));
+    assert_eq!(
+        (s["title"].as_str(), s["state"].as_str(), s["draft"].as_bool()),
+        (Some("Add tests"), Some("open"), Some(false))
+    );
+    assert_eq!(
+        (s["head_branch"].as_str(), s["base_branch"].as_str()),
+        (Some("ticket-1"), Some("main"))
+    );
+    assert_eq!(s["mergeable"], true);
+    let body = s["body_summary"].as_str().unwrap();
+    assert!(body.starts_with("This PR adds tests.") && body.ends_with('…'), "{body}");
+    assert_eq!(body.chars().count(), 601);
+
+    // Commits straight from git, oldest first.
+    let shas: Vec<String> = git(&repo.remote, &["log", "--reverse", "--format=%H", "main..ticket-1"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(strings(&s["commits"], "sha"), shas);
+    assert_eq!(
+        strings(&s["commits"], "message"),
+        ["Add math tests", "Add Python tests"]
+    );
+    assert_eq!(strings(&s["commits"], "author"), ["Test", "Test"]);
+    assert!(s["commits"][0]["date"].is_string());
+
+    // Line counts agree with git's.
+    let numstat = git(&repo.remote, &["diff", "--numstat", "main...ticket-1"]);
+    let (adds, dels) = numstat.lines().fold((0, 0), |(a, d), l| {
+        let mut it = l.split_whitespace();
+        (
+            a + it.next().unwrap().parse::<i64>().unwrap(),
+            d + it.next().unwrap().parse::<i64>().unwrap(),
+        )
+    });
+    assert_eq!(
+        (
+            s["additions"].as_i64(),
+            s["deletions"].as_i64(),
+            s["changed_files"].as_i64()
+        ),
+        (Some(adds), Some(dels), Some(4))
+    );
+
+    // Only the test files, with the tests their added lines define.
+    let files = s["test_files"].as_array().unwrap();
+    assert_eq!(
+        strings(&s["test_files"], "path"),
+        ["tests/math.rs", "tests/test_calc.py"]
+    );
+    assert_eq!(files[0]["status"], "added");
+    assert_eq!(files[0]["additions"], MATH_TESTS.lines().count());
+    assert_eq!(files[0]["tests"], json!(["adds_small_numbers", "adds_in_async_code"]));
+    assert_eq!(files[1]["tests"], json!(["test_sub", "test_sub_negative"]));
+
+    // Both kinds of comment, oldest first; the agent's marker is not shown.
+    let comments = s["comments"].as_array().unwrap();
+    assert_eq!(comments.len(), 3);
+    assert_eq!(
+        (
+            comments[0]["id"].as_u64(),
+            comments[0]["kind"].as_str(),
+            comments[0]["author"].as_str()
+        ),
+        (Some(first), Some("issue"), Some("carol"))
+    );
+    assert_eq!(
+        (comments[1]["id"].as_u64(), comments[1]["kind"].as_str()),
+        (Some(inline), Some("review"))
+    );
+    assert_eq!(
+        (comments[1]["path"].as_str(), comments[1]["line"].as_i64()),
+        (Some("tests/math.rs"), Some(4))
+    );
+    assert!(comments[0]["path"].is_null() && comments[0]["line"].is_null());
+    assert_eq!(comments[2]["body"], "Renamed it.");
+    assert_eq!(s["reviews"][0]["state"], "APPROVED");
+    assert_eq!(s["reviews"][0]["author"], "erin");
+    assert_eq!(s["approved"], true);
+
+    // Every call carried the token; the token never shows in the answer.
+    assert!(r.gh.requests().iter().all(|(_, authed)| *authed));
+    assert!(!s.to_string().contains("ghp_reviewsecret"));
+}
+
+#[tokio::test]
+async fn comment_approve_and_merge_move_the_ticket_to_done() {
+    let r = Review::new().await;
+    let repo = repo_with_branch();
+    r.gh.serve_repo("acme", "shop", &repo.remote);
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+
+    let c =
+        r.t.post(
+            &r.path(&tid, "/comments"),
+            json!({"body": "Please squash the README change."}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
+    assert_eq!(
+        (c.body["kind"].as_str(), c.body["author"].as_str()),
+        (Some("issue"), Some("terarchitect-bot"))
+    );
+    let on_github = r.gh.issue_comments(pr);
+    assert_eq!(on_github.len(), 1);
+    assert_eq!(on_github[0].body, "Please squash the README change.");
+    assert_eq!(c.body["id"].as_u64(), Some(on_github[0].id));
+
+    // The token's owner opened the PR: GitHub refuses a self-approval, and we say so.
+    let refused = r.t.post(&r.path(&tid, "/approve"), json!({})).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::CONFLICT, "github_refused"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("your own pull request")
+    );
+    r.gh.set_login("alice");
+    let approval = r.t.post(&r.path(&tid, "/approve"), json!({"body": "LGTM"})).await.ok();
+    assert_eq!(
+        (
+            approval["state"].as_str(),
+            approval["author"].as_str(),
+            approval["body"].as_str()
+        ),
+        (Some("APPROVED"), Some("alice"), Some("LGTM"))
+    );
+    let head = git(&repo.remote, &["rev-parse", "ticket-1"]);
+    assert_eq!(r.gh.reviews(pr)[0].commit_id, head, "the current head is approved");
+    assert_eq!(r.t.get(&r.path(&tid, "")).await.ok()["approved"], true);
+
+    let done = r.t.column(&r.pid, "done").await;
+    let merged = r.t.post(&r.path(&tid, "/merge"), json!({})).await.ok();
+    assert_eq!(merged["merged"], true);
+    let main = git(&repo.remote, &["rev-parse", "main"]);
+    assert_eq!(merged["sha"], main.as_str(), "main moved to the merge");
+    let parents = git(&repo.remote, &["rev-list", "--parents", "-n1", "main"]);
+    assert_eq!(
+        parents.split_whitespace().count(),
+        2,
+        "squash by default: one parent: {parents}"
+    );
+    assert_eq!(
+        git(&repo.remote, &["show", "main:tests/math.rs"]),
+        MATH_TESTS.trim_end(),
+        "the PR's content landed"
+    );
+    assert_eq!(merged["ticket"]["column_id"], done.as_str());
+    let board = r.t.board(&r.pid).await;
+    let done_col = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["role"] == "done")
+        .unwrap();
+    assert!(
+        done_col["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == tid.as_str())
+    );
+
+    // Merged: the summary says so and still lists what the PR brought.
+    let s = r.t.get(&r.path(&tid, "")).await.ok();
+    assert_eq!(s["state"], "merged");
+    assert_eq!(s["commits"].as_array().unwrap().len(), 2);
+
+    let again = r.t.post(&r.path(&tid, "/merge"), json!({"method": "merge"})).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "not_mergeable"));
+}
+
+#[tokio::test]
+async fn merge_methods_reach_github_and_a_conflicted_pr_is_not_mergeable() {
+    let r = Review::new().await;
+    let repo = repo_with_branch();
+    r.gh.serve_repo("acme", "shop", &repo.remote);
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    let review_col = r.t.column(&r.pid, "in_review").await;
+
+    // GitHub says it cannot merge: 409 with its message, the ticket stays.
+    r.gh.set_mergeable(pr, false);
+    let e = r.t.post(&r.path(&tid, "/merge"), json!({"method": "squash"})).await;
+    assert_eq!(
+        (e.status, e.code()),
+        (StatusCode::CONFLICT, "not_mergeable"),
+        "{}",
+        e.body
+    );
+    assert!(e.body["error"]["message"].as_str().unwrap().contains("not mergeable"));
+    assert_eq!(
+        r.t.get(&format!("/api/projects/{}/tickets/{tid}", r.pid)).await.ok()["column_id"],
+        review_col.as_str()
+    );
+
+    // A real conflict on main: the stand-in computes it from git.
+    r.gh.edit_pull(pr, |p| p.mergeable = None);
+    let w = &repo.work;
+    git(w, &["checkout", "main"]);
+    std::fs::write(w.join("README.md"), "# Shop\n\nNot tested yet.\n").unwrap();
+    git(w, &["commit", "-am", "Rename"]);
+    git(w, &["push", "origin", "main"]);
+    assert_eq!(r.t.get(&r.path(&tid, "")).await.ok()["mergeable"], false);
+    let e = r.t.post(&r.path(&tid, "/merge"), json!({"method": "merge"})).await;
+    assert_eq!((e.status, e.code()), (StatusCode::CONFLICT, "not_mergeable"));
+
+    // Resolved on the branch: a merge commit with two parents.
+    git(w, &["checkout", "ticket-1"]);
+    git(w, &["merge", "-X", "theirs", "main", "-m", "Merge main"]);
+    git(w, &["push", "origin", "ticket-1"]);
+    let m = r.t.post(&r.path(&tid, "/merge"), json!({"method": "merge"})).await.ok();
+    assert_eq!(m["merged"], true);
+    let parents = git(&repo.remote, &["rev-list", "--parents", "-n1", "main"]);
+    assert_eq!(parents.split_whitespace().count(), 3, "a merge commit: {parents}");
+}
+
+#[tokio::test]
+async fn github_problems_have_stable_codes() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Seeded", "ticket-9", "main");
+    let tid = r.ticket_with_pr("With PR", pr).await;
+
+    // A ticket without a PR.
+    let bare = r.t.ticket(&r.pid, "No PR").await["id"].as_str().unwrap().to_string();
+    for (method, rest) in [
+        (Method::GET, ""),
+        (Method::POST, "/comments"),
+        (Method::POST, "/approve"),
+        (Method::POST, "/merge"),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"body": "x"}));
+        let body = if rest == "/merge" { Some(json!({})) } else { body };
+        let e = TestApp::call(&r.t.api, method, &r.path(&bare, rest), Some(&r.t.user_token), body, &[]).await;
+        assert_eq!(
+            (e.status, e.code()),
+            (StatusCode::NOT_FOUND, "no_pull_request"),
+            "{rest}"
+        );
+    }
+    // A PR GitHub does not know.
+    let ghost = r.ticket_with_pr("Ghost PR", 77).await;
+    let e = r.t.get(&r.path(&ghost, "")).await;
+    assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "pull_request_not_found"));
+    let e = r.t.post(&r.path(&ghost, "/comments"), json!({"body": "hello?"})).await;
+    assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "pull_request_not_found"));
+
+    // GitHub down: 5xx answers, then nobody listening.
+    r.gh.fail_requests("/pulls/", 503);
+    let e = r.t.get(&r.path(&tid, "")).await;
+    assert_eq!(
+        (e.status, e.code()),
+        (StatusCode::BAD_GATEWAY, "github_unavailable"),
+        "{}",
+        e.body
+    );
+    r.gh.clear_failures();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_api_url": closed}),
+    )
+    .await
+    .ok();
+    for rest in ["", "/comments", "/approve", "/merge"] {
+        let e = if rest.is_empty() {
+            r.t.get(&r.path(&tid, rest)).await
+        } else {
+            let body = if rest == "/merge" {
+                json!({})
+            } else {
+                json!({"body": "x"})
+            };
+            r.t.post(&r.path(&tid, rest), body).await
+        };
+        assert_eq!(
+            (e.status, e.code()),
+            (StatusCode::BAD_GATEWAY, "github_unavailable"),
+            "{rest}: {}",
+            e.body
+        );
+    }
+
+    // The token refused.
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_api_url": r.gh.url}),
+    )
+    .await
+    .ok();
+    r.gh.require_token("ghp_another");
+    let e = r.t.get(&r.path(&tid, "")).await;
+    assert_eq!((e.status, e.code()), (StatusCode::BAD_GATEWAY, "github_rejected"));
+    let message = e.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("github_token") && message.contains("refused"),
+        "{message}"
+    );
+    assert!(
+        !e.body.to_string().contains("ghp_reviewsecret"),
+        "the token is never echoed"
+    );
+    r.gh.require_token("ghp_reviewsecret");
+    r.t.get(&r.path(&tid, "")).await.ok();
+
+    // No token at all: 409 naming the setting.
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_token": null}),
+    )
+    .await
+    .ok();
+    let e = r.t.get(&r.path(&tid, "")).await;
+    assert_eq!((e.status, e.code()), (StatusCode::CONFLICT, "github_not_configured"));
+    assert!(e.body["error"]["message"].as_str().unwrap().contains("github_token"));
+
+    // A project on a local repository has no GitHub.
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_token": "ghp_reviewsecret"}),
+    )
+    .await
+    .ok();
+    r.t.patch(
+        &format!("/api/projects/{}", r.pid),
+        json!({"repo_url": "file:///srv/git/shop.git"}),
+    )
+    .await
+    .ok();
+    let e = r.t.post(&r.path(&tid, "/merge"), json!({})).await;
+    assert_eq!((e.status, e.code()), (StatusCode::CONFLICT, "github_not_configured"));
+    assert!(e.body["error"]["message"].as_str().unwrap().contains("repo_url"));
+
+    // Unknown ticket or project: the usual 404.
+    let e = r.t.get(&r.path(&uuid::Uuid::new_v4().to_string(), "")).await;
+    assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn review_input_is_validated_and_every_route_needs_a_user_token() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Seeded", "ticket-9", "main");
+    let tid = r.ticket_with_pr("With PR", pr).await;
+    for (rest, body, field) in [
+        ("/comments", json!({"body": ""}), Some("body")),
+        ("/comments", json!({"body": "   "}), Some("body")),
+        ("/comments", json!({"body": "x".repeat(65_537)}), Some("body")),
+        ("/approve", json!({"body": "x".repeat(65_537)}), Some("body")),
+    ] {
+        let e = r.t.post(&r.path(&tid, rest), body).await;
+        assert_eq!(
+            (e.status, e.code()),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{rest}"
+        );
+        assert_eq!(e.body["error"]["field"].as_str(), field);
+    }
+    for (rest, body) in [
+        ("/comments", json!({"text": "hi"})),
+        ("/comments", json!({"body": 5})),
+        ("/approve", json!({"body": "ok", "event": "REQUEST_CHANGES"})),
+        ("/merge", json!({"method": "fast-forward"})),
+    ] {
+        let e = r.t.post(&r.path(&tid, rest), body.clone()).await;
+        assert_eq!(
+            (e.status, e.code()),
+            (StatusCode::BAD_REQUEST, "invalid_json"),
+            "{rest} {body}"
+        );
+    }
+    assert!(
+        r.gh.issue_comments(pr).is_empty() && r.gh.reviews(pr).is_empty(),
+        "nothing reached GitHub"
+    );
+    // A comment of exactly GitHub's limit is fine.
+    r.t.post(&r.path(&tid, "/comments"), json!({"body": "y".repeat(65_536)}))
+        .await
+        .ok();
+
+    let list = format!("/api/projects/{}/review", r.pid);
+    for (method, path) in [
+        (Method::GET, r.path(&tid, "")),
+        (Method::POST, r.path(&tid, "/comments")),
+        (Method::POST, r.path(&tid, "/approve")),
+        (Method::POST, r.path(&tid, "/merge")),
+        (Method::GET, list.clone()),
+    ] {
+        for token in [None, Some("tt_forged"), Some(r.t.worker_token.as_str())] {
+            let e = TestApp::call(&r.t.api, method.clone(), &path, token, Some(json!({"body": "x"})), &[]).await;
+            let want = if token == Some(r.t.worker_token.as_str()) {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(e.status, want, "{method} {path} with {token:?}");
+        }
+    }
+    assert_eq!(
+        r.gh.issue_comments(pr).len(),
+        1,
+        "only the authenticated comment was posted"
+    );
+}
+
+#[tokio::test]
+async fn the_review_list_shows_each_pr_and_survives_one_failing() {
+    let r = Review::new().await;
+    let first = r.gh.open_pull("First", "ticket-a", "main");
+    let second = r.gh.open_pull("Second", "ticket-b", "main");
+    let third = r.gh.open_pull("Third", "ticket-c", "main");
+    let a = r.ticket_with_pr("A", first).await;
+    let b = r.ticket_with_pr("B", second).await;
+    let c = r.ticket_with_pr("C", third).await;
+    r.gh.add_issue_comment(first, "carol", "One");
+    r.gh.add_review_comment(first, "dave", "src/lib.rs", "Two");
+    r.gh.add_review(first, "erin", "APPROVED", "");
+    r.gh.add_review(third, "erin", "CHANGES_REQUESTED", "Not yet");
+    r.gh.edit_pull(third, |p| p.state = "closed".into());
+    // Not listed: a ticket in review without a PR, and one with a PR that left review.
+    let no_pr = r.t.ticket(&r.pid, "No PR").await["id"].as_str().unwrap().to_string();
+    r.t.move_to(&r.pid, &no_pr, "in_review").await.ok();
+    let left = r
+        .ticket_with_pr("Done already", r.gh.open_pull("Old", "ticket-d", "main"))
+        .await;
+    r.t.move_to(&r.pid, &left, "done").await.ok();
+
+    r.gh.fail_requests(&format!("/pulls/{second}"), 500);
+    let list = r.t.get(&format!("/api/projects/{}/review", r.pid)).await.ok();
+    let items = list.as_array().unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i["ticket"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [a.as_str(), b.as_str(), c.as_str()], "board order");
+    assert_eq!(
+        (
+            items[0]["pr_state"].as_str(),
+            items[0]["approved"].as_bool(),
+            items[0]["comments"].as_i64()
+        ),
+        (Some("open"), Some(true), Some(2))
+    );
+    assert!(items[0]["error"].is_null());
+    assert!(items[1]["error"].as_str().unwrap().contains("500"), "{}", items[1]);
+    assert!(items[1]["pr_state"].is_null() && items[1]["approved"].is_null() && items[1]["comments"].is_null());
+    assert_eq!(
+        (
+            items[2]["pr_state"].as_str(),
+            items[2]["approved"].as_bool(),
+            items[2]["comments"].as_i64()
+        ),
+        (Some("closed"), Some(false), Some(0))
+    );
+
+    // Without a token every item says what to configure; the list itself still answers.
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_token": null}),
+    )
+    .await
+    .ok();
+    let list = r.t.get(&format!("/api/projects/{}/review", r.pid)).await.ok();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["error"].as_str().unwrap().contains("github_token") && i["pr_state"].is_null())
+    );
+    let e = r.t.get(&format!("/api/projects/{}/review", uuid::Uuid::new_v4())).await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND);
+}
+
+// ------------------------------------------------------------------ scheduler pass
+
+async fn jobs_of(t: &TestApp, pid: &str, tid: &str) -> Vec<Value> {
+    t.get(&format!("/api/projects/{pid}/tickets/{tid}/jobs"))
+        .await
+        .ok()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn column_of(t: &TestApp, pid: &str, tid: &str) -> String {
+    t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok()["column_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn finish_review_job(t: &TestApp, jid: &str, pr: u64) {
+    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .await
+        .ok();
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/finish"),
+        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,
+               "pr_url": format!("https://github.example/acme/shop/pull/{pr}"), "pr_number": pr}),
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test]
+async fn a_reviewer_comment_queues_exactly_one_review_job() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    let implement_job = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    let in_review = r.t.column(&r.pid, "in_review").await;
+
+    // Nothing to do yet.
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.queued, p.recorded), (1, 0, 0));
+    assert_eq!(r.t.queued_job_ids().await, [implement_job], "only the move's message");
+
+    let c1 = r.gh.add_issue_comment(pr, "carol", "Please rename the test.");
+    let c2 =
+        r.gh.add_review_comment_on_line(pr, "dave", "tests/math.rs", Some(3), "Typo here.");
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!(
+        p,
+        PollReport {
+            projects: 1,
+            tickets: 1,
+            recorded: 2,
+            queued: 1,
+            ..Default::default()
+        }
+    );
+    let jobs = jobs_of(&r.t, &r.pid, &tid).await;
+    assert_eq!(jobs.len(), 2);
+    let job = &jobs[0];
+    assert_eq!(
+        (job["kind"].as_str(), job["status"].as_str()),
+        (Some("review"), Some("queued"))
+    );
+    let jid = job["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.t.queued_job_ids().await,
+        std::slice::from_ref(&jid),
+        "sent to SQS once"
+    );
+    // The card stays in In Review and shows the job.
+    assert_eq!(column_of(&r.t, &r.pid, &tid).await, in_review);
+    let board = r.t.board(&r.pid).await;
+    let card = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["tickets"].as_array().unwrap().iter())
+        .find(|t| t["id"] == tid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (card["job"]["kind"].as_str(), card["job"]["status"].as_str()),
+        (Some("review"), Some("queued"))
+    );
+    let recorded = terarchitect_functions::store::reviews::recorded(&r.t.db.pool, tid.parse().unwrap())
+        .await
+        .unwrap();
+    let seen: Vec<(String, i64)> = recorded.iter().map(|c| (c.kind.clone(), c.github_id)).collect();
+    assert_eq!(
+        seen,
+        [("issue".to_string(), c1 as i64), ("review".to_string(), c2 as i64)]
+    );
+    assert!(
+        recorded
+            .iter()
+            .all(|c| c.handled_by_job.map(|j| j.to_string()) == Some(jid.clone()))
+    );
+
+    // A second pass (the job still queued, then even once it is done) queues nothing.
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.queued, p.tickets), (0, 0));
+    finish_review_job(&r.t, &jid, pr).await;
+    assert_eq!(
+        column_of(&r.t, &r.pid, &tid).await,
+        in_review,
+        "a finished review job leaves the ticket in review"
+    );
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.queued, p.tickets, p.recorded), (0, 1, 0));
+    assert!(r.t.queued_job_ids().await.is_empty(), "no second message");
+    assert_eq!(jobs_of(&r.t, &r.pid, &tid).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_agents_replies_are_ignored_and_answered_comments_are_not_queued_again() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+
+    // Only the agent has spoken: nothing to do.
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Opened for review.\n\n{MARKER}"));
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.recorded, p.queued), (0, 0));
+
+    // A reviewer speaks; a round runs and the agent replies.
+    r.gh.add_issue_comment(pr, "carol", "Rename it.");
+    assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
+    let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    // Said while the job ran, before its reply: the reply covers it (as the agent sees it).
+    let late = r.gh.add_review_comment(pr, "dave", "tests/math.rs", "And this.");
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed.\n\n{MARKER}"));
+    finish_review_job(&r.t, &jid, pr).await;
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.recorded, p.queued), (1, 0));
+    let recorded = terarchitect_functions::store::reviews::recorded(&r.t.db.pool, tid.parse().unwrap())
+        .await
+        .unwrap();
+    let late_row = recorded.iter().find(|c| c.github_id == late as i64).unwrap();
+    assert!(late_row.handled_at.is_some() && late_row.handled_by_job.is_none());
+    assert!(recorded.iter().all(|c| c.author != "terarchitect-bot"));
+
+    // A new reviewer comment after the reply starts round two.
+    r.gh.add_issue_comment(pr, "carol", "One more thing.");
+    assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
+    let jobs = jobs_of(&r.t, &r.pid, &tid).await;
+    assert_eq!(jobs.iter().filter(|j| j["kind"] == "review").count(), 2, "{jobs:?}");
+}
+
+#[tokio::test]
+async fn the_review_round_limit_hands_the_pr_back_to_a_human() {
+    let r = Review::new().await;
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"max_review_rounds": 1}),
+    )
+    .await
+    .ok();
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    r.gh.add_issue_comment(pr, "carol", "Rename it.");
+    assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
+    let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed.\n\n{MARKER}"));
+    finish_review_job(&r.t, &jid, pr).await;
+    r.t.queued_job_ids().await;
+
+    r.gh.add_issue_comment(pr, "carol", "Still not right.");
+    r.gh.add_review_comment(pr, "dave", "src/lib.rs", "Nor this.");
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.queued, p.capped, p.recorded), (0, 1, 2));
+    assert_eq!(jobs_of(&r.t, &r.pid, &tid).await.len(), 2, "no third job");
+    assert!(r.t.queued_job_ids().await.is_empty());
+    let comments =
+        r.t.get(&format!("/api/projects/{}/tickets/{tid}/comments", r.pid))
+            .await
+            .ok();
+    let comments = comments.as_array().unwrap();
+    assert_eq!(comments.len(), 1);
+    let note = comments[0]["body"].as_str().unwrap();
+    assert!(
+        note.contains("2 new review comment") && note.contains("max_review_rounds is 1"),
+        "{note}"
+    );
+    assert_eq!(comments[0]["author"], "terarchitect");
+
+    // Said once, not on every pass.
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.queued, p.capped), (0, 0));
+    assert_eq!(
+        r.t.get(&format!("/api/projects/{}/tickets/{tid}/comments", r.pid))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn projects_without_a_token_are_skipped_and_a_failing_one_does_not_stop_the_rest() {
+    let r = Review::new().await;
+    // Project "quiet": no token anywhere. Project "down": its GitHub does not answer.
+    let quiet = r.t.project("quiet").await["id"].as_str().unwrap().to_string();
+    let down = r.t.project("down").await["id"].as_str().unwrap().to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    r.t.put(
+        &format!("/api/projects/{down}/settings"),
+        json!({"github_api_url": closed, "github_token": "ghp_x"}),
+    )
+    .await
+    .ok();
+    let (p1, p2, p3) = (
+        r.gh.open_pull("Quiet", "ticket-q", "main"),
+        r.gh.open_pull("Down", "ticket-d", "main"),
+        r.gh.open_pull("Live", "ticket-l", "main"),
+    );
+    let tq = ticket_with_pr(&r.t, &quiet, "Q", p1).await;
+    let td = ticket_with_pr(&r.t, &down, "D", p2).await;
+    let tl = r.ticket_with_pr("L", p3).await;
+    for pr in [p1, p2, p3] {
+        r.gh.add_issue_comment(pr, "carol", "Please change this.");
+    }
+    let before = r.gh.requests().len();
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.projects, p.skipped, p.failed, p.queued), (3, 1, 1, 1), "{p:?}");
+    let paths: Vec<String> = r.gh.requests()[before..].iter().map(|(p, _)| p.clone()).collect();
+    assert!(
+        paths.iter().all(|p| p.contains(&format!("/{p3}/"))),
+        "only the live project's PR was read: {paths:?}"
+    );
+    assert_eq!(jobs_of(&r.t, &quiet, &tq).await.len(), 1);
+    assert_eq!(jobs_of(&r.t, &down, &td).await.len(), 1);
+    assert_eq!(jobs_of(&r.t, &r.pid, &tl).await[0]["kind"], "review");
+}
