@@ -9,140 +9,17 @@ use crate::api::{self, ApiError};
 use crate::route::{Link, Route, Tab};
 use crate::util::{self, Loading};
 
-pub use wire::*;
+use terarchitect_protocol::{
+    AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrMerge,
+    PrReview, PrState, ReviewListItem, ReviewSummary, Validate,
+};
 
-/// The review API's wire types.
-mod wire {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Serialize};
-    use terarchitect_protocol::Ticket;
-    use uuid::Uuid;
-
-    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-    #[serde(rename_all = "lowercase")]
-    pub enum PrState {
-        Open,
-        Closed,
-        Merged,
-    }
-
-    impl PrState {
-        pub fn as_str(self) -> &'static str {
-            match self {
-                PrState::Open => "open",
-                PrState::Closed => "closed",
-                PrState::Merged => "merged",
-            }
-        }
-    }
-
-    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-    #[serde(rename_all = "lowercase")]
-    pub enum PrCommentKind {
-        Issue,
-        Review,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct PrCommit {
-        pub sha: String,
-        pub message: String,
-        pub author: String,
-        pub date: Option<DateTime<Utc>>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct PrTestFile {
-        pub path: String,
-        pub status: String,
-        pub additions: i64,
-        pub deletions: i64,
-        pub tests: Vec<String>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct PrComment {
-        pub id: i64,
-        pub kind: PrCommentKind,
-        pub author: String,
-        pub body: String,
-        pub path: Option<String>,
-        pub line: Option<i64>,
-        pub created_at: DateTime<Utc>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct PrReview {
-        pub id: i64,
-        pub author: String,
-        pub state: String,
-        pub body: String,
-        pub submitted_at: Option<DateTime<Utc>>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct ReviewSummary {
-        pub ticket_id: Uuid,
-        pub pr_number: i64,
-        pub pr_url: String,
-        pub title: String,
-        pub state: PrState,
-        pub draft: bool,
-        pub body_summary: String,
-        pub head_branch: String,
-        pub base_branch: String,
-        pub mergeable: Option<bool>,
-        pub additions: i64,
-        pub deletions: i64,
-        pub changed_files: i64,
-        pub commits: Vec<PrCommit>,
-        pub test_files: Vec<PrTestFile>,
-        pub comments: Vec<PrComment>,
-        pub reviews: Vec<PrReview>,
-        pub approved: bool,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct MergeOutcome {
-        pub merged: bool,
-        pub sha: Option<String>,
-        pub message: String,
-        pub ticket: Ticket,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-    pub struct ReviewListItem {
-        pub ticket: Ticket,
-        pub pr_state: Option<PrState>,
-        pub approved: Option<bool>,
-        pub comments: Option<i64>,
-        pub error: Option<String>,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct NewPrComment {
-        pub body: String,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct PrApproval {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub body: Option<String>,
-    }
-
-    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-    #[serde(rename_all = "lowercase")]
-    pub enum MergeMethod {
-        Merge,
-        #[default]
-        Squash,
-        Rebase,
-    }
-
-    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-    pub struct PrMerge {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub method: Option<MergeMethod>,
+/// Words for a PR state (the protocol's enum serialises the same).
+fn state_str(s: PrState) -> &'static str {
+    match s {
+        PrState::Open => "open",
+        PrState::Closed => "closed",
+        PrState::Merged => "merged",
     }
 }
 
@@ -152,49 +29,48 @@ const METHODS: [(MergeMethod, &str, &str); 3] = [
     (MergeMethod::Rebase, "rebase", "Rebase and merge"),
 ];
 
-/// Ends every comment the agent posts (an HTML comment: invisible on GitHub).
-const AGENT_MARKER: &str = "<!-- terarchitect-bot -->";
-
 /// A comment's text without the agent's marker, and whether the agent wrote it.
 fn comment_text(body: &str) -> (String, bool) {
-    match body.find(AGENT_MARKER) {
-        Some(_) => (body.replace(AGENT_MARKER, "").trim_end().to_string(), true),
+    match body.find(AGENT_COMMENT_MARKER) {
+        Some(_) => (body.replace(AGENT_COMMENT_MARKER, "").trim_end().to_string(), true),
         None => (body.to_string(), false),
     }
+}
+
+/// The API's message as a sentence: capitalised, ending in a full stop.
+fn sentence(m: &str) -> String {
+    let m = m.trim();
+    let mut out: String = m
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .chain(m.chars().skip(1))
+        .collect();
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 /// What went wrong, in words for the person at the screen; `settings` when the fix is
 /// in Settings.
 pub fn explain(e: &ApiError) -> (String, bool) {
-    let detail = |lead: &str| {
-        if e.message.is_empty() {
-            lead.to_string()
-        } else {
-            format!("{lead} GitHub said: {}", e.message)
-        }
-    };
+    let said = sentence(&e.message);
     match e.code.as_str() {
-        "github_not_configured" => (
-            "GitHub is not set up for this project: set the GitHub token (github_token) in Settings, then come back."
-                .into(),
-            true,
+        "github_not_configured" => (format!("GitHub is not set up for this project: {said}"), true),
+        "github_rejected" => (said, true),
+        "github_unavailable" => (format!("{said} Try again in a moment."), false),
+        "github_refused" => (said, false),
+        "not_mergeable" => (
+            format!("{said} Resolve it on GitHub (conflicts, required checks or reviews), then try again."),
+            false,
         ),
         "no_pull_request" => (
             "This ticket has no pull request yet. Its agent opens one when a run succeeds.".into(),
             false,
         ),
         "pull_request_not_found" => (
-            "GitHub does not know this pull request (was it deleted, or does the project point at another repository?)."
-                .into(),
-            false,
-        ),
-        "github_unavailable" => (
-            detail("GitHub could not be reached. Try again in a moment."),
-            false,
-        ),
-        "github_rejected" => (detail("GitHub refused the request."), false),
-        "not_mergeable" => (
-            detail("GitHub cannot merge this pull request as it is (conflicts, failing checks or missing approvals)."),
+            format!("{said} Was it deleted, or does the project's repository URL point at another repository?"),
             false,
         ),
         _ => (e.to_string(), false),
@@ -239,7 +115,7 @@ pub fn ReviewError(
 }
 
 fn state_badge(state: PrState, draft: bool) -> impl IntoView {
-    let s = state.as_str();
+    let s = state_str(state);
     view! {
         <span class=format!("pr-state pr-{s}") data-pr-state=s>
             {if draft && state == PrState::Open { "draft".to_string() } else { s.to_string() }}
@@ -410,9 +286,15 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         let (base, load) = (base.clone(), load.clone());
         move |ev: web_sys::SubmitEvent| {
             ev.prevent_default();
-            let body = comment.get_untracked();
-            if body.trim().is_empty() {
+            let c = NewPrComment {
+                body: comment.get_untracked(),
+            };
+            if c.body.trim().is_empty() {
                 comment_error.set(Some("Write a comment first.".into()));
+                return;
+            }
+            if let Err(e) = c.validate() {
+                comment_error.set(Some(e.message));
                 return;
             }
             comment_error.set(None);
@@ -421,7 +303,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
             busy.set(Some(Busy::Comment));
             let (base, load) = (base.clone(), load.clone());
             leptos::task::spawn_local(async move {
-                match api::post::<_, PrComment>(&format!("{base}/comments"), &NewPrComment { body }).await {
+                match api::post::<_, PrComment>(&format!("{base}/comments"), &c).await {
                     Ok(c) => {
                         comment.set(String::new());
                         // Shown at once; the reload brings GitHub's own view.
@@ -842,17 +724,40 @@ mod tests {
 
     #[test]
     fn github_errors_read_as_words_and_point_at_settings() {
-        let (text, settings) = explain(&err("github_not_configured", "no token"));
-        assert!(settings && text.contains("GitHub token"), "{text}");
-        let (text, settings) = explain(&err("github_unavailable", "timed out"));
+        let (text, settings) = explain(&err(
+            "github_not_configured",
+            "no GitHub token is configured: set the github_token setting (globally or for this project)",
+        ));
+        assert!(settings, "{text}");
+        assert_eq!(
+            text,
+            "GitHub is not set up for this project: No GitHub token is configured: set the github_token setting (globally or for this project)."
+        );
+        let (text, settings) = explain(&err(
+            "github_rejected",
+            "GitHub refused the configured github_token (Bad credentials); set a valid token in the settings",
+        ));
+        assert!(settings && text.ends_with("settings."), "{text}");
+        let (text, settings) = explain(&err(
+            "github_unavailable",
+            "GitHub could not be reached or failed: timed out",
+        ));
         assert!(
-            !settings && text.contains("could not be reached") && text.contains("timed out"),
+            !settings && text.ends_with("timed out. Try again in a moment."),
             "{text}"
         );
-        let (text, _) = explain(&err("not_mergeable", "Head branch was modified"));
-        assert!(text.contains("cannot merge") && text.contains("Head branch"), "{text}");
-        let (text, _) = explain(&err("no_pull_request", ""));
+        let (text, _) = explain(&err(
+            "not_mergeable",
+            "GitHub cannot merge #7: Head branch was modified",
+        ));
+        assert!(
+            text.starts_with("GitHub cannot merge #7: Head branch was modified. Resolve"),
+            "{text}"
+        );
+        let (text, _) = explain(&err("no_pull_request", "the ticket has no pull request yet"));
         assert!(text.contains("no pull request yet"), "{text}");
+        assert_eq!(sentence(""), "");
+        assert_eq!(sentence("done!"), "Done!");
     }
 
     #[test]
