@@ -123,6 +123,39 @@ fn state_badge(state: PrState, draft: bool) -> impl IntoView {
     }
 }
 
+/// A piece of a PR description: Markdown headings stand out, the rest stays text.
+#[derive(Debug, PartialEq)]
+enum Block {
+    Heading(String),
+    Text(String),
+}
+
+fn blocks(body: &str) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let flush = |text: &mut String, out: &mut Vec<Block>| {
+        let t = text.trim_matches('\n').to_string();
+        if !t.trim().is_empty() {
+            out.push(Block::Text(t));
+        }
+        text.clear();
+    };
+    for line in body.lines() {
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') {
+            flush(&mut text, &mut out);
+            out.push(Block::Heading(line[hashes..].trim().to_string()));
+        } else if line.trim().is_empty() {
+            flush(&mut text, &mut out);
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    flush(&mut text, &mut out);
+    out
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
@@ -325,7 +358,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     };
     let approve = {
         let (base, load) = (base.clone(), load.clone());
-        move |_| {
+        move |_: web_sys::MouseEvent| {
             let body = Some(comment.get_untracked().trim().to_string()).filter(|b| !b.is_empty());
             let with_body = body.is_some();
             action_error.set(None);
@@ -349,7 +382,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     };
     let merge = {
         let (base, load) = (base.clone(), load.clone());
-        move |_| {
+        move |_: web_sys::MouseEvent| {
             if !confirm_merge.get_untracked() {
                 confirm_merge.set(true);
                 return;
@@ -392,6 +425,12 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
             });
         }
     };
+    // Callbacks are Copy: the views below re-render without cloning closures.
+    let (post_comment, approve, merge) = (
+        Callback::new(post_comment),
+        Callback::new(approve),
+        Callback::new(merge),
+    );
     let error_for = move |b: Busy| Signal::derive(move || action_error.get().filter(|(x, _)| *x == b).map(|(_, e)| e));
     let is_open = move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == PrState::Open));
 
@@ -399,8 +438,8 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         <section class="page review-page">
             <div class="page-head">
                 <div>
-                    <Link to=Route::Project(project, Tab::Review) class="crumb">"← Review"</Link>
-                    " "
+                    <Link to=Route::Project(project, Tab::Review) class="crumb">"← In review"</Link>
+                    <span class="crumb muted">" · "</span>
                     <Link to=Route::Ticket(project, ticket) class="crumb">"Ticket"</Link>
                     <h1 id="review-title">
                         {move || summary.get().map(|s| s.title).or_else(|| title.get()).unwrap_or_default()}
@@ -456,7 +495,18 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                 if b.trim().is_empty() {
                                     view! { <p class="empty">"The pull request has no description."</p> }.into_any()
                                 } else {
-                                    view! { <p class="pr-body">{b}</p> }.into_any()
+                                    view! {
+                                        <div class="pr-body">
+                                            {blocks(&b)
+                                                .into_iter()
+                                                .map(|blk| match blk {
+                                                    Block::Heading(t) => view! { <h3 class="md-heading">{t}</h3> }.into_any(),
+                                                    Block::Text(t) => view! { <p>{t}</p> }.into_any(),
+                                                })
+                                                .collect_view()}
+                                        </div>
+                                    }
+                                        .into_any()
                                 }
                             })}
                         </div>
@@ -528,7 +578,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                     <div class="review-side">
                         <div class="card review-actions">
                             <h2>"Review"</h2>
-                            <form class="form" id="pr-comment-form" on:submit=post_comment.clone() novalidate>
+                            <form class="form" id="pr-comment-form" on:submit=move |ev| post_comment.run(ev) novalidate>
                                 <label>
                                     "Comment"
                                     <textarea
@@ -553,7 +603,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                         id="approve"
                                         title="Approve the pull request (with the comment above, if any)"
                                         disabled=move || busy.get().is_some() || !is_open()
-                                        on:click=approve.clone()
+                                        on:click=move |ev| approve.run(ev)
                                     >
                                         {move || if busy.get() == Some(Busy::Approve) { "Approving…" } else { "Approve" }}
                                     </button>
@@ -563,6 +613,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                             <ReviewError error=error_for(Busy::Approve) doing="Could not approve" project=project />
                             <div class="merge-box">
                                 <h3>"Merge"</h3>
+                                <Show when=is_open>
                                 <div class="row">
                                     <select
                                         name="merge_method"
@@ -584,7 +635,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                         type="button"
                                         id="merge"
                                         disabled=move || busy.get().is_some() || !is_open()
-                                        on:click=merge.clone()
+                                        on:click=move |ev| merge.run(ev)
                                     >
                                         {move || match (busy.get() == Some(Busy::Merge), confirm_merge.get()) {
                                             (true, _) => "Merging…".to_string(),
@@ -601,6 +652,7 @@ pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                         </button>
                                     </Show>
                                 </div>
+                                </Show>
                                 {move || summary.with(|s| s.as_ref().and_then(|s| match s.state {
                                     PrState::Merged => Some("This pull request is merged; its ticket is in Done."),
                                     PrState::Closed => Some("This pull request was closed without merging."),
@@ -758,6 +810,21 @@ mod tests {
         assert!(text.contains("no pull request yet"), "{text}");
         assert_eq!(sentence(""), "");
         assert_eq!(sentence("done!"), "Done!");
+    }
+
+    #[test]
+    fn descriptions_keep_text_and_lift_headings() {
+        assert_eq!(
+            blocks("## What was accomplished\n\nA cart total\nwith tests.\n\n\n#hashtag line\n### Notes\n- one"),
+            [
+                Block::Heading("What was accomplished".into()),
+                Block::Text("A cart total\nwith tests.".into()),
+                Block::Text("#hashtag line".into()),
+                Block::Heading("Notes".into()),
+                Block::Text("- one".into()),
+            ]
+        );
+        assert!(blocks("  \n\n").is_empty());
     }
 
     #[test]
