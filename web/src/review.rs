@@ -202,6 +202,7 @@ pub fn ReviewList(project: Uuid) -> impl IntoView {
                 None => ().into_any(),
                 Some(v) if v.is_empty() => view! { <p class="empty">"Nothing is waiting for review."</p> }.into_any(),
                 Some(v) => {
+                    let any_error = v.iter().any(|it| it.error.is_some());
                     view! {
                         <table class="review-list">
                             <thead>
@@ -218,6 +219,15 @@ pub fn ReviewList(project: Uuid) -> impl IntoView {
                                 {v.into_iter().map(|it| view! { <ReviewRow project=project item=it /> }).collect_view()}
                             </tbody>
                         </table>
+                        {any_error.then(|| view! {
+                            <p class="hint" id="review-list-hint">
+                                "Some pull requests could not be read from GitHub (the reason is under each ticket). Is GitHub set up? The token and API URL are in "
+                                <Link to=Route::Settings class="settings-link">"Settings"</Link>
+                                " (or the project's "
+                                <Link to=Route::Project(project, Tab::Settings)>"own settings"</Link>
+                                ")."
+                            </p>
+                        })}
                     }
                         .into_any()
                 }
@@ -241,7 +251,7 @@ fn ReviewRow(project: Uuid, item: ReviewListItem) -> impl IntoView {
         <tr class="review-row" data-ticket-id=tid.to_string()>
             <td>
                 <Link to=Route::Ticket(project, tid) class="ticket-link">{t.title.clone()}</Link>
-                {item.error.clone().map(|e| view! { <div class="field-error row-error">{format!("GitHub: {e}")}</div> })}
+                {item.error.as_deref().map(|e| view! { <div class="field-error row-error">{format!("Could not read it from GitHub: {}", sentence(e))}</div> })}
             </td>
             <td>{pr}</td>
             <td>

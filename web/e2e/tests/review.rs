@@ -110,11 +110,15 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     let pid = p["id"].as_str().ok_or("no project id")?.to_string();
     let tid = ticket_in_review(s, &pid, "Checkout page", pr).await?;
 
-    // ---- before GitHub is set up, the review page says so and links to Settings
+    // ---- before GitHub is set up, the Review tab and the review page say so and link
+    // to Settings
     b.sign_in(s).await?;
-    b.client
-        .goto(&format!("{}/projects/{pid}/tickets/{tid}/review", s.base))
-        .await?;
+    b.client.goto(&format!("{}/projects/{pid}/review", s.base)).await?;
+    let row = format!(".review-row[data-ticket-id=\"{tid}\"]");
+    let e = b.text_of(&format!("{row} .row-error")).await?;
+    assert!(e.contains("No GitHub token is configured"), "{e}");
+    b.wait_for("#review-list-hint a.settings-link").await?;
+    b.click(&format!("{row} .review-open")).await?;
     let err = b.text_of(".error[data-code=github_not_configured]").await?;
     assert!(err.contains("GitHub token"), "{err}");
     b.screenshot("10-review-not-configured.png").await?;
@@ -132,7 +136,6 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     // ---- the Review tab lists the ticket with its PR's state and comment count
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
-    let row = format!(".review-row[data-ticket-id=\"{tid}\"]");
     b.wait_for(&format!("{row} [data-pr-state=open]")).await?;
     assert_eq!(b.text_of(&format!("{row} .comment-count")).await?, "1");
     assert_eq!(b.text_of(&format!("{row} .approved")).await?, "not yet");
