@@ -10,6 +10,9 @@ pub enum Error {
     Invalid(FieldError),
     #[error("{0}")]
     Conflict(String),
+    /// A worker-host call on a job in a state that does not allow it (409 with its own code).
+    #[error("{1}")]
+    JobState(JobConflict, String),
     #[error("authentication required")]
     Unauthenticated,
     #[error("{0}")]
@@ -22,6 +25,28 @@ pub enum Error {
     Db(#[source] sqlx::Error),
     #[error("{0}")]
     Internal(String),
+}
+
+/// Why a claim, heartbeat or finish could not act on a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobConflict {
+    /// Another host holds the job's lease, or this host's lease ended (expired and
+    /// re-claimed, or released).
+    LeaseLost,
+    /// The job already succeeded or failed.
+    JobFinished,
+    /// The job was cancelled, or is being stopped.
+    JobCancelled,
+}
+
+impl JobConflict {
+    pub fn code(self) -> &'static str {
+        match self {
+            JobConflict::LeaseLost => "lease_lost",
+            JobConflict::JobFinished => "job_finished",
+            JobConflict::JobCancelled => "job_cancelled",
+        }
+    }
 }
 
 impl Error {

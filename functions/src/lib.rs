@@ -8,5 +8,5 @@ pub mod http;
 pub mod runtime;
 pub mod store;
 
-pub use error::Error;
+pub use error::{Error, JobConflict};
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -416,6 +416,10 @@ async fn released_jobs_go_back_to_the_queue_until_attempts_run_out() {
     for attempt in 1..=3 {
         let c = claim(&t, &jid, "h").await.ok();
         assert_eq!(c["job"]["attempt"], attempt);
+        // The agent ran (its first call), so each release counts.
+        t.agent_get("/agent/context", c["job_token"].as_str().unwrap())
+            .await
+            .ok();
         let f = t
             .worker_post(
                 &format!("/worker/jobs/{jid}/finish"),
@@ -448,4 +452,128 @@ async fn a_released_job_that_was_asked_to_stop_ends_cancelled() {
         .await
         .ok();
     assert_eq!(f["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_release_before_the_agent_started_costs_no_attempt() {
+    let t = TestApp::new().await;
+    let (pid, _, jid) = ticket_in_progress(&t).await;
+    let release = |reason: &'static str, started: Option<bool>| {
+        let (t, jid) = (&t, jid.clone());
+        async move {
+            let mut body = json!({"host_id": "h", "outcome": "released", "reason": reason});
+            if let Some(s) = started {
+                body["agent_started"] = json!(s);
+            }
+            t.worker_post(&format!("/worker/jobs/{jid}/finish"), body).await.ok()
+        }
+    };
+    // More releases than attempts, each before the host started the agent: still queued.
+    for _ in 0..5 {
+        let c = claim(&t, &jid, "h").await.ok();
+        assert_eq!(c["job"]["attempt"], 1);
+        let f = release("could not start the agent: engine unavailable", Some(false)).await;
+        assert_eq!((f["status"].as_str(), f["attempt"].as_i64()), (Some("queued"), Some(0)));
+    }
+    // After the agent started (or when the host does not say), a release counts.
+    claim(&t, &jid, "h").await.ok();
+    let f = release("host draining", Some(true)).await;
+    assert_eq!((f["status"].as_str(), f["attempt"].as_i64()), (Some("queued"), Some(1)));
+    claim(&t, &jid, "h").await.ok();
+    let f = release("host draining", None).await;
+    assert_eq!((f["status"].as_str(), f["attempt"].as_i64()), (Some("queued"), Some(2)));
+    // Free releases are bounded: a host that can never start agents does not bounce a job
+    // forever.
+    for _ in 5..20 {
+        claim(&t, &jid, "h").await.ok();
+        release("engine unavailable", Some(false)).await;
+    }
+    claim(&t, &jid, "h").await.ok();
+    let f = release("engine unavailable", Some(false)).await;
+    assert_eq!((f["status"].as_str(), f["attempt"].as_i64()), (Some("failed"), Some(3)));
+    assert_eq!(
+        t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok()["failure_reason"],
+        "engine unavailable"
+    );
+}
+
+#[tokio::test]
+async fn worker_conflicts_say_whether_the_lease_was_lost_or_the_job_finished_or_cancelled() {
+    let t = TestApp::new().await;
+    let code = |r: common::Resp| (r.status, r.code().to_string());
+    let lost = (StatusCode::CONFLICT, "lease_lost".to_string());
+    let finished = (StatusCode::CONFLICT, "job_finished".to_string());
+    let cancelled = (StatusCode::CONFLICT, "job_cancelled".to_string());
+    let heartbeat = |jid: &str, host: &'static str| {
+        let (t, jid) = (&t, jid.to_string());
+        async move {
+            t.worker_post(&format!("/worker/jobs/{jid}/heartbeat"), json!({"host_id": host}))
+                .await
+        }
+    };
+    let finish = |jid: &str, host: &'static str, outcome: &'static str| {
+        let (t, jid) = (&t, jid.to_string());
+        async move {
+            t.worker_post(
+                &format!("/worker/jobs/{jid}/finish"),
+                json!({"host_id": host, "outcome": outcome, "exit_code": 1}),
+            )
+            .await
+        }
+    };
+
+    // Held by h1: h2 can neither claim, heartbeat nor finish it.
+    let (pid, tid, jid) = ticket_in_progress(&t).await;
+    claim(&t, &jid, "h1").await.ok();
+    let r = claim(&t, &jid, "h2").await;
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("h1 holds its lease"),
+        "{}",
+        r.body
+    );
+    assert_eq!(code(r), lost);
+    assert_eq!(code(heartbeat(&jid, "h2").await), lost);
+    assert_eq!(code(finish(&jid, "h2", "failed").await), lost);
+    // Released: h1's lease is gone too.
+    finish(&jid, "h1", "released").await.ok();
+    assert_eq!(code(heartbeat(&jid, "h1").await), lost);
+
+    // Finished.
+    claim(&t, &jid, "h1").await.ok();
+    finish(&jid, "h1", "failed").await.ok();
+    assert_eq!(code(claim(&t, &jid, "h1").await), finished);
+    assert_eq!(code(heartbeat(&jid, "h1").await), finished);
+    assert_eq!(code(finish(&jid, "h1", "failed").await), finished);
+
+    // Cancelled while queued; and being stopped while running (claim refused, heartbeat fine).
+    let jid2 = t
+        .post(&format!("/api/projects/{pid}/jobs/{jid}/retry"), json!({}))
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.post(&format!("/api/projects/{pid}/jobs/{jid2}/cancel"), json!({}))
+        .await
+        .ok();
+    assert_eq!(code(claim(&t, &jid2, "h1").await), cancelled);
+    assert_eq!(code(heartbeat(&jid2, "h1").await), cancelled);
+    assert_eq!(code(finish(&jid2, "h1", "cancelled").await), cancelled);
+    let jid3 = t.move_to(&pid, &tid, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    claim(&t, &jid3, "h1").await.ok();
+    t.post(&format!("/api/projects/{pid}/jobs/{jid3}/cancel"), json!({}))
+        .await
+        .ok();
+    sqlx::query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1::uuid")
+        .bind(&jid3)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(code(claim(&t, &jid3, "h2").await), cancelled);
 }

@@ -371,6 +371,12 @@ async fn github_problems_have_stable_codes() {
     let ghost = r.ticket_with_pr("Ghost PR", 77).await;
     let e = r.t.get(&r.path(&ghost, "")).await;
     assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "pull_request_not_found"));
+    assert!(
+        e.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("#77 was not found in acme/shop")
+    );
     let e = r.t.post(&r.path(&ghost, "/comments"), json!({"body": "hello?"})).await;
     assert_eq!((e.status, e.code()), (StatusCode::NOT_FOUND, "pull_request_not_found"));
 

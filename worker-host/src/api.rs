@@ -10,7 +10,8 @@ use uuid::Uuid;
 /// How a call failed, in the terms the host acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 409: the job was lost, is done or cancelled, or this host does not hold it.
+    /// 409: the job was lost, is done or cancelled, or this host does not hold it (the
+    /// body's `error.code` says which: see [`ApiError::conflict_code`]).
     #[error("conflict: {0}")]
     Conflict(String),
     /// 404: the job does not exist.
@@ -22,6 +23,16 @@ pub enum ApiError {
     /// 4xx other than the above: our request is wrong; retrying will not help.
     #[error("worker API rejected the request ({status}): {body}")]
     Rejected { status: u16, body: String },
+}
+
+impl ApiError {
+    /// For a 409, the API's reason: `lease_lost` (another host holds the lease, or ours
+    /// ended), `job_finished` or `job_cancelled`; None for other errors or an older API.
+    pub fn conflict_code(&self) -> Option<String> {
+        let ApiError::Conflict(body) = self else { return None };
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        v["error"]["code"].as_str().map(str::to_owned)
+    }
 }
 
 #[derive(Clone)]
@@ -117,4 +128,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+
+    #[test]
+    fn conflict_codes_come_from_the_error_body() {
+        let e = ApiError::Conflict(r#"{"error":{"code":"lease_lost","message":"h1 holds its lease"}}"#.into());
+        assert_eq!(e.conflict_code().as_deref(), Some("lease_lost"));
+        assert_eq!(ApiError::Conflict("not json".into()).conflict_code(), None);
+        assert_eq!(ApiError::NotFound.conflict_code(), None);
+    }
 }

@@ -329,13 +329,14 @@ impl<R: Runtime> Inner<R> {
         match self.runtime.start(&spec).await {
             Ok(agent) => self.supervise(job_id, agent, permit, false).await,
             Err(e) => {
-                // Environmental (engine down, image missing): hand it back; the API fails
-                // it once its attempts are used up.
+                // Environmental (engine down, image missing): hand it back. The agent never
+                // started, so the API does not count the attempt (up to a bound per job).
                 tracing::error!(%job_id, error = %e, "could not start the agent: releasing the job");
                 if matches!(e, RuntimeError::Unavailable(_)) {
                     self.note_outage();
                 }
-                let req = self.finish_request(Outcome::Released, None, Some(e.to_string()));
+                let mut req = self.finish_request(Outcome::Released, None, Some(e.to_string()));
+                req.agent_started = Some(false);
                 let done = self.finish(job_id, &req).await;
                 self.settle_message(job_id, done).await;
                 drop(permit);
@@ -553,6 +554,7 @@ impl<R: Runtime> Inner<R> {
             reason: reason.map(|r| r.chars().take(10_000).collect()),
             pr_url: None,
             pr_number: None,
+            agent_started: None,
         }
     }
 
@@ -565,8 +567,9 @@ impl<R: Runtime> Inner<R> {
                     tracing::debug!(%job_id, status = job.status.as_str(), "outcome recorded");
                     return true;
                 }
-                Err(ApiError::Conflict(why)) => {
-                    tracing::info!(%job_id, why, "job already settled; nothing to report");
+                Err(e @ ApiError::Conflict(_)) => {
+                    let code = e.conflict_code().unwrap_or_default();
+                    tracing::info!(%job_id, code, error = %e, "job already settled; nothing to report");
                     return true;
                 }
                 Err(ApiError::NotFound) => return true,

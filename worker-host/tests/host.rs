@@ -323,6 +323,47 @@ async fn local_runtime_runs_the_agent_in_the_project_directory() {
 }
 
 #[tokio::test]
+async fn an_agent_that_cannot_start_does_not_use_up_the_jobs_attempts() {
+    let env = Env::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = env.local_project(&dir.path().to_string_lossy()).await;
+    let mut cfg = env.config(1);
+    cfg.agent_api_url = None;
+    let queue =
+        terarchitect_worker_host::queue::Queue::connect(&cfg.queue_url, cfg.aws_endpoint_url.as_deref(), "us-east-1")
+            .await;
+    let missing = dir.path().join("no-such-agent").to_string_lossy().into_owned();
+    let rt = terarchitect_worker_host::runtime::LocalRuntime::new(&missing, cfg.agent_args());
+    let host = Arc::new(terarchitect_worker_host::Host::new(cfg, rt, queue));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn({
+        let h = host.clone();
+        async move {
+            h.run(async move {
+                let _ = rx.await;
+            })
+            .await
+        }
+    });
+    let job = env
+        .queue_job_in(project.id, "--pr https://github.com/acme/local/pull/4")
+        .await;
+    // Every start fails and the host hands the job back saying so: those releases are free
+    // up to the API's bound, then the three attempts are used and the job fails.
+    let j = wait_status(&env, job, JobStatus::Failed, 180).await;
+    assert_eq!(j.attempt, 3);
+    assert!(j.failure_reason.unwrap_or_default().contains("no-such-agent"));
+    let (free,): (i32,) = sqlx::query_as("SELECT free_releases FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(free, terarchitect_functions::store::jobs::MAX_FREE_RELEASES);
+    let _ = tx.send(());
+    task.await.unwrap();
+}
+
+#[tokio::test]
 async fn a_duplicate_message_never_runs_a_job_twice() {
     let env = Env::new().await;
     let host = RunningHost::docker(env.config(2)).await;

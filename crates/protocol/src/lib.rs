@@ -582,6 +582,11 @@ pub struct FinishRequest {
     pub pr_url: Option<String>,
     #[serde(default)]
     pub pr_number: Option<i64>,
+    /// With `released`: `false` when the host never started the agent (engine down, image
+    /// missing), so the attempt does not count (a bounded number of times per job).
+    /// Absent: unknown, the attempt counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_started: Option<bool>,
 }
 
 /// Everything the agent needs, fetched with its job token.

@@ -454,6 +454,7 @@ mod tests {
             reason: None,
             pr_url: None,
             pr_number: None,
+            agent_started: None,
         };
         assert_eq!(f.validate().unwrap_err().field, "pr_url");
     }

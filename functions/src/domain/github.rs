@@ -24,8 +24,8 @@ pub enum GitHubError {
     Rejected(String),
     #[error("{0}")]
     NotMergeable(String),
-    #[error("pull request #{0} was not found on GitHub")]
-    PullRequestNotFound(u64),
+    #[error("pull request #{number} was not found in {repo} on GitHub (or the token cannot see that repository)")]
+    PullRequestNotFound { number: u64, repo: String },
     /// Any other refusal (422 and the like), with GitHub's message.
     #[error("GitHub refused the request: {0}")]
     Refused(String),
@@ -131,15 +131,24 @@ impl Repo {
     }
 }
 
-/// Maps an octocrab failure on PR `number` to what it means for us.
-pub fn classify(number: u64, e: octocrab::Error) -> GitHubError {
+impl Repo {
+    /// Maps an octocrab failure on PR `number` to what it means for us.
+    pub fn classify(&self, number: u64, e: octocrab::Error) -> GitHubError {
+        classify(&format!("{}/{}", self.owner, self.repo), number, e)
+    }
+}
+
+fn classify(repo: &str, number: u64, e: octocrab::Error) -> GitHubError {
     match e {
         octocrab::Error::GitHub { source, .. } => {
             let status = source.status_code.as_u16();
             let message = source.message.clone();
             match status {
                 401 | 403 => GitHubError::Rejected(format!("{status}: {message}")),
-                404 => GitHubError::PullRequestNotFound(number),
+                404 => GitHubError::PullRequestNotFound {
+                    number,
+                    repo: repo.to_string(),
+                },
                 429 => GitHubError::Unavailable(format!("rate limited ({message})")),
                 s if s >= 500 => GitHubError::Unavailable(format!("{status}: {message}")),
                 _ => GitHubError::Refused(format!("{status}: {message}")),

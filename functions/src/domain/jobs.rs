@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{App, crypto};
 use crate::store;
-use crate::{Error, Result};
+use crate::{Error, JobConflict, Result};
 
 pub async fn claim(app: &App, job_id: Uuid, req: &ClaimRequest) -> Result<Claim> {
     req.validate()?;
@@ -19,11 +19,12 @@ pub async fn claim(app: &App, job_id: Uuid, req: &ClaimRequest) -> Result<Claim>
     let job = store::jobs::claim(&app.db, job_id, &req.host_id, app.lease, &crypto::hash_token(&token)).await?;
     let Some(job) = job else {
         let current = store::jobs::get(&app.db, job_id).await?; // 404 when it never existed
-        return Err(Error::Conflict(format!(
-            "job is {} (attempt {}); it cannot be claimed",
-            current.status.as_str(),
-            current.attempt
-        )));
+        let holder = current.lease_owner.as_deref().unwrap_or("another host");
+        return Err(job_conflict(
+            &current,
+            "it cannot be claimed",
+            &format!("{holder} holds its lease"),
+        ));
     };
     let project = store::projects::get(&app.db, job.project_id).await?;
     let lease_expires_at = job
@@ -46,8 +47,12 @@ pub async fn heartbeat(app: &App, job_id: Uuid, req: &HeartbeatRequest) -> Resul
             cancel_requested,
         }),
         None => {
-            store::jobs::get(&app.db, job_id).await?;
-            Err(Error::Conflict("this host no longer holds the job's lease".into()))
+            let current = store::jobs::get(&app.db, job_id).await?;
+            Err(job_conflict(
+                &current,
+                "there is nothing to heartbeat",
+                &format!("{} no longer holds its lease", req.host_id),
+            ))
         }
     }
 }
@@ -58,6 +63,7 @@ pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job>
     req.validate()?;
     let mut tx = app.db.begin().await?;
     let host = Some(req.host_id.as_str());
+    let unstarted = req.agent_started == Some(false);
     let current = store::jobs::get(&mut *tx, job_id).await?;
     store::lock_project(&mut tx, current.project_id).await?;
     let finished = match req.outcome {
@@ -66,8 +72,14 @@ pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job>
             let reason = req.reason.as_deref().or(Some("stopped on request"));
             store::jobs::finish(&mut tx, job_id, host, JobStatus::Cancelled, req.exit_code, reason, None).await?
         }
-        Outcome::Released if store::jobs::attempts_left(&mut *tx, job_id).await? => {
-            store::jobs::release(&mut tx, job_id, host, req.reason.as_deref()).await?
+        // Handed back before the host started its agent: the attempt does not count (a
+        // bounded number of times, see `store::jobs::release`); otherwise only while
+        // attempts remain.
+        Outcome::Released
+            if (unstarted && store::jobs::release_is_free(&mut *tx, job_id).await?)
+                || store::jobs::attempts_left(&mut *tx, job_id).await? =>
+        {
+            store::jobs::release(&mut tx, job_id, host, req.reason.as_deref(), unstarted).await?
         }
         Outcome::Released | Outcome::Failed => {
             let reason = req.reason.clone().unwrap_or_else(|| "the agent failed".into());
@@ -123,11 +135,11 @@ pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job>
         }
     };
     let Some(job) = finished else {
-        return Err(Error::Conflict(format!(
-            "job is {} and not held by {}; nothing was changed",
-            current.status.as_str(),
-            req.host_id
-        )));
+        return Err(job_conflict(
+            &current,
+            "nothing was changed",
+            &format!("{} does not hold its lease; nothing was changed", req.host_id),
+        ));
     };
     tx.commit().await?;
     if job.status == JobStatus::Queued {
@@ -135,6 +147,30 @@ pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job>
     }
     tracing::info!(job_id = %job.id, status = job.status.as_str(), "job finished");
     Ok(job)
+}
+
+/// The 409 for a claim, heartbeat or finish that found `current` in the way: finished,
+/// cancelled (or being stopped), or held by someone else (`lease_lost`).
+fn job_conflict(current: &Job, finished_detail: &str, lease_detail: &str) -> Error {
+    let status = current.status.as_str();
+    match current.status {
+        JobStatus::Cancelled => Error::JobState(
+            JobConflict::JobCancelled,
+            format!("the job was cancelled; {finished_detail}"),
+        ),
+        JobStatus::Succeeded | JobStatus::Failed => Error::JobState(
+            JobConflict::JobFinished,
+            format!("the job already {status}; {finished_detail}"),
+        ),
+        _ if current.cancel_requested => Error::JobState(
+            JobConflict::JobCancelled,
+            format!("the job is being stopped ({status}); {finished_detail}"),
+        ),
+        _ => Error::JobState(
+            JobConflict::LeaseLost,
+            format!("the job is {status} (attempt {}): {lease_detail}", current.attempt),
+        ),
+    }
 }
 
 /// Asks the ticket's job to stop (a queued job is cancelled at once).
@@ -269,7 +305,7 @@ pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
         let mut tx = app.db.begin().await?;
         let left = store::jobs::attempts_left(&mut *tx, job.id).await?;
         if left && !job.cancel_requested {
-            if store::jobs::release(&mut tx, job.id, None, Some("the worker host stopped answering"))
+            if store::jobs::release(&mut tx, job.id, None, Some("the worker host stopped answering"), false)
                 .await?
                 .is_some()
             {

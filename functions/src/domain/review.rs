@@ -14,7 +14,7 @@ use terarchitect_protocol::{
 use uuid::Uuid;
 
 use super::App;
-use super::github::{GitHubError, Repo, classify};
+use super::github::{GitHubError, Repo};
 use super::test_files;
 use crate::store;
 use crate::{Error, Result};
@@ -36,12 +36,12 @@ async fn list_all<T: DeserializeOwned>(gh: &Repo, number: u64, rest: String) -> 
         .crab
         .get(gh.route(&rest), Some(&[("per_page", 100)]))
         .await
-        .map_err(|e| classify(number, e))?;
-    gh.crab.all_pages(first).await.map_err(|e| classify(number, e))
+        .map_err(|e| gh.classify(number, e))?;
+    gh.crab.all_pages(first).await.map_err(|e| gh.classify(number, e))
 }
 
 async fn get_pull(gh: &Repo, number: u64) -> Result<PullRequest, GitHubError> {
-    gh.pulls().get(number).await.map_err(|e| classify(number, e))
+    gh.pulls().get(number).await.map_err(|e| gh.classify(number, e))
 }
 
 fn pr_state(pr: &PullRequest) -> PrState {
@@ -220,7 +220,7 @@ pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPr
         .issues()
         .create_comment(n, &input.body)
         .await
-        .map_err(|e| classify(n, e))?;
+        .map_err(|e| gh.classify(n, e))?;
     Ok(issue_comment(c))
 }
 
@@ -241,7 +241,7 @@ pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApp
             })),
         )
         .await
-        .map_err(|e| classify(n, e))?;
+        .map_err(|e| gh.classify(n, e))?;
     Ok(review_json(review))
 }
 
@@ -259,7 +259,7 @@ pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge
         octocrab::Error::GitHub { source, .. } if matches!(source.status_code.as_u16(), 405 | 409) => {
             GitHubError::NotMergeable(format!("GitHub cannot merge #{n}: {}", source.message))
         }
-        e => classify(n, e),
+        e => gh.classify(n, e),
     })?;
     let message = merged.message.unwrap_or_else(|| {
         if merged.merged {

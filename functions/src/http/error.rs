@@ -23,6 +23,7 @@ impl IntoResponse for Error {
             Error::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), None),
             Error::Invalid(f) => body(StatusCode::BAD_REQUEST, "invalid_input", f.to_string(), Some(f.field)),
             Error::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, None),
+            Error::JobState(why, m) => body(StatusCode::CONFLICT, why.code(), m, None),
             Error::Unauthenticated => {
                 let mut r = body(
                     StatusCode::UNAUTHORIZED,
@@ -43,7 +44,7 @@ impl IntoResponse for Error {
                     GitHubError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "github_unavailable"),
                     GitHubError::Rejected(_) => (StatusCode::BAD_GATEWAY, "github_rejected"),
                     GitHubError::NotMergeable(_) => (StatusCode::CONFLICT, "not_mergeable"),
-                    GitHubError::PullRequestNotFound(_) => (StatusCode::NOT_FOUND, "pull_request_not_found"),
+                    GitHubError::PullRequestNotFound { .. } => (StatusCode::NOT_FOUND, "pull_request_not_found"),
                     GitHubError::Refused(_) => (StatusCode::CONFLICT, "github_refused"),
                 };
                 if status == StatusCode::BAD_GATEWAY {

@@ -203,16 +203,32 @@ pub async fn finish(
     Ok(row.map(Into::into))
 }
 
+/// How many releases before the agent started are free per job; after that they count,
+/// so a host that can never start agents does not bounce a job forever.
+pub const MAX_FREE_RELEASES: i32 = 20;
+
 /// Puts a running job back in the queue (host draining, environment failure, lease expiry).
-pub async fn release(tx: &mut Tx<'_>, job_id: Uuid, host: Option<&str>, reason: Option<&str>) -> Result<Option<Job>> {
+/// `agent_unstarted`: the host never started the agent, so the attempt is given back (while
+/// free releases remain).
+pub async fn release(
+    tx: &mut Tx<'_>,
+    job_id: Uuid,
+    host: Option<&str>,
+    reason: Option<&str>,
+    agent_unstarted: bool,
+) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, \
-           failure_reason = $3, updated_at = now() \
+           failure_reason = $3, updated_at = now(), \
+           attempt = attempt - (CASE WHEN $4 AND free_releases < $5 THEN 1 ELSE 0 END), \
+           free_releases = free_releases + (CASE WHEN $4 AND free_releases < $5 THEN 1 ELSE 0 END) \
          WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR lease_owner = $2) RETURNING {COLUMNS}"
     ))
     .bind(job_id)
     .bind(host)
     .bind(reason)
+    .bind(agent_unstarted)
+    .bind(MAX_FREE_RELEASES)
     .fetch_optional(&mut **tx)
     .await?;
     let job: Option<Job> = row.map(Into::into);
@@ -232,6 +248,17 @@ pub async fn expired_leases(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<J
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Whether a release of the job before its agent started would not count as an attempt:
+/// free releases remain.
+pub async fn release_is_free(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<bool> {
+    let (free,): (bool,) = sqlx::query_as("SELECT free_releases < $2 AND status = 'running' FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .bind(MAX_FREE_RELEASES)
+        .fetch_one(db)
+        .await?;
+    Ok(free)
 }
 
 pub async fn attempts_left(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<bool> {
