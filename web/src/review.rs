@@ -70,8 +70,8 @@ pub fn explain(e: &ApiError) -> (String, bool) {
             false,
         ),
         "pull_request_not_found" => (
-            format!("{said} Was it deleted, or does the project's repository URL point at another repository?"),
-            false,
+            format!("{said} Was it deleted? Check the project's repository URL and the GitHub token."),
+            true,
         ),
         _ => (e.to_string(), false),
     }
