@@ -13,7 +13,7 @@
 #                `./dev services` prints). Screenshots land in web/e2e/artifacts/.
 #
 # Caches: WEB_TARGET_DIR (default $TERARCHITECT_CACHE/web-target) for the web workspace,
-# $TERARCHITECT_CACHE/target for the API binaries (as ./dev uses).
+# CARGO_TARGET_DIR (default $TERARCHITECT_CACHE/target, as ./dev uses) for the API binaries.
 
 _WEB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 _WEB_ROOT=$(cd "$_WEB_DIR/.." && pwd)
@@ -113,18 +113,20 @@ web_build() (
 
 web_test() (
   # A subshell: the environment set here never leaks into the caller (./dev).
+  # The API binaries build in the caller's CARGO_TARGET_DIR (what ./dev exports), read
+  # before _web_env points CARGO_TARGET_DIR at the web workspace's own target.
+  local api_target="${CARGO_TARGET_DIR:-$(_web_cache)/target}"
   web_install
   web_build
   _web_env
-  local cache; cache=$(_web_cache)
   [ -n "${TERARCHITECT_TEST_PG_URL:-}" ] && [ -n "${TERARCHITECT_TEST_SQS_URL:-}" ] \
     || { _web_die "TERARCHITECT_TEST_PG_URL and TERARCHITECT_TEST_SQS_URL must be set (see ./dev services)"; return 1; }
   _web_log "building the API binaries (root workspace)"
-  (cd "$_WEB_ROOT" && CARGO_TARGET_DIR="$cache/target" cargo build -q -p terarchitect-functions --bins) || return 1
+  (cd "$_WEB_ROOT" && CARGO_TARGET_DIR="$api_target" cargo build -q -p terarchitect-functions --bins) || return 1
   # A private copy: other checkouts may rebuild the shared target meanwhile.
   local bins="$CARGO_TARGET_DIR/e2e-bin"
   mkdir -p "$bins"
-  cp -f "$cache/target/debug/"{api,worker-api,migrate,admin} "$bins/"
+  cp -f "$api_target/debug/"{api,worker-api,migrate,admin} "$bins/"
   (
     set -euo pipefail
     cd "$_WEB_DIR"

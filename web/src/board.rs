@@ -85,8 +85,12 @@ impl BoardCtx {
 
     fn load_graph(self) {
         leptos::task::spawn_local(async move {
-            if let Ok(g) = api::get::<Graph>(&format!("/api/projects/{}/graph", self.project)).await {
-                self.graph.set(Some(g));
+            match api::get::<Graph>(&format!("/api/projects/{}/graph", self.project)).await {
+                Ok(g) => self.graph.set(Some(g)),
+                // Retried by the next poll while the graph is missing.
+                Err(e) => self.error.set(Some(format!(
+                    "Could not load the graph (component names on cards): {e}"
+                ))),
             }
         });
     }
@@ -158,6 +162,9 @@ pub fn BoardView(project: Uuid) -> impl IntoView {
         move || {
             if util::page_visible() && ctx.dragging.get_untracked().is_none() {
                 ctx.load();
+                if ctx.graph.with_untracked(|g| g.is_none()) {
+                    ctx.load_graph();
+                }
             }
         },
         POLL,
@@ -498,6 +505,10 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                             </a>
                         }
                     })}
+                {ticket
+                    .pr_url
+                    .is_some()
+                    .then(|| view! { <Link to=Route::Review(pid, tid) class="review-link">"Review"</Link> })}
                 {(tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> })}
                 <Show when=move || ctx.focused.get() == Some(tid)>
                 <span class="card-moves">

@@ -1,10 +1,12 @@
 //! Terarchitect UI: sign in with an API token, projects, the Kanban board, the
-//! architecture graph, tickets with their live execution logs, and settings.
+//! architecture graph, tickets with their live execution logs and comments, reviewing
+//! their pull requests, and settings.
 
 mod api;
 mod board;
 mod graph;
 mod projects;
+mod review;
 mod route;
 mod settings;
 mod ticket;
@@ -67,6 +69,7 @@ fn App() -> impl IntoView {
                     }
                     Route::Project(p, tab) => view! { <projects::ProjectPage id=p tab=tab /> }.into_any(),
                     Route::Ticket(p, t) => view! { <ticket::TicketPage project=p ticket=t /> }.into_any(),
+                    Route::Review(p, t) => view! { <review::ReviewPage project=p ticket=t /> }.into_any(),
                     Route::NotFound => {
                         view! {
                             <section class="page">

@@ -396,7 +396,7 @@ pub fn ProjectPage(id: Uuid, tab: Tab) -> impl IntoView {
             {match tab {
                 Tab::Board => view! { <crate::board::BoardView project=id /> }.into_any(),
                 Tab::Graph => view! { <crate::graph::GraphEditor project=id /> }.into_any(),
-                Tab::Review => view! { <ReviewList project=id /> }.into_any(),
+                Tab::Review => view! { <crate::review::ReviewList project=id /> }.into_any(),
                 Tab::Settings => {
                     view! {
                         <div class="settings-grid">
@@ -428,59 +428,5 @@ pub fn ProjectPage(id: Uuid, tab: Tab) -> impl IntoView {
                 }
             }}
         </section>
-    }
-}
-
-/// Tickets waiting for review, with their pull requests. Reviewing inside the app needs
-/// an API that does not exist yet.
-#[component]
-fn ReviewList(project: Uuid) -> impl IntoView {
-    let tickets = RwSignal::new(None::<Vec<terarchitect_protocol::Ticket>>);
-    let error = RwSignal::new(None::<String>);
-    leptos::task::spawn_local(async move {
-        match api::get::<terarchitect_protocol::Board>(&format!("/api/projects/{project}/board")).await {
-            Ok(b) => tickets.set(Some(
-                b.columns
-                    .into_iter()
-                    .filter(|c| c.column.role == Some(terarchitect_protocol::ColumnRole::InReview))
-                    .flat_map(|c| c.tickets)
-                    .collect(),
-            )),
-            Err(e) => error.set(Some(format!("Could not load the board: {e}"))),
-        }
-    });
-    view! {
-        <div class="card review">
-            <h2>"In review"</h2>
-            <p class="hint">
-                "Reviewing a pull request inside Terarchitect (summary, commits, tests, comments, approve, merge) is not available yet: its API has not been built. Open the pull request on GitHub meanwhile."
-            </p>
-            <ErrorNote error=error />
-            {move || match tickets.get() {
-                None => view! { <Loading what="tickets in review" /> }.into_any(),
-                Some(ts) if ts.is_empty() => view! { <p class="empty">"Nothing is waiting for review."</p> }.into_any(),
-                Some(ts) => {
-                    view! {
-                        <ul class="review-list">
-                            {ts
-                                .into_iter()
-                                .map(|t| {
-                                    view! {
-                                        <li>
-                                            <Link to=Route::Ticket(project, t.id)>{t.title.clone()}</Link>
-                                            {t.pr_url.clone().map(|u| {
-                                                let label = t.pr_number.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Pull request".into());
-                                                view! { " · " <a class="pr-link" href=u target="_blank" rel="noopener">{label}</a> }
-                                            })}
-                                        </li>
-                                    }
-                                })
-                                .collect_view()}
-                        </ul>
-                    }
-                        .into_any()
-                }
-            }}
-        </div>
     }
 }

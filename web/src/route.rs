@@ -39,6 +39,8 @@ pub enum Route {
     Settings,
     Project(Uuid, Tab),
     Ticket(Uuid, Uuid),
+    /// A ticket's pull request under review.
+    Review(Uuid, Uuid),
     NotFound,
 }
 
@@ -52,6 +54,10 @@ impl Route {
             ["projects", p] => id(p).map_or(Route::NotFound, |p| Route::Project(p, Tab::Board)),
             ["projects", p, "tickets", t] => match (id(p), id(t)) {
                 (Some(p), Some(t)) => Route::Ticket(p, t),
+                _ => Route::NotFound,
+            },
+            ["projects", p, "tickets", t, "review"] => match (id(p), id(t)) {
+                (Some(p), Some(t)) => Route::Review(p, t),
                 _ => Route::NotFound,
             },
             ["projects", p, tab] => match (id(p), Tab::ALL.into_iter().find(|t| t.slug() == *tab)) {
@@ -69,6 +75,7 @@ impl Route {
             Route::Project(p, Tab::Board) => format!("/projects/{p}"),
             Route::Project(p, t) => format!("/projects/{p}/{}", t.slug()),
             Route::Ticket(p, t) => format!("/projects/{p}/tickets/{t}"),
+            Route::Review(p, t) => format!("/projects/{p}/tickets/{t}/review"),
         }
     }
 }
@@ -146,11 +153,20 @@ mod tests {
             Route::Project(p, Tab::Review),
             Route::Project(p, Tab::Settings),
             Route::Ticket(p, t),
+            Route::Review(p, t),
         ] {
             assert_eq!(Route::parse(&r.path()), r, "{}", r.path());
         }
         assert_eq!(Route::parse("/projects/nope"), Route::NotFound);
         assert_eq!(Route::parse(&format!("/projects/{p}/nope")), Route::NotFound);
         assert_eq!(Route::parse(&format!("/projects/{p}/")), Route::Project(p, Tab::Board));
+        assert_eq!(
+            Route::parse(&format!("/projects/{p}/tickets/{t}/nope")),
+            Route::NotFound
+        );
+        assert_eq!(
+            Route::parse(&format!("/projects/{p}/tickets/x/review")),
+            Route::NotFound
+        );
     }
 }

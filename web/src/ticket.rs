@@ -28,6 +28,7 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     let columns = RwSignal::new(Vec::<Column>::new());
     let selected = RwSignal::new(None::<Uuid>);
     let error = RwSignal::new(None::<String>);
+    let graph_error = RwSignal::new(None::<String>);
     let base = format!("/api/projects/{project}/tickets/{ticket}");
 
     let load_ticket = {
@@ -87,11 +88,15 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         on_cleanup(move || h.clear());
     }
     leptos::task::spawn_local(async move {
-        if let Ok(g) = api::get::<Graph>(&format!("/api/projects/{project}/graph")).await {
-            graph.set(Some(g));
+        match api::get::<Graph>(&format!("/api/projects/{project}/graph")).await {
+            Ok(g) => graph.set(Some(g)),
+            Err(e) => graph_error.set(Some(format!(
+                "Could not load the project's graph, which editing the ticket needs: {e}"
+            ))),
         }
-        if let Ok(c) = api::get::<Vec<Column>>(&format!("/api/projects/{project}/columns")).await {
-            columns.set(c);
+        match api::get::<Vec<Column>>(&format!("/api/projects/{project}/columns")).await {
+            Ok(c) => columns.set(c),
+            Err(e) => error.set(Some(format!("Could not load the board's columns: {e}"))),
         }
     });
     let reload = Callback::new({
@@ -123,18 +128,28 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                         }}
                         {move || {
                             data.get()
-                                .and_then(|t| t.pr_url)
-                                .map(|u| {
+                                .and_then(|t| t.pr_url.map(|u| (u, t.pr_number)))
+                                .map(|(u, n)| {
                                     view! {
                                         " · "
                                         <a href=u.clone() target="_blank" rel="noopener" class="pr-link">
-                                            "Pull request"
+                                            {n.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Pull request".into())}
                                         </a>
                                     }
                                 })
                         }}
                     </p>
                 </div>
+                {move || {
+                    data.with(|t| t.as_ref().is_some_and(|t| t.pr_url.is_some()))
+                        .then(|| {
+                            view! {
+                                <Link to=Route::Review(project, ticket) class="btn primary review-link">
+                                    "Review pull request →"
+                                </Link>
+                            }
+                        })
+                }}
             </div>
             <ErrorNote error=error />
             <div class="ticket-layout">
@@ -197,18 +212,24 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                         job.map(|j| view! { <LogViewer project=project job=j on_change=reload /> })
                     }}
                 </div>
+                <div class="side-stack">
                 <div class="card">
                     <h2>"Ticket"</h2>
                     // Built once both have arrived: refreshes never wipe edits in progress.
                     {move || {
                         if !ready.get() {
-                            return view! { <Loading what="the ticket" /> }.into_any();
+                            return match graph_error.get() {
+                                Some(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                                None => view! { <Loading what="the ticket" /> }.into_any(),
+                            };
                         }
                         match (data.get_untracked(), graph.get_untracked()) {
                             (Some(t), Some(g)) => view! { <TicketForm project=project ticket=t graph=g data=data /> }.into_any(),
                             _ => ().into_any(),
                         }
                     }}
+                </div>
+                <Comments project=project ticket=ticket />
                 </div>
             </div>
         </section>
@@ -392,6 +413,105 @@ fn TicketForm(project: Uuid, ticket: Ticket, graph: Graph, data: RwSignal<Option
                 </button>
             </div>
         </form>
+    }
+}
+
+/// The ticket's comments (the agent reads them with the ticket); add one.
+#[component]
+fn Comments(project: Uuid, ticket: Uuid) -> impl IntoView {
+    let path = format!("/api/projects/{project}/tickets/{ticket}/comments");
+    let comments = RwSignal::new(None::<Vec<TicketComment>>);
+    let load_error = RwSignal::new(None::<String>);
+    let body = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<api::ApiError>);
+    let posting = RwSignal::new(false);
+    {
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::get::<Vec<TicketComment>>(&path).await {
+                Ok(c) => comments.set(Some(c)),
+                Err(e) => load_error.set(Some(format!("Could not load the comments: {e}"))),
+            }
+        });
+    }
+    let add = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let c = NewComment {
+            body: body.get_untracked(),
+        };
+        if let Err(e) = c.validate() {
+            error.set(Some(api::ApiError::local(&e.field, &e.message)));
+            return;
+        }
+        error.set(None);
+        posting.set(true);
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::post::<_, TicketComment>(&path, &c).await {
+                Ok(c) => {
+                    body.set(String::new());
+                    comments.update(|cs| cs.get_or_insert_with(Vec::new).push(c));
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            posting.set(false);
+        });
+    };
+    view! {
+        <div class="card comments">
+            <h2>
+                "Comments"
+                {move || comments.with(|c| c.as_ref().map(|c| view! { <span class="count">{c.len()}</span> }))}
+            </h2>
+            <p class="hint">"The agent reads these with the ticket on its next run."</p>
+            <ErrorNote error=load_error />
+            {move || match comments.get() {
+                None if load_error.with(|e| e.is_none()) => view! { <Loading what="comments" /> }.into_any(),
+                None => ().into_any(),
+                Some(cs) if cs.is_empty() => view! { <p class="empty">"No comments yet."</p> }.into_any(),
+                Some(cs) => {
+                    view! {
+                        <ol class="comment-list">
+                            {cs
+                                .into_iter()
+                                .map(|c| {
+                                    view! {
+                                        <li class="comment" data-comment-id=c.id.to_string()>
+                                            <div class="event-head">
+                                                <strong>{c.author}</strong>
+                                                <span class="muted small">{util::time_text(c.created_at)}</span>
+                                            </div>
+                                            <p class="summary">{c.body}</p>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ol>
+                    }
+                        .into_any()
+                }
+            }}
+            <form class="form" id="comment-form" on:submit=add novalidate>
+                <label>
+                    "Add a comment"
+                    <textarea
+                        name="comment"
+                        rows="3"
+                        placeholder="Context, a decision, a hint for the agent…"
+                        prop:value=move || body.get()
+                        on:input=move |ev| {
+                            body.set(event_target_value(&ev));
+                            error.set(None);
+                        }
+                    ></textarea>
+                    {move || error.with(|e| e.as_ref().and_then(|e| e.for_field("body"))).map(|m| view! { <span class="field-error">{m}</span> })}
+                </label>
+                {move || error.get().filter(|e| e.field.is_none()).map(|e| view! { <p class="error" role="alert">{format!("Could not add the comment: {e}")}</p> })}
+                <button class="btn" type="submit" id="add-comment" disabled=move || posting.get()>
+                    {move || if posting.get() { "Adding…" } else { "Add comment" }}
+                </button>
+            </form>
+        </div>
     }
 }
 

@@ -344,6 +344,30 @@ impl Browser {
         Ok(self.client.execute(script, args).await?)
     }
 
+    pub async fn click(&self, css: &str) -> Res<()> {
+        self.wait_for(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// Replaces the value of the input or textarea `css` with `text`.
+    pub async fn type_into(&self, css: &str, text: &str) -> Res<()> {
+        let el = self.wait_for(css).await?;
+        el.clear().await?;
+        el.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Signs in with the stack's user token without the sign-in form.
+    pub async fn sign_in(&self, s: &Stack) -> Res<()> {
+        self.client.goto(&s.base).await?;
+        self.js(
+            "sessionStorage.setItem('terarchitect.token', arguments[0])",
+            vec![json!(s.token)],
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn text_of(&self, css: &str) -> Res<String> {
         Ok(self.wait_for(css).await?.text().await?)
     }

@@ -1,0 +1,295 @@
+//! Reviewing a pull request in the browser: real `api` and `worker-api`, real Postgres
+//! and SQS emulator, the GitHub stand-in serving a real bare git repository, headless
+//! Chromium. Also the ticket page's comments.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use terarchitect_testkit::git::{TempRepo, git};
+use terarchitect_testkit::github::GitHubStandIn;
+use terarchitect_web_e2e::*;
+
+const CHECKOUT_TESTS: &str = "use shop::total;\n\n#[test]\nfn total_adds_up_the_cart() {\n    assert_eq!(total(&[2, 3]), 5);\n}\n\n\
+fn cart() -> Vec<i64> {\n    vec![]\n}\n\n#[test]\nfn an_empty_cart_costs_nothing() {\n    assert_eq!(total(&cart()), 0);\n}\n";
+
+/// A bare remote whose `main` has a library and whose `branch` adds a checkout with its
+/// tests in two commits.
+fn repo_with_branch(branch: &str) -> TempRepo {
+    let repo = TempRepo::with_files(&[("src/lib.rs", "pub fn hello() {}\n"), ("README.md", "# Shop\n")]);
+    let w = &repo.work;
+    git(w, &["checkout", "-b", branch]);
+    std::fs::write(
+        w.join("src/lib.rs"),
+        "pub fn hello() {}\n\npub fn total(items: &[i64]) -> i64 {\n    items.iter().sum()\n}\n",
+    )
+    .expect("write lib.rs");
+    git(w, &["add", "-A"]);
+    git(w, &["commit", "-m", "Add the cart total\n\nSums the items."]);
+    std::fs::create_dir_all(w.join("tests")).expect("tests dir");
+    std::fs::write(w.join("tests/checkout.rs"), CHECKOUT_TESTS).expect("write tests");
+    git(w, &["add", "-A"]);
+    git(w, &["commit", "-m", "Test the checkout total"]);
+    git(w, &["push", "origin", branch]);
+    repo
+}
+
+async fn column_id(s: &Stack, pid: &str, role: &str) -> Res<String> {
+    let cols = s.api("GET", &format!("/api/projects/{pid}/columns"), None).await?;
+    cols.as_array()
+        .and_then(|a| a.iter().find(|c| c["role"] == role))
+        .and_then(|c| c["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {role} column").into())
+}
+
+/// A ticket brought to In Review the real way: moved to In Progress, claimed by a worker
+/// host and finished with pull request `pr`.
+async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<String> {
+    let t = s
+        .api(
+            "POST",
+            &format!("/api/projects/{pid}/tickets"),
+            Some(json!({"title": title, "description": "Let users pay for the cart."})),
+        )
+        .await?;
+    let tid = t["id"].as_str().ok_or("no ticket id")?.to_string();
+    let col = column_id(s, pid, "in_progress").await?;
+    let moved = s
+        .api(
+            "POST",
+            &format!("/api/projects/{pid}/tickets/{tid}/move"),
+            Some(json!({"column_id": col})),
+        )
+        .await?;
+    let jid = moved["job"]["id"].as_str().ok_or("no job")?.to_string();
+    let worker = |path: String, body: Value| async move {
+        s.call(&s.worker_base, &s.worker_token, "POST", &path, Some(body)).await
+    };
+    worker(format!("/worker/jobs/{jid}/claim"), json!({"host_id": "e2e-host"})).await?;
+    worker(
+        format!("/worker/jobs/{jid}/finish"),
+        json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0,
+               "pr_url": format!("https://github.com/acme/shop/pull/{pr}"), "pr_number": pr}),
+    )
+    .await?;
+    Ok(tid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewing_a_pull_request_in_the_browser() -> Res<()> {
+    let gh = GitHubStandIn::start().await;
+    let s = Stack::start().await?;
+    let b = Browser::start().await?;
+    let r = review_flow(&s, &b, &gh).await;
+    if r.is_err() {
+        let _ = b.screenshot("failure-review.png").await;
+    }
+    b.close().await;
+    s.cleanup().await;
+    r
+}
+
+async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
+    // ---- a project on acme/shop whose ticket's agent opened PR #1 from a real branch
+    let repo = repo_with_branch("ticket-checkout");
+    gh.serve_repo("acme", "shop", &repo.remote);
+    // The token configured below is a reviewer's: GitHub refuses approving one's own PR.
+    gh.set_login("alice");
+    let pr = gh.open_pull("Checkout page", "ticket-checkout", "main");
+    gh.edit_pull(pr, |p| {
+        p.body = "## What was accomplished\n\nA cart total with two tests.".into()
+    });
+    gh.add_issue_comment(pr, "carol", "Looks promising.");
+    let p = s
+        .api(
+            "POST",
+            "/api/projects",
+            Some(json!({"name": "Shop", "repo_url": "https://github.com/acme/shop.git"})),
+        )
+        .await?;
+    let pid = p["id"].as_str().ok_or("no project id")?.to_string();
+    let tid = ticket_in_review(s, &pid, "Checkout page", pr).await?;
+
+    // ---- before GitHub is set up, the Review tab and the review page say so and link
+    // to Settings
+    b.sign_in(s).await?;
+    b.client.goto(&format!("{}/projects/{pid}/review", s.base)).await?;
+    let row = format!(".review-row[data-ticket-id=\"{tid}\"]");
+    let e = b.text_of(&format!("{row} .row-error")).await?;
+    assert!(e.contains("No GitHub token is configured"), "{e}");
+    b.wait_for("#review-list-hint a.settings-link").await?;
+    b.click(&format!("{row} .review-open")).await?;
+    let err = b.text_of(".error[data-code=github_not_configured]").await?;
+    assert!(err.contains("GitHub token"), "{err}");
+    b.screenshot("10-review-not-configured.png").await?;
+    b.click(".error[data-code=github_not_configured] a.settings-link")
+        .await?;
+    b.type_into("tr[data-key=github_api_url] input", &gh.url).await?;
+    b.type_into("tr[data-key=github_token] input", "ghp_e2e_review").await?;
+    b.click("#save-settings").await?;
+    b.wait_js(
+        "the token shown as set",
+        "const e = document.querySelector('tr[data-key=github_token] .secret-state'); return e && e.textContent === 'set'",
+    )
+    .await?;
+
+    // ---- the Review tab lists the ticket with its PR's state and comment count
+    b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
+    b.wait_for(&format!("{row} [data-pr-state=open]")).await?;
+    assert_eq!(b.text_of(&format!("{row} .comment-count")).await?, "1");
+    assert_eq!(b.text_of(&format!("{row} .approved")).await?, "not yet");
+    b.screenshot("11-review-list.png").await?;
+
+    // ---- the review page: summary, commits, the test file and its tests, the conversation
+    b.click(&format!("{row} .review-open")).await?;
+    b.wait_for(".review-page [data-pr-state=open]").await?;
+    assert_eq!(b.text_of("#review-title").await?, "Checkout page");
+    let body = b.text_of(".pr-body").await?;
+    assert!(body.contains("A cart total with two tests."), "{body}");
+    assert_eq!(b.text_of(".pr-body .md-heading").await?, "What was accomplished");
+    let commits = b
+        .wait_js(
+            "two commits",
+            "const c = [...document.querySelectorAll('.commit .commit-msg')].map(e => e.textContent); return c.length === 2 && c",
+        )
+        .await?;
+    assert_eq!(commits, json!(["Add the cart total", "Test the checkout total"]));
+    let file = ".test-file[data-path=\"tests/checkout.rs\"]";
+    b.wait_for(file).await?;
+    let tests = b
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' .test-name')].map(e => e.textContent)",
+            vec![json!(file)],
+        )
+        .await?;
+    assert_eq!(tests, json!(["total_adds_up_the_cart", "an_empty_cart_costs_nothing"]));
+    assert_eq!(
+        b.js("return document.querySelectorAll('.test-file').length", vec![])
+            .await?,
+        json!(1),
+        "src/lib.rs is no test file"
+    );
+    let convo = b.text_of(".conversation").await?;
+    assert!(convo.contains("carol") && convo.contains("Looks promising."), "{convo}");
+    b.screenshot("12-review-page.png").await?;
+
+    // ---- comment: an empty one is refused inline; a real one appears here and on GitHub
+    b.click("#post-comment").await?;
+    let e = b.text_of("#pr-comment-form .field-error").await?;
+    assert!(e.contains("Write a comment"), "{e}");
+    let words = "Please also cover a cart with one item.";
+    b.type_into("textarea[name=pr_comment]", words).await?;
+    b.click("#post-comment").await?;
+    b.wait_js(
+        "the posted comment",
+        &format!(
+            "return [...document.querySelectorAll('.pr-comment')].some(c => c.textContent.includes({}))",
+            json!(words)
+        ),
+    )
+    .await?;
+    b.wait_js(
+        "the box emptied",
+        "return document.querySelector('textarea[name=pr_comment]').value === ''",
+    )
+    .await?;
+    assert!(
+        gh.issue_comments(pr).iter().any(|c| c.body.contains(words)),
+        "the comment reached GitHub: {:?}",
+        gh.issue_comments(pr)
+    );
+
+    // ---- approve
+    b.click("#approve").await?;
+    b.wait_for("#approved-badge").await?;
+    assert!(
+        gh.reviews(pr).iter().any(|r| r.state == "APPROVED"),
+        "an approving review on GitHub: {:?}",
+        gh.reviews(pr)
+    );
+    b.wait_for(".pr-comment.kind-verdict .badge.ok").await?;
+
+    // ---- merge: pick the method, confirm, and the ticket is done
+    b.js(
+        "const s = document.querySelector('#merge-method'); s.value = 'merge'; s.dispatchEvent(new Event('change', {bubbles: true}))",
+        vec![],
+    )
+    .await?;
+    b.click("#merge").await?;
+    let confirm = b.text_of("#merge").await?;
+    assert_eq!(confirm, "Really merge into main?");
+    b.screenshot("13-review-approved.png").await?;
+    b.click("#merge").await?;
+    let notice = b.text_of("#review-notice").await?;
+    assert!(notice.contains("Merged"), "{notice}");
+    b.wait_for(".review-page .pr-meta [data-pr-state=merged]").await?;
+    b.wait_js(
+        "no merge button and approve disabled once merged",
+        "return !document.querySelector('#merge') && document.querySelector('#approve').disabled",
+    )
+    .await?;
+    let pull = gh.pull(pr).ok_or("no pull")?;
+    assert!(pull.merged, "merged on GitHub: {pull:?}");
+    let main_log = git(&repo.remote, &["log", "--format=%s", "main"]);
+    assert!(main_log.contains("Test the checkout total"), "{main_log}");
+    b.screenshot("14-review-merged.png").await?;
+
+    // the board shows the ticket in Done
+    b.click(".review-page .crumb").await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
+    b.wait_for(&format!(".column[data-role=done] [data-ticket-id=\"{tid}\"]"))
+        .await?;
+    b.screenshot("15-board-done.png").await?;
+
+    // ---- the ticket page: its review link, and its comments
+    b.click(&format!("[data-ticket-id=\"{tid}\"] .card-title")).await?;
+    b.wait_for(&format!(
+        ".page-head a.review-link[href=\"/projects/{pid}/tickets/{tid}/review\"]"
+    ))
+    .await?;
+    b.wait_for(".comments .empty").await?;
+    b.click("#add-comment").await?;
+    let e = b.text_of("#comment-form .field-error").await?;
+    assert_eq!(e, "must not be empty");
+    b.type_into(
+        "#comment-form textarea[name=comment]",
+        "Merged after review; follow up on taxes.",
+    )
+    .await?;
+    b.click("#add-comment").await?;
+    b.wait_js(
+        "the comment listed",
+        "const c = document.querySelector('.comments .comment'); return c && c.textContent.includes('follow up on taxes')",
+    )
+    .await?;
+    let comments = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/comments"), None)
+        .await?;
+    assert_eq!(comments[0]["body"], "Merged after review; follow up on taxes.");
+    assert_eq!(comments[0]["author"], "e2e-user");
+    // it survives a reload
+    b.client.refresh().await?;
+    b.wait_js(
+        "the comment after a reload",
+        "const c = document.querySelector('.comments .comment'); return c && c.textContent.includes('follow up on taxes')",
+    )
+    .await?;
+    b.js("document.querySelector('.comments').scrollIntoView()", vec![])
+        .await?;
+    b.screenshot("16-ticket-comments.png").await?;
+
+    // ---- GitHub down: the page says so in words
+    gh.fail_requests("/pulls/", 503);
+    b.client
+        .goto(&format!("{}/projects/{pid}/tickets/{tid}/review", s.base))
+        .await?;
+    let e = eventually("a GitHub error", Duration::from_secs(20), || async {
+        let t = b.text_of(".review-page .error").await.ok()?;
+        (!t.is_empty()).then_some(t)
+    })
+    .await?;
+    assert!(e.contains("GitHub"), "{e}");
+    gh.clear_failures();
+    Ok(())
+}
