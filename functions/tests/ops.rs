@@ -109,6 +109,7 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
             reason: None,
             pr_url: None,
             pr_number: None,
+            agent_started: Some(true),
         },
     )
     .await
