@@ -445,6 +445,17 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
     );
     assert!(gh["value"].is_null());
     assert!(!views.to_string().contains("supersecret"));
+    // Keys travel in HTTP headers: a line break or a space is refused, naming the key.
+    for bad in ["ghp_a\nb", "ghp a", "ghp_\u{7f}"] {
+        let r = t.put("/api/settings", json!({ "github_token": bad })).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.to_string().contains("github_token"));
+    }
     let (raw,): (Vec<u8>,) = sqlx::query_as("SELECT secret FROM settings WHERE key = 'github_token'")
         .fetch_one(&t.db.pool)
         .await

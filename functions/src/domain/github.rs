@@ -101,6 +101,13 @@ impl Repo {
                 project.repo_url
             ))
         })?;
+        // Stored before tokens were checked on input? octocrab would panic on it.
+        if !token.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(GitHubError::NotConfigured(
+                "the github_token setting is not a valid token (it contains spaces or control characters)".into(),
+            )
+            .into());
+        }
         let api = settings.github_api_url.unwrap_or_else(|| app.github_api_url.clone());
         let crab = Octocrab::builder()
             .base_uri(api.as_str())

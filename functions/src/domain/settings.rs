@@ -77,9 +77,20 @@ fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
                 return Err(Error::invalid(key, "must be an http(s) URL"));
             }
         }
-        Kind::Text | Kind::Secret => {
+        Kind::Text => {
             let s = text(v)?;
             terarchitect_protocol::validate::required(key, &s, 4000)?;
+        }
+        Kind::Secret => {
+            let s = text(v)?;
+            terarchitect_protocol::validate::required(key, &s, 4000)?;
+            // Keys and tokens travel in HTTP headers: one line of visible ASCII.
+            if !s.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(Error::invalid(
+                    key,
+                    "must be a single key or token: visible ASCII characters, no spaces or line breaks",
+                ));
+            }
         }
         Kind::Int { min, max, .. } => match v.as_i64() {
             Some(n) if (min..=max).contains(&n) => {}
