@@ -6,7 +6,7 @@
 //! agent containers reach listens on the Docker bridge gateway, which both the host and
 //! the containers can address.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -412,8 +412,4 @@ impl System {
             }
         }
     }
-}
-
-pub fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }
