@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use terarchitect_testkit::git::git;
+use terarchitect_testkit::git::{PYTHON_PROJECT, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::process::ProcessGroup;
@@ -83,17 +83,6 @@ pub fn docker_gateway() -> String {
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("cannot tell the Docker bridge address from: {addr}"))
 }
-
-/// A tiny Python project whose `add` is wrong; `make test` fails until it is fixed.
-pub const PROJECT_FILES: &[(&str, &str)] = &[
-    ("calc.py", "def add(a, b):\n    return a - b\n"),
-    (
-        "test_calc.py",
-        "import unittest\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == '__main__':\n    unittest.main()\n",
-    ),
-    ("Makefile", "test:\n\tpython3 -m unittest -q\n"),
-    (".gitignore", "__pycache__/\n"),
-];
 
 /// The Director's and the Worker's side of an implement run that fixes `add`, then of a
 /// review run that adds a docstring.
@@ -186,7 +175,7 @@ impl System {
         std::fs::create_dir_all(&work).unwrap();
         git(&remote, &["init", "--bare", "--initial-branch=main", "."]);
         git(&work, &["init", "--initial-branch=main", "."]);
-        for (path, content) in PROJECT_FILES {
+        for (path, content) in PYTHON_PROJECT {
             std::fs::write(work.join(path), content).unwrap();
         }
         git(&work, &["add", "-A"]);
@@ -383,6 +372,20 @@ impl System {
         .lines()
         .map(str::to_owned)
         .collect()
+    }
+
+    /// Whether one of this job's agent containers is running.
+    pub fn container_running(&self, job_id: &str) -> bool {
+        !output(Command::new("docker").args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=terarchitect.job-id={job_id}"),
+            "--filter",
+            "status=running",
+        ]))
+        .trim()
+        .is_empty()
     }
 
     pub fn remote_git(&self, args: &[&str]) -> String {

@@ -8,31 +8,26 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use terarchitect_system_tests::*;
 use terarchitect_testkit::eventually;
+use terarchitect_testkit::llm::{Gate, Reply};
 use terarchitect_web_e2e::{Browser, Locator};
 
 const RUN: Duration = Duration::from_secs(240);
-
-async fn click(b: &Browser, css: &str) {
-    b.wait_for(css).await.unwrap().click().await.unwrap();
-}
-
-async fn type_into(b: &Browser, css: &str, text: &str) {
-    let el = b.wait_for(css).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
-}
 
 /// Everything a user does: sign in, create the project, draw one component, write a
 /// ticket attached to it and drag it to In Progress. Returns (project id, ticket id) and
 /// the instant of the drop.
 async fn user_files_a_ticket(sys: &System, b: &Browser) -> (String, String, Instant) {
     b.client.goto(&sys.ui).await.unwrap();
-    type_into(b, "#token", &sys.user_token).await;
-    click(b, "#sign-in").await;
-    click(b, "#new-project").await;
-    type_into(b, ".project-form input[name=name]", "Calculator").await;
-    type_into(b, ".project-form input[name=repo_url]", &sys.repo_url).await;
-    click(b, ".project-form button[type=submit]").await;
+    b.type_into("#token", &sys.user_token).await.unwrap();
+    b.click("#sign-in").await.unwrap();
+    b.click("#new-project").await.unwrap();
+    b.type_into(".project-form input[name=name]", "Calculator")
+        .await
+        .unwrap();
+    b.type_into(".project-form input[name=repo_url]", &sys.repo_url)
+        .await
+        .unwrap();
+    b.click(".project-form button[type=submit]").await.unwrap();
     b.wait_js(
         "the project card",
         "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Calculator')",
@@ -44,13 +39,19 @@ async fn user_files_a_ticket(sys: &System, b: &Browser) -> (String, String, Inst
         .unwrap()
         .to_string();
 
-    click(b, ".project-card h2 a").await;
-    click(b, &format!(".tabs a[href=\"/projects/{pid}/graph\"]")).await;
+    b.click(".project-card h2 a").await.unwrap();
+    b.click(&format!(".tabs a[href=\"/projects/{pid}/graph\"]"))
+        .await
+        .unwrap();
     b.wait_for("svg.graph-canvas").await.unwrap();
-    click(b, "#add-node:not([disabled])").await;
-    type_into(b, ".item-editor input[name=label]", "calc module").await;
-    type_into(b, ".item-editor input[name=technology]", "Python").await;
-    click(b, "#save-item").await;
+    b.click("#add-node:not([disabled])").await.unwrap();
+    b.type_into(".item-editor input[name=label]", "calc module")
+        .await
+        .unwrap();
+    b.type_into(".item-editor input[name=technology]", "Python")
+        .await
+        .unwrap();
+    b.click("#save-item").await.unwrap();
     b.wait_for(".node[data-label=\"calc module\"]").await.unwrap();
     eventually("the node saved", Duration::from_secs(20), || async {
         let g = sys.api("GET", &format!("/api/projects/{pid}/graph"), None).await;
@@ -59,17 +60,17 @@ async fn user_files_a_ticket(sys: &System, b: &Browser) -> (String, String, Inst
     .await;
     b.screenshot("system-01-graph.png").await.unwrap();
 
-    click(b, &format!(".tabs a[href=\"/projects/{pid}\"]")).await;
-    click(b, "#new-ticket").await;
-    type_into(b, ".new-ticket input[name=title]", "Fix add()").await;
-    type_into(
-        b,
+    b.click(&format!(".tabs a[href=\"/projects/{pid}\"]")).await.unwrap();
+    b.click("#new-ticket").await.unwrap();
+    b.type_into(".new-ticket input[name=title]", "Fix add()").await.unwrap();
+    b.type_into(
         ".new-ticket textarea[name=description]",
         "add(2, 3) returns -1; it must return the sum. `make test` must pass.",
     )
-    .await;
-    click(b, ".new-ticket input[name=node]").await;
-    click(b, ".new-ticket button[type=submit]").await;
+    .await
+    .unwrap();
+    b.click(".new-ticket input[name=node]").await.unwrap();
+    b.click(".new-ticket button[type=submit]").await.unwrap();
     let tid = eventually("the new ticket", Duration::from_secs(20), || async {
         let board = sys.api("GET", &format!("/api/projects/{pid}/board"), None).await;
         board["columns"][0]["tickets"]
@@ -81,23 +82,7 @@ async fn user_files_a_ticket(sys: &System, b: &Browser) -> (String, String, Inst
     .await;
     let card = format!("[data-ticket-id=\"{tid}\"]");
     b.wait_for(&card).await.unwrap();
-    b.js(
-        r#"
-        const card = document.querySelector(arguments[0]);
-        const list = document.querySelector('.column[data-role="in_progress"] .column-list');
-        const dt = new DataTransfer();
-        const r = list.getBoundingClientRect();
-        const ev = (type, x, y) => new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt, clientX: x, clientY: y});
-        card.dispatchEvent(ev('dragstart', 0, 0));
-        list.dispatchEvent(ev('dragenter', r.left + 20, r.top + 20));
-        list.dispatchEvent(ev('dragover', r.left + 20, r.top + 20));
-        list.dispatchEvent(ev('drop', r.left + 20, r.top + 20));
-        card.dispatchEvent(ev('dragend', 0, 0));
-        "#,
-        vec![json!(card)],
-    )
-    .await
-    .unwrap();
+    b.drag_card(&card, "in_progress").await.unwrap();
     let dropped = Instant::now();
     (pid, tid, dropped)
 }
@@ -267,15 +252,26 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_host_killed_mid_job_still_ends_in_review_exactly_once() {
-    let (director, worker) = implement_script();
+    let (director, mut worker) = implement_script();
+    // The Worker's first answer waits until the host has been killed and restarted, so
+    // the agent is certainly mid-run meanwhile.
+    let gate = Gate::default();
+    worker[0] = Reply::Held(gate.clone(), Box::new(worker[0].clone()));
     let mut sys = System::start(director, worker).await;
     let b = Browser::start().await.unwrap();
     let (pid, tid, dropped) = user_files_a_ticket(&sys, &b).await;
     let (job, _) = container_started(&sys, &pid, &tid, dropped).await;
+    eventually("the agent to ask the Worker", RUN, || async {
+        (!sys.worker.requests().is_empty()).then_some(())
+    })
+    .await;
 
     // SIGKILL the host (its containers belong to dockerd and live on), then restart it.
     drop(sys.host.take());
     sys.start_host();
+    assert_eq!(jobs(&sys, &pid, &tid).await[0]["status"], "running", "mid-job");
+    assert!(sys.container_running(&job), "the agent lives on without its host");
+    gate.open();
 
     let t = in_review_with_pr(&sys, &b, &pid, &tid).await;
     assert_eq!(sys.github.pulls().len(), 1, "exactly one PR");

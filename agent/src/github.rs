@@ -2,11 +2,9 @@
 
 use octocrab::Octocrab;
 use octocrab::params::State;
+use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
 
 use crate::error::{Error, Result};
-
-/// Marks our own PR comments so a later review job does not answer itself.
-pub const BOT_MARKER: &str = terarchitect_protocol::AGENT_COMMENT_MARKER;
 
 pub struct GitHub {
     crab: Octocrab,
@@ -24,6 +22,8 @@ pub struct Pr {
 
 #[derive(Debug, Clone)]
 pub struct ThreadComment {
+    pub kind: CommentKind,
+    pub id: u64,
     pub author: String,
     /// `Some(file)` for a review comment on the diff.
     pub path: Option<String>,
@@ -112,8 +112,8 @@ impl GitHub {
         Ok(Self::pr(&p))
     }
 
-    /// The whole review thread: PR (issue) comments and review comments, split at our
-    /// last reply.
+    /// The whole review thread: PR (issue) comments and review comments, the reviewers'
+    /// split into those our replies answered and those still to address.
     pub async fn review_thread(&self, number: u64) -> Result<Thread> {
         let mut out = Vec::new();
         let issue = self
@@ -126,6 +126,8 @@ impl GitHub {
             .map_err(gh)?;
         for c in issue.items {
             out.push(ThreadComment {
+                kind: CommentKind::Issue,
+                id: c.id.into_inner(),
                 author: c.user.login,
                 path: None,
                 body: c.body.unwrap_or_default(),
@@ -142,6 +144,8 @@ impl GitHub {
             .map_err(gh)?;
         for c in review.items {
             out.push(ThreadComment {
+                kind: CommentKind::Review,
+                id: c.id.into_inner(),
                 author: c.user.map(|u| u.login).unwrap_or_default(),
                 path: Some(c.path),
                 body: c.body,
@@ -149,27 +153,40 @@ impl GitHub {
             });
         }
         out.sort_by_key(|c| c.at);
-        let ours: Vec<_> = out
+        let entries: Vec<ThreadEntry> = out
             .iter()
-            .filter(|c| c.body.contains(BOT_MARKER))
-            .map(|c| c.at)
+            .map(|c| ThreadEntry {
+                kind: c.kind,
+                id: c.id,
+                body: &c.body,
+                created_at: c.at,
+            })
             .collect();
-        let last_reply = ours.iter().max().copied();
-        let (new, earlier) = out
-            .into_iter()
-            .filter(|c| !c.body.contains(BOT_MARKER))
-            .partition(|c| last_reply.is_none_or(|t| c.at > t));
-        Ok(Thread {
-            new,
-            earlier,
-            our_replies: ours.len(),
-        })
+        let standings = pr_thread::standings(&entries);
+        let mut thread = Thread {
+            new: Vec::new(),
+            earlier: Vec::new(),
+            our_replies: 0,
+        };
+        for (c, standing) in out.into_iter().zip(standings) {
+            match standing {
+                Standing::AgentReply => thread.our_replies += 1,
+                Standing::Answered => thread.earlier.push(c),
+                Standing::Unanswered => thread.new.push(c),
+            }
+        }
+        Ok(thread)
     }
 
-    pub async fn comment(&self, number: u64, body: &str) -> Result<()> {
+    /// Posts our reply on PR `number`, naming the comments it answers.
+    pub async fn reply(&self, number: u64, body: &str, answers: &[ThreadComment]) -> Result<()> {
+        let answered: Vec<_> = answers.iter().map(|c| (c.kind, c.id)).collect();
         self.crab
             .issues(&self.owner, &self.repo)
-            .create_comment(number, format!("{body}\n\n{BOT_MARKER}"))
+            .create_comment(
+                number,
+                format!("{body}\n\n{}", pr_thread::agent_reply_footer(&answered)),
+            )
             .await
             .map_err(gh)?;
         Ok(())

@@ -680,7 +680,7 @@ impl<'c> Job<'c> {
             },
             summary.trim()
         );
-        gh.comment(number, &self.log.scrub(&reply)).await?;
+        gh.reply(number, &self.log.scrub(&reply), &thread.new).await?;
         self.log.log("review", "replied", format!("replied on PR #{number}"));
         Ok(Outcome {
             pr_url: pr.url,

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use terarchitect_protocol::JobKind;
+use terarchitect_protocol::pr_thread::{CommentKind, agent_reply_footer};
 use terarchitect_testkit::git::git;
 use terarchitect_testkit::llm::Reply;
 
@@ -50,13 +51,22 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
     )
     .await
     .unwrap();
-    // An earlier round, already answered by the agent, then two new comments.
-    env.github.add_issue_comment(pr, "carol", "Old point about spacing.");
-    env.github
-        .add_issue_comment(pr, "terarchitect-bot", "Earlier reply\n\n<!-- terarchitect-bot -->");
-    env.github
+    // An earlier round answered carol; dave spoke while it ran, so its reply (posted
+    // after dave's comment) did not answer him. Then two new comments.
+    let carol = env.github.add_issue_comment(pr, "carol", "Old point about spacing.");
+    let dave = env
+        .github
+        .add_issue_comment(pr, "dave", "Also keep the module docstring short.");
+    let earlier = format!(
+        "Earlier reply\n\n{}",
+        agent_reply_footer(&[(CommentKind::Issue, carol)])
+    );
+    env.github.add_issue_comment(pr, "terarchitect-bot", &earlier);
+    let alice = env
+        .github
         .add_issue_comment(pr, "alice", "Please add a docstring to add().");
-    env.github
+    let bob = env
+        .github
         .add_review_comment(pr, "bob", "test_calc.py", "Name the test after the behaviour.");
 
     let out = terarchitect_agent::run(env.config())
@@ -75,7 +85,11 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
         .split_once("already addressed")
         .expect("earlier comments are marked");
     assert!(
-        new.contains("docstring") && !new.contains("spacing") && earlier.contains("spacing"),
+        new.contains("docstring") && new.contains("module docstring short") && !new.contains("spacing"),
+        "{prompt}"
+    );
+    assert!(
+        earlier.contains("spacing") && !earlier.contains("module docstring"),
         "{prompt}"
     );
 
@@ -102,6 +116,14 @@ async fn review_job_addresses_the_thread_with_a_new_commit_on_the_same_branch() 
         reply.body.contains("new commit")
             && reply.body.contains("docstring")
             && reply.body.contains("`make test` passed"),
+        "{}",
+        reply.body
+    );
+    // It names what it answered, so a comment made meanwhile is not taken as answered.
+    assert!(
+        reply
+            .body
+            .contains(&format!("issue:{dave} issue:{alice} review:{bob} -->")),
         "{}",
         reply.body
     );

@@ -69,13 +69,14 @@ impl Config {
 
     /// Fetches what lives in Secrets Manager (one client, built only when needed).
     pub async fn resolve(&self) -> anyhow::Result<Resolved> {
+        let secrets = SecretReader::default();
         let secret_key = match &self.secret_key {
             None => None,
             Some(SecretKeySource::Value(v)) => Some(v.clone()),
-            Some(SecretKeySource::SecretArn(arn)) => Some(fetch_secret(arn).await?.trim().to_string()),
+            Some(SecretKeySource::SecretArn(arn)) => Some(secrets.read(arn).await?.trim().to_string()),
         };
         Ok(Resolved {
-            database_url: self.database.resolve().await?,
+            database_url: self.database.resolve(&secrets).await?,
             secret_key,
         })
     }
@@ -98,7 +99,7 @@ impl DatabaseSource {
         })
     }
 
-    pub async fn resolve(&self) -> anyhow::Result<String> {
+    pub async fn resolve(&self, secrets: &SecretReader) -> anyhow::Result<String> {
         match self {
             DatabaseSource::Url(url) => Ok(url.clone()),
             DatabaseSource::RdsSecret {
@@ -113,7 +114,7 @@ impl DatabaseSource {
                     username: String,
                     password: String,
                 }
-                let c: Credentials = serde_json::from_str(&fetch_secret(arn).await?).map_err(|e| {
+                let c: Credentials = serde_json::from_str(&secrets.read(arn).await?).map_err(|e| {
                     anyhow::anyhow!("the database secret is not {{\"username\",\"password\"}} JSON: {e}")
                 })?;
                 Ok(format!(
@@ -126,19 +127,33 @@ impl DatabaseSource {
     }
 }
 
-async fn fetch_secret(arn: &str) -> anyhow::Result<String> {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let out = aws_sdk_secretsmanager::Client::new(&aws)
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read secret {arn}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
+/// Reads Secrets Manager secrets through one client, built (AWS config loaded) on the
+/// first read only: a cold start pays for it once, and not at all locally.
+#[derive(Default)]
+pub struct SecretReader {
+    client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
+}
+
+impl SecretReader {
+    pub async fn read(&self, arn: &str) -> anyhow::Result<String> {
+        let client = self
+            .client
+            .get_or_init(|| async {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                aws_sdk_secretsmanager::Client::new(&aws)
+            })
+            .await;
+        read_secret(client, arn).await
+    }
+}
+
+async fn read_secret(client: &aws_sdk_secretsmanager::Client, arn: &str) -> anyhow::Result<String> {
+    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read secret {arn}: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        )
+    })?;
     out.secret_string
         .ok_or_else(|| anyhow::anyhow!("secret {arn} has no string value"))
 }

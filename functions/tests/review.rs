@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use common::TestApp;
 use serde_json::{Value, json};
 use terarchitect_functions::domain::review::{self, PollReport};
+use terarchitect_protocol::pr_thread::{CommentKind, agent_reply_footer};
 use terarchitect_testkit::git::{TempRepo, git};
 use terarchitect_testkit::github::GitHubStandIn;
 
@@ -114,7 +115,8 @@ async fn the_summary_shows_commits_test_files_tests_and_the_conversation_from_a_
     let first = r.gh.add_issue_comment(pr, "carol", "Looks promising.");
     let inline =
         r.gh.add_review_comment_on_line(pr, "dave", "tests/math.rs", Some(4), "Name it after the behaviour?");
-    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed it.\n\n{MARKER}"));
+    let answered = agent_reply_footer(&[(CommentKind::Issue, first)]);
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed it.\n\n{answered}"));
     r.gh.add_review(pr, "erin", "APPROVED", "Ship it");
 
     let s = r.t.get(&r.path(&tid, "")).await.ok();
@@ -197,6 +199,8 @@ async fn the_summary_shows_commits_test_files_tests_and_the_conversation_from_a_
     );
     assert!(comments[0]["path"].is_null() && comments[0]["line"].is_null());
     assert_eq!(comments[2]["body"], "Renamed it.");
+    let by_agent: Vec<_> = comments.iter().map(|c| c["by_agent"].as_bool()).collect();
+    assert_eq!(by_agent, [Some(false), Some(false), Some(true)]);
     assert_eq!(s["reviews"][0]["state"], "APPROVED");
     assert_eq!(s["reviews"][0]["author"], "erin");
     assert_eq!(s["approved"], true);
@@ -244,7 +248,15 @@ async fn comment_approve_and_merge_move_the_ticket_to_done() {
             .unwrap()
             .contains("your own pull request")
     );
-    r.gh.set_login("alice");
+    // With the reviewers' own token set, the review page acts as them.
+    r.gh.require_token("ghp_reviewsecret");
+    r.gh.add_user("ghp_alice", "alice");
+    r.t.put(
+        &format!("/api/projects/{}/settings", r.pid),
+        json!({"github_review_token": "ghp_alice"}),
+    )
+    .await
+    .ok();
     let approval = r.t.post(&r.path(&tid, "/approve"), json!({"body": "LGTM"})).await.ok();
     assert_eq!(
         (
@@ -261,6 +273,8 @@ async fn comment_approve_and_merge_move_the_ticket_to_done() {
     let done = r.t.column(&r.pid, "done").await;
     let merged = r.t.post(&r.path(&tid, "/merge"), json!({})).await.ok();
     assert_eq!(merged["merged"], true);
+    let on_github = r.gh.pulls().into_iter().find(|p| p.number == pr).unwrap();
+    assert_eq!(on_github.merged_by.as_deref(), Some("alice"), "merged as the reviewer");
     let main = git(&repo.remote, &["rev-parse", "main"]);
     assert_eq!(merged["sha"], main.as_str(), "main moved to the merge");
     let parents = git(&repo.remote, &["rev-list", "--parents", "-n1", "main"]);
@@ -732,27 +746,93 @@ async fn the_agents_replies_are_ignored_and_answered_comments_are_not_queued_aga
     assert_eq!((p.recorded, p.queued), (0, 0));
 
     // A reviewer speaks; a round runs and the agent replies.
-    r.gh.add_issue_comment(pr, "carol", "Rename it.");
+    let rename = r.gh.add_issue_comment(pr, "carol", "Rename it.");
     assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
-    let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
-    // Said while the job ran, before its reply: the reply covers it (as the agent sees it).
+    let first = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    // Said while the job ran, after the agent read the thread: its reply, posted later,
+    // names only what it answered, so this one is still due.
     let late = r.gh.add_review_comment(pr, "dave", "tests/math.rs", "And this.");
-    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed.\n\n{MARKER}"));
-    finish_review_job(&r.t, &jid, pr).await;
+    let reply = format!("Renamed.\n\n{}", agent_reply_footer(&[(CommentKind::Issue, rename)]));
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &reply);
+    finish_review_job(&r.t, &first, pr).await;
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.recorded, p.queued), (1, 1));
+    let second = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    let recorded = terarchitect_functions::store::reviews::recorded(&r.t.db.pool, tid.parse().unwrap())
+        .await
+        .unwrap();
+    let late_row = recorded.iter().find(|c| c.github_id == late as i64).unwrap();
+    assert_eq!(late_row.handled_by_job.map(|j| j.to_string()), Some(second.clone()));
+    assert!(recorded.iter().all(|c| c.author != "terarchitect-bot"));
+
+    // Its answer settles it. A reply from an older agent, without the list, answers
+    // everything before it.
+    let reply = format!("Done.\n\n{}", agent_reply_footer(&[(CommentKind::Review, late)]));
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &reply);
+    finish_review_job(&r.t, &second, pr).await;
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.recorded, p.queued), (0, 0));
+    let unlisted = r.gh.add_issue_comment(pr, "erin", "Typo in the docstring.");
+    r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Fixed.\n\n{MARKER}"));
     let p = review::poll_pull_requests(&r.t.app).await.unwrap();
     assert_eq!((p.recorded, p.queued), (1, 0));
     let recorded = terarchitect_functions::store::reviews::recorded(&r.t.db.pool, tid.parse().unwrap())
         .await
         .unwrap();
-    let late_row = recorded.iter().find(|c| c.github_id == late as i64).unwrap();
-    assert!(late_row.handled_at.is_some() && late_row.handled_by_job.is_none());
-    assert!(recorded.iter().all(|c| c.author != "terarchitect-bot"));
+    let row = recorded.iter().find(|c| c.github_id == unlisted as i64).unwrap();
+    assert!(row.handled_at.is_some() && row.handled_by_job.is_none());
 
-    // A new reviewer comment after the reply starts round two.
+    // A new reviewer comment after the replies starts round three.
     r.gh.add_issue_comment(pr, "carol", "One more thing.");
     assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
     let jobs = jobs_of(&r.t, &r.pid, &tid).await;
-    assert_eq!(jobs.iter().filter(|j| j["kind"] == "review").count(), 2, "{jobs:?}");
+    assert_eq!(jobs.iter().filter(|j| j["kind"] == "review").count(), 3, "{jobs:?}");
+}
+
+#[tokio::test]
+async fn a_pr_merged_on_github_moves_its_ticket_to_done_and_a_closed_one_is_left_alone() {
+    let r = Review::new().await;
+    let merged = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let merged_tid = r.ticket_with_pr("Test add()", merged).await;
+    let closed = r.gh.open_pull("Try another way", "ticket-2", "main");
+    let closed_tid = r.ticket_with_pr("Try sub()", closed).await;
+    r.gh.add_issue_comment(closed, "carol", "Not this way; closing.");
+    r.gh.edit_pull(closed, |p| p.state = "closed".into());
+    r.gh.edit_pull(merged, |p| {
+        p.state = "closed".into();
+        p.merged = true;
+        p.merged_by = Some("erin".into());
+    });
+    r.gh.add_issue_comment(merged, "carol", "Thanks!");
+
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.merged, p.queued, p.recorded), (2, 1, 0, 0), "{p:?}");
+    let ticket = |tid: String| {
+        let t = &r.t;
+        let pid = r.pid.clone();
+        async move { t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok() }
+    };
+    let done = r.t.column(&r.pid, "done").await;
+    let in_review = r.t.column(&r.pid, "in_review").await;
+    assert_eq!(ticket(merged_tid.clone()).await["column_id"], done.as_str());
+    assert_eq!(ticket(closed_tid.clone()).await["column_id"], in_review.as_str());
+    let notes =
+        r.t.get(&format!("/api/projects/{}/tickets/{merged_tid}/comments", r.pid))
+            .await
+            .ok();
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    assert_eq!(
+        notes[0]["body"],
+        format!("PR #{merged} was merged on GitHub by erin; the ticket moved to Done.")
+    );
+    for tid in [&merged_tid, &closed_tid] {
+        assert_eq!(jobs_of(&r.t, &r.pid, tid).await.len(), 1, "no review job");
+    }
+
+    // Done is no longer polled; the closed PR is read again, still without a job.
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.merged, p.queued), (1, 0, 0), "{p:?}");
 }
 
 #[tokio::test]
@@ -838,7 +918,9 @@ async fn projects_without_a_token_are_skipped_and_a_failing_one_does_not_stop_th
     assert_eq!((p.projects, p.skipped, p.failed, p.queued), (3, 1, 1, 1), "{p:?}");
     let paths: Vec<String> = r.gh.requests()[before..].iter().map(|(p, _)| p.clone()).collect();
     assert!(
-        paths.iter().all(|p| p.contains(&format!("/{p3}/"))),
+        paths
+            .iter()
+            .all(|p| p.contains(&format!("/{p3}/")) || p.ends_with(&format!("/{p3}"))),
         "only the live project's PR was read: {paths:?}"
     );
     assert_eq!(jobs_of(&r.t, &quiet, &tq).await.len(), 1);

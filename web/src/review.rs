@@ -10,8 +10,8 @@ use crate::route::{Link, Route, Tab};
 use crate::util::{self, Loading};
 
 use terarchitect_protocol::{
-    AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrMerge,
-    PrReview, PrState, ReviewListItem, ReviewSummary, Validate,
+    MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrMerge, PrReview, PrState,
+    ReviewListItem, ReviewSummary, Validate,
 };
 
 /// Words for a PR state (the protocol's enum serialises the same).
@@ -28,14 +28,6 @@ const METHODS: [(MergeMethod, &str, &str); 3] = [
     (MergeMethod::Merge, "merge", "Create a merge commit"),
     (MergeMethod::Rebase, "rebase", "Rebase and merge"),
 ];
-
-/// A comment's text without the agent's marker, and whether the agent wrote it.
-fn comment_text(body: &str) -> (String, bool) {
-    match body.find(AGENT_COMMENT_MARKER) {
-        Some(_) => (body.replace(AGENT_COMMENT_MARKER, "").trim_end().to_string(), true),
-        None => (body.to_string(), false),
-    }
-}
 
 /// The API's message as a sentence: capitalised, ending in a full stop.
 fn sentence(m: &str) -> String {
@@ -732,7 +724,7 @@ fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl IntoView {
                     <ol class="pr-comments">
                         {es.into_iter().map(|e| match e {
                             Entry::Comment(c) => {
-                                let (body, by_agent) = comment_text(&c.body);
+                                let (body, by_agent) = (c.body.clone(), c.by_agent);
                                 view! {
                                 <li class=format!("pr-comment kind-{}", if c.kind == PrCommentKind::Review { "review" } else { "issue" }) data-comment-id=c.id>
                                     <div class="event-head">
@@ -757,7 +749,7 @@ fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl IntoView {
                                             <span class=format!("badge review-{state}") class:ok=state == "approved">{label}</span>
                                             {r.submitted_at.map(|d| view! { <span class="muted small">{util::time_text(d)}</span> })}
                                         </div>
-                                        {(!r.body.trim().is_empty()).then(|| view! { <p class="summary">{comment_text(&r.body).0}</p> })}
+                                        {(!r.body.trim().is_empty()).then(|| view! { <p class="summary">{r.body.clone()}</p> })}
                                     </li>
                                 }.into_any()
                             }
@@ -838,15 +830,6 @@ mod tests {
     }
 
     #[test]
-    fn the_agents_marker_is_hidden_and_noted() {
-        assert_eq!(
-            comment_text("Fixed in abc123.\n\n<!-- terarchitect-bot -->"),
-            ("Fixed in abc123.".to_string(), true)
-        );
-        assert_eq!(comment_text("Looks good"), ("Looks good".to_string(), false));
-    }
-
-    #[test]
     fn the_summary_parses_the_contract() {
         let json = r#"{
             "ticket_id": "6f1b7a52-6c3e-4b7c-9d54-1f0b2b1f0f11", "pr_number": 7,
@@ -882,6 +865,7 @@ mod tests {
             path: None,
             line: None,
             created_at: at(m),
+            by_agent: false,
         };
         let r = |id, state: &str, body: &str, m: Option<u32>| PrReview {
             id,

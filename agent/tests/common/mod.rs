@@ -23,17 +23,9 @@ pub const GITHUB_TOKEN: &str = "ghp_test_secret_token_0123456789";
 pub const DIRECTOR_KEY: &str = "sk-director-secret-key-abc";
 pub const WORKER_KEY: &str = "sk-worker-secret-key-xyz";
 
-/// A tiny Python project whose `add` is wrong; `make test` fails until it is fixed.
+/// The broken Python project (`make test` fails until `add` is fixed).
 pub fn python_repo() -> TempRepo {
-    TempRepo::with_files(&[
-        ("calc.py", "def add(a, b):\n    return a - b\n"),
-        (
-            "test_calc.py",
-            "import unittest\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == '__main__':\n    unittest.main()\n",
-        ),
-        ("Makefile", "test:\n\tpython3 -m unittest -q\n"),
-        (".gitignore", "__pycache__/\n"),
-    ])
+    TempRepo::python_project()
 }
 
 pub struct Env {

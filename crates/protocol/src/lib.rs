@@ -4,6 +4,7 @@
 //! wasm32), the worker host and the agent agree on one definition. Input types carry
 //! their own validation so the UI can show the same messages the API returns.
 
+pub mod pr_thread;
 pub mod validate;
 
 use chrono::{DateTime, Utc};
@@ -757,6 +758,9 @@ pub struct PrComment {
     /// Review comments: the line in the file, when GitHub still knows it.
     pub line: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Posted by the agent (its hidden marker, removed from `body`).
+    #[serde(default)]
+    pub by_agent: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -3,6 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A tiny Python project whose `add` is wrong; `make test` fails until it is fixed.
+/// The project every agent test (and the system test) works on.
+pub const PYTHON_PROJECT: &[(&str, &str)] = &[
+    ("calc.py", "def add(a, b):\n    return a - b\n"),
+    (
+        "test_calc.py",
+        "import unittest\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == '__main__':\n    unittest.main()\n",
+    ),
+    ("Makefile", "test:\n\tpython3 -m unittest -q\n"),
+    (".gitignore", "__pycache__/\n"),
+];
+
 pub struct TempRepo {
     _dir: tempfile::TempDir,
     pub remote: PathBuf,
@@ -51,6 +63,11 @@ impl TempRepo {
             remote,
             work,
         }
+    }
+
+    /// [`PYTHON_PROJECT`] as a remote and a clone.
+    pub fn python_project() -> TempRepo {
+        TempRepo::with_files(PYTHON_PROJECT)
     }
 
     pub fn remote_url(&self) -> String {

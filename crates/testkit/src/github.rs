@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +43,8 @@ pub struct Pull {
     pub user: String,
     pub draft: bool,
     pub merged: bool,
+    /// Who merged it (set by the merge route; tests may set it with `edit_pull`).
+    pub merged_by: Option<String>,
     /// `Some(false)`: merging answers 405. `None`: computed (a registered repository's
     /// branches merge cleanly) or true.
     pub mergeable: Option<bool>,
@@ -107,6 +109,8 @@ struct Inner {
     required_token: Option<String>,
     /// Whose token this is: authors comments, reviews and PRs created through the API.
     login: String,
+    /// Other users' tokens (token → login), accepted besides the required one.
+    users: HashMap<String, String>,
     next_id: u64,
     /// `METHOD path` of every request, and whether it carried a token.
     log: Vec<(String, bool)>,
@@ -139,6 +143,7 @@ impl GitHubStandIn {
             failures: Vec::new(),
             required_token: None,
             login: "terarchitect-bot".into(),
+            users: HashMap::new(),
             next_id: 1000,
             log: Vec::new(),
         }));
@@ -186,7 +191,13 @@ impl GitHubStandIn {
         self.inner.lock().unwrap().login = login.into();
     }
 
-    /// Only this token is accepted from now on; other requests get 401 Bad credentials.
+    /// A second user: requests with `token` act as `login` (e.g. a human reviewer).
+    pub fn add_user(&self, token: &str, login: &str) {
+        self.inner.lock().unwrap().users.insert(token.into(), login.into());
+    }
+
+    /// Only this token (and those of [`Self::add_user`]) is accepted from now on; other
+    /// requests get 401 Bad credentials.
     pub fn require_token(&self, token: &str) {
         self.inner.lock().unwrap().required_token = Some(token.into());
     }
@@ -225,6 +236,7 @@ impl GitHubStandIn {
             mergeable: None,
             merge_commit_sha: None,
             merged_base_sha: None,
+            merged_by: None,
         });
         number
     }
@@ -322,8 +334,13 @@ impl GitHubStandIn {
 
 // ------------------------------------------------------------------ middleware
 
-/// Records every request, then answers injected failures and wrong tokens.
-async fn gate(State(s): State<Shared>, req: Request, next: Next) -> Response {
+/// Who a request acts as (from its token).
+#[derive(Clone)]
+struct Caller(String);
+
+/// Records every request, then answers injected failures and wrong tokens, and tells the
+/// handlers who is calling.
+async fn gate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
     let what = format!("{} {}", req.method(), req.uri().path());
     let token = req
         .headers()
@@ -335,9 +352,12 @@ async fn gate(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let refusal = {
         let mut g = s.lock().unwrap();
         g.log.push((what.clone(), token.is_some()));
+        let other_user = token.as_ref().and_then(|t| g.users.get(t)).cloned();
+        req.extensions_mut()
+            .insert(Caller(other_user.clone().unwrap_or_else(|| g.login.clone())));
         if let Some((_, status)) = g.failures.iter().find(|(p, _)| what.contains(p.as_str())) {
             Some((*status, "stand-in failure"))
-        } else if g.required_token.is_some() && g.required_token != token {
+        } else if g.required_token.is_some() && g.required_token != token && other_user.is_none() {
             Some((401, "Bad credentials"))
         } else {
             None
@@ -543,6 +563,7 @@ fn pull_json(g: &Inner, o: &str, r: &str, p: &Pull) -> Value {
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "merged": p.merged, "merged_at": if p.merged { json!("2026-01-02T00:00:00Z") } else { Value::Null },
         "merge_commit_sha": p.merge_commit_sha,
+        "merged_by": p.merged_by.as_deref().map(user),
         "mergeable": mergeable,
         "comments": count(&g.issue_comments), "review_comments": count(&g.review_comments),
         "commits": commits, "additions": additions, "deletions": deletions, "changed_files": changed_files,
@@ -653,9 +674,8 @@ fn not_found() -> Response {
 
 // ------------------------------------------------------------------ handlers
 
-async fn current_user(State(s): State<Shared>) -> Response {
-    let g = s.lock().unwrap();
-    axum::Json(user(&g.login)).into_response()
+async fn current_user(Extension(Caller(login)): Extension<Caller>) -> Response {
+    axum::Json(user(&login)).into_response()
 }
 
 async fn list_pulls(
@@ -678,6 +698,7 @@ async fn list_pulls(
 }
 
 async fn create_pull(
+    Extension(Caller(login)): Extension<Caller>,
     State(s): State<Shared>,
     Path((o, r)): Path<(String, String)>,
     axum::Json(b): axum::Json<Value>,
@@ -701,12 +722,13 @@ async fn create_pull(
         head,
         base: b["base"].as_str().unwrap_or("main").into(),
         state: "open".into(),
-        user: g.login.clone(),
+        user: login.clone(),
         draft: b["draft"].as_bool().unwrap_or(false),
         merged: false,
         mergeable: None,
         merge_commit_sha: None,
         merged_base_sha: None,
+        merged_by: None,
     };
     g.pulls.push(pull.clone());
     (StatusCode::CREATED, axum::Json(pull_json(&g, &o, &r, &pull))).into_response()
@@ -824,6 +846,7 @@ async fn is_merged(State(s): State<Shared>, Path((_, _, n)): Path<(String, Strin
 }
 
 async fn merge_pull(
+    Extension(Caller(login)): Extension<Caller>,
     State(s): State<Shared>,
     Path((o, r, n)): Path<(String, String, u64)>,
     body: axum::body::Bytes,
@@ -870,6 +893,7 @@ async fn merge_pull(
     g.next_id += 1;
     let pull = g.pulls.iter_mut().find(|x| x.number == n).expect("found above");
     pull.merged = true;
+    pull.merged_by = Some(login);
     pull.state = "closed".into();
     pull.merge_commit_sha = Some(sha.clone());
     pull.merged_base_sha = git.map(|x| x.base);
@@ -920,6 +944,7 @@ async fn list_reviews(State(s): State<Shared>, Path((o, r, n)): Path<(String, St
 }
 
 async fn create_review(
+    Extension(Caller(login)): Extension<Caller>,
     State(s): State<Shared>,
     Path((o, r, n)): Path<(String, String, u64)>,
     axum::Json(b): axum::Json<Value>,
@@ -939,7 +964,7 @@ async fn create_review(
     if matches!(state, "CHANGES_REQUESTED" | "COMMENTED") && body.trim().is_empty() {
         return message(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed: body is required");
     }
-    if p.user == g.login && matches!(state, "APPROVED" | "CHANGES_REQUESTED") {
+    if p.user == login && matches!(state, "APPROVED" | "CHANGES_REQUESTED") {
         let what = if state == "APPROVED" {
             "approve"
         } else {
@@ -958,7 +983,7 @@ async fn create_review(
     g.next_id += 1;
     let rv = Review {
         id: g.next_id,
-        user: g.login.clone(),
+        user: login.clone(),
         state: state.into(),
         body,
         commit_id,
@@ -998,6 +1023,7 @@ async fn list_issue_comments(State(s): State<Shared>, Path((o, r, n)): Path<(Str
 }
 
 async fn create_issue_comment(
+    Extension(Caller(login)): Extension<Caller>,
     State(s): State<Shared>,
     Path((o, r, n)): Path<(String, String, u64)>,
     axum::Json(b): axum::Json<Value>,
@@ -1009,7 +1035,7 @@ async fn create_issue_comment(
     g.next_id += 1;
     let c = Comment {
         id: g.next_id,
-        user: g.login.clone(),
+        user: login.clone(),
         body: b["body"].as_str().unwrap_or_default().into(),
         path: None,
         line: None,

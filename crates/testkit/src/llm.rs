@@ -60,6 +60,28 @@ pub enum Reply {
     Garbage(String),
     /// Waits before answering (for client timeouts).
     Delay(Duration, Box<Reply>),
+    /// Answers only once the test opens the gate (to act while an agent is mid-run).
+    Held(Gate, Box<Reply>),
+}
+
+/// Holds [`Reply::Held`] replies until [`Gate::open`].
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let _ = self.0.subscribe().wait_for(|open| *open).await;
+    }
 }
 
 impl Reply {
@@ -152,6 +174,10 @@ fn render(reply: Reply, n: usize) -> std::pin::Pin<Box<dyn std::future::Future<O
         let message = match reply {
             Reply::Delay(d, inner) => {
                 tokio::time::sleep(d).await;
+                return render(*inner, n).await;
+            }
+            Reply::Held(gate, inner) => {
+                gate.passed().await;
                 return render(*inner, n).await;
             }
             Reply::Status(code, body) => {

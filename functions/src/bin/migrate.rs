@@ -1,10 +1,11 @@
 //! Applies the database migrations (deploy step; `./dev up`). Safe to run concurrently.
 //! In AWS it is a function that deploy.sh invokes once per deploy; elsewhere it runs once.
 use lambda_runtime::{LambdaEvent, service_fn};
-use terarchitect_functions::{config::DatabaseSource, runtime, store};
+use terarchitect_functions::config::{DatabaseSource, SecretReader};
+use terarchitect_functions::{runtime, store};
 
 async fn migrate(database: &DatabaseSource) -> anyhow::Result<()> {
-    let pool = store::connect(&database.resolve().await?, 2).await?;
+    let pool = store::connect(&database.resolve(&SecretReader::default()).await?, 2).await?;
     store::migrate(&pool).await?;
     tracing::info!("migrations applied");
     Ok(())

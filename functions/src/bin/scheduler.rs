@@ -35,9 +35,7 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(lambda_runtime::Error::from)?;
             tracing::info!(?r, ?p, "scheduler pass");
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
-                "resent": r.resent, "requeued": r.requeued, "failed": r.failed,
-                "review": {"projects": p.projects, "skipped": p.skipped, "tickets": p.tickets,
-                           "recorded": p.recorded, "queued": p.queued, "capped": p.capped, "failed": p.failed},
+                "resent": r.resent, "requeued": r.requeued, "failed": r.failed, "review": p,
             }))
         }))
         .await
@@ -55,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         if tokio::time::Instant::now() >= next_poll {
             next_poll = tokio::time::Instant::now() + poll_every;
             match review::poll_pull_requests(&app).await {
-                Ok(p) if p.recorded > 0 || p.queued > 0 || p.capped > 0 || p.failed > 0 => {
+                Ok(p) if p.recorded > 0 || p.queued > 0 || p.capped > 0 || p.merged > 0 || p.failed > 0 => {
                     tracing::info!(?p, "review poll")
                 }
                 Ok(_) => {}

@@ -84,13 +84,28 @@ impl std::fmt::Debug for Repo {
     }
 }
 
+/// Whose GitHub identity a client acts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acting {
+    /// Reads and the scheduler: `github_token` (the agent's identity).
+    Agent,
+    /// A person on the review page (comment, approve, merge): `github_review_token` when
+    /// set, since GitHub refuses an approval from the PR's author; else `github_token`.
+    Reviewer,
+}
+
 impl Repo {
     /// The client for `project_id`. Reads go through octocrab's retries (5xx, transport
     /// errors); writes do not, so a comment is never posted twice.
-    pub async fn for_project(app: &App, project_id: Uuid, retry: bool) -> crate::Result<Repo> {
+    pub async fn for_project(app: &App, project_id: Uuid, acting: Acting) -> crate::Result<Repo> {
         let project = store::projects::get(&app.db, project_id).await?;
         let settings = super::settings::agent_settings(app, Some(project_id)).await?;
-        let token = settings.github_token.ok_or_else(|| {
+        let token = match acting {
+            Acting::Agent => settings.github_token,
+            Acting::Reviewer => super::settings::review_token(app, project_id).await?,
+        };
+        let retry = acting == Acting::Agent;
+        let token = token.ok_or_else(|| {
             GitHubError::NotConfigured(
                 "no GitHub token is configured: set the github_token setting (globally or for this project)".into(),
             )
@@ -104,7 +119,7 @@ impl Repo {
         // Stored before tokens were checked on input? octocrab would panic on it.
         if !token.chars().all(|c| c.is_ascii_graphic()) {
             return Err(GitHubError::NotConfigured(
-                "the github_token setting is not a valid token (it contains spaces or control characters)".into(),
+                "the GitHub token setting is not a valid token (it contains spaces or control characters)".into(),
             )
             .into());
         }

@@ -7,6 +7,7 @@ use octocrab::Page;
 use octocrab::models::pulls::{PullRequest, Review, ReviewAction};
 use octocrab::models::repos::{DiffEntry, RepoCommit};
 use serde::de::DeserializeOwned;
+use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
 use terarchitect_protocol::{
     AGENT_COMMENT_MARKER, ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind,
     PrCommit, PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary, Ticket, TicketMove, Validate,
@@ -14,7 +15,7 @@ use terarchitect_protocol::{
 use uuid::Uuid;
 
 use super::App;
-use super::github::{GitHubError, Repo};
+use super::github::{Acting, GitHubError, Repo};
 use super::test_files;
 use crate::store;
 use crate::{Error, Result};
@@ -62,14 +63,6 @@ fn pr_url(pr: &PullRequest, ticket: &Ticket) -> String {
         .unwrap_or_else(|| pr.url.clone())
 }
 
-/// The text without the agent's marker (it is invisible on GitHub, so here too).
-fn shown(body: &str) -> String {
-    match body.find(AGENT_COMMENT_MARKER) {
-        Some(_) => body.replace(AGENT_COMMENT_MARKER, "").trim_end().to_string(),
-        None => body.to_string(),
-    }
-}
-
 /// `text` trimmed, cut to `max` characters (on a character boundary) ending in "…".
 pub fn summarize(text: &str, max: usize) -> String {
     let text = text.trim();
@@ -89,7 +82,7 @@ fn review_json(r: Review) -> PrReview {
         id: r.id.into_inner() as i64,
         author: r.user.map(|u| u.login).unwrap_or_default(),
         state,
-        body: r.body.map(|b| shown(&b)).unwrap_or_default(),
+        body: r.body.map(|b| pr_thread::visible_text(&b)).unwrap_or_default(),
         submitted_at: r.submitted_at,
     }
 }
@@ -99,7 +92,8 @@ fn issue_comment(c: octocrab::models::issues::Comment) -> PrComment {
         id: c.id.into_inner() as i64,
         kind: PrCommentKind::Issue,
         author: c.user.login,
-        body: shown(c.body.as_deref().unwrap_or_default()),
+        by_agent: c.body.as_deref().is_some_and(|b| b.contains(AGENT_COMMENT_MARKER)),
+        body: pr_thread::visible_text(c.body.as_deref().unwrap_or_default()),
         path: None,
         line: None,
         created_at: c.created_at,
@@ -111,7 +105,8 @@ fn review_comment(c: octocrab::models::pulls::Comment) -> PrComment {
         id: c.id.into_inner() as i64,
         kind: PrCommentKind::Review,
         author: c.user.map(|u| u.login).unwrap_or_default(),
-        body: shown(&c.body),
+        by_agent: c.body.contains(AGENT_COMMENT_MARKER),
+        body: pr_thread::visible_text(&c.body),
         path: Some(c.path),
         line: c.line.or(c.original_line).map(|l| l as i64),
         created_at: c.created_at,
@@ -172,7 +167,7 @@ fn test_file(f: &DiffEntry) -> Option<PrTestFile> {
 /// The ticket's PR as the review screen shows it.
 pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<ReviewSummary> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
-    let gh = Repo::for_project(app, project_id, true).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Agent).await?;
     let (pr, commits, files, issue_comments, review_comments, reviews) = tokio::try_join!(
         get_pull(&gh, n),
         list_all::<RepoCommit>(&gh, n, format!("pulls/{n}/commits")),
@@ -196,7 +191,10 @@ pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Rev
         title: pr.title.clone().unwrap_or_default(),
         state: pr_state(&pr),
         draft: pr.draft.unwrap_or(false),
-        body_summary: summarize(&shown(pr.body.as_deref().unwrap_or_default()), BODY_SUMMARY_CHARS),
+        body_summary: summarize(
+            &pr_thread::visible_text(pr.body.as_deref().unwrap_or_default()),
+            BODY_SUMMARY_CHARS,
+        ),
         head_branch: pr.head.ref_field.clone(),
         base_branch: pr.base.ref_field.clone(),
         mergeable: pr.mergeable,
@@ -215,7 +213,7 @@ pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Rev
 pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPrComment) -> Result<PrComment> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
-    let gh = Repo::for_project(app, project_id, false).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let c = gh
         .issues()
         .create_comment(n, &input.body)
@@ -228,7 +226,7 @@ pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPr
 pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApproval) -> Result<PrReview> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
-    let gh = Repo::for_project(app, project_id, false).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let pr = get_pull(&gh, n).await?;
     let review: Review = gh
         .crab
@@ -249,7 +247,7 @@ pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApp
 /// Done like a user's move would (an active job is cancelled, the board version moves).
 pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge) -> Result<MergeOutcome> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
-    let gh = Repo::for_project(app, project_id, false).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let method = match input.method.unwrap_or_default() {
         MergeMethod::Merge => octocrab::params::pulls::MergeMethod::Merge,
         MergeMethod::Squash => octocrab::params::pulls::MergeMethod::Squash,
@@ -310,7 +308,7 @@ pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<ReviewListItem>> {
     if tickets.is_empty() {
         return Ok(Vec::new());
     }
-    let gh = match Repo::for_project(app, project_id, true).await {
+    let gh = match Repo::for_project(app, project_id, Acting::Agent).await {
         Ok(gh) => Ok(gh),
         Err(Error::GitHub(e)) => Err(e.to_string()),
         Err(e) => return Err(e),
@@ -357,7 +355,7 @@ pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<ReviewListItem>> {
 // ------------------------------------------------------------------ scheduler pass
 
 /// What one [`poll_pull_requests`] pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PollReport {
     /// Projects with tickets to look at.
     pub projects: usize,
@@ -371,6 +369,8 @@ pub struct PollReport {
     pub queued: usize,
     /// Tickets whose new comments met the review round limit (a ticket comment says so).
     pub capped: usize,
+    /// Tickets moved to Done because their PR was merged on GitHub.
+    pub merged: usize,
     /// Projects or tickets that failed (GitHub down, token refused...); retried next pass.
     pub failed: usize,
 }
@@ -380,10 +380,11 @@ const POLL_LIMIT: i64 = 1000;
 
 /// The scheduler's review pass: for every ticket in an In Review column with a PR and no
 /// active job, reads the PR's issue and review comments, records reviewers' new ones
-/// (the agent's own replies carry [`AGENT_COMMENT_MARKER`] and are ignored; comments older
-/// than its last reply count as answered), and when some are unhandled queues one `review`
+/// (the agent's own replies carry [`AGENT_COMMENT_MARKER`] and are ignored; the comments
+/// they name as answered count so, see [`pr_thread`]), and when some are unhandled queues one `review`
 /// job through the outbox (the ticket stays in In Review with the job on its card; a
-/// successful review job leaves it there). Once `max_review_rounds` jobs were queued for a
+/// successful review job leaves it there). A PR merged on GitHub moves its ticket to
+/// Done; a closed one is left to the humans. Once `max_review_rounds` jobs were queued for a
 /// ticket, new comments get a ticket comment instead. Projects without a GitHub token are
 /// skipped; a failing project or ticket does not stop the others.
 pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
@@ -398,7 +399,7 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
     }
     for (project_id, tickets) in by_project {
         report.projects += 1;
-        let gh = match Repo::for_project(app, project_id, true).await {
+        let gh = match Repo::for_project(app, project_id, Acting::Agent).await {
             Ok(gh) => gh,
             Err(Error::GitHub(GitHubError::NotConfigured(_))) => {
                 report.skipped += 1;
@@ -426,6 +427,7 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
                     match outcome.action {
                         Action::Queued => report.queued += 1,
                         Action::Capped => report.capped += 1,
+                        Action::Merged => report.merged += 1,
                         Action::Nothing => {}
                     }
                 }
@@ -443,6 +445,7 @@ enum Action {
     Nothing,
     Queued,
     Capped,
+    Merged,
 }
 
 struct TicketPoll {
@@ -450,7 +453,7 @@ struct TicketPoll {
     action: Action,
 }
 
-/// The reviewers' comments on PR `n`, the ones the agent's last reply already answered
+/// The reviewers' comments on PR `n`, the ones the agent's replies already answered
 /// marked so.
 async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen>, GitHubError> {
     let (issue, review) = tokio::try_join!(
@@ -460,8 +463,8 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
     let all: Vec<store::reviews::Seen> = issue
         .into_iter()
         .map(|c| store::reviews::Seen {
-            kind: "issue",
-            github_id: c.id.into_inner() as i64,
+            kind: CommentKind::Issue,
+            github_id: c.id.into_inner(),
             author: c.user.login,
             body: c.body.unwrap_or_default(),
             path: None,
@@ -469,8 +472,8 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
             answered: false,
         })
         .chain(review.into_iter().map(|c| store::reviews::Seen {
-            kind: "review",
-            github_id: c.id.into_inner() as i64,
+            kind: CommentKind::Review,
+            github_id: c.id.into_inner(),
             author: c.user.map(|u| u.login).unwrap_or_default(),
             body: c.body,
             path: Some(c.path),
@@ -478,16 +481,22 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
             answered: false,
         }))
         .collect();
-    let last_reply = all
+    let entries: Vec<ThreadEntry> = all
         .iter()
-        .filter(|c| c.body.contains(AGENT_COMMENT_MARKER))
-        .map(|c| c.created_at)
-        .max();
+        .map(|c| ThreadEntry {
+            kind: c.kind,
+            id: c.github_id,
+            body: &c.body,
+            created_at: c.created_at,
+        })
+        .collect();
+    let standings = pr_thread::standings(&entries);
     Ok(all
         .into_iter()
-        .filter(|c| !c.body.contains(AGENT_COMMENT_MARKER))
-        .map(|mut c| {
-            c.answered = last_reply.is_some_and(|t| c.created_at <= t);
+        .zip(standings)
+        .filter(|(_, s)| *s != Standing::AgentReply)
+        .map(|(mut c, s)| {
+            c.answered = s == Standing::Answered;
             c
         })
         .collect())
@@ -495,6 +504,17 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
 
 async fn poll_ticket(app: &App, gh: &Repo, c: &store::reviews::Candidate, max_rounds: i64) -> Result<TicketPoll> {
     let n = c.pr_number as u64;
+    let pr = gh.pulls().get(n).await.map_err(|e| gh.classify(n, e))?;
+    if pr.merged_at.is_some() {
+        return followed_merge(app, c, &pr).await;
+    }
+    if pr.state == Some(octocrab::models::IssueState::Closed) {
+        // Closed without merging: a human's call; nothing for an agent to answer.
+        return Ok(TicketPoll {
+            recorded: 0,
+            action: Action::Nothing,
+        });
+    }
     let seen = reviewer_comments(gh, n).await?;
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, c.project_id).await?;
@@ -550,6 +570,34 @@ async fn poll_ticket(app: &App, gh: &Repo, c: &store::reviews::Candidate, max_ro
     })
 }
 
+/// A PR merged on GitHub itself: the ticket follows it to Done, as after a merge from
+/// the review page, with a ticket comment saying who merged it.
+async fn followed_merge(app: &App, c: &store::reviews::Candidate, pr: &PullRequest) -> Result<TicketPoll> {
+    let done = store::board::by_role(&app.db, c.project_id, ColumnRole::Done).await?;
+    super::tickets::move_ticket(
+        app,
+        c.project_id,
+        c.ticket_id,
+        &TicketMove {
+            column_id: done.id,
+            position: None,
+        },
+    )
+    .await?;
+    let by = pr
+        .merged_by
+        .as_ref()
+        .map(|u| format!(" by {}", u.login))
+        .unwrap_or_default();
+    let note = format!("PR #{} was merged on GitHub{by}; the ticket moved to Done.", pr.number);
+    store::tickets::add_comment(&app.db, c.project_id, c.ticket_id, "terarchitect", &note).await?;
+    tracing::info!(ticket_id = %c.ticket_id, pr = pr.number, "pull request merged on GitHub; ticket moved to Done");
+    Ok(TicketPoll {
+        recorded: 0,
+        action: Action::Merged,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,11 +647,5 @@ mod tests {
             review(1, "a", "APPROVED", 1),
             review(2, "a", "DISMISSED", 2)
         ]));
-    }
-
-    #[test]
-    fn the_agent_marker_is_not_shown() {
-        assert_eq!(shown(&format!("Done.\n\n{AGENT_COMMENT_MARKER}")), "Done.");
-        assert_eq!(shown("plain"), "plain");
     }
 }

@@ -1,8 +1,6 @@
 //! Settings: a fixed registry of keys, global defaults with per-project overrides,
 //! secrets sealed with AES-256-GCM and never returned in clear except to a job's agent.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use terarchitect_protocol::{AgentSettings, CheckItem, SettingView, SettingsCheck, SettingsUpdate, WorkerMode};
 use uuid::Uuid;
@@ -30,6 +28,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("worker_llm_key", Kind::Secret),
     ("anthropic_key", Kind::Secret),
     ("github_token", Kind::Secret),
+    // The humans' GitHub identity for the review page (comment, approve, merge): GitHub
+    // refuses an approval from the PR's author, who is the agent's `github_token`. Never
+    // given to agents.
+    ("github_review_token", Kind::Secret),
     ("github_api_url", Kind::Url),
     ("embedding_url", Kind::Url),
     ("embedding_model", Kind::Text),
@@ -182,20 +184,26 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
         .collect())
 }
 
-/// Resolved settings with secrets decrypted: for a job's own agent only.
-/// `project_id` None: the global values alone.
-pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
-    let rows = store::settings::list(&app.db, project_id).await?;
-    let mut effective: BTreeMap<&str, &store::settings::Row> = BTreeMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.project_id.is_none())
-        .chain(rows.iter().filter(|r| r.project_id.is_some()))
-    {
-        effective.insert(r.key.as_str(), r);
+/// The effective settings of a project (its own values over the global ones), read once.
+struct Effective {
+    rows: Vec<store::settings::Row>,
+}
+
+impl Effective {
+    async fn load(app: &App, project_id: Option<Uuid>) -> Result<Effective> {
+        let rows = store::settings::list(&app.db, project_id).await?;
+        Ok(Effective { rows })
     }
-    let text = |k: &str| -> Result<Option<String>> {
-        let Some(r) = effective.get(k) else { return Ok(None) };
+
+    /// The project's own row for `key`, else the global one.
+    fn get(&self, key: &str) -> Option<&store::settings::Row> {
+        let row = |own: bool| self.rows.iter().find(|r| r.key == key && r.project_id.is_some() == own);
+        row(true).or_else(|| row(false))
+    }
+
+    /// A text or secret value, secrets decrypted.
+    fn text(&self, app: &App, key: &str) -> Result<Option<String>> {
+        let Some(r) = self.get(key) else { return Ok(None) };
         if let Some(sealed) = &r.secret {
             let b = app
                 .secrets
@@ -204,7 +212,23 @@ pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<Agent
             return b.open(sealed).map(Some);
         }
         Ok(r.value.as_ref().and_then(|v| v.as_str().map(str::to_owned)))
-    };
+    }
+}
+
+/// The token the review page acts with: `github_review_token`, else `github_token`.
+pub async fn review_token(app: &App, project_id: Uuid) -> Result<Option<String>> {
+    let effective = Effective::load(app, Some(project_id)).await?;
+    Ok(match effective.text(app, "github_review_token")? {
+        Some(t) => Some(t),
+        None => effective.text(app, "github_token")?,
+    })
+}
+
+/// Resolved settings with secrets decrypted: for a job's own agent only.
+/// `project_id` None: the global values alone.
+pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
+    let effective = Effective::load(app, project_id).await?;
+    let text = |k: &str| effective.text(app, k);
     let int = |k: &str| -> i64 {
         let default = match kind_of(k) {
             Ok(Kind::Int { default, .. }) => default,

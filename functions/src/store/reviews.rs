@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
+use terarchitect_protocol::pr_thread::CommentKind;
 use uuid::Uuid;
 
 use super::Tx;
@@ -47,14 +48,13 @@ pub async fn lock_candidate(tx: &mut Tx<'_>, ticket_id: Uuid) -> Result<Option<i
 /// A reviewer's comment as seen on GitHub.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    /// `issue` or `review`.
-    pub kind: &'static str,
-    pub github_id: i64,
+    pub kind: CommentKind,
+    pub github_id: u64,
     pub author: String,
     pub body: String,
     pub path: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// Already answered (older than the agent's last reply): recorded as handled.
+    /// Already answered (an agent reply names it): recorded as handled.
     pub answered: bool,
 }
 
@@ -72,8 +72,8 @@ pub async fn record(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, seen: &[
     )
     .bind(project_id)
     .bind(ticket_id)
-    .bind(seen.iter().map(|s| s.kind).collect::<Vec<_>>())
-    .bind(seen.iter().map(|s| s.github_id).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.github_id as i64).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.author.clone()).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.body.clone()).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.path.clone()).collect::<Vec<_>>())

@@ -357,6 +357,30 @@ impl Browser {
         Ok(())
     }
 
+    /// Drags the board card `card` (a CSS selector) into the column whose role is
+    /// `column_role`, with the HTML5 drag events a user's drag fires.
+    pub async fn drag_card(&self, card: &str, column_role: &str) -> Res<()> {
+        self.js(
+            r#"
+            const [card, list] = [document.querySelector(arguments[0]), document.querySelector(arguments[1])];
+            const dt = new DataTransfer();
+            const r = list.getBoundingClientRect();
+            const ev = (type, x, y) => new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt, clientX: x, clientY: y});
+            card.dispatchEvent(ev('dragstart', 0, 0));
+            list.dispatchEvent(ev('dragenter', r.left + 20, r.top + 20));
+            list.dispatchEvent(ev('dragover', r.left + 20, r.top + 20));
+            list.dispatchEvent(ev('drop', r.left + 20, r.top + 20));
+            card.dispatchEvent(ev('dragend', 0, 0));
+            "#,
+            vec![
+                Value::from(card),
+                Value::from(format!(".column[data-role=\"{column_role}\"] .column-list")),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Signs in with the stack's user token without the sign-in form.
     pub async fn sign_in(&self, s: &Stack) -> Res<()> {
         self.client.goto(&s.base).await?;

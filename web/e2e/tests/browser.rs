@@ -12,18 +12,6 @@ const LEFT: char = '\u{E012}';
 const UP: char = '\u{E013}';
 const RIGHT: char = '\u{E014}';
 
-async fn click(b: &Browser, css: &str) -> Res<()> {
-    b.wait_for(css).await?.click().await?;
-    Ok(())
-}
-
-async fn type_into(b: &Browser, css: &str, text: &str) -> Res<()> {
-    let el = b.wait_for(css).await?;
-    el.clear().await?;
-    el.send_keys(text).await?;
-    Ok(())
-}
-
 async fn press(b: &Browser, key: char) -> Res<()> {
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: key })
@@ -87,33 +75,30 @@ async fn the_whole_flow_in_a_browser() -> Res<()> {
 async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     // ---- sign in: a wrong token is refused in plain words, the right one gets in
     b.client.goto(&s.base).await?;
-    type_into(b, "#token", "tt_not_a_real_token").await?;
-    click(b, "#sign-in").await?;
+    b.type_into("#token", "tt_not_a_real_token").await?;
+    b.click("#sign-in").await?;
     let msg = b.text_of(".signin .error").await?;
     assert!(msg.contains("not accepted"), "{msg}");
     b.screenshot("00-sign-in.png").await?;
-    type_into(b, "#token", &s.token).await?;
-    click(b, "#sign-in").await?;
+    b.type_into("#token", &s.token).await?;
+    b.click("#sign-in").await?;
     b.wait_for("#new-project").await?;
 
     // ---- create a project, with inline validation from the shared protocol crate
-    click(b, "#new-project").await?;
-    type_into(b, ".project-form input[name=name]", "Shop").await?;
-    type_into(b, ".project-form input[name=repo_url]", "github.com/acme/shop").await?;
+    b.click("#new-project").await?;
+    b.type_into(".project-form input[name=name]", "Shop").await?;
+    b.type_into(".project-form input[name=repo_url]", "github.com/acme/shop")
+        .await?;
     let err = b.text_of(".field-error[data-field=repo_url]").await?;
     assert!(err.contains("must be a git remote URL"), "{err}");
-    type_into(
-        b,
-        ".project-form input[name=repo_url]",
-        "https://github.com/acme/shop.git",
-    )
-    .await?;
+    b.type_into(".project-form input[name=repo_url]", "https://github.com/acme/shop.git")
+        .await?;
     b.wait_js(
         "the repo error to go",
         "return !document.querySelector('.field-error[data-field=repo_url]')",
     )
     .await?;
-    click(b, ".project-form button[type=submit]").await?;
+    b.click(".project-form button[type=submit]").await?;
     b.wait_js(
         "the new project card",
         "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Shop')",
@@ -126,15 +111,15 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.screenshot("01-projects.png").await?;
 
     // ---- the graph: add two components, connect, move, rename, undo an addition
-    click(b, ".project-card h2 a").await?;
+    b.click(".project-card h2 a").await?;
     b.wait_for(".column[data-role=backlog] .ticket-card").await?;
-    click(b, &format!(".tabs a[href=\"/projects/{pid}/graph\"]")).await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}/graph\"]")).await?;
     b.wait_for("svg.graph-canvas").await?;
     for label in ["Web app", "Database"] {
-        click(b, "#add-node:not([disabled])").await?;
-        type_into(b, ".item-editor input[name=label]", label).await?;
-        type_into(b, ".item-editor input[name=technology]", "Rust").await?;
-        click(b, "#save-item").await?;
+        b.click("#add-node:not([disabled])").await?;
+        b.type_into(".item-editor input[name=label]", label).await?;
+        b.type_into(".item-editor input[name=technology]", "Rust").await?;
+        b.click("#save-item").await?;
         node(b, label).await?;
     }
     graph_until(s, &pid, "two saved nodes", |g| labels(g) == ["Database", "Web app"]).await?;
@@ -182,7 +167,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         "return document.querySelectorAll('.node.selected').length === 2",
     )
     .await?;
-    click(b, "#connect").await?;
+    b.click("#connect").await?;
     b.wait_for(".edge").await?;
     graph_until(s, &pid, "a saved edge", |g| {
         g["edges"].as_array().is_some_and(|e| e.len() == 1)
@@ -257,18 +242,19 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         "const i = document.querySelector('.item-editor input[name=label]'); return i && i.value === 'Database'",
     )
     .await?;
-    type_into(b, ".item-editor input[name=label]", "Postgres").await?;
-    type_into(b, ".item-editor input[name=technology]", "PostgreSQL 18").await?;
-    type_into(b, ".item-editor input[name=kind]", "database").await?;
-    click(b, "#save-item").await?;
+    b.type_into(".item-editor input[name=label]", "Postgres").await?;
+    b.type_into(".item-editor input[name=technology]", "PostgreSQL 18")
+        .await?;
+    b.type_into(".item-editor input[name=kind]", "database").await?;
+    b.click("#save-item").await?;
     node(b, "Postgres").await?;
     graph_until(s, &pid, "the rename saved", |g| labels(g) == ["Postgres", "Web app"]).await?;
 
     // an addition, undone
-    click(b, "#add-node:not([disabled])").await?;
-    click(b, ".item-editor .btn.ghost").await?;
+    b.click("#add-node:not([disabled])").await?;
+    b.click(".item-editor .btn.ghost").await?;
     graph_until(s, &pid, "a third node", |g| labels(g).len() == 3).await?;
-    click(b, "#undo").await?;
+    b.click("#undo").await?;
     graph_until(s, &pid, "the addition undone", |g| labels(g) == ["Postgres", "Web app"]).await?;
     b.wait_js(
         "two nodes on screen",
@@ -303,19 +289,19 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         });
     b.client.perform_actions(dbl).await?;
     b.client.release_actions().await?;
-    type_into(b, ".item-editor input[name=label]", "orders").await?;
-    type_into(b, ".item-editor input[name=protocol]", "SQL").await?;
-    click(b, "#save-item").await?;
+    b.type_into(".item-editor input[name=label]", "orders").await?;
+    b.type_into(".item-editor input[name=protocol]", "SQL").await?;
+    b.click("#save-item").await?;
     graph_until(s, &pid, "the edge's protocol saved", |g| {
         g["edges"][0]["protocol"] == "SQL" && g["edges"][0]["label"] == "orders"
     })
     .await?;
     // add a component and delete it again with "Delete selected"
-    click(b, "#add-node:not([disabled])").await?;
-    type_into(b, ".item-editor input[name=label]", "Scratch").await?;
-    click(b, "#save-item").await?;
+    b.click("#add-node:not([disabled])").await?;
+    b.type_into(".item-editor input[name=label]", "Scratch").await?;
+    b.click("#save-item").await?;
     node(b, "Scratch").await?.click().await?;
-    click(b, "#delete-selected").await?;
+    b.click("#delete-selected").await?;
     graph_until(s, &pid, "the scratch node deleted", |g| {
         labels(g) == ["Postgres", "Web app"]
     })
@@ -323,8 +309,9 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
     // a note on the selected component
     node(b, "Postgres").await?.click().await?;
-    type_into(b, ".notes textarea[name=note]", "Holds orders and users.").await?;
-    click(b, ".notes button[type=submit]").await?;
+    b.type_into(".notes textarea[name=note]", "Holds orders and users.")
+        .await?;
+    b.click(".notes button[type=submit]").await?;
     b.wait_for(".notes .note").await?;
     let notes = s.api("GET", &format!("/api/projects/{pid}/notes"), None).await?;
     assert_eq!(notes.as_array().map(|n| n.len()), Some(1));
@@ -332,15 +319,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.screenshot("02-graph.png").await?;
 
     // ---- a ticket attached to both components
-    click(b, &format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
-    click(b, "#new-ticket").await?;
-    type_into(b, ".new-ticket input[name=title]", "Checkout page").await?;
-    type_into(
-        b,
-        ".new-ticket textarea[name=description]",
-        "Let users pay for the cart.",
-    )
-    .await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
+    b.click("#new-ticket").await?;
+    b.type_into(".new-ticket input[name=title]", "Checkout page").await?;
+    b.type_into(".new-ticket textarea[name=description]", "Let users pay for the cart.")
+        .await?;
     b.wait_js(
         "node checkboxes",
         "return document.querySelectorAll('.new-ticket input[name=node]').length === 2",
@@ -349,7 +332,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     for cb in b.client.find_all(Locator::Css(".new-ticket input[name=node]")).await? {
         cb.click().await?;
     }
-    click(b, ".new-ticket button[type=submit]").await?;
+    b.click(".new-ticket button[type=submit]").await?;
     let board = eventually("the new ticket", Duration::from_secs(20), || async {
         let board = s.api("GET", &format!("/api/projects/{pid}/board"), None).await.ok()?;
         board["columns"][0]["tickets"]
@@ -369,22 +352,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
 
     // ---- drag it to In Progress: the job shows as queued and lands in SQS
-    b.js(
-        r#"
-        const card = document.querySelector(arguments[0]);
-        const list = document.querySelector('.column[data-role="in_progress"] .column-list');
-        const dt = new DataTransfer();
-        const r = list.getBoundingClientRect();
-        const ev = (type, x, y) => new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt, clientX: x, clientY: y});
-        card.dispatchEvent(ev('dragstart', 0, 0));
-        list.dispatchEvent(ev('dragenter', r.left + 20, r.top + 20));
-        list.dispatchEvent(ev('dragover', r.left + 20, r.top + 20));
-        list.dispatchEvent(ev('drop', r.left + 20, r.top + 20));
-        card.dispatchEvent(ev('dragend', 0, 0));
-        "#,
-        vec![json!(card)],
-    )
-    .await?;
+    b.drag_card(&card, "in_progress").await?;
     b.wait_for(&format!(
         ".column[data-role=in_progress] {card} [data-job-status=queued]"
     ))
@@ -450,15 +418,16 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     board_at(("backlog", 0)).await?;
 
     // ---- edit columns: add, rename, move left, delete (empty custom columns only)
-    click(b, "#edit-columns").await?;
-    type_into(b, ".column-editor input[name=new_column]", "QA").await?;
-    click(b, ".column-editor form button[type=submit]").await?;
+    b.click("#edit-columns").await?;
+    b.type_into(".column-editor input[name=new_column]", "QA").await?;
+    b.click(".column-editor form button[type=submit]").await?;
     b.wait_for(".column[aria-label=QA]").await?;
     let qa_row = ".column-editor .column-row:last-child";
-    type_into(b, &format!("{qa_row} input.column-title"), "Quality").await?;
-    click(b, &format!("{qa_row} button:nth-of-type(1)")).await?;
+    b.type_into(&format!("{qa_row} input.column-title"), "Quality").await?;
+    b.click(&format!("{qa_row} button:nth-of-type(1)")).await?;
     b.wait_for(".column[aria-label=Quality]").await?;
-    click(b, &format!("{qa_row} button[aria-label='Move column left']")).await?;
+    b.click(&format!("{qa_row} button[aria-label='Move column left']"))
+        .await?;
     eventually("Quality before Done", Duration::from_secs(20), || async {
         let cols = s.api("GET", &format!("/api/projects/{pid}/columns"), None).await.ok()?;
         let titles: Vec<String> = cols
@@ -480,13 +449,13 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         "const r = document.querySelector('.column-editor .column-row:nth-child(4)'); return r && r.querySelector('input').value === 'Quality' && !r.querySelector('.danger').disabled",
     )
     .await?;
-    click(b, ".column-editor .column-row:nth-child(4) .danger").await?;
+    b.click(".column-editor .column-row:nth-child(4) .danger").await?;
     b.wait_js(
         "Quality gone",
         "return !document.querySelector('.column[aria-label=Quality]')",
     )
     .await?;
-    click(b, "#edit-columns").await?;
+    b.click("#edit-columns").await?;
 
     // ---- the ticket page follows the run's log live
     let claim = s
@@ -501,7 +470,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     let job_token = claim["job_token"].as_str().ok_or("no job token")?.to_string();
     // the board follows on its own: the claimed run shows as running without a reload
     b.wait_for(&format!("{card} [data-job-status=running]")).await?;
-    click(b, &format!("{card} .card-title")).await?;
+    b.click(&format!("{card} .card-title")).await?;
     b.wait_for("#log-status[data-job-status=running]").await?;
     let append = |events: Value| {
         let job_token = job_token.clone();
@@ -537,7 +506,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     let tokens = b.text_of(".log-head .muted").await?;
     assert!(tokens.contains("2,500 in / 800 out"), "{tokens}");
-    click(b, ".log details.raw summary").await?;
+    b.click(".log details.raw summary").await?;
     b.wait_js(
         "raw output open",
         "return document.querySelector('.log details.raw').open",
@@ -546,7 +515,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.screenshot("04-ticket-live-log.png").await?;
 
     // ---- Stop reaches the worker; the host reports the run cancelled; Retry appears
-    click(b, "#stop-job").await?;
+    b.click("#stop-job").await?;
     b.wait_for("#stop-note").await?;
     eventually("cancel requested", Duration::from_secs(20), || async {
         let hb = s
@@ -577,7 +546,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     assert!(b.text_of("#log-status").await? == "cancelled");
 
     // Retry queues a fresh run; a host finishes it with a pull request
-    click(b, "#retry-job").await?;
+    b.click("#retry-job").await?;
     b.wait_js(
         "two runs listed",
         "return document.querySelectorAll('.job-row').length === 2",
@@ -611,11 +580,12 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
     // edit the ticket's title (an empty one is refused inline first)
     b.wait_for(".ticket-form input[name=title]").await?.clear().await?;
-    type_into(b, ".ticket-form input[name=title]", " ").await?;
+    b.type_into(".ticket-form input[name=title]", " ").await?;
     let err = b.text_of(".ticket-form .field-error").await?;
     assert_eq!(err, "must not be empty");
-    type_into(b, ".ticket-form input[name=title]", "Checkout page with Stripe").await?;
-    click(b, "#save-ticket").await?;
+    b.type_into(".ticket-form input[name=title]", "Checkout page with Stripe")
+        .await?;
+    b.click("#save-ticket").await?;
     eventually("the title saved", Duration::from_secs(20), || async {
         let t = s
             .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
@@ -632,25 +602,26 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.screenshot("05-ticket-stopped.png").await?;
 
     // the card on the board links the pull request and shows the finished run
-    click(b, ".crumb").await?;
+    b.click(".crumb").await?;
     b.wait_for(&format!("{card} a.pr-link[href='https://github.com/acme/shop/pull/7']"))
         .await?;
     b.wait_for(&format!("{card} [data-job-status=succeeded]")).await?;
     b.screenshot("05b-board-pr.png").await?;
-    click(b, &format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
     b.wait_for(".review-list a.pr-link[href='https://github.com/acme/shop/pull/7']")
         .await?;
 
     // ---- settings: a secret is write-only and shows as set
-    click(b, ".topbar nav a[href=\"/settings\"]").await?;
-    type_into(b, "tr[data-key=github_token] input", "ghp_e2e_secret").await?;
-    type_into(b, "tr[data-key=worker_llm_model] input", "qwen3-coder").await?;
-    type_into(b, "tr[data-key=max_review_rounds] input", "99").await?;
-    click(b, "#save-settings").await?;
+    b.click(".topbar nav a[href=\"/settings\"]").await?;
+    b.type_into("tr[data-key=github_token] input", "ghp_e2e_secret").await?;
+    b.type_into("tr[data-key=worker_llm_model] input", "qwen3-coder")
+        .await?;
+    b.type_into("tr[data-key=max_review_rounds] input", "99").await?;
+    b.click("#save-settings").await?;
     let err = b.text_of(".settings-form .field-error").await?;
     assert!(err.contains("whole number"), "{err}");
-    type_into(b, "tr[data-key=max_review_rounds] input", "5").await?;
-    click(b, "#save-settings").await?;
+    b.type_into("tr[data-key=max_review_rounds] input", "5").await?;
+    b.click("#save-settings").await?;
     b.wait_js(
         "the secret shown as set",
         "const e = document.querySelector('tr[data-key=github_token] .secret-state'); return e && e.textContent === 'set'",
@@ -678,21 +649,19 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.screenshot("07-project-settings.png").await?;
 
     // ---- edit the project from the list, then delete it (two clicks)
-    click(b, ".topbar nav a[href=\"/\"]").await?;
-    click(b, ".project-card .row .btn:not(.danger)").await?;
-    type_into(
-        b,
-        ".project-card .project-form input[name=default_branch]",
-        "bad..branch",
-    )
-    .await?;
+    b.click(".topbar nav a[href=\"/\"]").await?;
+    b.click(".project-card .row .btn:not(.danger)").await?;
+    b.type_into(".project-card .project-form input[name=default_branch]", "bad..branch")
+        .await?;
     let err = b
         .text_of(".project-card .field-error[data-field=default_branch]")
         .await?;
     assert!(err.contains("not a valid git branch name"), "{err}");
-    type_into(b, ".project-card .project-form input[name=default_branch]", "trunk").await?;
-    type_into(b, ".project-card .project-form input[name=name]", "Shop 2").await?;
-    click(b, ".project-card .project-form button[type=submit]").await?;
+    b.type_into(".project-card .project-form input[name=default_branch]", "trunk")
+        .await?;
+    b.type_into(".project-card .project-form input[name=name]", "Shop 2")
+        .await?;
+    b.click(".project-card .project-form button[type=submit]").await?;
     b.wait_js(
         "the renamed project",
         "return [...document.querySelectorAll('.project-card h2 a')].some(a => a.textContent === 'Shop 2')",
@@ -703,19 +672,19 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         (p["name"].as_str(), p["default_branch"].as_str()),
         (Some("Shop 2"), Some("trunk"))
     );
-    click(b, ".project-card .btn.danger").await?;
+    b.click(".project-card .btn.danger").await?;
     b.wait_js(
         "the delete confirmation",
         "return document.querySelector('.project-card .btn.danger').textContent.includes('Really')",
     )
     .await?;
-    click(b, ".project-card .btn.danger").await?;
+    b.click(".project-card .btn.danger").await?;
     b.wait_js("the card gone", "return !document.querySelector('.project-card')")
         .await?;
     assert_eq!(s.api("GET", "/api/projects", None).await?, json!([]));
 
     // ---- sign out
-    click(b, "#sign-out").await?;
+    b.click("#sign-out").await?;
     b.wait_for("#token").await?;
     Ok(())
 }

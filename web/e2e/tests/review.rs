@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use terarchitect_protocol::pr_thread::{CommentKind, agent_reply_footer};
 use terarchitect_testkit::git::{TempRepo, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_web_e2e::*;
@@ -99,7 +100,9 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     gh.edit_pull(pr, |p| {
         p.body = "## What was accomplished\n\nA cart total with two tests.".into()
     });
-    gh.add_issue_comment(pr, "carol", "Looks promising.");
+    let carol = gh.add_issue_comment(pr, "carol", "Looks promising.");
+    let footer = agent_reply_footer(&[(CommentKind::Issue, carol)]);
+    gh.add_issue_comment(pr, "terarchitect-bot", &format!("Tightened the total.\n\n{footer}"));
     let p = s
         .api(
             "POST",
@@ -137,7 +140,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
     b.wait_for(&format!("{row} [data-pr-state=open]")).await?;
-    assert_eq!(b.text_of(&format!("{row} .comment-count")).await?, "1");
+    assert_eq!(b.text_of(&format!("{row} .comment-count")).await?, "2");
     assert_eq!(b.text_of(&format!("{row} .approved")).await?, "not yet");
     b.screenshot("11-review-list.png").await?;
 
@@ -172,6 +175,15 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     );
     let convo = b.text_of(".conversation").await?;
     assert!(convo.contains("carol") && convo.contains("Looks promising."), "{convo}");
+    // The agent's reply is labelled, its hidden lines are not shown.
+    let agent = b
+        .wait_js(
+            "the agent's reply labelled",
+            "const c = [...document.querySelectorAll('.pr-comment')].find(c => c.textContent.includes('Tightened the total.')); \
+             return c && [c.querySelector('.badge')?.textContent, c.textContent.includes('terarchitect-')]",
+        )
+        .await?;
+    assert_eq!(agent, json!(["agent", false]));
     b.screenshot("12-review-page.png").await?;
 
     // ---- comment: an empty one is refused inline; a real one appears here and on GitHub
