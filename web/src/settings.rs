@@ -12,7 +12,12 @@ use crate::api;
 use crate::util::{ErrorNote, Loading};
 
 fn label(key: &str) -> String {
-    let mut s = key.replace('_', " ").replace("llm", "LLM").replace("url", "URL");
+    let mut s = key
+        .replace('_', " ")
+        .replace("llm", "LLM")
+        .replace("url", "URL")
+        .replace("github", "GitHub")
+        .replace("api", "API");
     if let Some(f) = s.get_mut(0..1) {
         f.make_ascii_uppercase();
     }
@@ -202,5 +207,15 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                     .into_any()
             }
         }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_read_as_words() {
+        assert_eq!(super::label("github_api_url"), "GitHub API URL");
+        assert_eq!(super::label("github_review_token"), "GitHub review token");
+        assert_eq!(super::label("director_llm_key"), "Director LLM key");
     }
 }

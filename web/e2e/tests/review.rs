@@ -180,7 +180,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
         .wait_js(
             "the agent's reply labelled",
             "const c = [...document.querySelectorAll('.pr-comment')].find(c => c.textContent.includes('Tightened the total.')); \
-             return c && [c.querySelector('.badge')?.textContent, c.textContent.includes('terarchitect-')]",
+             return c && [c.querySelector('.badge')?.textContent, /answered:|<!--/.test(c.textContent)]",
         )
         .await?;
     assert_eq!(agent, json!(["agent", false]));
