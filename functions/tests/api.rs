@@ -445,6 +445,17 @@ async fn secrets_are_write_only_and_encrypted_at_rest() {
     );
     assert!(gh["value"].is_null());
     assert!(!views.to_string().contains("supersecret"));
+    // Every setting says what it is for; the reviewers' token is a secret of its own.
+    let views = views.as_array().unwrap();
+    assert!(
+        views.iter().all(|v| v["help"].as_str().is_some_and(|h| h.len() > 10)),
+        "{views:?}"
+    );
+    let review = views.iter().find(|v| v["key"] == "github_review_token").unwrap();
+    assert_eq!(
+        (review["secret"].as_bool(), review["is_set"].as_bool()),
+        (Some(true), Some(false))
+    );
     // Keys travel in HTTP headers: a line break or a space is refused, naming the key.
     for bad in ["ghp_a\nb", "ghp a", "ghp_\u{7f}"] {
         let r = t.put("/api/settings", json!({ "github_token": bad })).await;

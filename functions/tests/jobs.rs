@@ -257,7 +257,7 @@ async fn worker_context_carries_graph_part_and_decrypted_settings() {
     t.put(&format!("/api/projects/{pid}/graph"), json!({"nodes": [{"id": a, "label": "A"}, {"id": b, "label": "B"}, {"id": c, "label": "C"}], "edges": [{"id": e, "source": a, "target": b, "protocol": "gRPC"}]})).await.ok();
     t.put(
         "/api/settings",
-        json!({"director_llm_key": "sk-director", "worker_mode": "opencode"}),
+        json!({"director_llm_key": "sk-director", "worker_mode": "opencode", "github_review_token": "ghp_human_reviewer"}),
     )
     .await
     .ok();
@@ -289,6 +289,10 @@ async fn worker_context_carries_graph_part_and_decrypted_settings() {
     assert_eq!(labels, ["A", "B"], "the edge brings its two ends, not C");
     assert_eq!(ctx["settings"]["director_llm_key"], "sk-director");
     assert_eq!(ctx["settings"]["worker_mode"], "opencode");
+    assert!(
+        !ctx.to_string().contains("ghp_human_reviewer"),
+        "the reviewers' token never reaches an agent"
+    );
     assert_eq!(ctx["board"].as_array().unwrap().len(), 4);
 }
 

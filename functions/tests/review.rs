@@ -836,6 +836,50 @@ async fn a_pr_merged_on_github_moves_its_ticket_to_done_and_a_closed_one_is_left
 }
 
 #[tokio::test]
+async fn a_pass_reads_only_the_prs_that_changed() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    let requests = |from: usize| -> Vec<String> { r.gh.requests()[from..].iter().map(|(p, _)| p.clone()).collect() };
+
+    // First look: the project's recently updated PRs, then this PR's two comment lists.
+    let before = r.gh.requests().len();
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.unchanged, p.queued), (1, 0, 0), "{p:?}");
+    assert_eq!(requests(before).len(), 3, "{:?}", requests(before));
+
+    // Nothing changed on GitHub: one request for the whole project.
+    let before = r.gh.requests().len();
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.unchanged, p.queued), (1, 1, 0), "{p:?}");
+    assert_eq!(requests(before), ["GET /repos/acme/shop/pulls"]);
+
+    // A comment updates the PR: it is read and answered with a review job.
+    r.gh.add_review_comment(pr, "dave", "tests/math.rs", "Typo here.");
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.unchanged, p.recorded, p.queued), (0, 1, 1), "{p:?}");
+
+    // A PR that dropped off the recently updated page is read on its own, and its comments
+    // only if it changed.
+    let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
+    finish_review_job(&r.t, &jid, pr).await;
+    review::poll_pull_requests(&r.t.app).await.unwrap();
+    for i in 0..100 {
+        r.gh.open_pull(&format!("Other {i}"), &format!("other-{i}"), "main");
+    }
+    let before = r.gh.requests().len();
+    let p = review::poll_pull_requests(&r.t.app).await.unwrap();
+    assert_eq!((p.tickets, p.unchanged), (1, 1), "{p:?}");
+    assert_eq!(
+        requests(before),
+        [
+            "GET /repos/acme/shop/pulls".to_string(),
+            format!("GET /repos/acme/shop/pulls/{pr}")
+        ]
+    );
+}
+
+#[tokio::test]
 async fn the_review_round_limit_hands_the_pr_back_to_a_human() {
     let r = Review::new().await;
     r.t.put(
@@ -920,7 +964,7 @@ async fn projects_without_a_token_are_skipped_and_a_failing_one_does_not_stop_th
     assert!(
         paths
             .iter()
-            .all(|p| p.contains(&format!("/{p3}/")) || p.ends_with(&format!("/{p3}"))),
+            .all(|p| p == "GET /repos/acme/shop/pulls" || p.contains(&format!("/{p3}/"))),
         "only the live project's PR was read: {paths:?}"
     );
     assert_eq!(jobs_of(&r.t, &quiet, &tq).await.len(), 1);

@@ -167,6 +167,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                                                 <th>
                                                     <label>{label(&key)}</label>
                                                     {secret.then(|| view! { <span class="muted small">" secret"</span> })}
+                                                    <p class="help muted small">{s.help.clone()}</p>
                                                 </th>
                                                 <td>{input}</td>
                                                 <td class="state">

@@ -875,6 +875,9 @@ pub struct SettingView {
     pub is_set: bool,
     /// `project` when the project overrides the global value, else `global` or `default`.
     pub source: String,
+    /// What the setting is for, in a sentence (shown under its name).
+    #[serde(default)]
+    pub help: String,
 }
 
 /// `{ "key": value | null }`: null clears the key at this scope.

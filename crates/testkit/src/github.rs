@@ -45,6 +45,9 @@ pub struct Pull {
     pub merged: bool,
     /// Who merged it (set by the merge route; tests may set it with `edit_pull`).
     pub merged_by: Option<String>,
+    /// When it last changed, on the stand-in's clock (see `created_at`): every comment,
+    /// review, edit and merge moves it, as on GitHub.
+    pub updated: u64,
     /// `Some(false)`: merging answers 405. `None`: computed (a registered repository's
     /// branches merge cleanly) or true.
     pub mergeable: Option<bool>,
@@ -114,6 +117,18 @@ struct Inner {
     next_id: u64,
     /// `METHOD path` of every request, and whether it carried a token.
     log: Vec<(String, bool)>,
+}
+
+impl Inner {
+    /// Moves the clock and PR `pr`'s `updated` to now; returns now (also the next id).
+    fn touch(&mut self, pr: u64) -> u64 {
+        self.next_id += 1;
+        let now = self.next_id;
+        if let Some(p) = self.pulls.iter_mut().find(|p| p.number == pr) {
+            p.updated = now;
+        }
+        now
+    }
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -237,7 +252,9 @@ impl GitHubStandIn {
             merge_commit_sha: None,
             merged_base_sha: None,
             merged_by: None,
+            updated: 0,
         });
+        g.touch(number);
         number
     }
 
@@ -250,6 +267,7 @@ impl GitHubStandIn {
             .find(|p| p.number == number)
             .expect("no such pull request");
         edit(p);
+        g.touch(number);
     }
 
     /// `false`: GitHub cannot merge it (merging answers 405).
@@ -267,8 +285,7 @@ impl GitHubStandIn {
 
     pub fn add_issue_comment(&self, pr: u64, user: &str, body: &str) -> u64 {
         let mut g = self.inner.lock().unwrap();
-        g.next_id += 1;
-        let id = g.next_id;
+        let id = g.touch(pr);
         g.issue_comments.entry(pr).or_default().push(Comment {
             id,
             user: user.into(),
@@ -285,8 +302,7 @@ impl GitHubStandIn {
 
     pub fn add_review_comment_on_line(&self, pr: u64, user: &str, path: &str, line: Option<u64>, body: &str) -> u64 {
         let mut g = self.inner.lock().unwrap();
-        g.next_id += 1;
-        let id = g.next_id;
+        let id = g.touch(pr);
         g.review_comments.entry(pr).or_default().push(Comment {
             id,
             user: user.into(),
@@ -300,8 +316,7 @@ impl GitHubStandIn {
     /// A submitted review: `state` as GitHub reports it (`APPROVED`, `CHANGES_REQUESTED`, ...).
     pub fn add_review(&self, pr: u64, user: &str, state: &str, body: &str) -> u64 {
         let mut g = self.inner.lock().unwrap();
-        g.next_id += 1;
-        let id = g.next_id;
+        let id = g.touch(pr);
         g.reviews.entry(pr).or_default().push(Review {
             id,
             user: user.into(),
@@ -560,7 +575,7 @@ fn pull_json(g: &Inner, o: &str, r: &str, p: &Pull) -> Value {
         "user": user(&p.user), "draft": p.draft,
         "head": {"label": format!("{o}:{}", p.head), "ref": p.head, "sha": head_sha},
         "base": {"label": format!("{o}:{}", p.base), "ref": p.base, "sha": base_sha},
-        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": created_at(p.updated),
         "merged": p.merged, "merged_at": if p.merged { json!("2026-01-02T00:00:00Z") } else { Value::Null },
         "merge_commit_sha": p.merge_commit_sha,
         "merged_by": p.merged_by.as_deref().map(user),
@@ -687,11 +702,23 @@ async fn list_pulls(
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     // `head` is `owner:branch`.
     let head = q.get("head").map(|h| h.rsplit(':').next().unwrap_or(h).to_string());
-    let out: Vec<Value> = g
+    let mut pulls: Vec<&Pull> = g
         .pulls
         .iter()
         .filter(|p| state == "all" || p.state == state)
         .filter(|p| head.as_ref().is_none_or(|h| *h == p.head))
+        .collect();
+    // GitHub's defaults: newest created first; `sort=updated` ascending unless told.
+    let by_updated = q.get("sort").is_some_and(|s| s == "updated");
+    pulls.sort_by_key(|p| if by_updated { p.updated } else { p.number });
+    let descending = q.get("direction").map_or(!by_updated, |d| d == "desc");
+    if descending {
+        pulls.reverse();
+    }
+    let per_page = q.get("per_page").and_then(|n| n.parse().ok()).unwrap_or(30);
+    let out: Vec<Value> = pulls
+        .into_iter()
+        .take(per_page)
         .map(|p| pull_json(&g, &o, &r, p))
         .collect();
     axum::Json(out).into_response()
@@ -729,9 +756,13 @@ async fn create_pull(
         merge_commit_sha: None,
         merged_base_sha: None,
         merged_by: None,
+        updated: 0,
     };
-    g.pulls.push(pull.clone());
-    (StatusCode::CREATED, axum::Json(pull_json(&g, &o, &r, &pull))).into_response()
+    let number = pull.number;
+    g.pulls.push(pull);
+    g.touch(number);
+    let pull = g.pulls.last().expect("just pushed");
+    (StatusCode::CREATED, axum::Json(pull_json(&g, &o, &r, pull))).into_response()
 }
 
 async fn get_pull(State(s): State<Shared>, Path((o, r, n)): Path<(String, String, u64)>) -> Response {
@@ -760,7 +791,8 @@ async fn update_pull(
     if let Some(t) = b["state"].as_str() {
         p.state = t.into();
     }
-    let p = p.clone();
+    g.touch(n);
+    let p = g.pulls.iter().find(|p| p.number == n).expect("found above").clone();
     axum::Json(pull_json(&g, &o, &r, &p)).into_response()
 }
 
@@ -890,7 +922,7 @@ async fn merge_pull(
         },
         None => format!("{:040x}", g.next_id + 1),
     };
-    g.next_id += 1;
+    g.touch(n);
     let pull = g.pulls.iter_mut().find(|x| x.number == n).expect("found above");
     pull.merged = true;
     pull.merged_by = Some(login);
@@ -980,9 +1012,8 @@ async fn create_review(
         .map(str::to_owned)
         .or_else(|| Git::of(&g, &o, &r, &p).map(|x| x.head))
         .unwrap_or_else(|| ZERO_SHA.into());
-    g.next_id += 1;
     let rv = Review {
-        id: g.next_id,
+        id: g.touch(n),
         user: login.clone(),
         state: state.into(),
         body,
@@ -1032,9 +1063,8 @@ async fn create_issue_comment(
     if !g.pulls.iter().any(|p| p.number == n) {
         return not_found();
     }
-    g.next_id += 1;
     let c = Comment {
-        id: g.next_id,
+        id: g.touch(n),
         user: login.clone(),
         body: b["body"].as_str().unwrap_or_default().into(),
         path: None,

@@ -371,6 +371,8 @@ pub struct PollReport {
     pub capped: usize,
     /// Tickets moved to Done because their PR was merged on GitHub.
     pub merged: usize,
+    /// Tickets whose PR had not changed since its comments were last read (not re-read).
+    pub unchanged: usize,
     /// Projects or tickets that failed (GitHub down, token refused...); retried next pass.
     pub failed: usize,
 }
@@ -379,7 +381,8 @@ pub struct PollReport {
 const POLL_LIMIT: i64 = 1000;
 
 /// The scheduler's review pass: for every ticket in an In Review column with a PR and no
-/// active job, reads the PR's issue and review comments, records reviewers' new ones
+/// active job whose PR changed since the last pass (one list request per project tells),
+/// reads the PR's issue and review comments, records reviewers' new ones
 /// (the agent's own replies carry [`AGENT_COMMENT_MARKER`] and are ignored; the comments
 /// they name as answered count so, see [`pr_thread`]), and when some are unhandled queues one `review`
 /// job through the outbox (the ticket stays in In Review with the job on its card; a
@@ -419,8 +422,16 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
                 continue;
             }
         };
+        let recent = match RecentPulls::read(&gh).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%project_id, error = %e, "review poll: project skipped this pass");
+                report.failed += 1;
+                continue;
+            }
+        };
         for c in tickets {
-            match poll_ticket(app, &gh, &c, max_rounds).await {
+            match poll_ticket(app, &gh, &recent, &c, max_rounds).await {
                 Ok(outcome) => {
                     report.tickets += 1;
                     report.recorded += outcome.recorded;
@@ -428,6 +439,7 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
                         Action::Queued => report.queued += 1,
                         Action::Capped => report.capped += 1,
                         Action::Merged => report.merged += 1,
+                        Action::Unchanged => report.unchanged += 1,
                         Action::Nothing => {}
                     }
                 }
@@ -443,9 +455,34 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
 
 enum Action {
     Nothing,
+    Unchanged,
     Queued,
     Capped,
     Merged,
+}
+
+/// A repository's most recently updated PRs, any state: one request per project and pass
+/// shows which of its tickets' PRs changed. A PR not among them is read on its own.
+struct RecentPulls(Vec<PullRequest>);
+
+impl RecentPulls {
+    async fn read(gh: &Repo) -> Result<RecentPulls, GitHubError> {
+        let page = gh
+            .pulls()
+            .list()
+            .state(octocrab::params::State::All)
+            .sort(octocrab::params::pulls::Sort::Updated)
+            .direction(octocrab::params::Direction::Descending)
+            .per_page(100)
+            .send()
+            .await
+            .map_err(|e| gh.classify(0, e))?;
+        Ok(RecentPulls(page.items))
+    }
+
+    fn find(&self, n: u64) -> Option<&PullRequest> {
+        self.0.iter().find(|p| p.number == n)
+    }
 }
 
 struct TicketPoll {
@@ -502,17 +539,36 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
         .collect())
 }
 
-async fn poll_ticket(app: &App, gh: &Repo, c: &store::reviews::Candidate, max_rounds: i64) -> Result<TicketPoll> {
+async fn poll_ticket(
+    app: &App,
+    gh: &Repo,
+    recent: &RecentPulls,
+    c: &store::reviews::Candidate,
+    max_rounds: i64,
+) -> Result<TicketPoll> {
     let n = c.pr_number as u64;
-    let pr = gh.pulls().get(n).await.map_err(|e| gh.classify(n, e))?;
+    let fetched;
+    let pr = match recent.find(n) {
+        Some(pr) => pr,
+        None => {
+            fetched = get_pull(gh, n).await?;
+            &fetched
+        }
+    };
     if pr.merged_at.is_some() {
-        return followed_merge(app, c, &pr).await;
+        return followed_merge(app, c, pr).await;
     }
     if pr.state == Some(octocrab::models::IssueState::Closed) {
         // Closed without merging: a human's call; nothing for an agent to answer.
         return Ok(TicketPoll {
             recorded: 0,
             action: Action::Nothing,
+        });
+    }
+    if pr.updated_at.is_some() && pr.updated_at == c.seen_updated_at {
+        return Ok(TicketPoll {
+            recorded: 0,
+            action: Action::Unchanged,
         });
     }
     let seen = reviewer_comments(gh, n).await?;
@@ -527,6 +583,11 @@ async fn poll_ticket(app: &App, gh: &Repo, c: &store::reviews::Candidate, max_ro
             action: Action::Nothing,
         });
     };
+    // Every comment read is handled below (queued, capped or answered already), in this
+    // transaction: until the PR changes again there is nothing more to read.
+    if let Some(at) = pr.updated_at {
+        store::reviews::mark_seen(&mut tx, c.ticket_id, c.pr_number, at).await?;
+    }
     let fresh = store::reviews::count_unhandled(&mut tx, c.ticket_id).await?;
     if fresh == 0 {
         tx.commit().await?;

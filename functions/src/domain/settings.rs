@@ -18,24 +18,57 @@ enum Kind {
     WorkerMode,
 }
 
-const KEYS: &[(&str, Kind)] = &[
-    ("director_llm_url", Kind::Url),
-    ("director_llm_model", Kind::Text),
-    ("director_llm_key", Kind::Secret),
-    ("worker_mode", Kind::WorkerMode),
-    ("worker_llm_url", Kind::Url),
-    ("worker_llm_model", Kind::Text),
-    ("worker_llm_key", Kind::Secret),
-    ("anthropic_key", Kind::Secret),
-    ("github_token", Kind::Secret),
-    // The humans' GitHub identity for the review page (comment, approve, merge): GitHub
-    // refuses an approval from the PR's author, who is the agent's `github_token`. Never
-    // given to agents.
-    ("github_review_token", Kind::Secret),
-    ("github_api_url", Kind::Url),
-    ("embedding_url", Kind::Url),
-    ("embedding_model", Kind::Text),
-    ("embedding_key", Kind::Secret),
+/// Every setting: its key, what it holds, and one line for the settings page.
+const KEYS: &[(&str, Kind, &str)] = &[
+    (
+        "director_llm_url",
+        Kind::Url,
+        "Base URL of the Director's OpenAI-compatible API (it plans, judges and writes memory).",
+    ),
+    ("director_llm_model", Kind::Text, "The model the Director asks."),
+    ("director_llm_key", Kind::Secret, "API key for the Director's endpoint."),
+    (
+        "worker_mode",
+        Kind::WorkerMode,
+        "Which coding agent does the work: native, opencode or claude-code.",
+    ),
+    (
+        "worker_llm_url",
+        Kind::Url,
+        "Base URL of the Worker's OpenAI-compatible API.",
+    ),
+    ("worker_llm_model", Kind::Text, "The model the Worker uses."),
+    ("worker_llm_key", Kind::Secret, "API key for the Worker's endpoint."),
+    (
+        "anthropic_key",
+        Kind::Secret,
+        "Anthropic API key, for the claude-code Worker.",
+    ),
+    (
+        "github_token",
+        Kind::Secret,
+        "The agent's GitHub token: it pushes ticket branches and opens the pull requests.",
+    ),
+    // GitHub refuses an approval from the PR's author, who is the agent's `github_token`.
+    (
+        "github_review_token",
+        Kind::Secret,
+        "Your own GitHub token for the review page (comment, approve, merge). Without it \
+         the agent's token is used, and GitHub refuses to let it approve its own pull \
+         request. Never given to agents.",
+    ),
+    (
+        "github_api_url",
+        Kind::Url,
+        "GitHub's API; for GitHub Enterprise, https://HOST/api/v3.",
+    ),
+    (
+        "embedding_url",
+        Kind::Url,
+        "Base URL of the OpenAI-compatible embeddings API behind the project memory.",
+    ),
+    ("embedding_model", Kind::Text, "The embedding model."),
+    ("embedding_key", Kind::Secret, "API key for the embeddings endpoint."),
     (
         "max_review_rounds",
         Kind::Int {
@@ -43,6 +76,8 @@ const KEYS: &[(&str, Kind)] = &[
             max: 50,
             default: 3,
         },
+        "How many times the agent answers review comments on one pull request before \
+         leaving it to a human.",
     ),
     (
         "summarize_every_turns",
@@ -51,15 +86,17 @@ const KEYS: &[(&str, Kind)] = &[
             max: 1000,
             default: 30,
         },
+        "The Worker's conversation is summarised every this many turns, to stay within \
+         the model's context.",
     ),
-    ("git_author_name", Kind::Text),
-    ("git_author_email", Kind::Text),
+    ("git_author_name", Kind::Text, "Author name of the agent's commits."),
+    ("git_author_email", Kind::Text, "Author email of the agent's commits."),
 ];
 
 fn kind_of(key: &str) -> Result<Kind> {
     KEYS.iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, kind)| *kind)
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, kind, _)| *kind)
         .ok_or_else(|| Error::invalid(key, "unknown setting"))
 }
 
@@ -155,7 +192,7 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
     let rows = store::settings::list(&app.db, project_id).await?;
     Ok(KEYS
         .iter()
-        .map(|(key, kind)| {
+        .map(|(key, kind, help)| {
             let own = rows.iter().find(|r| r.key == *key && r.project_id.is_some());
             let global = rows.iter().find(|r| r.key == *key && r.project_id.is_none());
             let (row, source) = match (own, global) {
@@ -179,6 +216,7 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
                 },
                 is_set: row.is_some(),
                 source: source.into(),
+                help: help.to_string(),
             }
         })
         .collect())

@@ -14,13 +14,16 @@ pub struct Candidate {
     pub project_id: Uuid,
     pub ticket_id: Uuid,
     pub pr_number: i64,
+    /// The PR's `updated_at` when its comments were last read in full.
+    pub seen_updated_at: Option<DateTime<Utc>>,
 }
 
 /// Tickets in an In Review column with a PR and no queued or running job, by project.
 pub async fn candidates(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Candidate>> {
     Ok(sqlx::query_as(
-        "SELECT t.project_id, t.id AS ticket_id, t.pr_number FROM tickets t \
+        "SELECT t.project_id, t.id AS ticket_id, t.pr_number, s.pr_updated_at AS seen_updated_at FROM tickets t \
          JOIN board_columns c ON c.id = t.column_id AND c.role = 'in_review' \
+         LEFT JOIN pr_poll_state s ON s.ticket_id = t.id AND s.pr_number = t.pr_number \
          WHERE t.pr_number > 0 \
            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.ticket_id = t.id AND j.status IN ('queued', 'running')) \
          ORDER BY t.project_id, t.position, t.id LIMIT $1",
@@ -107,6 +110,23 @@ pub async fn mark_handled(tx: &mut Tx<'_>, ticket_id: Uuid, job: Option<Uuid>) -
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Remembers that the PR's comments were read in full while it had `updated_at`. A PR
+/// updated in the last minute is not remembered: GitHub's timestamps have one-second
+/// resolution, so a comment made in that same second would otherwise go unseen.
+pub async fn mark_seen(tx: &mut Tx<'_>, ticket_id: Uuid, pr_number: i64, updated_at: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO pr_poll_state (ticket_id, pr_number, pr_updated_at) \
+         SELECT $1, $2, $3 WHERE $3 < now() - interval '1 minute' \
+         ON CONFLICT (ticket_id, pr_number) DO UPDATE SET pr_updated_at = EXCLUDED.pr_updated_at",
+    )
+    .bind(ticket_id)
+    .bind(pr_number)
+    .bind(updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A recorded comment (for tests and diagnostics).
