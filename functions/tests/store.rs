@@ -210,6 +210,73 @@ async fn ticket_positions_stay_dense_through_moves() {
 }
 
 #[tokio::test]
+async fn random_moves_keep_every_column_in_the_order_a_list_model_predicts() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let columns: Vec<Uuid> = store::board::list(&db.pool, p)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let mut model: Vec<Vec<Uuid>> = vec![Vec::new(); columns.len()];
+    let mut tx = db.pool.begin().await.unwrap();
+    for i in 0..12 {
+        let id = Uuid::new_v4();
+        let t = NewTicket {
+            title: format!("t{i}"),
+            ..Default::default()
+        };
+        store::tickets::insert(&mut tx, p, id, columns[i % 2], &t)
+            .await
+            .unwrap();
+        model[i % 2].push(id);
+    }
+    tx.commit().await.unwrap();
+    // A fixed xorshift sequence: moves within and across columns, up, down, in place,
+    // past the end and to the end.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..150 {
+        let nonempty: Vec<usize> = (0..columns.len()).filter(|&c| !model[c].is_empty()).collect();
+        let from = nonempty[next(nonempty.len())];
+        let index = next(model[from].len());
+        let id = model[from].remove(index);
+        let to = next(columns.len());
+        let position = match next(4) {
+            0 => None,
+            _ => Some(next(model[to].len() + 3) as i32),
+        };
+        let at = position.map_or(model[to].len(), |p| (p as usize).min(model[to].len()));
+        model[to].insert(at, id);
+        let mut tx = db.pool.begin().await.unwrap();
+        let came_from = store::tickets::move_to(&mut tx, p, id, columns[to], position)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(came_from, columns[from]);
+        let all = store::tickets::list(&db.pool, p).await.unwrap();
+        for (c, expected) in columns.iter().zip(&model) {
+            let mut placed: Vec<(i32, Uuid)> = all
+                .iter()
+                .filter(|t| t.column_id == *c)
+                .map(|t| (t.position, t.id))
+                .collect();
+            placed.sort();
+            let positions: Vec<i32> = placed.iter().map(|(p, _)| *p).collect();
+            assert_eq!(positions, (0..expected.len() as i32).collect::<Vec<_>>(), "dense");
+            let ids: Vec<Uuid> = placed.into_iter().map(|(_, id)| id).collect();
+            assert_eq!(&ids, expected);
+        }
+    }
+}
+
+#[tokio::test]
 async fn one_active_job_per_ticket_and_lease_rules() {
     let db = fresh().await;
     let p = project(&db).await;

@@ -64,8 +64,7 @@ pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove)
     let target = store::board::get(&mut *tx, project_id, mv.column_id)
         .await
         .map_err(|_| Error::invalid("column_id", "no such column in this project"))?;
-    let (from_column, _) = store::tickets::place(&mut tx, project_id, id).await?;
-    store::tickets::move_to(&mut tx, project_id, id, target.id, mv.position).await?;
+    let from_column = store::tickets::move_to(&mut tx, project_id, id, target.id, mv.position).await?;
 
     let active = store::jobs::active_for_ticket(&mut *tx, id).await?;
     let mut new_job = None;

@@ -202,40 +202,44 @@ pub async fn place(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<(Uuid,
     row.ok_or(Error::NotFound("ticket"))
 }
 
-/// Moves a ticket to `position` (clamped; the end when `None`) of `column_id`.
+/// Moves a ticket to `position` (clamped; the end when `None`) of `column_id`; returns
+/// the column it came from. One statement shifts exactly the tickets between the old and
+/// the new place, so the board's version moves once.
 pub async fn move_to(
     tx: &mut Tx<'_>,
     project_id: Uuid,
     id: Uuid,
     column_id: Uuid,
     position: Option<i32>,
-) -> Result<()> {
-    let (from_col, from_pos) = place(tx, project_id, id).await?;
-    // Close the gap where it was...
-    sqlx::query("UPDATE tickets SET position = position - 1 WHERE column_id = $1 AND position > $2")
-        .bind(from_col)
-        .bind(from_pos)
-        .execute(&mut **tx)
-        .await?;
-    let others = column_len(tx, column_id).await? - i32::from(from_col == column_id);
+) -> Result<Uuid> {
+    let (from_col, from) = place(tx, project_id, id).await?;
+    let same = from_col == column_id;
+    let others = column_len(tx, column_id).await? - i32::from(same);
     let to = position.unwrap_or(others).clamp(0, others);
-    // ...and open one where it goes.
-    sqlx::query("UPDATE tickets SET position = position + 1 WHERE column_id = $1 AND position >= $2 AND id <> $3")
-        .bind(column_id)
-        .bind(to)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query(
-        "UPDATE tickets SET column_id = $3, position = $4, updated_at = now() WHERE project_id = $1 AND id = $2",
+        "UPDATE tickets SET \
+           column_id = CASE WHEN id = $1 THEN $4 ELSE column_id END, \
+           position = CASE \
+             WHEN id = $1 THEN $5 \
+             WHEN $6 AND $5 > $3 THEN position - 1 \
+             WHEN $6 THEN position + 1 \
+             WHEN column_id = $2 THEN position - 1 \
+             ELSE position + 1 END, \
+           updated_at = CASE WHEN id = $1 THEN now() ELSE updated_at END \
+         WHERE project_id = $7 AND (id = $1 OR CASE \
+           WHEN $6 THEN column_id = $2 AND position BETWEEN LEAST($3, $5) AND GREATEST($3, $5) \
+           ELSE (column_id = $2 AND position > $3) OR (column_id = $4 AND position >= $5) END)",
     )
-    .bind(project_id)
     .bind(id)
+    .bind(from_col)
+    .bind(from)
     .bind(column_id)
     .bind(to)
+    .bind(same)
+    .bind(project_id)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(from_col)
 }
 
 pub async fn delete(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
