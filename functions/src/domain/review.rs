@@ -239,7 +239,14 @@ pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApp
             })),
         )
         .await
-        .map_err(|e| gh.classify(n, e))?;
+        .map_err(|e| match gh.classify(n, e) {
+            // The token that opened the PR (the agent's) cannot approve it.
+            GitHubError::Refused(m) if m.contains("own pull request") => GitHubError::Refused(format!(
+                "{m}; the pull request was opened with this GitHub token: set github_review_token \
+                 (your own token) in the settings to approve as yourself"
+            )),
+            e => e,
+        })?;
     Ok(review_json(review))
 }
 
