@@ -153,16 +153,12 @@ impl GitHub {
             });
         }
         out.sort_by_key(|c| c.at);
-        let entries: Vec<ThreadEntry> = out
-            .iter()
-            .map(|c| ThreadEntry {
-                kind: c.kind,
-                id: c.id,
-                body: &c.body,
-                created_at: c.at,
-            })
-            .collect();
-        let standings = pr_thread::standings(&entries);
+        let standings = pr_thread::standings(&out, |c| ThreadEntry {
+            kind: c.kind,
+            id: c.id,
+            body: &c.body,
+            created_at: c.at,
+        });
         let mut thread = Thread {
             new: Vec::new(),
             earlier: Vec::new(),

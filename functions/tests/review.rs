@@ -82,16 +82,7 @@ async fn ticket_with_pr(t: &TestApp, pid: &str, title: &str, pr: u64) -> String 
         .as_str()
         .unwrap()
         .to_string();
-    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
-        .await
-        .ok();
-    t.worker_post(
-        &format!("/worker/jobs/{jid}/finish"),
-        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,
-               "pr_url": format!("https://github.example/acme/shop/pull/{pr}"), "pr_number": pr}),
-    )
-    .await
-    .ok();
+    finish_job_with_pr(t, &jid, pr).await;
     tid
 }
 
@@ -634,7 +625,8 @@ async fn column_of(t: &TestApp, pid: &str, tid: &str) -> String {
         .to_string()
 }
 
-async fn finish_review_job(t: &TestApp, jid: &str, pr: u64) {
+/// A host claims job `jid` and finishes it successfully with PR `pr`.
+async fn finish_job_with_pr(t: &TestApp, jid: &str, pr: u64) {
     t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
         .await
         .ok();
@@ -719,7 +711,7 @@ async fn a_reviewer_comment_queues_exactly_one_review_job() {
     // A second pass (the job still queued, then even once it is done) queues nothing.
     let p = review::poll_pull_requests(&r.t.app).await.unwrap();
     assert_eq!((p.queued, p.tickets), (0, 0));
-    finish_review_job(&r.t, &jid, pr).await;
+    finish_job_with_pr(&r.t, &jid, pr).await;
     assert_eq!(
         column_of(&r.t, &r.pid, &tid).await,
         in_review,
@@ -751,7 +743,7 @@ async fn the_agents_replies_are_ignored_and_answered_comments_are_not_queued_aga
     let late = r.gh.add_review_comment(pr, "dave", "tests/math.rs", "And this.");
     let reply = format!("Renamed.\n\n{}", agent_reply_footer(&[(CommentKind::Issue, rename)]));
     r.gh.add_issue_comment(pr, "terarchitect-bot", &reply);
-    finish_review_job(&r.t, &first, pr).await;
+    finish_job_with_pr(&r.t, &first, pr).await;
     let p = review::poll_pull_requests(&r.t.app).await.unwrap();
     assert_eq!((p.recorded, p.queued), (1, 1));
     let second = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
@@ -767,7 +759,7 @@ async fn the_agents_replies_are_ignored_and_answered_comments_are_not_queued_aga
     // everything before it.
     let reply = format!("Done.\n\n{}", agent_reply_footer(&[(CommentKind::Review, late)]));
     r.gh.add_issue_comment(pr, "terarchitect-bot", &reply);
-    finish_review_job(&r.t, &second, pr).await;
+    finish_job_with_pr(&r.t, &second, pr).await;
     let p = review::poll_pull_requests(&r.t.app).await.unwrap();
     assert_eq!((p.recorded, p.queued), (0, 0));
     let unlisted = r.gh.add_issue_comment(pr, "erin", "Typo in the docstring.");
@@ -859,7 +851,7 @@ async fn a_pass_reads_only_the_prs_that_changed() {
     // A PR that dropped off the recently updated page is read on its own, and its comments
     // only if it changed.
     let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
-    finish_review_job(&r.t, &jid, pr).await;
+    finish_job_with_pr(&r.t, &jid, pr).await;
     review::poll_pull_requests(&r.t.app).await.unwrap();
     for i in 0..100 {
         r.gh.open_pull(&format!("Other {i}"), &format!("other-{i}"), "main");
@@ -891,7 +883,7 @@ async fn the_review_round_limit_hands_the_pr_back_to_a_human() {
     assert_eq!(review::poll_pull_requests(&r.t.app).await.unwrap().queued, 1);
     let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
     r.gh.add_issue_comment(pr, "terarchitect-bot", &format!("Renamed.\n\n{MARKER}"));
-    finish_review_job(&r.t, &jid, pr).await;
+    finish_job_with_pr(&r.t, &jid, pr).await;
     r.t.queued_job_ids().await;
 
     r.gh.add_issue_comment(pr, "carol", "Still not right.");

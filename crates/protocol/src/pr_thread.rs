@@ -55,9 +55,11 @@ pub fn agent_reply_footer(answered: &[(CommentKind, u64)]) -> String {
     )
 }
 
-/// The standing of every entry of `thread`, in order. A reply names what it answered; a
-/// reply without that list (posted by an older agent) answers everything posted before it.
-pub fn standings(thread: &[ThreadEntry<'_>]) -> Vec<Standing> {
+/// The standing of every comment of `thread` (each seen through `entry`), in order. A
+/// reply names what it answered; a reply without that list (posted by an older agent)
+/// answers everything posted before it.
+pub fn standings<T>(thread: &[T], entry: impl Fn(&T) -> ThreadEntry<'_>) -> Vec<Standing> {
+    let thread: Vec<ThreadEntry> = thread.iter().map(entry).collect();
     let mut named: Vec<(CommentKind, u64)> = Vec::new();
     let mut unlisted_reply_at: Option<DateTime<Utc>> = None;
     for e in thread.iter().filter(|e| e.body.contains(crate::AGENT_COMMENT_MARKER)) {
@@ -141,7 +143,7 @@ mod tests {
             entry(CommentKind::Issue, 2, &reply, 3),
         ];
         assert_eq!(
-            standings(&thread),
+            standings(&thread, |e| *e),
             [Standing::Answered, Standing::Unanswered, Standing::AgentReply]
         );
     }
@@ -155,7 +157,7 @@ mod tests {
             entry(CommentKind::Issue, 3, "one more thing", 3),
         ];
         assert_eq!(
-            standings(&thread),
+            standings(&thread, |e| *e),
             [Standing::Answered, Standing::AgentReply, Standing::Unanswered]
         );
     }
@@ -172,10 +174,10 @@ mod tests {
             entry(CommentKind::Issue, 9, &reply, 2),
         ];
         assert_eq!(
-            standings(&thread),
+            standings(&thread, |e| *e),
             [Standing::Unanswered, Standing::Answered, Standing::AgentReply]
         );
-        assert_eq!(standings(&[]), []);
+        assert_eq!(standings::<ThreadEntry>(&[], |e| *e), []);
     }
 
     #[test]

@@ -1025,31 +1025,20 @@ async fn create_review(
 
 async fn list_review_comments(State(s): State<Shared>, Path((o, r, n)): Path<(String, String, u64)>) -> Response {
     let g = s.lock().unwrap();
-    if !g.pulls.iter().any(|p| p.number == n) {
-        return not_found();
-    }
-    let out: Vec<Value> = g
-        .review_comments
-        .get(&n)
-        .into_iter()
-        .flatten()
-        .map(|c| review_comment_json(&o, &r, c))
-        .collect();
-    axum::Json(out).into_response()
+    comments_of(&g, n, &g.review_comments, |c| review_comment_json(&o, &r, c))
 }
 
 async fn list_issue_comments(State(s): State<Shared>, Path((o, r, n)): Path<(String, String, u64)>) -> Response {
     let g = s.lock().unwrap();
+    comments_of(&g, n, &g.issue_comments, |c| issue_comment_json(&o, &r, c))
+}
+
+/// PR `n`'s comments from `by_pr`, as `json` renders them (404 for no such PR).
+fn comments_of(g: &Inner, n: u64, by_pr: &HashMap<u64, Vec<Comment>>, json: impl Fn(&Comment) -> Value) -> Response {
     if !g.pulls.iter().any(|p| p.number == n) {
         return not_found();
     }
-    let out: Vec<Value> = g
-        .issue_comments
-        .get(&n)
-        .into_iter()
-        .flatten()
-        .map(|c| issue_comment_json(&o, &r, c))
-        .collect();
+    let out: Vec<Value> = by_pr.get(&n).into_iter().flatten().map(json).collect();
     axum::Json(out).into_response()
 }
 

@@ -99,13 +99,9 @@ impl Repo {
     /// errors); writes do not, so a comment is never posted twice.
     pub async fn for_project(app: &App, project_id: Uuid, acting: Acting) -> crate::Result<Repo> {
         let project = store::projects::get(&app.db, project_id).await?;
-        let settings = super::settings::agent_settings(app, Some(project_id)).await?;
-        let token = match acting {
-            Acting::Agent => settings.github_token,
-            Acting::Reviewer => super::settings::review_token(app, project_id).await?,
-        };
+        let access = super::settings::github_access(app, project_id, acting == Acting::Reviewer).await?;
         let retry = acting == Acting::Agent;
-        let token = token.ok_or_else(|| {
+        let token = access.token.ok_or_else(|| {
             GitHubError::NotConfigured(
                 "no GitHub token is configured: set the github_token setting (globally or for this project)".into(),
             )
@@ -123,7 +119,7 @@ impl Repo {
             )
             .into());
         }
-        let api = settings.github_api_url.unwrap_or_else(|| app.github_api_url.clone());
+        let api = access.api_url.unwrap_or_else(|| app.github_api_url.clone());
         let crab = Octocrab::builder()
             .base_uri(api.as_str())
             .map_err(|_| GitHubError::NotConfigured(format!("the github_api_url setting ({api}) is not a valid URL")))?

@@ -421,8 +421,8 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
                 continue;
             }
         };
-        let max_rounds = match super::settings::agent_settings(app, Some(project_id)).await {
-            Ok(s) => s.max_review_rounds,
+        let max_rounds = match super::settings::max_review_rounds(app, project_id).await {
+            Ok(n) => n,
             Err(e) => {
                 tracing::warn!(%project_id, error = %e, "review poll: project skipped this pass");
                 report.failed += 1;
@@ -525,16 +525,12 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
             answered: false,
         }))
         .collect();
-    let entries: Vec<ThreadEntry> = all
-        .iter()
-        .map(|c| ThreadEntry {
-            kind: c.kind,
-            id: c.github_id,
-            body: &c.body,
-            created_at: c.created_at,
-        })
-        .collect();
-    let standings = pr_thread::standings(&entries);
+    let standings = pr_thread::standings(&all, |c| ThreadEntry {
+        kind: c.kind,
+        id: c.github_id,
+        body: &c.body,
+        created_at: c.created_at,
+    });
     Ok(all
         .into_iter()
         .zip(standings)

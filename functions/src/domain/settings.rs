@@ -189,16 +189,15 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
     if let Some(p) = project_id {
         store::projects::get(&app.db, p).await?;
     }
-    let rows = store::settings::list(&app.db, project_id).await?;
+    let effective = Effective::load(app, project_id).await?;
     Ok(KEYS
         .iter()
         .map(|(key, kind, help)| {
-            let own = rows.iter().find(|r| r.key == *key && r.project_id.is_some());
-            let global = rows.iter().find(|r| r.key == *key && r.project_id.is_none());
-            let (row, source) = match (own, global) {
-                (Some(r), _) => (Some(r), "project"),
-                (None, Some(r)) => (Some(r), "global"),
-                _ => (None, "default"),
+            let row = effective.get(key);
+            let source = match row {
+                Some(r) if r.project_id.is_some() => "project",
+                Some(_) => "global",
+                None => "default",
             };
             let secret = *kind == Kind::Secret;
             let default = match kind {
@@ -239,6 +238,18 @@ impl Effective {
         row(true).or_else(|| row(false))
     }
 
+    /// An integer setting, its default when unset.
+    fn int(&self, key: &str) -> i64 {
+        let default = match kind_of(key) {
+            Ok(Kind::Int { default, .. }) => default,
+            _ => 0,
+        };
+        self.get(key)
+            .and_then(|r| r.value.as_ref())
+            .and_then(Value::as_i64)
+            .unwrap_or(default)
+    }
+
     /// A text or secret value, secrets decrypted.
     fn text(&self, app: &App, key: &str) -> Result<Option<String>> {
         let Some(r) = self.get(key) else { return Ok(None) };
@@ -253,13 +264,34 @@ impl Effective {
     }
 }
 
-/// The token the review page acts with: `github_review_token`, else `github_token`.
-pub async fn review_token(app: &App, project_id: Uuid) -> Result<Option<String>> {
+/// How a project reaches GitHub: the API base (None: the deployment's default) and the
+/// token to act with. For a reviewer that is `github_review_token` when set; otherwise,
+/// and for the agent, `github_token`. One read, one secret decrypted.
+pub struct GitHubAccess {
+    pub api_url: Option<String>,
+    pub token: Option<String>,
+}
+
+pub async fn github_access(app: &App, project_id: Uuid, reviewer: bool) -> Result<GitHubAccess> {
     let effective = Effective::load(app, Some(project_id)).await?;
-    Ok(match effective.text(app, "github_review_token")? {
+    let review_token = if reviewer {
+        effective.text(app, "github_review_token")?
+    } else {
+        None
+    };
+    let token = match review_token {
         Some(t) => Some(t),
         None => effective.text(app, "github_token")?,
+    };
+    Ok(GitHubAccess {
+        api_url: effective.text(app, "github_api_url")?,
+        token,
     })
+}
+
+/// The project's `max_review_rounds` (no secret is decrypted for it).
+pub async fn max_review_rounds(app: &App, project_id: Uuid) -> Result<i64> {
+    Ok(Effective::load(app, Some(project_id)).await?.int("max_review_rounds"))
 }
 
 /// Resolved settings with secrets decrypted: for a job's own agent only.
@@ -267,17 +299,7 @@ pub async fn review_token(app: &App, project_id: Uuid) -> Result<Option<String>>
 pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
     let effective = Effective::load(app, project_id).await?;
     let text = |k: &str| effective.text(app, k);
-    let int = |k: &str| -> i64 {
-        let default = match kind_of(k) {
-            Ok(Kind::Int { default, .. }) => default,
-            _ => 0,
-        };
-        effective
-            .get(k)
-            .and_then(|r| r.value.as_ref())
-            .and_then(Value::as_i64)
-            .unwrap_or(default)
-    };
+    let int = |k: &str| effective.int(k);
     Ok(AgentSettings {
         director_llm_url: text("director_llm_url")?,
         director_llm_model: text("director_llm_model")?,
