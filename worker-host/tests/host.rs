@@ -124,11 +124,18 @@ async fn cancel_stops_the_container_within_the_grace_period() {
     let host = RunningHost::docker(env.config(2)).await;
     let polite = env.queue_job("--hang").await;
     let stubborn = env.queue_job("--ignore-term --hang").await;
-    let label = env.label();
-    eventually("both agents running", secs(60), || async {
-        (running_with_label(&label) == 2).then_some(())
-    })
-    .await;
+    // Running is not enough: the stubborn agent must have set SIGTERM aside first, which
+    // it has once it says it hangs.
+    for job in [polite, stubborn] {
+        eventually("the agent hanging", secs(60), || async {
+            let events = env.events(job).await;
+            events
+                .iter()
+                .any(|e| e.step == "stdout" && e.summary.contains("hanging until SIGTERM"))
+                .then_some(())
+        })
+        .await;
+    }
     domain::jobs::cancel(&env.app, env.project.id, polite).await.unwrap();
     domain::jobs::cancel(&env.app, env.project.id, stubborn).await.unwrap();
 
