@@ -6,7 +6,8 @@
 use gloo_net::http::{Request, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use terarchitect_protocol::ErrorBody;
+use terarchitect_protocol::{ErrorBody, MoveOutcome, TicketMove};
+use uuid::Uuid;
 
 const TOKEN_KEY: &str = "terarchitect.token";
 
@@ -172,6 +173,14 @@ pub async fn delete(path: &str) -> ApiResult<()> {
     send(builder("DELETE", path), None).await.map(|_| ())
 }
 
-pub fn encode_body<B: Serialize>(body: &B) -> ApiResult<String> {
-    encode(body)
+/// Moves a ticket (which may queue or stop a run). The idempotency key makes a retried
+/// request harmless: the caller makes one per user action.
+pub async fn move_ticket(
+    project: Uuid,
+    ticket: Uuid,
+    to: &TicketMove,
+    idempotency_key: &str,
+) -> ApiResult<MoveOutcome> {
+    let path = format!("/api/projects/{project}/tickets/{ticket}/move");
+    call_with("POST", &path, Some(encode(to)?), Some(idempotency_key)).await
 }

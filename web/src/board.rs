@@ -126,11 +126,7 @@ impl BoardCtx {
         };
         let key = util::new_key();
         leptos::task::spawn_local(async move {
-            let path = format!("/api/projects/{}/tickets/{ticket}/move", self.project);
-            let r = match api::encode_body(&body) {
-                Ok(json) => api::call_with::<MoveOutcome>("POST", &path, Some(json), Some(&key)).await,
-                Err(e) => Err(e),
-            };
+            let r = api::move_ticket(self.project, ticket, &body, &key).await;
             self.moving.update(|m| *m = m.saturating_sub(1));
             self.accept_from.set(self.generation.get_untracked() + 1);
             if let Err(e) = r {

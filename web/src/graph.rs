@@ -45,6 +45,12 @@ enum Drag {
         view: (f64, f64, f64),
         moved: bool,
     },
+    /// Shift-drag on the background: a selection box in canvas pixels, added to `base`.
+    Box {
+        from: (f64, f64),
+        to: (f64, f64),
+        base: Vec<Sel>,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -60,6 +66,9 @@ struct Ed {
     queue: RwSignal<VecDeque<GraphChange>>,
     busy: RwSignal<bool>,
     editing: RwSignal<Option<Sel>>,
+    /// The project's notes (None until loaded): the side panel lists them, the canvas
+    /// badges the components and connections that have some.
+    notes: RwSignal<Option<Vec<Note>>>,
 }
 
 fn node_input(n: &GraphNode) -> NodeInput {
@@ -240,6 +249,20 @@ impl Ed {
         });
     }
 
+    /// The bodies of the notes on a component or connection.
+    fn notes_on(self, on: Sel) -> Vec<String> {
+        self.notes.with(|ns| {
+            ns.iter()
+                .flatten()
+                .filter(|n| match on {
+                    Sel::Node(id) => n.node_id == Some(id),
+                    Sel::Edge(id) => n.edge_id == Some(id),
+                })
+                .map(|n| n.body.clone())
+                .collect()
+        })
+    }
+
     fn node(self, id: Uuid) -> Option<GraphNode> {
         self.graph.with(|g| g.nodes.iter().find(|n| n.id == id).cloned())
     }
@@ -398,6 +421,24 @@ fn canvas_point(ev: &web_sys::MouseEvent) -> (f64, f64) {
         .unwrap_or((ev.client_x() as f64, ev.client_y() as f64))
 }
 
+/// `base` plus the components whose centres lie in the box between two canvas points.
+fn box_selection(ed: Ed, a: (f64, f64), b: (f64, f64), base: &[Sel]) -> Vec<Sel> {
+    let (tx, ty, s) = ed.view.get_untracked();
+    let to_graph = |(x, y): (f64, f64)| ((x - tx) / s, (y - ty) / s);
+    let ((ax, ay), (bx, by)) = (to_graph(a), to_graph(b));
+    let (x0, x1, y0, y1) = (ax.min(bx), ax.max(bx), ay.min(by), ay.max(by));
+    let mut sel = base.to_vec();
+    ed.graph.with_untracked(|g| {
+        for n in &g.nodes {
+            let inside = (x0..=x1).contains(&n.x) && (y0..=y1).contains(&n.y);
+            if inside && !sel.contains(&Sel::Node(n.id)) {
+                sel.push(Sel::Node(n.id));
+            }
+        }
+    });
+    sel
+}
+
 fn capture(ev: &web_sys::PointerEvent) {
     if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
         let _ = el.set_pointer_capture(ev.pointer_id());
@@ -418,6 +459,7 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
         queue: RwSignal::new(VecDeque::new()),
         busy: RwSignal::new(false),
         editing: RwSignal::new(None),
+        notes: RwSignal::new(None),
     };
     ed.load();
     // Fit once the first version has arrived.
@@ -438,9 +480,16 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
             return;
         }
         capture(&ev);
-        if !ev.shift_key() {
-            ed.selected.set(vec![]);
+        if ev.shift_key() {
+            let at = canvas_point(&ev);
+            ed.drag.set(Some(Drag::Box {
+                from: at,
+                to: at,
+                base: ed.selected.get_untracked(),
+            }));
+            return;
         }
+        ed.selected.set(vec![]);
         ed.drag.set(Some(Drag::Pan {
             from: (ev.client_x() as f64, ev.client_y() as f64),
             view: ed.view.get_untracked(),
@@ -455,6 +504,10 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
                 let (dx, dy) = (x - from.0, y - from.1);
                 *moved |= dx.abs() + dy.abs() > 3.0;
                 ed.view.set((view.0 + dx, view.1 + dy, view.2));
+            }
+            Drag::Box { from, to, base } => {
+                *to = canvas_point(&ev);
+                ed.selected.set(box_selection(ed, *from, *to, base));
             }
             Drag::Nodes { from, start, moved, .. } => {
                 let s = ed.view.get_untracked().2;
@@ -516,6 +569,12 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
             }
         }
     };
+    let select_box = Memo::new(move |_| {
+        ed.drag.with(|d| match d {
+            Some(Drag::Box { from, to, .. }) => Some((from.0.min(to.0), from.1.min(to.1), (to.0 - from.0).abs(), (to.1 - from.1).abs())),
+            _ => None,
+        })
+    });
     let on_wheel = move |ev: web_sys::WheelEvent| {
         ev.prevent_default();
         let (px, py) = canvas_point(&ev);
@@ -581,7 +640,7 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
             </span>
         </div>
         <p class="hint">
-            "Drag components to move them, drag the background to pan, scroll to zoom. Click to select, shift-click to select more; double-click a component or a connection to edit it. Changes save on their own."
+            "Drag components to move them, drag the background to pan, scroll to zoom. Click to select, shift-click to select more, shift-drag the background to select with a box; double-click a component or a connection to edit it. Changes save on their own."
         </p>
         <div class="graph-layout">
             <div class="graph-wrap">
@@ -618,6 +677,11 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
                             children=move |id| view! { <NodeView ed=ed id=id /> }
                         />
                     </g>
+                    {move || {
+                        select_box
+                            .get()
+                            .map(|(x, y, w, h)| view! { <rect class="select-box" x=x y=y width=w height=h></rect> })
+                    }}
                 </svg>
                 {move || {
                     (ed.version.get() >= 0 && ed.graph.with(|g| g.nodes.is_empty()))
@@ -709,6 +773,7 @@ fn NodeView(ed: Ed, id: Uuid) -> impl IntoView {
             <text class="node-tech" text-anchor="middle" y=R + 14.0>
                 {field(|n| n.technology.clone())}
             </text>
+            <NoteBadge ed=ed on=Sel::Node(id) at=Signal::stored((R * 0.75, -R * 0.75)) />
         </g>
     }
 }
@@ -787,7 +852,26 @@ fn EdgeView(ed: Ed, id: Uuid) -> impl IntoView {
             <text class="edge-label" text-anchor="middle" x=g(4) y=g(5)>
                 {move || geometry.with(|g| g.as_ref().map(|g| g.4.clone()).unwrap_or_default())}
             </text>
+            <NoteBadge ed=ed on=Sel::Edge(id) at=Signal::derive(move || (g(4)(), g(5)() + 18.0)) />
         </g>
+    }
+}
+
+/// How many notes a component or connection has (their text on hover); nothing if none.
+#[component]
+fn NoteBadge(ed: Ed, on: Sel, at: Signal<(f64, f64)>) -> impl IntoView {
+    let notes = Memo::new(move |_| ed.notes_on(on));
+    move || {
+        let ns = notes.get();
+        (!ns.is_empty()).then(|| {
+            view! {
+                <g class="note-badge" transform=move || at.with(|(x, y)| format!("translate({x:.1},{y:.1})"))>
+                    <title>{ns.join("\n\n")}</title>
+                    <circle r="9"></circle>
+                    <text text-anchor="middle" dy="0.35em">{ns.len()}</text>
+                </g>
+            }
+        })
     }
 }
 
@@ -898,7 +982,7 @@ fn ItemEditor(ed: Ed, sel: Sel) -> impl IntoView {
 /// Notes on the selected node or edge, or on the project when nothing is selected.
 #[component]
 fn Notes(ed: Ed) -> impl IntoView {
-    let notes = RwSignal::new(None::<Vec<Note>>);
+    let notes = ed.notes;
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let pid = ed.project;
@@ -945,40 +1029,22 @@ fn Notes(ed: Ed) -> impl IntoView {
         <div class="card notes">
             <h2>{title}</h2>
             <ul class="note-list">
-                {move || {
-                    let t = target.get();
-                    notes
-                        .get()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|n| match t {
-                            Some(Sel::Node(id)) => n.node_id == Some(id),
-                            Some(Sel::Edge(id)) => n.edge_id == Some(id),
-                            None => n.node_id.is_none() && n.edge_id.is_none(),
-                        })
-                        .map(|n| {
-                            let nid = n.id;
-                            view! {
-                                <li class="note">
-                                    <p>{n.body}</p>
-                                    <button
-                                        class="btn small ghost"
-                                        on:click=move |_| {
-                                            leptos::task::spawn_local(async move {
-                                                match api::delete(&format!("/api/projects/{pid}/notes/{nid}")).await {
-                                                    Ok(()) => notes.update(|ns| if let Some(ns) = ns { ns.retain(|x| x.id != nid) }),
-                                                    Err(e) => error.set(Some(format!("Could not delete the note: {e}"))),
-                                                }
-                                            })
-                                        }
-                                    >
-                                        "Delete"
-                                    </button>
-                                </li>
-                            }
-                        })
-                        .collect_view()
-                }}
+                <For
+                    each=move || {
+                        let t = target.get();
+                        notes
+                            .get()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter(move |n| match t {
+                                Some(Sel::Node(id)) => n.node_id == Some(id),
+                                Some(Sel::Edge(id)) => n.edge_id == Some(id),
+                                None => n.node_id.is_none() && n.edge_id.is_none(),
+                            })
+                    }
+                    key=|n| (n.id, n.updated_at)
+                    children=move |n| view! { <NoteItem ed=ed note=n error=error /> }
+                />
             </ul>
             <form class="form" on:submit=add>
                 <textarea name="note" rows="2" placeholder="Add a note…" prop:value=move || body.get() on:input=move |ev| body.set(event_target_value(&ev))></textarea>
@@ -986,6 +1052,95 @@ fn Notes(ed: Ed) -> impl IntoView {
             </form>
             <ErrorNote error=error />
         </div>
+    }
+}
+
+/// One note: its text, edited in place (Edit or double-click; Save, or Escape to cancel),
+/// or deleted.
+#[component]
+fn NoteItem(ed: Ed, note: Note, error: RwSignal<Option<String>>) -> impl IntoView {
+    let path = format!("/api/projects/{}/notes/{}", ed.project, note.id);
+    let nid = note.id;
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(note.body.clone());
+    let start = {
+        let body = note.body.clone();
+        move || {
+            draft.set(body.clone());
+            editing.set(true);
+        }
+    };
+    let save = {
+        let path = path.clone();
+        move |ev: web_sys::SubmitEvent| {
+            ev.prevent_default();
+            let p = NotePatch { body: draft.get_untracked() };
+            if let Err(e) = p.validate() {
+                error.set(Some(format!("Note {}", e.message)));
+                return;
+            }
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                match api::patch::<_, Note>(&path, &p).await {
+                    Ok(saved) => {
+                        error.set(None);
+                        ed.notes.update(|ns| {
+                            if let Some(n) = ns.iter_mut().flatten().find(|n| n.id == saved.id) {
+                                *n = saved;
+                            }
+                        });
+                    }
+                    Err(e) => error.set(Some(format!("Could not save the note: {e}"))),
+                }
+            });
+        }
+    };
+    let delete = move |_| {
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            match api::delete(&path).await {
+                Ok(()) => ed.notes.update(|ns| {
+                    if let Some(ns) = ns {
+                        ns.retain(|x| x.id != nid)
+                    }
+                }),
+                Err(e) => error.set(Some(format!("Could not delete the note: {e}"))),
+            }
+        })
+    };
+    let body = note.body.clone();
+    view! {
+        <li class="note" data-note-id=nid.to_string()>
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    let start = start.clone();
+                    let start2 = start.clone();
+                    let delete = delete.clone();
+                    view! {
+                        <p title="Double-click to edit" on:dblclick=move |_| start()>{body.clone()}</p>
+                        <button class="btn small ghost note-edit" on:click=move |_| start2()>"Edit"</button>
+                        <button class="btn small ghost note-delete" on:click=delete>"Delete"</button>
+                    }
+                }
+            >
+                <form class="note-form" on:submit=save.clone()>
+                    <textarea
+                        name="note_body"
+                        rows="3"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))
+                        on:keydown=move |ev: web_sys::KeyboardEvent| {
+                            if ev.key() == "Escape" {
+                                editing.set(false);
+                            }
+                        }
+                    ></textarea>
+                    <button class="btn small primary" type="submit">"Save"</button>
+                    <button class="btn small ghost" type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </form>
+            </Show>
+        </li>
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use serde_json::Value;
-use terarchitect_protocol::{SettingView, SettingsUpdate};
+use terarchitect_protocol::{CheckItem, SettingView, SettingsCheck, SettingsUpdate};
 use uuid::Uuid;
 
 use crate::api;
@@ -48,6 +48,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
             }
         });
     }
+    let check_path = format!("{path}/check");
     let save = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
         let update: SettingsUpdate = drafts.get_untracked();
@@ -73,6 +74,7 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
         });
     };
     let scope_word = if project.is_some() { "Reset" } else { "Clear" };
+    let unsaved = Signal::derive(move || drafts.with(|d| !d.is_empty()));
     view! {
         <ErrorNote error=load_error />
         {move || match items.get() {
@@ -208,6 +210,71 @@ pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
                     .into_any()
             }
         }}
+        <ConnectionCheck path=check_path unsaved />
+    }
+}
+
+/// "Check connections": asks the API to call each configured endpoint (LLMs, embeddings,
+/// GitHub) with the saved settings and lists what answered.
+#[component]
+fn ConnectionCheck(path: String, #[prop(into)] unsaved: Signal<bool>) -> impl IntoView {
+    let results = RwSignal::new(None::<Vec<CheckItem>>);
+    let checking = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let run = move |_| {
+        let path = path.clone();
+        checking.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::post::<_, SettingsCheck>(&path, &serde_json::json!({})).await {
+                Ok(c) => results.set(Some(c.items)),
+                Err(e) => error.set(Some(format!("Could not run the check: {e}"))),
+            }
+            checking.set(false);
+        });
+    };
+    view! {
+        <section class="settings-check">
+            <div class="row">
+                <button type="button" class="btn" id="check-settings" disabled=move || checking.get() on:click=run>
+                    {move || if checking.get() { "Checking…" } else { "Check connections" }}
+                </button>
+                <span class="muted small">
+                    {move || {
+                        if unsaved.get() {
+                            "Checks the saved settings: save your changes first."
+                        } else {
+                            "Calls each configured endpoint with the saved settings."
+                        }
+                    }}
+                </span>
+            </div>
+            <ErrorNote error=error />
+            {move || {
+                results
+                    .get()
+                    .map(|items| {
+                        view! {
+                            <ul class="check-results" id="check-results">
+                                {items
+                                    .into_iter()
+                                    .map(|i| {
+                                        view! {
+                                            <li data-check=i.name.clone() data-ok=i.ok.to_string()>
+                                                <span class=if i.ok { "badge ok" } else { "badge failed" }>
+                                                    {if i.ok { "ok" } else { "problem" }}
+                                                </span>
+                                                <strong>{i.name}</strong>
+                                                <span class="detail">{i.detail}</span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
+        </section>
     }
 }
 

@@ -103,6 +103,49 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
         let l = load_ticket.clone();
         move |select: Option<Uuid>| l(select)
     });
+    // Moving from here works like a drag on the board: into In Progress queues a run
+    // (shown at once in the log), out of it asks the running agent to stop.
+    let moving = RwSignal::new(false);
+    let move_note = RwSignal::new(None::<String>);
+    let move_to = move |column: Uuid| {
+        if data.with_untracked(|t| t.as_ref().map(|t| t.column_id)) == Some(column) {
+            return;
+        }
+        moving.set(true);
+        move_note.set(None);
+        error.set(None);
+        let key = util::new_key();
+        leptos::task::spawn_local(async move {
+            let to = TicketMove {
+                column_id: column,
+                position: None,
+            };
+            let r = api::move_ticket(project, ticket, &to, &key).await;
+            moving.set(false);
+            match r {
+                Ok(o) => {
+                    let col = columns
+                        .with_untracked(|cs| cs.iter().find(|c| c.id == column).map(|c| c.title.clone()))
+                        .unwrap_or_default();
+                    let status = o.job.as_ref().map(|j| j.status);
+                    move_note.set(Some(match (o.cancel_requested, status) {
+                        (true, Some(JobStatus::Cancelled)) => format!("Moved to {col}: its queued run was cancelled."),
+                        (true, _) => format!("Moved to {col}: the running agent was asked to stop."),
+                        (false, Some(JobStatus::Queued)) => format!("Moved to {col}: a run is queued."),
+                        (false, Some(_)) => format!("Moved to {col}: the active run goes on."),
+                        (false, None) => format!("Moved to {col}."),
+                    }));
+                    data.set(Some(o.ticket));
+                    reload.run(o.job.map(|j| j.id));
+                }
+                Err(e) => {
+                    // Puts the selector back on the column the ticket is still in.
+                    data.update(|_| {});
+                    error.set(Some(format!("Could not move the ticket: {e}")));
+                }
+            }
+        });
+    };
 
     view! {
         <section class="page ticket-page">
@@ -113,14 +156,42 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                     </Link>
                     <h1 id="ticket-title">{move || data.get().map(|t| t.title).unwrap_or_default()}</h1>
                     <p class="muted">
+                        <label class="inline-field">
+                            "Column "
+                            <select
+                                id="ticket-column"
+                                disabled=move || moving.get() || data.with(|t| t.is_none())
+                                on:change=move |ev| {
+                                    if let Ok(id) = event_target_value(&ev).parse() {
+                                        move_to(id);
+                                    }
+                                }
+                            >
+                                {move || {
+                                    columns
+                                        .get()
+                                        .into_iter()
+                                        .map(|c| {
+                                            let id = c.id;
+                                            view! {
+                                                <option
+                                                    value=id.to_string()
+                                                    data-role=c.role.map(|r| r.as_str())
+                                                    prop:selected=move || data.with(|t| t.as_ref().map(|t| t.column_id)) == Some(id)
+                                                >
+                                                    {c.title}
+                                                </option>
+                                            }
+                                        })
+                                        .collect_view()
+                                }}
+                            </select>
+                        </label>
                         {move || {
                             data.get()
                                 .map(|t| {
-                                    let col = columns
-                                        .with(|cs| cs.iter().find(|c| c.id == t.column_id).map(|c| c.title.clone()))
-                                        .unwrap_or_default();
                                     format!(
-                                        "Column: {col} · {} priority · {} (all runs)",
+                                        " · {} priority · {} (all runs)",
                                         t.priority.as_str(),
                                         util::tokens_text(t.input_tokens, t.output_tokens),
                                     )
@@ -152,6 +223,7 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                 }}
             </div>
             <ErrorNote error=error />
+            {move || move_note.get().map(|m| view! { <p class="notice" id="move-note" role="status">{m}</p> })}
             <div class="ticket-layout">
                 <div class="card">
                     <h2>"Runs"</h2>

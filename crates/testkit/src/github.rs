@@ -164,6 +164,7 @@ impl GitHubStandIn {
         }));
         let app = Router::new()
             .route("/user", get(current_user))
+            .route("/rate_limit", get(rate_limit))
             .route("/repos/{o}/{r}/pulls", get(list_pulls).post(create_pull))
             .route("/repos/{o}/{r}/pulls/{n}", get(get_pull).patch(update_pull))
             .route("/repos/{o}/{r}/pulls/{n}/commits", get(list_commits))
@@ -691,6 +692,12 @@ fn not_found() -> Response {
 
 async fn current_user(Extension(Caller(login)): Extension<Caller>) -> Response {
     axum::Json(user(&login)).into_response()
+}
+
+/// What connectivity checks call: GitHub answers it without spending quota.
+async fn rate_limit() -> Response {
+    let core = json!({"limit": 5000, "remaining": 4999, "reset": 1_900_000_000u64, "used": 1, "resource": "core"});
+    axum::Json(json!({"resources": {"core": core}, "rate": core})).into_response()
 }
 
 async fn list_pulls(

@@ -174,6 +174,54 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     })
     .await?;
 
+    // a click on the background clears the selection; shift-drag a box around both
+    // components selects them again
+    let at = b
+        .js(
+            "const c = document.querySelector('svg.graph-canvas').getBoundingClientRect();
+             const ns = [...document.querySelectorAll('.node')].map(n => n.getBoundingClientRect());
+             return [c.left + 8, c.top + 8, Math.min(...ns.map(r => r.left)) - 12, Math.min(...ns.map(r => r.top)) - 12,
+                     Math.max(...ns.map(r => r.right)) + 12, Math.max(...ns.map(r => r.bottom)) + 12];",
+            vec![],
+        )
+        .await?;
+    let at: Vec<f64> = serde_json::from_value(at)?;
+    let click_background = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x: at[0], y: at[1] })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    b.client.perform_actions(click_background).await?;
+    b.client.release_actions().await?;
+    b.wait_js("nothing selected", "return document.querySelectorAll('.node.selected').length === 0")
+        .await?;
+    let shift = KeyActions::new("keys".into())
+        .then(KeyAction::Down { value: SHIFT })
+        .then(KeyAction::Pause { duration: Duration::ZERO })
+        .then(KeyAction::Pause { duration: Duration::ZERO })
+        .then(KeyAction::Pause { duration: Duration::ZERO })
+        .then(KeyAction::Pause { duration: Duration::ZERO })
+        .then(KeyAction::Up { value: SHIFT });
+    let sweep = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x: at[2], y: at[3] })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(100)),
+            x: (at[2] + at[4]) / 2.0,
+            y: (at[3] + at[5]) / 2.0,
+        })
+        .then(PointerAction::MoveTo { duration: Some(Duration::from_millis(100)), x: at[4], y: at[5] })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Pause { duration: Duration::ZERO });
+    b.client
+        .perform_actions(vec![shift.into(), sweep.into()] as Vec<fantoccini::actions::ActionSequence>)
+        .await?;
+    b.client.release_actions().await?;
+    b.wait_js(
+        "both nodes box-selected",
+        "return document.querySelectorAll('.node.selected').length === 2 && !document.querySelector('.select-box')",
+    )
+    .await?;
+
     // drag "Web app" with the pointer
     let before = graph(s, &pid).await?;
     let x_of = |g: &Value, l: &str| {
@@ -316,6 +364,23 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     let notes = s.api("GET", &format!("/api/projects/{pid}/notes"), None).await?;
     assert_eq!(notes.as_array().map(|n| n.len()), Some(1));
     assert!(notes[0]["node_id"].is_string());
+    // the component carries a badge counting its notes; the note is edited in place
+    b.wait_js(
+        "a note badge on Postgres",
+        "const t = document.querySelector('.node[data-label=Postgres] .note-badge text'); return t && t.textContent === '1'",
+    )
+    .await?;
+    b.click(".notes .note .note-edit").await?;
+    b.type_into(".notes .note textarea[name=note_body]", "Holds orders, users and carts.")
+        .await?;
+    b.click(".notes .note .note-form button[type=submit]").await?;
+    b.wait_js(
+        "the edited note shown",
+        "const p = document.querySelector('.notes .note p'); return p && p.textContent === 'Holds orders, users and carts.'",
+    )
+    .await?;
+    let notes = s.api("GET", &format!("/api/projects/{pid}/notes"), None).await?;
+    assert_eq!(notes[0]["body"], "Holds orders, users and carts.");
     b.screenshot("02-graph.png").await?;
 
     // ---- a ticket attached to both components
@@ -610,6 +675,41 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
     b.wait_for(".review-list a.pr-link[href='https://github.com/acme/shop/pull/7']")
         .await?;
+
+    // ---- the ticket page moves the ticket as the board does: into In Progress queues
+    // a run (shown at once), on to Done cancels it while still queued
+    b.client.goto(&format!("{}/projects/{pid}/tickets/{tid}", s.base)).await?;
+    let option_of = |role: &'static str| async move {
+        let o = b.wait_for(&format!("#ticket-column option[data-role={role}]")).await?;
+        let value: Res<String> = o.attr("value").await?.ok_or_else(|| format!("no {role} option").into());
+        value
+    };
+    let in_progress = option_of("in_progress").await?;
+    let done = option_of("done").await?;
+    b.wait_js("the ticket loaded", "return document.querySelectorAll('.job-row').length === 2")
+        .await?;
+    b.wait_for("#ticket-column:not([disabled])").await?.select_by_value(&in_progress).await?;
+    b.wait_for("#log-status[data-job-status=queued]").await?;
+    assert_eq!(b.text_of("#move-note").await?, "Moved to In Progress: a run is queued.");
+    b.wait_js("three runs listed", "return document.querySelectorAll('.job-row').length === 3")
+        .await?;
+    let jobs = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/jobs"), None)
+        .await?;
+    let jid3 = jobs[0]["id"].as_str().ok_or("no third job")?.to_string();
+    assert_eq!(jobs[0]["status"], "queued");
+    b.wait_for("#ticket-column:not([disabled])").await?.select_by_value(&done).await?;
+    b.wait_js(
+        "the move to Done",
+        "const n = document.querySelector('#move-note'); return n && n.textContent === 'Moved to Done: its queued run was cancelled.'",
+    )
+    .await?;
+    b.wait_for(&format!(".job-row[data-job-id=\"{jid3}\"] .job-cancelled")).await?;
+    let t = s.api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None).await?;
+    assert_eq!(t["column_id"], done.as_str());
+    b.screenshot("05c-ticket-moved.png").await?;
+    b.click(".crumb").await?;
+    b.wait_for(&format!(".column[data-role=done] {card}")).await?;
 
     // ---- settings: a secret is write-only and shows as set
     b.click(".topbar nav a[href=\"/settings\"]").await?;

@@ -127,7 +127,23 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.screenshot("10-review-not-configured.png").await?;
     b.click(".error[data-code=github_not_configured] a.settings-link")
         .await?;
+    // "Check connections" calls GitHub with the saved settings: without the token it is
+    // refused, with it it answers; the LLMs are reported as not configured.
+    gh.require_token("ghp_e2e_review");
     b.type_into("tr[data-key=github_api_url] input", &gh.url).await?;
+    b.click("#save-settings").await?;
+    b.wait_js(
+        "the URL saved",
+        "return document.querySelector('#settings-state').textContent === 'Saved'",
+    )
+    .await?;
+    let github_check = "#check-results li[data-check='GitHub API']";
+    b.click("#check-settings").await?;
+    b.wait_for(&format!("{github_check}[data-ok=false]")).await?;
+    let refused = b.text_of(github_check).await?;
+    assert!(refused.contains("refused (401"), "{refused}");
+    let llm = b.text_of("#check-results li[data-check='director LLM']").await?;
+    assert!(llm.contains("not configured"), "{llm}");
     b.type_into("tr[data-key=github_token] input", "ghp_e2e_review").await?;
     b.click("#save-settings").await?;
     b.wait_js(
@@ -135,6 +151,9 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
         "const e = document.querySelector('tr[data-key=github_token] .secret-state'); return e && e.textContent === 'set'",
     )
     .await?;
+    b.click("#check-settings").await?;
+    b.wait_for(&format!("{github_check}[data-ok=true]")).await?;
+    b.screenshot("10b-settings-check.png").await?;
 
     // ---- the Review tab lists the ticket with its PR's state and comment count
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
