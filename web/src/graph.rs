@@ -571,7 +571,12 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
     };
     let select_box = Memo::new(move |_| {
         ed.drag.with(|d| match d {
-            Some(Drag::Box { from, to, .. }) => Some((from.0.min(to.0), from.1.min(to.1), (to.0 - from.0).abs(), (to.1 - from.1).abs())),
+            Some(Drag::Box { from, to, .. }) => Some((
+                from.0.min(to.0),
+                from.1.min(to.1),
+                (to.0 - from.0).abs(),
+                (to.1 - from.1).abs(),
+            )),
             _ => None,
         })
     });
@@ -1074,7 +1079,9 @@ fn NoteItem(ed: Ed, note: Note, error: RwSignal<Option<String>>) -> impl IntoVie
         let path = path.clone();
         move |ev: web_sys::SubmitEvent| {
             ev.prevent_default();
-            let p = NotePatch { body: draft.get_untracked() };
+            let p = NotePatch {
+                body: draft.get_untracked(),
+            };
             if let Err(e) = p.validate() {
                 error.set(Some(format!("Note {}", e.message)));
                 return;

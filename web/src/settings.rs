@@ -259,8 +259,9 @@ fn ConnectionCheck(path: String, #[prop(into)] unsaved: Signal<bool>) -> impl In
                                 {items
                                     .into_iter()
                                     .map(|i| {
+                                        let name = i.name.clone();
                                         view! {
-                                            <li data-check=i.name.clone() data-ok=i.ok.to_string()>
+                                            <li data-check=name data-ok=i.ok.to_string()>
                                                 <span class=if i.ok { "badge ok" } else { "badge failed" }>
                                                     {if i.ok { "ok" } else { "problem" }}
                                                 </span>

@@ -249,7 +249,10 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                     <tbody>
                                         {js
                                             .into_iter()
-                                            .map(|j| {
+                                            .rev()
+                                            .enumerate()
+                                            .rev()
+                                            .map(|(n, j)| {
                                                 let id = j.id;
                                                 let status = j.status.as_str();
                                                 let j2 = j.clone();
@@ -260,7 +263,11 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
                                                         data-job-id=id.to_string()
                                                         on:click=move |_| selected.set(Some(id))
                                                     >
-                                                        <td>{format!("{} #{}", j.kind.as_str(), j.attempt.max(1))}</td>
+                                                        <td>
+                                                            {format!("#{} {}", n + 1, j.kind.as_str())}
+                                                            // A host that died mid-run makes the next one try again.
+                                                            {(j.attempt > 1).then(|| view! { <div class="muted small">{format!("attempt {}", j.attempt)}</div> })}
+                                                        </td>
                                                         <td>
                                                             <span class=format!("job job-{status}")>
                                                                 {move || util::job_elapsed(j2.status, j2.created_at, j2.started_at, j2.finished_at)}

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{ActionSequence, InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 pub use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
@@ -346,6 +347,31 @@ impl Browser {
 
     pub async fn click(&self, css: &str) -> Res<()> {
         self.wait_for(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// Performs the pointer `steps` with Shift held throughout (shift-click, shift-drag).
+    pub async fn with_shift(&self, steps: Vec<PointerAction>) -> Res<()> {
+        const SHIFT: char = '\u{E008}';
+        let pause = || KeyAction::Pause {
+            duration: Duration::ZERO,
+        };
+        let mut keys = KeyActions::new("keys".into()).then(KeyAction::Down { value: SHIFT });
+        let mut pointer = MouseActions::new("mouse".into()).then(PointerAction::Pause {
+            duration: Duration::ZERO,
+        });
+        for step in steps {
+            keys = keys.then(pause());
+            pointer = pointer.then(step);
+        }
+        keys = keys.then(KeyAction::Up { value: SHIFT });
+        pointer = pointer.then(PointerAction::Pause {
+            duration: Duration::ZERO,
+        });
+        self.client
+            .perform_actions(vec![keys.into(), pointer.into()] as Vec<ActionSequence>)
+            .await?;
+        self.client.release_actions().await?;
         Ok(())
     }
 

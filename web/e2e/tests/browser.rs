@@ -7,7 +7,6 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT,
 use serde_json::{Value, json};
 use terarchitect_web_e2e::*;
 
-const SHIFT: char = '\u{E008}';
 const LEFT: char = '\u{E012}';
 const UP: char = '\u{E013}';
 const RIGHT: char = '\u{E014}';
@@ -127,41 +126,21 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     // select one, shift-click the other, connect
     node(b, "Web app").await?.click().await?;
     let db = node(b, "Database").await?;
-    let keys = KeyActions::new("keys".into())
-        .then(KeyAction::Down { value: SHIFT })
-        .then(KeyAction::Pause {
-            duration: Duration::ZERO,
-        })
-        .then(KeyAction::Pause {
-            duration: Duration::ZERO,
-        })
-        .then(KeyAction::Pause {
-            duration: Duration::ZERO,
-        })
-        .then(KeyAction::Up { value: SHIFT });
-    let mouse = MouseActions::new("mouse".into())
-        .then(PointerAction::Pause {
-            duration: Duration::ZERO,
-        })
-        .then(PointerAction::MoveToElement {
+    b.with_shift(vec![
+        PointerAction::MoveToElement {
             element: db.clone(),
             duration: None,
             x: 0.0,
             y: 0.0,
-        })
-        .then(PointerAction::Down {
+        },
+        PointerAction::Down {
             button: MOUSE_BUTTON_LEFT,
-        })
-        .then(PointerAction::Up {
+        },
+        PointerAction::Up {
             button: MOUSE_BUTTON_LEFT,
-        })
-        .then(PointerAction::Pause {
-            duration: Duration::ZERO,
-        });
-    b.client
-        .perform_actions(vec![keys.into(), mouse.into()] as Vec<fantoccini::actions::ActionSequence>)
-        .await?;
-    b.client.release_actions().await?;
+        },
+    ])
+    .await?;
     b.wait_js(
         "two selected nodes",
         "return document.querySelectorAll('.node.selected').length === 2",
@@ -187,35 +166,48 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .await?;
     let at: Vec<f64> = serde_json::from_value(at)?;
     let click_background = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveTo { duration: None, x: at[0], y: at[1] })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x: at[0],
+            y: at[1],
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
     b.client.perform_actions(click_background).await?;
     b.client.release_actions().await?;
-    b.wait_js("nothing selected", "return document.querySelectorAll('.node.selected').length === 0")
-        .await?;
-    let shift = KeyActions::new("keys".into())
-        .then(KeyAction::Down { value: SHIFT })
-        .then(KeyAction::Pause { duration: Duration::ZERO })
-        .then(KeyAction::Pause { duration: Duration::ZERO })
-        .then(KeyAction::Pause { duration: Duration::ZERO })
-        .then(KeyAction::Pause { duration: Duration::ZERO })
-        .then(KeyAction::Up { value: SHIFT });
-    let sweep = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveTo { duration: None, x: at[2], y: at[3] })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveTo {
+    b.wait_js(
+        "nothing selected",
+        "return document.querySelectorAll('.node.selected').length === 0",
+    )
+    .await?;
+    b.with_shift(vec![
+        PointerAction::MoveTo {
+            duration: None,
+            x: at[2],
+            y: at[3],
+        },
+        PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        },
+        PointerAction::MoveTo {
             duration: Some(Duration::from_millis(100)),
             x: (at[2] + at[4]) / 2.0,
             y: (at[3] + at[5]) / 2.0,
-        })
-        .then(PointerAction::MoveTo { duration: Some(Duration::from_millis(100)), x: at[4], y: at[5] })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::Pause { duration: Duration::ZERO });
-    b.client
-        .perform_actions(vec![shift.into(), sweep.into()] as Vec<fantoccini::actions::ActionSequence>)
-        .await?;
-    b.client.release_actions().await?;
+        },
+        PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(100)),
+            x: at[4],
+            y: at[5],
+        },
+        PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        },
+    ])
+    .await?;
     b.wait_js(
         "both nodes box-selected",
         "return document.querySelectorAll('.node.selected').length === 2 && !document.querySelector('.select-box')",
@@ -371,8 +363,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     )
     .await?;
     b.click(".notes .note .note-edit").await?;
-    b.type_into(".notes .note textarea[name=note_body]", "Holds orders, users and carts.")
-        .await?;
+    b.type_into(
+        ".notes .note textarea[name=note_body]",
+        "Holds orders, users and carts.",
+    )
+    .await?;
     b.click(".notes .note .note-form button[type=submit]").await?;
     b.wait_js(
         "the edited note shown",
@@ -678,7 +673,9 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
     // ---- the ticket page moves the ticket as the board does: into In Progress queues
     // a run (shown at once), on to Done cancels it while still queued
-    b.client.goto(&format!("{}/projects/{pid}/tickets/{tid}", s.base)).await?;
+    b.client
+        .goto(&format!("{}/projects/{pid}/tickets/{tid}", s.base))
+        .await?;
     let option_of = |role: &'static str| async move {
         let o = b.wait_for(&format!("#ticket-column option[data-role={role}]")).await?;
         let value: Res<String> = o.attr("value").await?.ok_or_else(|| format!("no {role} option").into());
@@ -686,26 +683,41 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     };
     let in_progress = option_of("in_progress").await?;
     let done = option_of("done").await?;
-    b.wait_js("the ticket loaded", "return document.querySelectorAll('.job-row').length === 2")
+    b.wait_js(
+        "the ticket loaded",
+        "return document.querySelectorAll('.job-row').length === 2",
+    )
+    .await?;
+    b.wait_for("#ticket-column:not([disabled])")
+        .await?
+        .select_by_value(&in_progress)
         .await?;
-    b.wait_for("#ticket-column:not([disabled])").await?.select_by_value(&in_progress).await?;
     b.wait_for("#log-status[data-job-status=queued]").await?;
     assert_eq!(b.text_of("#move-note").await?, "Moved to In Progress: a run is queued.");
-    b.wait_js("three runs listed", "return document.querySelectorAll('.job-row').length === 3")
-        .await?;
+    b.wait_js(
+        "three runs listed, newest first",
+        "const r = document.querySelectorAll('.job-row'); return r.length === 3 && r[0].cells[0].textContent.trim() === '#3 implement'",
+    )
+    .await?;
     let jobs = s
         .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/jobs"), None)
         .await?;
     let jid3 = jobs[0]["id"].as_str().ok_or("no third job")?.to_string();
     assert_eq!(jobs[0]["status"], "queued");
-    b.wait_for("#ticket-column:not([disabled])").await?.select_by_value(&done).await?;
+    b.wait_for("#ticket-column:not([disabled])")
+        .await?
+        .select_by_value(&done)
+        .await?;
     b.wait_js(
         "the move to Done",
         "const n = document.querySelector('#move-note'); return n && n.textContent === 'Moved to Done: its queued run was cancelled.'",
     )
     .await?;
-    b.wait_for(&format!(".job-row[data-job-id=\"{jid3}\"] .job-cancelled")).await?;
-    let t = s.api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None).await?;
+    b.wait_for(&format!(".job-row[data-job-id=\"{jid3}\"] .job-cancelled"))
+        .await?;
+    let t = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
+        .await?;
     assert_eq!(t["column_id"], done.as_str());
     b.screenshot("05c-ticket-moved.png").await?;
     b.click(".crumb").await?;

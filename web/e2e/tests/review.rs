@@ -153,6 +153,8 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     .await?;
     b.click("#check-settings").await?;
     b.wait_for(&format!("{github_check}[data-ok=true]")).await?;
+    b.js("document.querySelector('#check-results').scrollIntoView()", vec![])
+        .await?;
     b.screenshot("10b-settings-check.png").await?;
 
     // ---- the Review tab lists the ticket with its PR's state and comment count
