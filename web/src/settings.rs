@@ -260,11 +260,14 @@ fn ConnectionCheck(path: String, #[prop(into)] unsaved: Signal<bool>) -> impl In
                                     .into_iter()
                                     .map(|i| {
                                         let name = i.name.clone();
+                                        let (state, class, word) = match (i.ok, i.configured) {
+                                            (true, _) => ("ok", "badge ok", "ok"),
+                                            (false, false) => ("unset", "badge", "not set"),
+                                            (false, true) => ("problem", "badge failed", "problem"),
+                                        };
                                         view! {
-                                            <li data-check=name data-ok=i.ok.to_string()>
-                                                <span class=if i.ok { "badge ok" } else { "badge failed" }>
-                                                    {if i.ok { "ok" } else { "problem" }}
-                                                </span>
+                                            <li data-check=name data-ok=i.ok.to_string() data-state=state>
+                                                <span class=class>{word}</span>
                                                 <strong>{i.name}</strong>
                                                 <span class="detail">{i.detail}</span>
                                             </li>

@@ -894,6 +894,8 @@ pub struct SettingsCheck {
 pub struct CheckItem {
     pub name: String,
     pub ok: bool,
+    /// False when the endpoint is not set up at all (and nothing was called).
+    pub configured: bool,
     pub detail: String,
 }
 

@@ -341,11 +341,7 @@ pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck>
     ];
     for (name, url, key) in llms {
         let item = match url {
-            None => CheckItem {
-                name: name.into(),
-                ok: false,
-                detail: "not configured".into(),
-            },
+            None => not_configured(name),
             Some(url) => {
                 let mut req = http.get(format!("{}/models", url.trim_end_matches('/')));
                 if let Some(k) = key {
@@ -357,11 +353,7 @@ pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck>
         items.push(item);
     }
     items.push(match &s.embedding_url {
-        None => CheckItem {
-            name: "embeddings".into(),
-            ok: false,
-            detail: "not configured".into(),
-        },
+        None => not_configured("embeddings"),
         Some(url) => {
             let body = serde_json::json!({"model": s.embedding_model.clone().unwrap_or_default(), "input": ["ping"]});
             probe(
@@ -384,6 +376,15 @@ pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck>
     Ok(SettingsCheck { items })
 }
 
+fn not_configured(name: &str) -> CheckItem {
+    CheckItem {
+        name: name.into(),
+        ok: false,
+        configured: false,
+        detail: "not configured".into(),
+    }
+}
+
 async fn probe(name: &str, req: reqwest::RequestBuilder) -> CheckItem {
     let (ok, detail) = match req.send().await {
         Ok(r) if r.status().is_success() => (true, format!("reachable ({})", r.status())),
@@ -398,6 +399,7 @@ async fn probe(name: &str, req: reqwest::RequestBuilder) -> CheckItem {
     CheckItem {
         name: name.into(),
         ok,
+        configured: true,
         detail,
     }
 }

@@ -142,7 +142,9 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.wait_for(&format!("{github_check}[data-ok=false]")).await?;
     let refused = b.text_of(github_check).await?;
     assert!(refused.contains("refused (401"), "{refused}");
-    let llm = b.text_of("#check-results li[data-check='director LLM']").await?;
+    let llm = b
+        .text_of("#check-results li[data-check='director LLM'][data-state=unset]")
+        .await?;
     assert!(llm.contains("not configured"), "{llm}");
     b.type_into("tr[data-key=github_token] input", "ghp_e2e_review").await?;
     b.click("#save-settings").await?;
