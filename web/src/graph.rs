@@ -254,10 +254,7 @@ impl Ed {
         self.notes.with(|ns| {
             ns.iter()
                 .flatten()
-                .filter(|n| match on {
-                    Sel::Node(id) => n.node_id == Some(id),
-                    Sel::Edge(id) => n.edge_id == Some(id),
-                })
+                .filter(|n| is_on(n, Some(on)))
                 .map(|n| n.body.clone())
                 .collect()
         })
@@ -421,6 +418,15 @@ fn canvas_point(ev: &web_sys::MouseEvent) -> (f64, f64) {
         .unwrap_or((ev.client_x() as f64, ev.client_y() as f64))
 }
 
+/// Whether a note is on this component or connection (None: on the project itself).
+fn is_on(n: &Note, on: Option<Sel>) -> bool {
+    match on {
+        Some(Sel::Node(id)) => n.node_id == Some(id),
+        Some(Sel::Edge(id)) => n.edge_id == Some(id),
+        None => n.node_id.is_none() && n.edge_id.is_none(),
+    }
+}
+
 /// `base` plus the components whose centres lie in the box between two canvas points.
 fn box_selection(ed: Ed, a: (f64, f64), b: (f64, f64), base: &[Sel]) -> Vec<Sel> {
     let (tx, ty, s) = ed.view.get_untracked();
@@ -507,7 +513,11 @@ pub fn GraphEditor(project: Uuid) -> impl IntoView {
             }
             Drag::Box { from, to, base } => {
                 *to = canvas_point(&ev);
-                ed.selected.set(box_selection(ed, *from, *to, base));
+                let sel = box_selection(ed, *from, *to, base);
+                // Every node's class reads the selection: notify only when it changes.
+                if ed.selected.with_untracked(|s| *s != sel) {
+                    ed.selected.set(sel);
+                }
             }
             Drag::Nodes { from, start, moved, .. } => {
                 let s = ed.view.get_untracked().2;
@@ -1041,12 +1051,9 @@ fn Notes(ed: Ed) -> impl IntoView {
                             .get()
                             .unwrap_or_default()
                             .into_iter()
-                            .filter(move |n| match t {
-                                Some(Sel::Node(id)) => n.node_id == Some(id),
-                                Some(Sel::Edge(id)) => n.edge_id == Some(id),
-                                None => n.node_id.is_none() && n.edge_id.is_none(),
-                            })
+                            .filter(move |n| is_on(n, t))
                     }
+                    // A saved edit changes updated_at: the item is rebuilt, out of edit mode.
                     key=|n| (n.id, n.updated_at)
                     children=move |n| view! { <NoteItem ed=ed note=n error=error /> }
                 />
@@ -1068,13 +1075,13 @@ fn NoteItem(ed: Ed, note: Note, error: RwSignal<Option<String>>) -> impl IntoVie
     let nid = note.id;
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(note.body.clone());
-    let start = {
+    let start = Callback::new({
         let body = note.body.clone();
-        move || {
+        move |()| {
             draft.set(body.clone());
             editing.set(true);
         }
-    };
+    });
     let save = {
         let path = path.clone();
         move |ev: web_sys::SubmitEvent| {
@@ -1121,12 +1128,10 @@ fn NoteItem(ed: Ed, note: Note, error: RwSignal<Option<String>>) -> impl IntoVie
             <Show
                 when=move || editing.get()
                 fallback=move || {
-                    let start = start.clone();
-                    let start2 = start.clone();
                     let delete = delete.clone();
                     view! {
-                        <p title="Double-click to edit" on:dblclick=move |_| start()>{body.clone()}</p>
-                        <button class="btn small ghost note-edit" on:click=move |_| start2()>"Edit"</button>
+                        <p title="Double-click to edit" on:dblclick=move |_| start.run(())>{body.clone()}</p>
+                        <button class="btn small ghost note-edit" on:click=move |_| start.run(())>"Edit"</button>
                         <button class="btn small ghost note-delete" on:click=delete>"Delete"</button>
                     }
                 }
