@@ -56,8 +56,6 @@ impl BoardCtx {
         let t0 = perf.as_ref().map(|p| p.now()).unwrap_or(0.0);
         let count: usize = b.columns.iter().map(|c| c.tickets.len()).sum();
         self.board.set(Some(b));
-        let focus = self.focus_after.get_untracked();
-        let ctx_focus = self.focus_after;
         let cb = Closure::once_into_js(move || {
             let el = document().query_selector(".board").ok().flatten();
             if let Some(el) = &el {
@@ -67,16 +65,6 @@ impl BoardCtx {
             if let Some(el) = el {
                 let _ = el.set_attribute("data-render-ms", &format!("{ms:.1}"));
                 let _ = el.set_attribute("data-ticket-count", &count.to_string());
-            }
-            // Once: give the focus back to a card the keyboard just moved (re-rendering it
-            // in its new place lost the focus); never steal it later.
-            if let Some(id) = focus {
-                ctx_focus.set(None);
-                if let Ok(Some(card)) = document().query_selector(&format!("[data-ticket-id=\"{id}\"]"))
-                    && let Ok(card) = card.dyn_into::<web_sys::HtmlElement>()
-                {
-                    let _ = card.focus();
-                }
             }
         });
         let _ = window().request_animation_frame(cb.unchecked_ref());
@@ -431,6 +419,23 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
     let more = ticket.node_ids.len().saturating_sub(4);
     let tokens = ticket.input_tokens + ticket.output_tokens;
     let aria = format!("{} ({} priority)", ticket.title, priority);
+    // A card the keyboard just moved is rendered anew in its place (and again when the
+    // server answers): each new copy takes the focus back once laid out, unless the user
+    // has focused something else meanwhile.
+    let card_ref = NodeRef::<leptos::html::Article>::new();
+    Effect::new(move |_| {
+        if let Some(card) = card_ref.get()
+            && ctx.focus_after.get_untracked() == Some(tid)
+        {
+            let cb = Closure::once_into_js(move || {
+                let nothing_focused = document().active_element().is_none_or(|a| a.tag_name() == "BODY");
+                if nothing_focused {
+                    let _ = card.focus();
+                }
+            });
+            let _ = window().request_animation_frame(cb.unchecked_ref());
+        }
+    });
     view! {
         <article
             class=format!("ticket-card prio-{priority}")
@@ -439,7 +444,11 @@ fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
             data-ticket-id=tid.to_string()
             aria-label=aria
             aria-keyshortcuts="ArrowLeft ArrowRight ArrowUp ArrowDown Enter"
+            node_ref=card_ref
             on:focusin=move |_| {
+                if ctx.focus_after.get_untracked().is_some_and(|f| f != tid) {
+                    ctx.focus_after.set(None);
+                }
                 if ctx.focused.get_untracked() != Some(tid) {
                     ctx.focused.set(Some(tid));
                 }
