@@ -224,7 +224,7 @@ impl System {
 
         // Both functions under the Lambda runtime emulation, on the gateway so agents reach it.
         let lambda_port = free_port();
-        let mut watch = Command::new("cargo");
+        let mut watch = terarchitect_testkit::process::cargo();
         env(&mut watch);
         watch
             .args(["lambda", "watch", "-A", &gateway, "-P", &lambda_port.to_string()])

@@ -76,7 +76,7 @@ async fn unsent_outbox_rows_are_resent_by_the_scheduler() {
     // Simulate the API dying between commit and send: create the job the same way,
     // but never send.
     let mut tx = t.db.pool.begin().await.unwrap();
-    let job = terarchitect_functions::store::jobs::create_queued(
+    let job = terarchitect_functions::store::jobs::insert_queued(
         &mut tx,
         pid.parse().unwrap(),
         tid.parse().unwrap(),
@@ -84,6 +84,9 @@ async fn unsent_outbox_rows_are_resent_by_the_scheduler() {
     )
     .await
     .unwrap();
+    terarchitect_functions::store::jobs::insert_outbox(&mut tx, job.id)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(t.queued_job_ids().await.is_empty());
     let r = jobs::repair(&t.app, Duration::ZERO).await.unwrap();

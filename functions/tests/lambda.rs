@@ -3,7 +3,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -31,7 +30,7 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     let worker = common::mint(&db, "host", TokenKind::Worker).await;
     let port = free_port();
 
-    let mut cmd = Command::new("cargo");
+    let mut cmd = terarchitect_testkit::process::cargo();
     cmd.args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DATABASE_URL", &db.url)

@@ -298,13 +298,13 @@ async fn one_active_job_per_ticket_and_lease_rules() {
     )
     .await
     .unwrap();
-    let job = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+    let job = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = db.pool.begin().await.unwrap();
-    let err = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+    let err = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
         .await
         .unwrap_err();
     assert!(
@@ -383,7 +383,7 @@ async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
     )
     .await
     .unwrap();
-    let job = store::jobs::create_queued(&mut tx, p, t, JobKind::Implement)
+    let job = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -175,7 +175,7 @@ impl Env {
             }
             JobKind::Review => {
                 let mut tx = db.pool.begin().await.unwrap();
-                let job = store::jobs::create_queued(&mut tx, project.id, ticket.id, JobKind::Review)
+                let job = store::jobs::insert_queued(&mut tx, project.id, ticket.id, JobKind::Review)
                     .await
                     .unwrap();
                 tx.commit().await.unwrap();

@@ -40,3 +40,31 @@ impl Drop for ProcessGroup {
         let _ = self.child.wait();
     }
 }
+
+/// `cargo` for a test to run (e.g. `cargo lambda watch`), without the variables that
+/// `cargo test` set for the test itself. Build scripts (ring's, for one) rerun when
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`… differ from the last build, so a nested
+/// cargo that inherited them would rebuild half the dependency tree that `./dev` had
+/// already built.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    for (name, _) in std::env::vars_os() {
+        let inherited = name.to_str().is_some_and(|n| {
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_EXE_",
+                "CARGO_CRATE_",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        });
+        if inherited {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use terarchitect_protocol::{
     BoardSummaryColumn, Claim, ClaimRequest, ColumnRole, EventBatch, EventPage, FinishRequest, Graph, Heartbeat,
-    HeartbeatRequest, Job, JobKind, JobMessage, JobStatus, Outcome, Validate, WorkerContext,
+    HeartbeatRequest, Job, JobStatus, Validate, WorkerContext,
 };
 use uuid::Uuid;
 
+use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
+use super::queue::JobTx;
 use super::{App, crypto};
 use crate::store;
 use crate::{Error, JobConflict, Result};
@@ -57,96 +59,67 @@ pub async fn heartbeat(app: &App, job_id: Uuid, req: &HeartbeatRequest) -> Resul
     }
 }
 
-/// Ends the job held by `req.host_id`. Success moves the ticket to In Review with its PR;
-/// `Released` puts the job back on the queue while attempts remain.
+/// Ends the job held by `req.host_id`, as `lifecycle::transition` says: success moves the
+/// ticket to In Review with its PR; a release puts the job back on the queue while
+/// attempts remain.
 pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job> {
     req.validate()?;
-    let mut tx = app.db.begin().await?;
-    let host = Some(req.host_id.as_str());
-    let unstarted = req.agent_started == Some(false);
-    let current = store::jobs::get(&mut *tx, job_id).await?;
-    store::lock_project(&mut tx, current.project_id).await?;
-    let finished = match req.outcome {
-        // A job handed back after a stop was requested is simply stopped.
-        Outcome::Released if current.cancel_requested => {
-            let reason = req.reason.as_deref().or(Some("stopped on request"));
-            store::jobs::finish(&mut tx, job_id, host, JobStatus::Cancelled, req.exit_code, reason, None).await?
-        }
-        // Handed back before the host started its agent: the attempt does not count (a
-        // bounded number of times, see `store::jobs::release`); otherwise only while
-        // attempts remain.
-        Outcome::Released
-            if (unstarted && store::jobs::release_is_free(&mut *tx, job_id).await?)
-                || store::jobs::attempts_left(&mut *tx, job_id).await? =>
-        {
-            store::jobs::release(&mut tx, job_id, host, req.reason.as_deref(), unstarted).await?
-        }
-        Outcome::Released | Outcome::Failed => {
-            let reason = req.reason.clone().unwrap_or_else(|| "the agent failed".into());
-            store::jobs::finish(
-                &mut tx,
-                job_id,
-                host,
-                JobStatus::Failed,
-                req.exit_code,
-                Some(&reason),
-                None,
-            )
-            .await?
-        }
-        Outcome::Cancelled => {
-            let reason = req.reason.as_deref().or(Some("stopped on request"));
-            store::jobs::finish(&mut tx, job_id, host, JobStatus::Cancelled, req.exit_code, reason, None).await?
-        }
-        Outcome::Succeeded if current.cancel_requested => {
-            // A run that was asked to stop never counts as done.
-            store::jobs::finish(
-                &mut tx,
-                job_id,
-                host,
-                JobStatus::Cancelled,
-                req.exit_code,
-                Some("stopped on request"),
-                None,
-            )
-            .await?
-        }
-        Outcome::Succeeded => {
-            let job = store::jobs::finish(
-                &mut tx,
-                job_id,
-                host,
-                JobStatus::Succeeded,
-                req.exit_code,
-                None,
-                req.pr_url.as_deref(),
-            )
-            .await?;
-            if let (Some(job), Some(url)) = (&job, &req.pr_url) {
-                store::tickets::set_pr(&mut *tx, job.ticket_id, url, req.pr_number).await?;
-                let (column, _) = store::tickets::place(&mut tx, job.project_id, job.ticket_id).await?;
-                let review = store::board::by_role(&mut *tx, job.project_id, ColumnRole::InReview).await?;
-                let progress = store::board::by_role(&mut *tx, job.project_id, ColumnRole::InProgress).await?;
-                if column == progress.id {
-                    store::tickets::move_to(&mut tx, job.project_id, job.ticket_id, review.id, None).await?;
-                }
-            }
-            job
-        }
+    let mut tx = JobTx::begin(app).await?;
+    let project_id = store::jobs::get(&mut **tx, job_id).await?.project_id;
+    store::lock_project(&mut tx, project_id).await?;
+    let (current, state) = store::jobs::lock_state(&mut tx, job_id).await?;
+    let event = Event::Finished {
+        outcome: req.outcome,
+        agent_started: req.agent_started != Some(false),
+        reason: req.reason.as_deref(),
     };
-    let Some(job) = finished else {
+    let applied = match lifecycle::transition(state, event) {
+        Some(t) if current.lease_owner.as_deref() == Some(req.host_id.as_str()) => {
+            let pr = req.pr_url.as_deref().map(|url| (url, req.pr_number));
+            apply(&mut tx, &current, &t, Some(&req.host_id), req.exit_code, pr).await?
+        }
+        _ => None,
+    };
+    let Some(job) = applied else {
         return Err(job_conflict(
             &current,
             "nothing was changed",
             &format!("{} does not hold its lease; nothing was changed", req.host_id),
         ));
     };
-    tx.commit().await?;
-    if job.status == JobStatus::Queued {
-        super::tickets::send_outbox(app, job.id).await.ok();
-    }
+    tx.commit(app).await?;
     tracing::info!(job_id = %job.id, status = job.status.as_str(), "job finished");
     Ok(job)
+}
+
+/// Applies an ending transition of a running job (conditional on `host` holding the
+/// lease; `None`: whoever holds it). `pr`: the pull request (URL, number) a success
+/// names. `None` when the guard found the job changed.
+async fn apply(
+    tx: &mut JobTx,
+    job: &Job,
+    t: &Transition,
+    host: Option<&str>,
+    exit_code: Option<i32>,
+    pr: Option<(&str, Option<i64>)>,
+) -> Result<Option<Job>> {
+    if t.requeue {
+        let released = store::jobs::release(tx, job.id, host, t.reason.as_deref(), t.refund_attempt).await?;
+        if released.is_some() {
+            tx.requeue(job.id).await?;
+        }
+        return Ok(released);
+    }
+    let pr = pr.filter(|_| t.status == JobStatus::Succeeded);
+    let pr_url = pr.map(|(url, _)| url);
+    let done = store::jobs::finish(tx, job.id, host, t.status, exit_code, t.reason.as_deref(), pr_url).await?;
+    if let (Some(done), Some((url, number))) = (&done, pr) {
+        store::tickets::set_pr(&mut ***tx, done.ticket_id, url, number).await?;
+    }
+    if done.is_some() && t.column == ColumnChange::InProgressToInReview {
+        super::tickets::follow_success(tx, job.project_id, job.ticket_id).await?;
+    }
+    Ok(done)
 }
 
 /// The 409 for a claim, heartbeat or finish that found `current` in the way: finished,
@@ -179,9 +152,25 @@ pub async fn cancel(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
     if job.project_id != project_id {
         return Err(Error::NotFound("job"));
     }
-    match store::jobs::request_cancel(&app.db, job_id, "stopped by a user").await? {
+    match request_stop(&app.db, &job, "stopped by a user").await? {
         Some(j) => Ok(j),
         None => Err(Error::Conflict(format!("job already {}", job.status.as_str()))),
+    }
+}
+
+/// `lifecycle`'s stop request: a queued job is cancelled at once, a running one flagged
+/// for its host. None when the job had already ended.
+pub async fn request_stop(db: impl sqlx::PgExecutor<'_>, job: &Job, reason: &str) -> Result<Option<Job>> {
+    let state = JobState {
+        status: job.status,
+        cancel_requested: job.cancel_requested,
+        attempts_left: true,
+        free_release_left: true,
+    };
+    match lifecycle::transition(state, Event::StopRequested { reason }) {
+        // The update re-checks the status: the job may have moved on since it was read.
+        Some(_) => store::jobs::request_cancel(db, job.id, reason).await,
+        None => Ok(None),
     }
 }
 
@@ -191,24 +180,19 @@ pub async fn retry(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
     if old.project_id != project_id {
         return Err(Error::NotFound("job"));
     }
-    if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
+    if !lifecycle::can_retry(old.status) {
         return Err(Error::Conflict(format!(
             "only failed or cancelled jobs can be retried; this one is {}",
             old.status.as_str()
         )));
     }
-    let mut tx = app.db.begin().await?;
+    let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, project_id).await?;
-    let job = store::jobs::create_queued(&mut tx, project_id, old.ticket_id, old.kind).await?;
-    if old.kind == JobKind::Implement {
-        let progress = store::board::by_role(&mut *tx, project_id, ColumnRole::InProgress).await?;
-        let (column, _) = store::tickets::place(&mut tx, project_id, old.ticket_id).await?;
-        if column != progress.id {
-            store::tickets::move_to(&mut tx, project_id, old.ticket_id, progress.id, None).await?;
-        }
+    let job = tx.enqueue(project_id, old.ticket_id, old.kind).await?;
+    if lifecycle::retry_moves_to_progress(old.kind) {
+        super::tickets::place_in(&mut tx, project_id, old.ticket_id, ColumnRole::InProgress).await?;
     }
-    tx.commit().await?;
-    super::tickets::send_outbox(app, job.id).await.ok();
+    tx.commit(app).await?;
     store::jobs::get(&app.db, job.id).await
 }
 
@@ -292,59 +276,31 @@ pub async fn worker_context(app: &App, job: &Job) -> Result<WorkerContext> {
 /// What one scheduler pass did.
 #[derive(Debug, Default, PartialEq)]
 pub struct Repairs {
+    /// Messages this pass put on the queue: requeued jobs' and stale outbox rows'.
     pub resent: usize,
     pub requeued: usize,
     pub failed: usize,
 }
 
-/// Re-sends outbox rows that stayed unsent for `min_age`, and recovers running jobs
-/// whose lease expired (their host died): back to the queue while attempts remain.
+/// Recovers running jobs whose lease expired (their host died), as `lifecycle` says for
+/// `LeaseExpired`, and re-sends outbox rows that stayed unsent for `min_age`.
 pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
     let mut out = Repairs::default();
-    for job in store::jobs::expired_leases(&app.db, 100).await? {
-        let mut tx = app.db.begin().await?;
-        let left = store::jobs::attempts_left(&mut *tx, job.id).await?;
-        if left && !job.cancel_requested {
-            if store::jobs::release(&mut tx, job.id, None, Some("the worker host stopped answering"), false)
-                .await?
-                .is_some()
-            {
+    for expired in store::jobs::expired_leases(&app.db, 100).await? {
+        let mut tx = JobTx::begin(app).await?;
+        let (job, state) = store::jobs::lock_state(&mut tx, expired.id).await?;
+        let Some(t) = lifecycle::transition(state, Event::LeaseExpired) else {
+            continue; // finished meanwhile
+        };
+        if apply(&mut tx, &job, &t, None, None, None).await?.is_some() {
+            if t.requeue {
                 out.requeued += 1;
-            }
-        } else {
-            let (status, reason) = if job.cancel_requested {
-                (JobStatus::Cancelled, "stopped on request (host gone)")
             } else {
-                (
-                    JobStatus::Failed,
-                    "the worker host stopped answering and no attempts are left",
-                )
-            };
-            if store::jobs::finish(&mut tx, job.id, None, status, None, Some(reason), None)
-                .await?
-                .is_some()
-            {
                 out.failed += 1;
             }
         }
-        tx.commit().await?;
+        out.resent += tx.commit(app).await?;
     }
-    loop {
-        let mut tx = app.db.begin().await?;
-        let rows = store::jobs::claim_stale_outbox(&mut tx, min_age, 100).await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            app.queue
-                .send(&JobMessage {
-                    job_id: row.payload.job_id,
-                })
-                .await?;
-        }
-        store::jobs::mark_sent(&mut *tx, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
-        tx.commit().await?;
-        out.resent += rows.len();
-    }
+    out.resent += super::queue::resend_stale(app, min_age).await?;
     Ok(out)
 }

@@ -3,6 +3,7 @@
 pub mod crypto;
 pub mod github;
 pub mod jobs;
+pub mod lifecycle;
 pub mod llm;
 pub mod memory;
 pub mod ops;

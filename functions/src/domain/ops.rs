@@ -8,6 +8,7 @@ use serde_json::json;
 use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, TicketMove};
 use uuid::Uuid;
 
+use super::queue::JobTx;
 use super::{App, jobs, llm, settings};
 use crate::store;
 use crate::{Error, Result};
@@ -34,10 +35,9 @@ pub async fn requeue_ticket(app: &App, ticket_id: Uuid) -> Result<Requeued> {
             j.lease_expires_at.map(|t| t.to_rfc3339()).unwrap_or_default()
         ))),
         Some(j) if j.status == JobStatus::Queued => {
-            let mut tx = app.db.begin().await?;
-            store::jobs::enqueue_outbox(&mut tx, j.id).await?;
-            tx.commit().await?;
-            super::tickets::send_outbox(app, j.id).await?;
+            let mut tx = JobTx::begin(app).await?;
+            tx.requeue(j.id).await?;
+            tx.commit_and_send(app).await?;
             Ok(Requeued {
                 job: store::jobs::get(&app.db, j.id).await?,
                 action: "resent",

@@ -1,8 +1,14 @@
-//! The job queue (SQS). Messages carry only `{job_id}`; the database is the truth.
+//! The job queue: an outbox in the database, sent to SQS after commit. Messages carry
+//! only `{job_id}`; the database is the truth.
+
+use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use terarchitect_protocol::JobMessage;
+use terarchitect_protocol::{Job, JobKind, JobMessage};
+use uuid::Uuid;
 
+use super::App;
+use crate::store::{self, Tx};
 use crate::{Error, Result};
 
 #[derive(Clone)]
@@ -41,5 +47,109 @@ impl JobQueue {
             .await
             .map_err(|e| Error::Unavailable(format!("job queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
         Ok(())
+    }
+}
+
+/// A transaction that may put jobs on the queue. Each queued job gets an outbox row in
+/// the transaction; its message is sent only after the commit (a job is never sent that
+/// the database does not have), and a send that fails leaves the row for the scheduler.
+/// Every path that queues a job goes through here.
+pub struct JobTx {
+    tx: Tx<'static>,
+    to_send: Vec<Uuid>,
+}
+
+impl JobTx {
+    pub async fn begin(app: &App) -> Result<JobTx> {
+        Ok(JobTx {
+            tx: app.db.begin().await?,
+            to_send: Vec::new(),
+        })
+    }
+
+    /// A new queued job of `kind` for the ticket.
+    pub async fn enqueue(&mut self, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
+        let job = store::jobs::insert_queued(&mut self.tx, project_id, ticket_id, kind).await?;
+        self.requeue(job.id).await?;
+        Ok(job)
+    }
+
+    /// Another message for a job that is (again) queued.
+    pub async fn requeue(&mut self, job_id: Uuid) -> Result<()> {
+        store::jobs::insert_outbox(&mut self.tx, job_id).await?;
+        self.to_send.push(job_id);
+        Ok(())
+    }
+
+    /// Commits, then sends; returns how many messages went out. A failed send is logged:
+    /// the scheduler re-sends the row.
+    pub async fn commit(self, app: &App) -> Result<usize> {
+        let mut sent = 0;
+        for (job_id, result) in self.commit_then_send(app).await? {
+            match result {
+                Ok(()) => sent += 1,
+                Err(e) => tracing::warn!(%job_id, error = %e, "enqueue failed; the scheduler will retry"),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Commits, then sends; a failed send is the caller's error too (an operator asking
+    /// for a job to be re-sent wants to know).
+    pub async fn commit_and_send(self, app: &App) -> Result<()> {
+        self.commit_then_send(app)
+            .await?
+            .into_iter()
+            .try_for_each(|(_, sent)| sent)
+    }
+
+    async fn commit_then_send(self, app: &App) -> Result<Vec<(Uuid, Result<()>)>> {
+        self.tx.commit().await?;
+        let mut out = Vec::with_capacity(self.to_send.len());
+        for job_id in self.to_send {
+            out.push((job_id, send_outbox(app, job_id).await));
+        }
+        Ok(out)
+    }
+}
+
+impl std::ops::Deref for JobTx {
+    type Target = Tx<'static>;
+    fn deref(&self) -> &Tx<'static> {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for JobTx {
+    fn deref_mut(&mut self) -> &mut Tx<'static> {
+        &mut self.tx
+    }
+}
+
+/// Sends the job's unsent outbox rows to the queue and marks them sent.
+async fn send_outbox(app: &App, job_id: Uuid) -> Result<()> {
+    for row in store::jobs::unsent_for_job(&app.db, job_id).await? {
+        app.queue.send(&row.payload).await?;
+        store::jobs::mark_sent(&app.db, &[row.id]).await?;
+    }
+    Ok(())
+}
+
+/// Re-sends outbox rows that stayed unsent for `min_age` (the sender died between commit
+/// and send, or the queue was down). Returns how many were sent.
+pub async fn resend_stale(app: &App, min_age: Duration) -> Result<usize> {
+    let mut resent = 0;
+    loop {
+        let mut tx = app.db.begin().await?;
+        let rows = store::jobs::claim_stale_outbox(&mut tx, min_age, 100).await?;
+        if rows.is_empty() {
+            return Ok(resent);
+        }
+        for row in &rows {
+            app.queue.send(&row.payload).await?;
+        }
+        store::jobs::mark_sent(&mut *tx, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
+        tx.commit().await?;
+        resent += rows.len();
     }
 }

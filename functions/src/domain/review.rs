@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::App;
 use super::github::{Acting, GitHubError, Repo};
+use super::queue::JobTx;
 use super::test_files;
 use crate::store;
 use crate::{Error, Result};
@@ -575,12 +576,12 @@ async fn poll_ticket(
         });
     }
     let seen = reviewer_comments(gh, n).await?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, c.project_id).await?;
     let recorded = store::reviews::record(&mut tx, c.project_id, c.ticket_id, &seen).await?;
     // Under the project lock: a user may have moved the ticket, or a job started, meanwhile.
     let Some(rounds) = store::reviews::lock_candidate(&mut tx, c.ticket_id).await? else {
-        tx.commit().await?;
+        tx.commit(app).await?;
         return Ok(TicketPoll {
             recorded,
             action: Action::Nothing,
@@ -593,7 +594,7 @@ async fn poll_ticket(
     }
     let fresh = store::reviews::count_unhandled(&mut tx, c.ticket_id).await?;
     if fresh == 0 {
-        tx.commit().await?;
+        tx.commit(app).await?;
         return Ok(TicketPoll {
             recorded,
             action: Action::Nothing,
@@ -606,27 +607,20 @@ async fn poll_ticket(
              {rounds} review round(s) and max_review_rounds is {max_rounds}. They wait for a human \
              (raise max_review_rounds to let the agent answer later comments)."
         );
-        store::tickets::add_comment(&mut *tx, c.project_id, c.ticket_id, "terarchitect", &note).await?;
-        tx.commit().await?;
+        store::tickets::add_comment(&mut **tx, c.project_id, c.ticket_id, "terarchitect", &note).await?;
+        tx.commit(app).await?;
         tracing::info!(ticket_id = %c.ticket_id, pr = n, "review round limit reached; comments left to a human");
         return Ok(TicketPoll {
             recorded,
             action: Action::Capped,
         });
     }
-    let job = store::jobs::create_queued(
-        &mut tx,
-        c.project_id,
-        c.ticket_id,
-        terarchitect_protocol::JobKind::Review,
-    )
-    .await?;
+    let job = tx
+        .enqueue(c.project_id, c.ticket_id, terarchitect_protocol::JobKind::Review)
+        .await?;
     store::reviews::mark_handled(&mut tx, c.ticket_id, Some(job.id)).await?;
     store::tickets::bump_review_rounds(&mut tx, c.ticket_id).await?;
-    tx.commit().await?;
-    if let Err(e) = super::tickets::send_outbox(app, job.id).await {
-        tracing::warn!(job_id = %job.id, error = %e, "enqueue failed; the scheduler will retry");
-    }
+    tx.commit(app).await?;
     tracing::info!(ticket_id = %c.ticket_id, job_id = %job.id, pr = n, comments = fresh, "review job queued");
     Ok(TicketPoll {
         recorded,

@@ -1,12 +1,12 @@
 //! Ticket rules: creating, editing and above all moving, which queues and cancels jobs.
 
-use terarchitect_protocol::{
-    ColumnRole, JobKind, JobMessage, MoveOutcome, NewTicket, Ticket, TicketMove, TicketPatch, Validate,
-};
+use terarchitect_protocol::{ColumnRole, MoveOutcome, NewTicket, Ticket, TicketMove, TicketPatch, Validate};
 use uuid::Uuid;
 
 use super::App;
-use crate::store;
+use super::lifecycle::{self, MoveEffect};
+use super::queue::JobTx;
+use crate::store::{self, Tx};
 use crate::{Error, Result};
 
 pub async fn create(app: &App, project_id: Uuid, input: &NewTicket) -> Result<Ticket> {
@@ -54,41 +54,41 @@ pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Moves a ticket. Into In Progress: queues an `implement` job unless one is active
-/// (job + outbox row in the move's transaction, then sent to SQS after commit). Out of
-/// In Progress: cancels the active job (at once when queued, via its host when running).
+/// Moves a ticket; what that does to its jobs is `lifecycle::on_move`: into In Progress
+/// queues an `implement` job unless one is active (sent to SQS after commit), out of In
+/// Progress cancels the active job (at once when queued, via its host when running).
 pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove) -> Result<MoveOutcome> {
     mv.validate()?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, project_id).await?;
-    let target = store::board::get(&mut *tx, project_id, mv.column_id)
+    let target = store::board::get(&mut **tx, project_id, mv.column_id)
         .await
         .map_err(|_| Error::invalid("column_id", "no such column in this project"))?;
     let from_column = store::tickets::move_to(&mut tx, project_id, id, target.id, mv.position).await?;
 
-    let active = store::jobs::active_for_ticket(&mut *tx, id).await?;
+    let active = store::jobs::active_for_ticket(&mut **tx, id).await?;
+    let into_progress = target.role == Some(ColumnRole::InProgress);
+    let effect = lifecycle::on_move(
+        into_progress,
+        from_column != target.id,
+        active.as_ref().map(|j| j.status),
+    );
     let mut new_job = None;
     let mut cancel_requested = false;
-    let into_progress = target.role == Some(ColumnRole::InProgress);
-    if into_progress && active.is_none() {
-        new_job = Some(store::jobs::create_queued(&mut tx, project_id, id, JobKind::Implement).await?);
-    } else if let Some(job) = active.as_ref().filter(|_| !into_progress && from_column != target.id) {
-        store::jobs::request_cancel(&mut *tx, job.id, "the ticket was moved out of In Progress").await?;
-        cancel_requested = true;
-    }
-    tx.commit().await?;
-
-    if let Some(job) = &new_job {
-        // Best effort now; the scheduler re-sends what stays unsent.
-        if let Err(e) = send_outbox(app, job.id).await {
-            tracing::warn!(job_id = %job.id, error = %e, "enqueue failed; the scheduler will retry");
+    match (effect, &active) {
+        (MoveEffect::Enqueue(kind), _) => new_job = Some(tx.enqueue(project_id, id, kind).await?),
+        (MoveEffect::Stop, Some(job)) => {
+            super::jobs::request_stop(&mut **tx, job, "the ticket was moved out of In Progress").await?;
+            cancel_requested = true;
         }
+        _ => {}
     }
+    tx.commit(app).await?;
+
     let ticket = store::tickets::get(&app.db, project_id, id).await?;
-    let job = match (new_job, active) {
-        (Some(j), _) => Some(store::jobs::get(&app.db, j.id).await?),
-        (None, Some(j)) => Some(store::jobs::get(&app.db, j.id).await?),
-        _ => None,
+    let job = match new_job.or(active) {
+        Some(j) => Some(store::jobs::get(&app.db, j.id).await?),
+        None => None,
     };
     Ok(MoveOutcome {
         ticket,
@@ -97,15 +97,25 @@ pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove)
     })
 }
 
-/// Sends the job's unsent outbox rows to the queue and marks them sent.
-pub async fn send_outbox(app: &App, job_id: Uuid) -> Result<()> {
-    for row in store::jobs::unsent_for_job(&app.db, job_id).await? {
-        app.queue
-            .send(&JobMessage {
-                job_id: row.payload.job_id,
-            })
-            .await?;
-        store::jobs::mark_sent(&app.db, &[row.id]).await?;
+/// A job succeeded: its ticket, if still In Progress, goes to In Review (a review job's
+/// ticket is already there and stays).
+pub async fn follow_success(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+    let (column, _) = store::tickets::place(tx, project_id, id).await?;
+    let progress = store::board::by_role(&mut **tx, project_id, ColumnRole::InProgress).await?;
+    if column == progress.id {
+        let review = store::board::by_role(&mut **tx, project_id, ColumnRole::InReview).await?;
+        store::tickets::move_to(tx, project_id, id, review.id, None).await?;
+    }
+    Ok(())
+}
+
+/// Puts the ticket in the column of `role` (at its end) unless it is there already,
+/// without the job consequences of a user's move.
+pub async fn place_in(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, role: ColumnRole) -> Result<()> {
+    let target = store::board::by_role(&mut **tx, project_id, role).await?;
+    let (column, _) = store::tickets::place(tx, project_id, id).await?;
+    if column != target.id {
+        store::tickets::move_to(tx, project_id, id, target.id, None).await?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use terarchitect_protocol::{Job, JobEvent, JobKind, JobMessage, JobStatus, NewJo
 use uuid::Uuid;
 
 use super::Tx;
+use crate::domain::lifecycle::JobState;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -91,29 +92,56 @@ pub async fn active_for_ticket(db: impl PgExecutor<'_>, ticket_id: Uuid) -> Resu
     Ok(row.map(Into::into))
 }
 
-/// Inserts a queued job and its outbox row in the caller's transaction.
-pub async fn create_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
-    let id = Uuid::new_v4();
+/// Inserts a queued job (its outbox row comes from `domain::queue::JobTx`).
+pub async fn insert_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
     let row: Row = sqlx::query_as(sql!(
         "INSERT INTO jobs (id, project_id, ticket_id, kind) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
     ))
-    .bind(id)
+    .bind(Uuid::new_v4())
     .bind(project_id)
     .bind(ticket_id)
     .bind(kind.as_str())
     .fetch_one(&mut **tx)
     .await?;
-    enqueue_outbox(tx, id).await?;
     Ok(row.into())
 }
 
-pub async fn enqueue_outbox(tx: &mut Tx<'_>, job_id: Uuid) -> Result<()> {
+pub async fn insert_outbox(tx: &mut Tx<'_>, job_id: Uuid) -> Result<()> {
     sqlx::query("INSERT INTO outbox (job_id, payload) VALUES ($1, $2)")
         .bind(job_id)
         .bind(sqlx::types::Json(JobMessage { job_id }))
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The job and what the life-cycle rules need to know about it, its row locked until the
+/// transaction ends (so a stop request cannot slip between reading and deciding).
+pub async fn lock_state(tx: &mut Tx<'_>, job_id: Uuid) -> Result<(Job, JobState)> {
+    #[derive(sqlx::FromRow)]
+    struct WithState {
+        #[sqlx(flatten)]
+        row: Row,
+        attempts_left: bool,
+        free_release_left: bool,
+    }
+    let r: Option<WithState> = sqlx::query_as(sql!(
+        "SELECT {COLUMNS}, attempt < max_attempts AS attempts_left, free_releases < $2 AS free_release_left \
+         FROM jobs WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(job_id)
+    .bind(MAX_FREE_RELEASES)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let r = r.ok_or(Error::NotFound("job"))?;
+    let job: Job = r.row.into();
+    let state = JobState {
+        status: job.status,
+        cancel_requested: job.cancel_requested,
+        attempts_left: r.attempts_left,
+        free_release_left: r.free_release_left,
+    };
+    Ok((job, state))
 }
 
 /// Cancels a queued job at once, or flags a running one for its host to stop.
@@ -207,15 +235,15 @@ pub async fn finish(
 /// so a host that can never start agents does not bounce a job forever.
 pub const MAX_FREE_RELEASES: i32 = 20;
 
-/// Puts a running job back in the queue (host draining, environment failure, lease expiry).
-/// `agent_unstarted`: the host never started the agent, so the attempt is given back (while
-/// free releases remain).
+/// Puts a running job back in the queue state (host draining, environment failure, lease
+/// expiry); the caller adds its outbox row. `refund_attempt`: the host never started the
+/// agent, so the attempt is given back (while free releases remain).
 pub async fn release(
     tx: &mut Tx<'_>,
     job_id: Uuid,
     host: Option<&str>,
     reason: Option<&str>,
-    agent_unstarted: bool,
+    refund_attempt: bool,
 ) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, \
@@ -227,15 +255,11 @@ pub async fn release(
     .bind(job_id)
     .bind(host)
     .bind(reason)
-    .bind(agent_unstarted)
+    .bind(refund_attempt)
     .bind(MAX_FREE_RELEASES)
     .fetch_optional(&mut **tx)
     .await?;
-    let job: Option<Job> = row.map(Into::into);
-    if job.is_some() {
-        enqueue_outbox(tx, job_id).await?;
-    }
-    Ok(job)
+    Ok(row.map(Into::into))
 }
 
 /// Running jobs whose lease ran out (their host died).
@@ -248,25 +272,6 @@ pub async fn expired_leases(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<J
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
-}
-
-/// Whether a release of the job before its agent started would not count as an attempt:
-/// free releases remain.
-pub async fn release_is_free(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<bool> {
-    let (free,): (bool,) = sqlx::query_as("SELECT free_releases < $2 AND status = 'running' FROM jobs WHERE id = $1")
-        .bind(job_id)
-        .bind(MAX_FREE_RELEASES)
-        .fetch_one(db)
-        .await?;
-    Ok(free)
-}
-
-pub async fn attempts_left(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<bool> {
-    let (left,): (bool,) = sqlx::query_as("SELECT attempt < max_attempts FROM jobs WHERE id = $1")
-        .bind(job_id)
-        .fetch_one(db)
-        .await?;
-    Ok(left)
 }
 
 /// The running job a job token belongs to.
