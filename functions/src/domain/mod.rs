@@ -1,11 +1,16 @@
 //! Domain rules over the store: what a move, a claim or a finish means.
 
+pub mod columns;
+pub mod comments;
 pub mod crypto;
 pub mod github;
+pub mod graph;
 pub mod jobs;
 pub mod lifecycle;
 pub mod llm;
+pub mod lookups;
 pub mod memory;
+pub mod notes;
 pub mod ops;
 pub mod pagerank;
 pub mod projects;

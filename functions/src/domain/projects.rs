@@ -36,10 +36,23 @@ pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
     store::projects::get(&app.db, id).await
 }
 
+pub async fn list(app: &App) -> Result<Vec<Project>> {
+    store::projects::list(&app.db).await
+}
+
+pub async fn get(app: &App, id: Uuid) -> Result<Project> {
+    store::projects::get(&app.db, id).await
+}
+
 pub async fn update(app: &App, id: Uuid, patch: &ProjectPatch) -> Result<Project> {
     patch.validate()?;
     store::projects::update(&app.db, id, patch).await?;
     store::projects::get(&app.db, id).await
+}
+
+/// Deletes the project and everything in it.
+pub async fn delete(app: &App, id: Uuid) -> Result<()> {
+    store::projects::delete(&app.db, id).await
 }
 
 /// Columns in order, each with its tickets in order.

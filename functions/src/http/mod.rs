@@ -1,27 +1,70 @@
 //! HTTP surface: one axum `Router` per Lambda function, thin handlers over `domain`.
+//!
+//! Each aggregate's module declares its routes once, with their OpenAPI entries
+//! (`utoipa_axum::routes!` over the handlers' `#[utoipa::path]`); the lists below put
+//! them together for the `api` and `worker-api` functions and for the OpenAPI document.
 
-pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
-pub mod worker;
+
+mod board;
+mod graph;
+mod idempotency;
+mod jobs;
+mod memory;
+mod notes;
+mod projects;
+mod review;
+mod settings;
+mod system;
+mod tickets;
+mod worker;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::domain::App;
 
 pub type State = Arc<App>;
 
+type JsonResult<T> = crate::Result<extract::Json<T>>;
+
 /// Largest request body accepted (log batches are the biggest legitimate ones).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
+/// Every UI-facing route (`api` function) with its OpenAPI entry.
+fn api_routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .merge(system::routes())
+        .merge(projects::routes())
+        .merge(graph::routes())
+        .merge(board::routes())
+        .merge(tickets::routes())
+        .merge(review::routes())
+        .merge(jobs::routes())
+        .merge(notes::routes())
+        .merge(settings::routes())
+        .merge(memory::routes())
+}
+
+/// Every worker-host and agent route (`worker-api` function) with its OpenAPI entry.
+fn worker_routes() -> OpenApiRouter<State> {
+    worker::routes()
+}
+
+/// The UI-facing routes plus the OpenAPI document itself.
+fn api_routes_and_doc() -> Router<State> {
+    Router::from(api_routes()).route("/api/openapi.json", axum::routing::get(openapi::serve))
+}
+
 /// The UI-facing API (`api` function).
 pub fn api_router(app: App) -> Router {
-    api::routes()
+    api_routes_and_doc()
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -34,7 +77,7 @@ pub fn api_router(app: App) -> Router {
 pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
     let index = tower_http::services::ServeFile::new(dir.join("index.html"));
     let ui = tower_http::services::ServeDir::new(dir).fallback(index);
-    api::routes()
+    api_routes_and_doc()
         .route("/api/{*rest}", axum::routing::any(error::not_found)) // unknown API paths stay JSON 404s
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -44,7 +87,7 @@ pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
 
 /// The worker-host and agent API (`worker-api` function).
 pub fn worker_router(app: App) -> Router {
-    worker::routes()
+    Router::from(worker_routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

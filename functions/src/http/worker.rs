@@ -1,9 +1,10 @@
 //! Routes for worker hosts (`WorkerHost` token) and agents (`JobAgent` job token).
 
-use axum::Router;
-use axum::routing::{get, post};
+use axum::response::Response;
 use serde::Serialize;
 use terarchitect_protocol::*;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
@@ -12,20 +13,20 @@ use super::extract::{Json, Path};
 use crate::Result;
 use crate::domain;
 
-pub fn routes() -> Router<State> {
-    Router::new()
-        .route("/worker/health", get(health))
-        .route("/worker/jobs/{jid}/claim", post(claim))
-        .route("/worker/jobs/{jid}/heartbeat", post(heartbeat))
-        .route("/worker/jobs/{jid}/finish", post(finish))
-        .route("/worker/jobs/{jid}/events", post(host_events))
-        .route("/agent/context", get(context))
-        .route("/agent/events", post(agent_events))
-        .route("/agent/cancel", get(agent_cancel))
-        .route("/agent/memory/index", post(memory_index))
-        .route("/agent/memory/retrieve", post(memory_retrieve))
-        .route("/agent/memory/delete", post(memory_delete))
-        .route("/v1/embeddings", post(embeddings))
+pub(super) fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(claim))
+        .routes(routes!(heartbeat))
+        .routes(routes!(finish))
+        .routes(routes!(host_events))
+        .routes(routes!(context))
+        .routes(routes!(agent_events))
+        .routes(routes!(agent_cancel))
+        .routes(routes!(memory_index))
+        .routes(routes!(memory_retrieve))
+        .routes(routes!(memory_delete))
+        .routes(routes!(embeddings))
 }
 
 #[utoipa::path(get, path = "/worker/health", operation_id = "worker_health", tag = "worker", responses((status = 200, body = Health), (status = "4XX", body = ErrorBody)))]
@@ -79,7 +80,7 @@ async fn host_events(
     Path(jid): Path<Uuid>,
     Json(b): Json<EventBatch>,
 ) -> Result<Json<Appended>> {
-    crate::store::jobs::get(&s.db, jid).await?;
+    domain::lookups::job(&s, jid).await?;
     Ok(Json(Appended {
         appended: domain::jobs::append_events(&s, jid, &b).await?,
     }))
@@ -147,9 +148,7 @@ async fn embeddings(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
     Json(body): Json<serde_json::Value>,
-) -> Result<axum::response::Response> {
-    use axum::response::IntoResponse;
+) -> Result<Response> {
     let (status, body) = domain::memory::forward_embeddings(&s, Some(job.project_id), body).await?;
-    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
-    Ok((status, axum::Json(body)).into_response())
+    Ok(super::memory::forwarded(status, body))
 }

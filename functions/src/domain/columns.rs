@@ -1,0 +1,50 @@
+//! Board columns: created, renamed, reordered and deleted under the project's lock, so
+//! positions stay dense and unique.
+
+use terarchitect_protocol::{Column, ColumnPatch, NewColumn, Validate};
+use uuid::Uuid;
+
+use super::App;
+use crate::Result;
+use crate::store;
+
+/// The project's columns in order (404 for an unknown project).
+pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<Column>> {
+    store::projects::get(&app.db, project_id).await?;
+    store::board::list(&app.db, project_id).await
+}
+
+pub async fn create(app: &App, project_id: Uuid, input: &NewColumn) -> Result<Column> {
+    input.validate()?;
+    let id = Uuid::new_v4();
+    let mut tx = app.db.begin().await?;
+    store::lock_project(&mut tx, project_id).await?;
+    store::board::insert(&mut tx, project_id, id, &input.title, input.position).await?;
+    let column = store::board::get(&mut *tx, project_id, id).await?;
+    tx.commit().await?;
+    Ok(column)
+}
+
+pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &ColumnPatch) -> Result<Column> {
+    patch.validate()?;
+    let mut tx = app.db.begin().await?;
+    store::lock_project(&mut tx, project_id).await?;
+    store::board::get(&mut *tx, project_id, id).await?;
+    if let Some(title) = &patch.title {
+        store::board::rename(&mut tx, project_id, id, title).await?;
+    }
+    if let Some(position) = patch.position {
+        store::board::reorder(&mut tx, project_id, id, position).await?;
+    }
+    let column = store::board::get(&mut *tx, project_id, id).await?;
+    tx.commit().await?;
+    Ok(column)
+}
+
+pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    store::lock_project(&mut tx, project_id).await?;
+    store::board::delete(&mut tx, project_id, id).await?;
+    tx.commit().await?;
+    Ok(())
+}

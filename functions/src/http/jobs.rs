@@ -1,0 +1,68 @@
+//! A ticket's jobs, one job, its log, and cancelling or retrying it.
+
+use axum::extract::State as S;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use terarchitect_protocol::{ErrorBody, EventPage, Job};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::auth::User;
+use super::extract::{Json, Path, Query};
+use super::{JsonResult, State};
+use crate::Result;
+use crate::domain;
+
+pub(super) fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(job_events))
+        .routes(routes!(cancel_job))
+        .routes(routes!(retry_job))
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<Job>), (status = "4XX", body = ErrorBody)))]
+async fn list_jobs(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Vec<Job>> {
+    Ok(Json(domain::lookups::ticket_jobs(&s, pid, tid).await?))
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
+async fn get_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
+    Ok(Json(domain::lookups::project_job(&s, pid, jid).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    200
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}/events", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id"), ("after" = Option<i64>, Query, description = "only events with seq > after"), ("limit" = Option<i64>, Query, description = "page size, at most 1000")), responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)))]
+async fn job_events(
+    _: User,
+    s: S<State>,
+    Path((pid, jid)): Path<(Uuid, Uuid)>,
+    Query(q): Query<EventsQuery>,
+) -> JsonResult<EventPage> {
+    domain::lookups::project_job(&s, pid, jid).await?;
+    Ok(Json(domain::jobs::events(&s, jid, q.after, q.limit).await?))
+}
+
+#[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/cancel", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
+async fn cancel_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
+    Ok(Json(domain::jobs::cancel(&s, pid, jid).await?))
+}
+
+#[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/retry", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 201, body = Job), (status = "4XX", body = ErrorBody)))]
+async fn retry_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> Result<(StatusCode, Json<Job>)> {
+    Ok((StatusCode::CREATED, Json(domain::jobs::retry(&s, pid, jid).await?)))
+}

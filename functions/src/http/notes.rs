@@ -1,0 +1,51 @@
+//! Notes on the architecture graph.
+
+use axum::extract::State as S;
+use axum::http::StatusCode;
+use terarchitect_protocol::{ErrorBody, NewNote, Note, NotePatch};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::auth::User;
+use super::extract::{Json, Path};
+use super::{JsonResult, State};
+use crate::Result;
+use crate::domain;
+
+pub(super) fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notes, create_note))
+        .routes(routes!(update_note, delete_note))
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Note>), (status = "4XX", body = ErrorBody)))]
+async fn list_notes(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Note>> {
+    Ok(Json(domain::notes::list(&s, pid).await?))
+}
+
+#[utoipa::path(post, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), request_body = NewNote, responses((status = 201, body = Note), (status = "4XX", body = ErrorBody)))]
+async fn create_note(
+    _: User,
+    s: S<State>,
+    Path(pid): Path<Uuid>,
+    Json(n): Json<NewNote>,
+) -> Result<(StatusCode, Json<Note>)> {
+    Ok((StatusCode::CREATED, Json(domain::notes::create(&s, pid, &n).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/projects/{pid}/notes/{nid}", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("nid" = Uuid, Path, description = "note id")), request_body = NotePatch, responses((status = 200, body = Note), (status = "4XX", body = ErrorBody)))]
+async fn update_note(
+    _: User,
+    s: S<State>,
+    Path((pid, nid)): Path<(Uuid, Uuid)>,
+    Json(n): Json<NotePatch>,
+) -> JsonResult<Note> {
+    Ok(Json(domain::notes::update(&s, pid, nid, &n).await?))
+}
+
+#[utoipa::path(delete, path = "/api/projects/{pid}/notes/{nid}", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("nid" = Uuid, Path, description = "note id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn delete_note(_: User, s: S<State>, Path((pid, nid)): Path<(Uuid, Uuid)>) -> Result<StatusCode> {
+    domain::notes::delete(&s, pid, nid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

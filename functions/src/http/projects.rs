@@ -1,0 +1,51 @@
+//! Projects.
+
+use axum::extract::State as S;
+use axum::http::StatusCode;
+use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectPatch};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::auth::User;
+use super::extract::{Json, Path};
+use super::{JsonResult, State};
+use crate::Result;
+use crate::domain;
+
+pub(super) fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project, update_project, delete_project))
+}
+
+#[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = Vec<Project>), (status = "4XX", body = ErrorBody)))]
+async fn list_projects(_: User, s: S<State>) -> JsonResult<Vec<Project>> {
+    Ok(Json(domain::projects::list(&s).await?))
+}
+
+#[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = NewProject, responses((status = 201, body = Project), (status = "4XX", body = ErrorBody)))]
+async fn create_project(_: User, s: S<State>, Json(p): Json<NewProject>) -> Result<(StatusCode, Json<Project>)> {
+    Ok((StatusCode::CREATED, Json(domain::projects::create(&s, &p).await?)))
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Project), (status = "4XX", body = ErrorBody)))]
+async fn get_project(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Project> {
+    Ok(Json(domain::projects::get(&s, pid).await?))
+}
+
+#[utoipa::path(patch, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), request_body = ProjectPatch, responses((status = 200, body = Project), (status = "4XX", body = ErrorBody)))]
+async fn update_project(
+    _: User,
+    s: S<State>,
+    Path(pid): Path<Uuid>,
+    Json(p): Json<ProjectPatch>,
+) -> JsonResult<Project> {
+    Ok(Json(domain::projects::update(&s, pid, &p).await?))
+}
+
+#[utoipa::path(delete, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+async fn delete_project(_: User, s: S<State>, Path(pid): Path<Uuid>) -> Result<StatusCode> {
+    domain::projects::delete(&s, pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
