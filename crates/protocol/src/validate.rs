@@ -1,6 +1,8 @@
 //! Input limits and checks, shared by the API (which enforces them) and the UI (which
 //! shows the same messages inline before sending).
 
+use uuid::Uuid;
+
 use crate::*;
 
 /// A rejected input field.

@@ -1,0 +1,149 @@
+//! Setting a job up: the repository cloned and the ticket's branch checked out (resumed
+//! when it exists), the Director and the configured Worker built from the settings.
+
+use std::time::Instant;
+
+use terarchitect_protocol::{WorkerContext, WorkerMode};
+
+use super::prompts::brief;
+use super::{Config, Job, blocking};
+use crate::api::ApiClient;
+use crate::cancel::Cancel;
+use crate::director::Director;
+use crate::error::{Error, Result};
+use crate::events::EventLog;
+use crate::git::{self, GitAuth};
+use crate::llm::ChatClient;
+use crate::tools::Workspace;
+use crate::worker::Worker;
+use crate::worker::claude::ClaudeWorker;
+use crate::worker::native::NativeWorker;
+use crate::worker::opencode::OpencodeWorker;
+
+fn required(v: &Option<String>, name: &str) -> Result<String> {
+    v.clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| Error::Config(format!("setting `{name}` is not set")))
+}
+
+impl<'c> Job<'c> {
+    pub(super) async fn new(
+        cfg: &'c Config,
+        api: ApiClient,
+        ctx: WorkerContext,
+        log: EventLog,
+        cancel: Cancel,
+    ) -> Result<Job<'c>> {
+        let s = ctx.settings.clone();
+        let director_llm = ChatClient::new(
+            "Director",
+            &required(&s.director_llm_url, "director_llm_url")?,
+            &required(&s.director_llm_model, "director_llm_model")?,
+            s.director_llm_key.as_deref(),
+            cfg.llm_retry.clone(),
+        );
+        let auth = GitAuth {
+            token: s.github_token.clone(),
+            author_name: s.git_author_name.clone().unwrap_or_else(|| "Terarchitect Agent".into()),
+            author_email: s
+                .git_author_email
+                .clone()
+                .unwrap_or_else(|| "agent@terarchitect.local".into()),
+        };
+        let branch = format!("ticket-{}", ctx.ticket.id);
+        let repo_dir = cfg.work_dir.join("repo");
+        cancel.check()?;
+        let (url, dir, a, b, base) = (
+            ctx.project.repo_url.clone(),
+            repo_dir.clone(),
+            auth.clone(),
+            branch.clone(),
+            ctx.project.default_branch.clone(),
+        );
+        let existed = blocking(move || {
+            let repo = git::clone(&git::clone_url(&url), &dir, &a)?;
+            git::checkout_branch(&repo, &b, &base)
+        })
+        .await?;
+        log.log(
+            "setup",
+            "branch",
+            format!(
+                "cloned {} and {} {branch}",
+                ctx.project.repo_url,
+                if existed { "resumed" } else { "created" }
+            ),
+        );
+        let mut ws = Workspace::new(&repo_dir)?;
+        ws.command_timeout = cfg.command_timeout;
+        let worker: Box<dyn Worker> = match s.worker_mode {
+            WorkerMode::Native => {
+                // The Worker may share the Director's endpoint when it has none of its own.
+                let url = s.worker_llm_url.clone().or(s.director_llm_url.clone());
+                let model = s.worker_llm_model.clone().or(s.director_llm_model.clone());
+                let key = if s.worker_llm_url.is_some() {
+                    &s.worker_llm_key
+                } else {
+                    &s.director_llm_key
+                };
+                let llm = ChatClient::new(
+                    "Worker",
+                    &required(&url, "worker_llm_url")?,
+                    &required(&model, "worker_llm_model")?,
+                    key.as_deref(),
+                    cfg.llm_retry.clone(),
+                );
+                Box::new(NativeWorker::new(llm, ws, log.clone()))
+            }
+            WorkerMode::Opencode => {
+                let model = required(&s.worker_llm_model, "worker_llm_model")?;
+                match &cfg.opencode_url {
+                    Some(u) => Box::new(OpencodeWorker::connect(u, repo_dir.clone(), &model, cfg.worker_timeout)),
+                    None => Box::new(
+                        OpencodeWorker::spawn(
+                            &cfg.opencode_bin,
+                            repo_dir.clone(),
+                            &required(&s.worker_llm_url, "worker_llm_url")?,
+                            &model,
+                            s.worker_llm_key.as_deref(),
+                            cfg.worker_timeout,
+                        )
+                        .await?,
+                    ),
+                }
+            }
+            WorkerMode::ClaudeCode => {
+                let key = s.anthropic_key.clone().or(s.worker_llm_key.clone());
+                required(&key, "anthropic_key")?;
+                Box::new(ClaudeWorker::new(
+                    &cfg.claude_bin,
+                    repo_dir.clone(),
+                    s.worker_llm_model.clone(),
+                    key,
+                    cfg.worker_timeout,
+                ))
+            }
+        };
+        let director = Director::new(
+            director_llm,
+            log.clone(),
+            brief(&ctx),
+            s.summarize_every_turns.max(2) as usize,
+        );
+        Ok(Job {
+            cfg,
+            api,
+            ctx,
+            log,
+            cancel,
+            auth,
+            repo_dir,
+            branch,
+            started: Instant::now(),
+            director,
+            worker,
+            worker_turns: 0,
+            worker_tokens: 0,
+        })
+    }
+}

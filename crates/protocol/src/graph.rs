@@ -1,0 +1,90 @@
+//! The architecture graph: nodes and edges, and the changes that replace or patch it.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GraphNode {
+    pub id: Uuid,
+    pub label: String,
+    pub kind: String,
+    pub technology: String,
+    pub description: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GraphEdge {
+    pub id: Uuid,
+    pub source: Uuid,
+    pub target: Uuid,
+    pub label: String,
+    pub protocol: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Graph {
+    /// Bumped on every change; send it back as `expected_version` to avoid lost updates.
+    pub version: i64,
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+}
+
+/// Input node: the client chooses ids so it can connect new nodes in the same request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeInput {
+    pub id: Uuid,
+    pub label: String,
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub technology: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub x: f64,
+    #[serde(default)]
+    pub y: f64,
+}
+
+fn default_kind() -> String {
+    "service".into()
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeInput {
+    pub id: Uuid,
+    pub source: Uuid,
+    pub target: Uuid,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub protocol: String,
+}
+
+/// Replace the whole graph (`PUT`), or apply a patch (`PATCH`): upserts then deletions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GraphChange {
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+    #[serde(default)]
+    pub nodes: Vec<NodeInput>,
+    #[serde(default)]
+    pub edges: Vec<EdgeInput>,
+    /// PATCH only.
+    #[serde(default)]
+    pub delete_nodes: Vec<Uuid>,
+    /// PATCH only.
+    #[serde(default)]
+    pub delete_edges: Vec<Uuid>,
+}

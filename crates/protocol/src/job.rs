@@ -1,0 +1,144 @@
+//! Jobs: their kind and life cycle, the execution log, and the queue message.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Implement,
+    Review,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Implement => "implement",
+            JobKind::Review => "review",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Implement, Self::Review].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Job {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub ticket_id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    /// How many times a host has claimed it.
+    pub attempt: i32,
+    pub cancel_requested: bool,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    pub failure_reason: Option<String>,
+    pub pr_url: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of a job's execution log.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobEvent {
+    /// 1, 2, 3, ... per job, in the order the API accepted them.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub phase: String,
+    pub step: String,
+    pub summary: String,
+    pub raw_output: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewJobEvent {
+    /// Chosen by the sender so that re-sending a batch never duplicates an event.
+    #[serde(default)]
+    pub event_id: Option<Uuid>,
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    pub phase: String,
+    pub step: String,
+    pub summary: String,
+    #[serde(default)]
+    pub raw_output: Option<String>,
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<NewJobEvent>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<JobEvent>,
+    /// Pass as `after` to get the next page (or to follow a live run).
+    pub next_after: i64,
+    /// The job's status when the page was read: stop following once it is final.
+    pub job_status: JobStatus,
+}
+
+/// The body of every queue message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobMessage {
+    pub job_id: Uuid,
+}

@@ -1,0 +1,171 @@
+//! Pull request review: what the review screen shows, and commenting, approving and merging.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ticket::Ticket;
+
+/// Ends every comment the agent posts on a pull request (invisible when rendered), so
+/// neither a later review job nor the scheduler takes the agent's replies for a reviewer's.
+pub const AGENT_COMMENT_MARKER: &str = "<!-- terarchitect-bot -->";
+
+/// A pull request's state on GitHub.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrState {
+    Open,
+    Closed,
+    Merged,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrCommentKind {
+    /// On the conversation tab (an issue comment).
+    Issue,
+    /// On a line of the diff.
+    Review,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrCommit {
+    pub sha: String,
+    /// The first line of the commit message.
+    pub message: String,
+    /// GitHub login when GitHub knows the author, else the git author name.
+    pub author: String,
+    pub date: Option<DateTime<Utc>>,
+}
+
+/// A changed file that is a test by its path, with the tests its added lines define.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrTestFile {
+    pub path: String,
+    /// `added`, `modified`, `removed`, `renamed`, ... as GitHub reports it.
+    pub status: String,
+    pub additions: i64,
+    pub deletions: i64,
+    /// Names of tests found in the added lines (`fn`, `def test_`, `it("...")`, `func Test...`).
+    pub tests: Vec<String>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrComment {
+    pub id: i64,
+    pub kind: PrCommentKind,
+    pub author: String,
+    pub body: String,
+    /// Review comments: the file.
+    pub path: Option<String>,
+    /// Review comments: the line in the file, when GitHub still knows it.
+    pub line: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// Posted by the agent (its hidden marker, removed from `body`).
+    #[serde(default)]
+    pub by_agent: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrReview {
+    pub id: i64,
+    pub author: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    pub body: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the review screen shows about a ticket's pull request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewSummary {
+    pub ticket_id: Uuid,
+    pub pr_number: i64,
+    pub pr_url: String,
+    pub title: String,
+    pub state: PrState,
+    pub draft: bool,
+    /// The PR description, cut to about 600 characters (ending in "…" when cut).
+    pub body_summary: String,
+    pub head_branch: String,
+    pub base_branch: String,
+    /// Null while GitHub is still computing it.
+    pub mergeable: Option<bool>,
+    pub additions: i64,
+    pub deletions: i64,
+    pub changed_files: i64,
+    /// Oldest first.
+    pub commits: Vec<PrCommit>,
+    pub test_files: Vec<PrTestFile>,
+    /// Issue and review comments together, oldest first.
+    pub comments: Vec<PrComment>,
+    pub reviews: Vec<PrReview>,
+    /// Someone's latest review approves and nobody's latest review requests changes.
+    pub approved: bool,
+}
+
+/// One ticket of the In Review column with its PR's state; `error` says why the PR
+/// could not be read (then the PR fields are null).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewListItem {
+    pub ticket: Ticket,
+    pub pr_state: Option<PrState>,
+    pub approved: Option<bool>,
+    /// Issue plus review comments.
+    pub comments: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// A comment to post on the ticket's pull request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrComment {
+    pub body: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PrApproval {
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeMethod {
+    Merge,
+    #[default]
+    Squash,
+    Rebase,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PrMerge {
+    /// `squash` when absent.
+    #[serde(default)]
+    pub method: Option<MergeMethod>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergeOutcome {
+    pub merged: bool,
+    pub sha: Option<String>,
+    /// GitHub's message.
+    pub message: String,
+    /// The ticket afterwards (in Done when merged).
+    pub ticket: Ticket,
+}

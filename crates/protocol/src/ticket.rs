@@ -1,0 +1,139 @@
+//! Tickets: what they hold, creating, editing and moving them, and their comments.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::job::{Job, JobKind, JobStatus};
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Low, Self::Medium, Self::High, Self::Critical]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub column_id: Uuid,
+    pub position: i32,
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    /// Give the agent the whole graph instead of `node_ids`/`edge_ids`.
+    pub whole_graph: bool,
+    pub node_ids: Vec<Uuid>,
+    pub edge_ids: Vec<Uuid>,
+    pub pr_url: Option<String>,
+    pub pr_number: Option<i64>,
+    /// The latest job, if any: what the board shows on the card.
+    pub job: Option<JobSummary>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobSummary {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub priority: Priority,
+    /// Defaults to the Backlog column.
+    #[serde(default)]
+    pub column_id: Option<Uuid>,
+    #[serde(default)]
+    pub whole_graph: bool,
+    #[serde(default)]
+    pub node_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub edge_ids: Vec<Uuid>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub whole_graph: Option<bool>,
+    pub node_ids: Option<Vec<Uuid>>,
+    pub edge_ids: Option<Vec<Uuid>>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TicketMove {
+    pub column_id: Uuid,
+    /// Index in the target column; the end when absent or past it.
+    #[serde(default)]
+    pub position: Option<i32>,
+}
+
+/// What a move did besides moving.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MoveOutcome {
+    pub ticket: Ticket,
+    /// The job queued by this move (or the already active one), when moved into In Progress.
+    pub job: Option<Job>,
+    /// True when the move asked a running job to stop.
+    pub cancel_requested: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TicketComment {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    pub body: String,
+}

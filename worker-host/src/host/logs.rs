@@ -1,0 +1,146 @@
+//! The agent's output streamed into the job's log in batches (event ids stable across a
+//! re-attach), remembering the line that names the pull request and the last lines for
+//! the failure reason.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use terarchitect_protocol::NewJobEvent;
+use uuid::Uuid;
+
+use crate::api::{ApiError, WorkerApi};
+use crate::runtime::{LogLine, Stream};
+
+/// The line an agent prints to name the pull request it opened.
+pub const PR_MARKER: &str = "TERARCHITECT_PR_URL=";
+/// Lines of output kept for the failure reason.
+const TAIL_LINES: usize = 20;
+const TAIL_CHARS: usize = 4000;
+const SUMMARY_CHARS: usize = 2000;
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+const MAX_BATCH: usize = 200;
+/// Log lines kept in memory while the API is unreachable; older ones are dropped.
+const MAX_PENDING_EVENTS: usize = 20_000;
+
+#[derive(Default)]
+pub(super) struct LogSummary {
+    pub(super) pr_url: Option<String>,
+    pub(super) tail: VecDeque<String>,
+}
+
+pub(super) fn tail_text(logs: &LogSummary) -> String {
+    let all: Vec<&str> = logs.tail.iter().map(String::as_str).collect();
+    let text = all.join("\n");
+    let skip = text.chars().count().saturating_sub(TAIL_CHARS);
+    text.chars().skip(skip).collect()
+}
+
+pub(super) async fn collect(logs: tokio::task::JoinHandle<LogSummary>) -> LogSummary {
+    // The stream ends with the agent; the bound covers an engine that never closes it.
+    match tokio::time::timeout(Duration::from_secs(30), logs).await {
+        Ok(Ok(s)) => s,
+        _ => LogSummary::default(),
+    }
+}
+
+/// Streams the agent's output into the job's log in batches; remembers the PR line and
+/// the tail.
+pub(super) async fn pump_logs(
+    api: WorkerApi,
+    job_id: Uuid,
+    ns: Uuid,
+    mut lines: BoxStream<'static, LogLine>,
+) -> LogSummary {
+    let mut summary = LogSummary::default();
+    let mut pending: Vec<NewJobEvent> = Vec::new();
+    let mut n: u64 = 0;
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            line = lines.next() => match line {
+                Some(l) => {
+                    n += 1;
+                    if let Some(url) = l.text.trim().strip_prefix(PR_MARKER) {
+                        summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
+                    }
+                    summary.tail.push_back(l.text.clone());
+                    if summary.tail.len() > TAIL_LINES {
+                        summary.tail.pop_front();
+                    }
+                    pending.push(event(ns, n, l));
+                    if pending.len() > MAX_PENDING_EVENTS {
+                        pending.drain(..pending.len() - MAX_PENDING_EVENTS);
+                    }
+                    if pending.len() >= MAX_BATCH {
+                        flush(&api, job_id, &mut pending).await;
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => flush(&api, job_id, &mut pending).await,
+        }
+    }
+    for _ in 0..5 {
+        flush(&api, job_id, &mut pending).await;
+        if pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    summary
+}
+
+fn event(ns: Uuid, n: u64, l: LogLine) -> NewJobEvent {
+    let step = match l.stream {
+        Stream::Stdout => "stdout",
+        Stream::Stderr => "stderr",
+    };
+    let long = l.text.chars().count() > SUMMARY_CHARS;
+    NewJobEvent {
+        event_id: Some(Uuid::new_v5(&ns, &n.to_be_bytes())),
+        at: Some(chrono::Utc::now()),
+        phase: "agent".into(),
+        step: step.into(),
+        summary: l.text.chars().take(SUMMARY_CHARS).collect(),
+        raw_output: long.then(|| l.text.chars().take(256 * 1024).collect()),
+        ..Default::default()
+    }
+}
+
+async fn flush(api: &WorkerApi, job_id: Uuid, pending: &mut Vec<NewJobEvent>) {
+    while !pending.is_empty() {
+        let n = pending.len().min(MAX_BATCH);
+        match api.events(job_id, pending[..n].to_vec()).await {
+            Ok(()) => {
+                pending.drain(..n);
+            }
+            Err(ApiError::Rejected { status, body }) => {
+                // A batch the API will never take: drop it rather than block the log.
+                tracing::warn!(%job_id, status, body, "log batch rejected; dropping it");
+                pending.drain(..n);
+            }
+            Err(e) => {
+                tracing::debug!(%job_id, error = %e, "log batch not sent yet");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_stable() {
+        let ns = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"abc");
+        let l = || LogLine {
+            stream: Stream::Stdout,
+            text: "x".into(),
+        };
+        assert_eq!(event(ns, 3, l()).event_id, event(ns, 3, l()).event_id);
+        assert_ne!(event(ns, 3, l()).event_id, event(ns, 4, l()).event_id);
+    }
+}

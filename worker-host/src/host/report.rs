@@ -1,0 +1,115 @@
+//! What the host tells the API: a job's outcome (retried through outages), host events in
+//! the job's log, and how an agent's exit is judged.
+
+use std::time::Duration;
+
+use terarchitect_protocol::{FinishRequest, NewJobEvent, Outcome};
+use uuid::Uuid;
+
+use super::Inner;
+use super::logs::{LogSummary, tail_text};
+use crate::api::ApiError;
+use crate::runtime::Runtime;
+
+impl<R: Runtime> Inner<R> {
+    pub(super) fn finish_request(&self, outcome: Outcome, code: Option<i64>, reason: Option<String>) -> FinishRequest {
+        FinishRequest {
+            host_id: self.host_id.clone(),
+            outcome,
+            exit_code: code.map(|c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            reason: reason.map(|r| r.chars().take(10_000).collect()),
+            pr_url: None,
+            pr_number: None,
+            agent_started: None,
+        }
+    }
+
+    /// Reports the outcome, retrying through API outages for a while. True when the API
+    /// recorded it (or had already settled the job otherwise).
+    pub(super) async fn finish(&self, job_id: Uuid, req: &FinishRequest) -> bool {
+        for attempt in 0..12u32 {
+            match self.api.finish(job_id, req).await {
+                Ok(job) => {
+                    tracing::debug!(%job_id, status = job.status.as_str(), "outcome recorded");
+                    return true;
+                }
+                Err(e @ ApiError::Conflict(_)) => {
+                    let code = e.conflict_code().unwrap_or_default();
+                    tracing::info!(%job_id, code, error = %e, "job already settled; nothing to report");
+                    return true;
+                }
+                Err(ApiError::NotFound) => return true,
+                Err(ApiError::Rejected { status, body }) => {
+                    tracing::error!(%job_id, status, body, "the API rejected the outcome");
+                    return false;
+                }
+                Err(e) => {
+                    let d = Duration::from_millis(500 << attempt.min(6)).min(self.cfg.max_backoff());
+                    tracing::warn!(%job_id, error = %e, retry_in = ?d, "cannot report the outcome yet");
+                    tokio::time::sleep(d).await;
+                }
+            }
+        }
+        tracing::error!(%job_id, "gave up reporting the outcome; the job's lease will expire and it is retried");
+        false
+    }
+
+    pub(super) async fn host_event(&self, job_id: Uuid, step: &str, summary: String) {
+        let ev = NewJobEvent {
+            event_id: Some(Uuid::new_v4()),
+            phase: "host".into(),
+            step: step.into(),
+            summary,
+            ..Default::default()
+        };
+        if let Err(e) = self.api.events(job_id, vec![ev]).await {
+            tracing::warn!(%job_id, error = %e, "could not log a host event");
+        }
+    }
+}
+
+/// exit 0 alone is not success: the agent must name its pull request.
+pub(super) fn judge(code: i64, logs: &LogSummary) -> (Outcome, Option<String>) {
+    match (code, &logs.pr_url) {
+        (0, Some(_)) => (Outcome::Succeeded, None),
+        (0, None) => (
+            Outcome::Failed,
+            Some(with_tail("agent exited without a pull request", logs)),
+        ),
+        (c, _) => (
+            Outcome::Failed,
+            Some(with_tail(&format!("agent exited with code {c}"), logs)),
+        ),
+    }
+}
+
+fn with_tail(reason: &str, logs: &LogSummary) -> String {
+    if logs.tail.is_empty() {
+        reason.to_string()
+    } else {
+        format!("{reason}\n--- last output ---\n{}", tail_text(logs))
+    }
+}
+
+/// `https://github.com/o/r/pull/42` → 42.
+pub fn pr_number(url: &str) -> Option<i64> {
+    let (_, n) = url.trim_end_matches('/').rsplit_once("/pull/")?;
+    n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judging_exits() {
+        let mut logs = LogSummary::default();
+        assert_eq!(judge(0, &logs).0, Outcome::Failed);
+        assert!(judge(0, &logs).1.unwrap().contains("without a pull request"));
+        logs.pr_url = Some("https://x/o/r/pull/7".into());
+        assert_eq!(judge(0, &logs), (Outcome::Succeeded, None));
+        assert_eq!(judge(2, &logs).0, Outcome::Failed);
+        assert_eq!(pr_number("https://github.com/o/r/pull/42"), Some(42));
+        assert_eq!(pr_number("https://x/merge_requests/1"), None);
+    }
+}

@@ -1,0 +1,251 @@
+//! One agent's run: start it for a claimed job, follow it with heartbeats until it exits,
+//! is cancelled, loses its lease or the host drains, then report and clean up.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use terarchitect_protocol::{Claim, Outcome};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use uuid::Uuid;
+
+use super::Inner;
+use super::logs::{PR_MARKER, collect, pump_logs, tail_text};
+use super::report::{judge, pr_number};
+use crate::api::ApiError;
+use crate::queue::Message;
+use crate::runtime::{AgentSpec, Runtime, RuntimeError};
+
+/// How an agent's run ended, as far as the host is concerned.
+enum End {
+    Exited(i64),
+    Vanished(String),
+    Cancel,
+    Lost,
+    Release,
+}
+
+impl<R: Runtime> Inner<R> {
+    pub(super) async fn run_job(self: Arc<Self>, claim: Claim, m: Message, permit: OwnedSemaphorePermit) {
+        let job_id = claim.job.id;
+        self.jobs
+            .lock()
+            .expect("jobs")
+            .insert(job_id, Some((m.message_id, m.receipt)));
+        let spec = AgentSpec {
+            job_id,
+            project_id: claim.project.id,
+            attempt: claim.job.attempt,
+            host_id: self.host_id.clone(),
+            env: vec![
+                ("TERARCHITECT_API_URL".into(), self.cfg.agent_api_url().to_string()),
+                ("TERARCHITECT_JOB_ID".into(), job_id.to_string()),
+                ("TERARCHITECT_JOB_TOKEN".into(), claim.job_token.clone()),
+            ],
+            local_path: claim.project.local_path.clone(),
+        };
+        tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");
+        match self.runtime.start(&spec).await {
+            Ok(agent) => self.supervise(job_id, agent, permit, false).await,
+            Err(e) => {
+                // Environmental (engine down, image missing): hand it back. The agent never
+                // started, so the API does not count the attempt (up to a bound per job).
+                tracing::error!(%job_id, error = %e, "could not start the agent: releasing the job");
+                if matches!(e, RuntimeError::Unavailable(_)) {
+                    self.note_outage();
+                }
+                let mut req = self.finish_request(Outcome::Released, None, Some(e.to_string()));
+                req.agent_started = Some(false);
+                let done = self.finish(job_id, &req).await;
+                self.settle_message(job_id, done).await;
+                drop(permit);
+            }
+        }
+    }
+
+    /// Follows one agent to its end and reports it.
+    pub(super) async fn supervise(
+        self: Arc<Self>,
+        job_id: Uuid,
+        agent: String,
+        permit: OwnedSemaphorePermit,
+        reattached: bool,
+    ) {
+        let short: String = agent.chars().take(12).collect();
+        let (step, what) = if reattached {
+            ("reattach", "re-attached to agent")
+        } else {
+            ("start", "agent")
+        };
+        let started = if reattached { "after a host restart" } else { "started" };
+        self.host_event(
+            job_id,
+            step,
+            format!("{what} {short} {started} on {} ({})", self.host_id, self.runtime.name()),
+        )
+        .await;
+        // Event ids derive from the agent id and line number: a re-attached host re-reads
+        // the whole output without duplicating it in the job's log.
+        let ns = Uuid::new_v5(&Uuid::NAMESPACE_OID, agent.as_bytes());
+        let logs = tokio::spawn(pump_logs(self.api.clone(), job_id, ns, self.runtime.logs(&agent)));
+
+        let end = {
+            let mut wait = pin!(self.wait_for_exit(&agent));
+            let mut beat = tokio::time::interval(self.cfg.heartbeat_interval());
+            let mut release = pin!(released(self.release_all.subscribe()));
+            loop {
+                tokio::select! {
+                    r = &mut wait => break match r {
+                        Ok(code) => End::Exited(code),
+                        Err(e) => End::Vanished(e.to_string()),
+                    },
+                    _ = beat.tick() => match self.api.heartbeat(job_id, &self.host_id).await {
+                        Ok(hb) if hb.cancel_requested => break End::Cancel,
+                        Ok(_) => self.extend_visibility(job_id).await,
+                        Err(ApiError::Conflict(_)) | Err(ApiError::NotFound) => break End::Lost,
+                        Err(e) => {
+                            // The lease outlives a few missed beats; keep the message hidden meanwhile.
+                            tracing::warn!(%job_id, error = %e, "heartbeat failed; will retry");
+                            self.extend_visibility(job_id).await;
+                        }
+                    },
+                    _ = &mut release => break End::Release,
+                }
+            }
+        };
+
+        let grace = self.cfg.stop_grace();
+        let (outcome, code, reason) = match end {
+            End::Exited(code) => {
+                let mut summary = collect(logs).await;
+                if code == 0 && summary.pr_url.is_none() {
+                    // The followed stream may have broken before the end: read the tail again.
+                    for line in self.runtime.output_tail(&agent, 200).await {
+                        if let Some(url) = line.trim().strip_prefix(PR_MARKER) {
+                            summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
+                        }
+                    }
+                }
+                let (outcome, reason) = judge(code, &summary);
+                let pr = summary.pr_url.clone();
+                let mut req = self.finish_request(outcome, Some(code), reason.clone());
+                if outcome == Outcome::Succeeded {
+                    req.pr_number = pr.as_deref().and_then(pr_number);
+                    req.pr_url = pr;
+                }
+                self.end_event(job_id, outcome, Some(code)).await;
+                let done = self.finish(job_id, &req).await;
+                self.close(job_id, &agent, done, outcome).await;
+                drop(permit);
+                return;
+            }
+            End::Vanished(why) => (Outcome::Released, None, format!("the agent disappeared: {why}")),
+            End::Cancel => {
+                tracing::info!(%job_id, "cancel requested: stopping the agent");
+                self.host_event(job_id, "cancel", format!("stopping the agent (grace {grace:?})"))
+                    .await;
+                let code = self.stop(&agent, grace).await;
+                (Outcome::Cancelled, code, "stopped on request".to_string())
+            }
+            End::Release => {
+                tracing::info!(%job_id, "host shutting down: stopping and releasing the job");
+                let code = self.stop(&agent, grace).await;
+                (Outcome::Released, code, "the worker host shut down".to_string())
+            }
+            End::Lost => {
+                tracing::warn!(%job_id, "lease lost (job finished or taken elsewhere): stopping the agent");
+                self.stop(&agent, grace).await;
+                logs.abort();
+                let receipt = self
+                    .jobs
+                    .lock()
+                    .expect("jobs")
+                    .remove(&job_id)
+                    .flatten()
+                    .map(|(_, r)| r);
+                if let Some(r) = receipt {
+                    self.delete(&r).await;
+                }
+                self.remove(&agent).await;
+                drop(permit);
+                return;
+            }
+        };
+        let summary = collect(logs).await;
+        let mut reason = reason;
+        if !summary.tail.is_empty() {
+            reason = format!("{reason}\n--- last output ---\n{}", tail_text(&summary));
+        }
+        let req = self.finish_request(outcome, code, Some(reason));
+        self.end_event(job_id, outcome, code).await;
+        let done = self.finish(job_id, &req).await;
+        self.close(job_id, &agent, done, outcome).await;
+        drop(permit);
+    }
+
+    /// Logged before the outcome: readers stop following a job's log once it is final.
+    async fn end_event(&self, job_id: Uuid, outcome: Outcome, code: Option<i64>) {
+        let code = code.map_or("none".to_string(), |c| c.to_string());
+        self.host_event(
+            job_id,
+            "finish",
+            format!("agent ended (exit code {code}); outcome {outcome:?}"),
+        )
+        .await;
+    }
+
+    /// Settles the message and frees the agent; keeps the container when the outcome
+    /// could not be recorded, for the next life to report.
+    async fn close(&self, job_id: Uuid, agent: &str, recorded: bool, outcome: Outcome) {
+        tracing::info!(%job_id, ?outcome, recorded, "job finished");
+        self.settle_message(job_id, recorded).await;
+        if recorded {
+            self.remove(agent).await;
+        }
+    }
+
+    pub(super) async fn remove(&self, agent: &str) {
+        if let Err(e) = self.runtime.remove(agent).await {
+            tracing::warn!(agent, error = %e, "could not remove the agent; the next start-up removes it");
+        }
+    }
+
+    pub(super) async fn stop(&self, agent: &str, grace: Duration) -> Option<i64> {
+        if let Err(e) = self.runtime.stop(agent, grace).await {
+            tracing::warn!(agent, error = %e, "could not stop the agent");
+        }
+        tokio::time::timeout(Duration::from_secs(10), self.runtime.wait(agent))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Waits through runtime outages (an engine restart does not end the agent's run).
+    async fn wait_for_exit(&self, agent: &str) -> Result<i64, RuntimeError> {
+        let mut failures = 0u32;
+        loop {
+            match self.runtime.wait(agent).await {
+                Ok(code) => return Ok(code),
+                Err(RuntimeError::Unavailable(e)) => {
+                    failures += 1;
+                    let d = Duration::from_secs(1 << failures.min(5)).min(self.cfg.max_backoff());
+                    tracing::warn!(agent, error = %e, retry_in = ?d, "lost contact with the agent runtime");
+                    tokio::time::sleep(d).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Completes once the host decides to release all jobs.
+async fn released(mut rx: watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
