@@ -146,12 +146,28 @@ fn job_conflict(current: &Job, finished_detail: &str, lease_detail: &str) -> Err
     }
 }
 
-/// Asks the ticket's job to stop (a queued job is cancelled at once).
-pub async fn cancel(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
-    let job = store::jobs::get(&app.db, job_id).await?;
+pub async fn get(app: &App, job_id: Uuid) -> Result<Job> {
+    store::jobs::get(&app.db, job_id).await
+}
+
+/// A job of the project (404 when it belongs to another one).
+pub async fn of_project(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
+    let job = get(app, job_id).await?;
     if job.project_id != project_id {
         return Err(Error::NotFound("job"));
     }
+    Ok(job)
+}
+
+/// The ticket's jobs, newest first (404 for a ticket not in the project).
+pub async fn of_ticket(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<Job>> {
+    store::tickets::get(&app.db, project_id, ticket_id).await?;
+    store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await
+}
+
+/// Asks the ticket's job to stop (a queued job is cancelled at once).
+pub async fn cancel(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
+    let job = of_project(app, project_id, job_id).await?;
     match request_stop(&app.db, &job, "stopped by a user").await? {
         Some(j) => Ok(j),
         None => Err(Error::Conflict(format!("job already {}", job.status.as_str()))),
@@ -176,10 +192,7 @@ pub async fn request_stop(db: impl sqlx::PgExecutor<'_>, job: &Job, reason: &str
 
 /// Queues a fresh job of the same kind for a ticket whose last job failed or was cancelled.
 pub async fn retry(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
-    let old = store::jobs::get(&app.db, job_id).await?;
-    if old.project_id != project_id {
-        return Err(Error::NotFound("job"));
-    }
+    let old = of_project(app, project_id, job_id).await?;
     if !lifecycle::can_retry(old.status) {
         return Err(Error::Conflict(format!(
             "only failed or cancelled jobs can be retried; this one is {}",

@@ -8,7 +8,6 @@ pub mod graph;
 pub mod jobs;
 pub mod lifecycle;
 pub mod llm;
-pub mod lookups;
 pub mod memory;
 pub mod notes;
 pub mod ops;

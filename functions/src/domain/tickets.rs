@@ -9,6 +9,10 @@ use super::queue::JobTx;
 use crate::store::{self, Tx};
 use crate::{Error, Result};
 
+pub async fn get(app: &App, project_id: Uuid, id: Uuid) -> Result<Ticket> {
+    store::tickets::get(&app.db, project_id, id).await
+}
+
 pub async fn create(app: &App, project_id: Uuid, input: &NewTicket) -> Result<Ticket> {
     input.validate()?;
     let id = Uuid::new_v4();

@@ -25,12 +25,12 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<Job>), (status = "4XX", body = ErrorBody)))]
 async fn list_jobs(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Vec<Job>> {
-    Ok(Json(domain::lookups::ticket_jobs(&s, pid, tid).await?))
+    Ok(Json(domain::jobs::of_ticket(&s, pid, tid).await?))
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn get_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
-    Ok(Json(domain::lookups::project_job(&s, pid, jid).await?))
+    Ok(Json(domain::jobs::of_project(&s, pid, jid).await?))
 }
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ async fn job_events(
     Path((pid, jid)): Path<(Uuid, Uuid)>,
     Query(q): Query<EventsQuery>,
 ) -> JsonResult<EventPage> {
-    domain::lookups::project_job(&s, pid, jid).await?;
+    domain::jobs::of_project(&s, pid, jid).await?;
     Ok(Json(domain::jobs::events(&s, jid, q.after, q.limit).await?))
 }
 

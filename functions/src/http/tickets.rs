@@ -37,7 +37,7 @@ async fn create_ticket(
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Ticket), (status = "4XX", body = ErrorBody)))]
 async fn get_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Ticket> {
-    Ok(Json(domain::lookups::ticket(&s, pid, tid).await?))
+    Ok(Json(domain::tickets::get(&s, pid, tid).await?))
 }
 
 #[utoipa::path(patch, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), request_body = TicketPatch, responses((status = 200, body = Ticket), (status = "4XX", body = ErrorBody)))]

@@ -80,7 +80,7 @@ async fn host_events(
     Path(jid): Path<Uuid>,
     Json(b): Json<EventBatch>,
 ) -> Result<Json<Appended>> {
-    domain::lookups::job(&s, jid).await?;
+    domain::jobs::get(&s, jid).await?;
     Ok(Json(Appended {
         appended: domain::jobs::append_events(&s, jid, &b).await?,
     }))
