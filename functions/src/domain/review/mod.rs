@@ -1,0 +1,226 @@
+//! Reviewing a ticket's pull request from Terarchitect: what it changes (commits, test
+//! files and the tests they add), the conversation, approving and merging (here); the
+//! conversions from GitHub's shapes (`convert`); and the scheduler's pass that turns new
+//! reviewer comments into `review` jobs (`poll`).
+
+mod convert;
+mod poll;
+
+use futures_util::{StreamExt, stream};
+use octocrab::models::pulls::{Review, ReviewAction};
+use octocrab::models::repos::{DiffEntry, RepoCommit};
+use terarchitect_protocol::pr_thread::{self};
+use terarchitect_protocol::{
+    ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ReviewListItem,
+    ReviewSummary, Ticket, TicketMove, Validate,
+};
+use uuid::Uuid;
+
+use super::App;
+use super::github::{Acting, GitHubError, Repo};
+use crate::store;
+use crate::{Error, Result};
+
+pub use convert::{is_approved, summarize};
+pub use poll::{PollReport, poll_pull_requests};
+
+use convert::*;
+
+/// How many PRs the review list reads from GitHub at once.
+const LIST_CONCURRENCY: usize = 4;
+/// Characters of the PR description in a summary.
+const BODY_SUMMARY_CHARS: usize = 600;
+
+pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<ReviewSummary> {
+    let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Agent).await?;
+    let (pr, commits, files, issue_comments, review_comments, reviews) = tokio::try_join!(
+        get_pull(&gh, n),
+        list_all::<RepoCommit>(&gh, n, format!("pulls/{n}/commits")),
+        list_all::<DiffEntry>(&gh, n, format!("pulls/{n}/files")),
+        list_all::<octocrab::models::issues::Comment>(&gh, n, format!("issues/{n}/comments")),
+        list_all::<octocrab::models::pulls::Comment>(&gh, n, format!("pulls/{n}/comments")),
+        list_all::<Review>(&gh, n, format!("pulls/{n}/reviews")),
+    )?;
+    let mut comments: Vec<PrComment> = issue_comments
+        .into_iter()
+        .map(issue_comment)
+        .chain(review_comments.into_iter().map(review_comment))
+        .collect();
+    comments.sort_by_key(|c| (c.created_at, c.id));
+    let reviews: Vec<PrReview> = reviews.into_iter().map(review_json).collect();
+    let sum = |f: fn(&DiffEntry) -> u64| files.iter().map(f).sum::<u64>();
+    Ok(ReviewSummary {
+        ticket_id,
+        pr_number: n as i64,
+        pr_url: pr_url(&pr, &ticket),
+        title: pr.title.clone().unwrap_or_default(),
+        state: pr_state(&pr),
+        draft: pr.draft.unwrap_or(false),
+        body_summary: summarize(
+            &pr_thread::visible_text(pr.body.as_deref().unwrap_or_default()),
+            BODY_SUMMARY_CHARS,
+        ),
+        head_branch: pr.head.ref_field.clone(),
+        base_branch: pr.base.ref_field.clone(),
+        mergeable: pr.mergeable,
+        additions: pr.additions.unwrap_or_else(|| sum(|f| f.additions)) as i64,
+        deletions: pr.deletions.unwrap_or_else(|| sum(|f| f.deletions)) as i64,
+        changed_files: pr.changed_files.unwrap_or(files.len() as u64) as i64,
+        commits: commits.into_iter().map(commit_json).collect(),
+        test_files: files.iter().filter_map(test_file).collect(),
+        comments,
+        approved: is_approved(&reviews),
+        reviews,
+    })
+}
+
+/// Posts `input.body` on the PR's conversation.
+pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPrComment) -> Result<PrComment> {
+    input.validate()?;
+    let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
+    let c = gh
+        .issues()
+        .create_comment(n, &input.body)
+        .await
+        .map_err(|e| gh.classify(n, e))?;
+    Ok(issue_comment(c))
+}
+
+/// Approves the PR's current head.
+pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApproval) -> Result<PrReview> {
+    input.validate()?;
+    let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
+    let pr = get_pull(&gh, n).await?;
+    let review: Review = gh
+        .crab
+        .post(
+            gh.route(&format!("pulls/{n}/reviews")),
+            Some(&serde_json::json!({
+                "commit_id": pr.head.sha,
+                "body": input.body.clone().unwrap_or_default(),
+                "event": ReviewAction::Approve,
+            })),
+        )
+        .await
+        .map_err(|e| match gh.classify(n, e) {
+            // The token that opened the PR (the agent's) cannot approve it.
+            GitHubError::Refused(m) if m.contains("own pull request") => GitHubError::Refused(format!(
+                "{m}; the pull request was opened with this GitHub token: set github_review_token \
+                 (your own token) in the settings to approve as yourself"
+            )),
+            e => e,
+        })?;
+    Ok(review_json(review))
+}
+
+/// Merges the PR (squash unless asked otherwise) and, once merged, moves the ticket to
+/// Done like a user's move would (an active job is cancelled, the board version moves).
+pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge) -> Result<MergeOutcome> {
+    let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
+    let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
+    let method = match input.method.unwrap_or_default() {
+        MergeMethod::Merge => octocrab::params::pulls::MergeMethod::Merge,
+        MergeMethod::Squash => octocrab::params::pulls::MergeMethod::Squash,
+        MergeMethod::Rebase => octocrab::params::pulls::MergeMethod::Rebase,
+    };
+    let merged = gh.pulls().merge(n).method(method).send().await.map_err(|e| match e {
+        octocrab::Error::GitHub { source, .. } if matches!(source.status_code.as_u16(), 405 | 409) => {
+            GitHubError::NotMergeable(format!("GitHub cannot merge #{n}: {}", source.message))
+        }
+        e => gh.classify(n, e),
+    })?;
+    let message = merged.message.unwrap_or_else(|| {
+        if merged.merged {
+            "merged".into()
+        } else {
+            "not merged".into()
+        }
+    });
+    if !merged.merged {
+        return Ok(MergeOutcome {
+            merged: false,
+            sha: merged.sha,
+            message,
+            ticket,
+        });
+    }
+    let done = store::board::by_role(&app.db, project_id, ColumnRole::Done).await?;
+    let moved = super::tickets::move_ticket(
+        app,
+        project_id,
+        ticket_id,
+        &TicketMove {
+            column_id: done.id,
+            position: None,
+        },
+    )
+    .await?;
+    tracing::info!(%ticket_id, pr = n, "pull request merged; ticket moved to Done");
+    Ok(MergeOutcome {
+        merged: true,
+        sha: merged.sha,
+        message,
+        ticket: moved.ticket,
+    })
+}
+
+/// The In Review column's tickets that have a PR, each with its PR's state from GitHub
+/// (read concurrently). A PR that cannot be read gives an item with `error` instead of
+/// failing the list.
+pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<ReviewListItem>> {
+    store::projects::get(&app.db, project_id).await?;
+    let column = store::board::by_role(&app.db, project_id, ColumnRole::InReview).await?;
+    let tickets: Vec<Ticket> = store::tickets::list(&app.db, project_id)
+        .await?
+        .into_iter()
+        .filter(|t| t.column_id == column.id && t.pr_number.is_some_and(|n| n > 0))
+        .collect();
+    if tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gh = match Repo::for_project(app, project_id, Acting::Agent).await {
+        Ok(gh) => Ok(gh),
+        Err(Error::GitHub(e)) => Err(e.to_string()),
+        Err(e) => return Err(e),
+    };
+    let gh = &gh;
+    let items = stream::iter(tickets)
+        .map(|ticket| async move {
+            let n = ticket.pr_number.unwrap_or_default() as u64;
+            let read = async {
+                let gh = gh.as_ref().map_err(Clone::clone)?;
+                let (pr, reviews) =
+                    tokio::try_join!(get_pull(gh, n), list_all::<Review>(gh, n, format!("pulls/{n}/reviews")),)
+                        .map_err(|e| e.to_string())?;
+                let reviews: Vec<PrReview> = reviews.into_iter().map(review_json).collect();
+                let comments = match (pr.comments, pr.review_comments) {
+                    (Some(a), Some(b)) => Some((a + b) as i64),
+                    _ => None,
+                };
+                Ok::<_, String>((pr_state(&pr), is_approved(&reviews), comments))
+            };
+            match read.await {
+                Ok((state, approved, comments)) => ReviewListItem {
+                    ticket,
+                    pr_state: Some(state),
+                    approved: Some(approved),
+                    comments,
+                    error: None,
+                },
+                Err(error) => ReviewListItem {
+                    ticket,
+                    pr_state: None,
+                    approved: None,
+                    comments: None,
+                    error: Some(error),
+                },
+            }
+        })
+        .buffered(LIST_CONCURRENCY)
+        .collect()
+        .await;
+    Ok(items)
+}
