@@ -155,8 +155,6 @@ pub(super) fn test_file(f: &DiffEntry) -> Option<PrTestFile> {
     })
 }
 
-/// The ticket's PR as the review screen shows it.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ const LIST_CONCURRENCY: usize = 4;
 /// Characters of the PR description in a summary.
 const BODY_SUMMARY_CHARS: usize = 600;
 
+/// The ticket's PR as the review screen shows it.
 pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<ReviewSummary> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Agent).await?;
