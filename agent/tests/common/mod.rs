@@ -152,25 +152,9 @@ impl Env {
         before_claim(&repo, ticket.id);
         let job_id = match setup.kind {
             JobKind::Implement => {
-                let board = domain::projects::board(&app, project.id).await.unwrap();
-                let col = board
-                    .columns
-                    .iter()
-                    .find(|c| c.column.role == Some(ColumnRole::InProgress))
-                    .unwrap()
-                    .column
-                    .id;
-                let mv = domain::tickets::move_ticket(
-                    &app,
-                    project.id,
-                    ticket.id,
-                    &TicketMove {
-                        column_id: col,
-                        position: None,
-                    },
-                )
-                .await
-                .unwrap();
+                let mv = domain::tickets::move_to_role(&app, project.id, ticket.id, ColumnRole::InProgress)
+                    .await
+                    .unwrap();
                 mv.job.unwrap().id
             }
             JobKind::Review => {

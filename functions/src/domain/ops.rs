@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
-use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, TicketMove};
+use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus};
 use uuid::Uuid;
 
 use super::queue::JobTx;
@@ -49,12 +49,7 @@ pub async fn requeue_ticket(app: &App, ticket_id: Uuid) -> Result<Requeued> {
         }),
         _ => {
             // What dragging the card to In Progress does.
-            let progress = store::board::by_role(&app.db, project_id, ColumnRole::InProgress).await?;
-            let mv = TicketMove {
-                column_id: progress.id,
-                position: None,
-            };
-            let outcome = super::tickets::move_ticket(app, project_id, ticket_id, &mv).await?;
+            let outcome = super::tickets::move_to_role(app, project_id, ticket_id, ColumnRole::InProgress).await?;
             let job = outcome
                 .job
                 .ok_or_else(|| Error::Internal("a move into In Progress queued no job".into()))?;

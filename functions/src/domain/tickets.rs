@@ -101,6 +101,17 @@ pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove)
     })
 }
 
+/// Moves the ticket to the end of the column with `role`, as a user's drag there would
+/// (with the same consequences for its jobs).
+pub async fn move_to_role(app: &App, project_id: Uuid, id: Uuid, role: ColumnRole) -> Result<MoveOutcome> {
+    let column = store::board::by_role(&app.db, project_id, role).await?;
+    let mv = TicketMove {
+        column_id: column.id,
+        position: None,
+    };
+    move_ticket(app, project_id, id, &mv).await
+}
+
 /// A job succeeded: its ticket, if still In Progress, goes to In Review (a review job's
 /// ticket is already there and stays).
 pub async fn follow_success(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {

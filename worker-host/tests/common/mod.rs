@@ -8,9 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use terarchitect_functions::domain::{self, App, JobQueue, SecretBox, crypto};
 use terarchitect_functions::{http, store};
-use terarchitect_protocol::{
-    ColumnRole, ExecutionMode, Job, JobEvent, NewProject, NewTicket, Project, TicketMove, TokenKind,
-};
+use terarchitect_protocol::{ColumnRole, ExecutionMode, Job, JobEvent, NewProject, NewTicket, Project, TokenKind};
 use terarchitect_testkit::docker::{LabelGuard, scratch_image_from_source};
 use terarchitect_testkit::{TestDb, TestQueue};
 use terarchitect_worker_host::Config;
@@ -165,25 +163,9 @@ impl Env {
         )
         .await
         .expect("create ticket");
-        let board = domain::projects::board(&self.app, project_id).await.unwrap();
-        let col = board
-            .columns
-            .iter()
-            .find(|c| c.column.role == Some(ColumnRole::InProgress))
-            .unwrap()
-            .column
-            .id;
-        let out = domain::tickets::move_ticket(
-            &self.app,
-            project_id,
-            ticket.id,
-            &TicketMove {
-                column_id: col,
-                position: None,
-            },
-        )
-        .await
-        .expect("move ticket");
+        let out = domain::tickets::move_to_role(&self.app, project_id, ticket.id, ColumnRole::InProgress)
+            .await
+            .expect("move ticket");
         out.job.expect("a job was queued").id
     }
 

@@ -12,7 +12,7 @@ use octocrab::models::repos::{DiffEntry, RepoCommit};
 use terarchitect_protocol::pr_thread::{self};
 use terarchitect_protocol::{
     ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ReviewListItem,
-    ReviewSummary, Ticket, TicketMove, Validate,
+    ReviewSummary, Ticket, Validate,
 };
 use uuid::Uuid;
 
@@ -148,17 +148,7 @@ pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge
             ticket,
         });
     }
-    let done = store::board::by_role(&app.db, project_id, ColumnRole::Done).await?;
-    let moved = super::tickets::move_ticket(
-        app,
-        project_id,
-        ticket_id,
-        &TicketMove {
-            column_id: done.id,
-            position: None,
-        },
-    )
-    .await?;
+    let moved = super::tickets::move_to_role(app, project_id, ticket_id, ColumnRole::Done).await?;
     tracing::info!(%ticket_id, pr = n, "pull request merged; ticket moved to Done");
     Ok(MergeOutcome {
         merged: true,

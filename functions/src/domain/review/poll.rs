@@ -1,8 +1,8 @@
 //! The scheduler's review pass.
 
 use octocrab::models::pulls::PullRequest;
+use terarchitect_protocol::ColumnRole;
 use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
-use terarchitect_protocol::{ColumnRole, TicketMove};
 use uuid::Uuid;
 
 use crate::domain::App;
@@ -282,17 +282,7 @@ async fn poll_ticket(
 /// A PR merged on GitHub itself: the ticket follows it to Done, as after a merge from
 /// the review page, with a ticket comment saying who merged it.
 async fn followed_merge(app: &App, c: &store::reviews::Candidate, pr: &PullRequest) -> Result<TicketPoll> {
-    let done = store::board::by_role(&app.db, c.project_id, ColumnRole::Done).await?;
-    crate::domain::tickets::move_ticket(
-        app,
-        c.project_id,
-        c.ticket_id,
-        &TicketMove {
-            column_id: done.id,
-            position: None,
-        },
-    )
-    .await?;
+    crate::domain::tickets::move_to_role(app, c.project_id, c.ticket_id, ColumnRole::Done).await?;
     let by = pr
         .merged_by
         .as_ref()
