@@ -60,7 +60,7 @@ struct Figures {
 async fn load<F, Fut>(op: F) -> Figures
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: Future<Output = bool> + Send,
 {
     let op = Arc::new(op);
     let start = Instant::now();

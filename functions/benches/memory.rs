@@ -46,6 +46,7 @@ async fn main() {
         )),
         lease: Duration::from_secs(60),
         github_api_url: "http://127.0.0.1:1".into(),
+        http: reqwest::Client::new(),
     };
     let project = Uuid::new_v4();
     let p = NewProject {

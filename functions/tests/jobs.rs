@@ -129,9 +129,7 @@ async fn concurrent_claims_let_exactly_one_host_win() {
     assert_eq!(results.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7);
 }
 
-async fn futures_join<F: std::future::Future<Output = StatusCode> + Send + 'static>(
-    fs: impl Iterator<Item = F>,
-) -> Vec<StatusCode> {
+async fn futures_join<F: Future<Output = StatusCode> + Send + 'static>(fs: impl Iterator<Item = F>) -> Vec<StatusCode> {
     let handles: Vec<_> = fs.map(tokio::spawn).collect();
     let mut out = vec![];
     for h in handles {

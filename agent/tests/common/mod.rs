@@ -83,6 +83,7 @@ pub async fn new_app() -> (App, TestDb, TestQueue) {
         secrets: Some(Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
         lease: Duration::from_secs(600),
         github_api_url: "http://127.0.0.1:1".into(),
+        http: reqwest::Client::new(),
     };
     (app, db, queue)
 }

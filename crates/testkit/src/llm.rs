@@ -169,7 +169,7 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Response 
     render(reply, n).await
 }
 
-fn render(reply: Reply, n: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> {
+fn render(reply: Reply, n: usize) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
     Box::pin(async move {
         let message = match reply {
             Reply::Delay(d, inner) => {

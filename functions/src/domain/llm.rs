@@ -13,18 +13,18 @@ pub struct Endpoint {
     pub url: String,
     pub model: String,
     pub key: Option<String>,
+    /// The process's client (`App::http`).
+    pub http: reqwest::Client,
 }
 
-fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| Error::Internal(e.to_string()))
-}
+/// How long one request may take, from connecting to the end of the body.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn post(endpoint: &Endpoint, path: &str, body: &Value) -> Result<Value> {
-    let mut req = client()?
+    let mut req = endpoint
+        .http
         .post(format!("{}/{path}", endpoint.url.trim_end_matches('/')))
+        .timeout(TIMEOUT)
         .json(body);
     if let Some(k) = &endpoint.key {
         req = req.bearer_auth(k);
@@ -105,8 +105,10 @@ pub async fn forward_embeddings(endpoint: &Endpoint, mut body: Value) -> Result<
     if body.get("model").is_none_or(Value::is_null) {
         body["model"] = json!(endpoint.model);
     }
-    let mut req = client()?
+    let mut req = endpoint
+        .http
         .post(format!("{}/embeddings", endpoint.url.trim_end_matches('/')))
+        .timeout(TIMEOUT)
         .json(&body);
     if let Some(k) = &endpoint.key {
         req = req.bearer_auth(k);

@@ -43,6 +43,7 @@ async fn endpoints(app: &App, project_id: Option<Uuid>, need_llm: bool) -> Resul
         url: s.embedding_url.ok_or_else(|| missing("embedding_url"))?,
         model: s.embedding_model.unwrap_or_default(),
         key: s.embedding_key,
+        http: app.http.clone(),
     };
     let llm = Endpoint {
         url: match (s.director_llm_url, need_llm) {
@@ -52,6 +53,7 @@ async fn endpoints(app: &App, project_id: Option<Uuid>, need_llm: bool) -> Resul
         },
         model: s.director_llm_model.unwrap_or_default(),
         key: s.director_llm_key,
+        http: app.http.clone(),
     };
     Ok(Endpoints { llm, embedding })
 }

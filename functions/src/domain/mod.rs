@@ -35,6 +35,9 @@ pub struct App {
     pub secrets: Option<Arc<SecretBox>>,
     pub lease: Duration,
     pub github_api_url: String,
+    /// The one client for outgoing HTTP (LLMs, embeddings, the settings check); each call
+    /// sets its own timeout. Clones share the connection pool.
+    pub http: reqwest::Client,
 }
 
 impl App {
@@ -48,12 +51,14 @@ impl App {
             .map(SecretBox::from_key)
             .transpose()?
             .map(Arc::new);
+        let http = reqwest::Client::builder().build()?;
         Ok(App {
             db,
             queue,
             secrets,
             lease: cfg.lease,
             github_api_url: cfg.github_api_url.clone(),
+            http,
         })
     }
 }

@@ -124,6 +124,7 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<Uuid>) -> Result<Vec<
             url: url.clone(),
             model: model.clone(),
             key: key.clone(),
+            http: app.http.clone(),
         };
         let started = Instant::now();
         let messages =
@@ -143,6 +144,7 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<Uuid>) -> Result<Vec<
             url: url.clone(),
             model: model.clone(),
             key: s.embedding_key.clone(),
+            http: app.http.clone(),
         };
         let started = Instant::now();
         let r = llm::embed(&endpoint, &["Terarchitect smoke test".to_string()]).await;

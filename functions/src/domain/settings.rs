@@ -330,10 +330,7 @@ pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<Agent
 /// Reports per item; never fails as a whole because one endpoint is down.
 pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck> {
     let s = agent_settings(app, project_id).await?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let http = &app.http;
     let mut items = Vec::new();
     let llms = [
         ("director LLM", &s.director_llm_url, &s.director_llm_key),
@@ -386,7 +383,7 @@ fn not_configured(name: &str) -> CheckItem {
 }
 
 async fn probe(name: &str, req: reqwest::RequestBuilder) -> CheckItem {
-    let (ok, detail) = match req.send().await {
+    let (ok, detail) = match req.timeout(std::time::Duration::from_secs(5)).send().await {
         Ok(r) if r.status().is_success() => (true, format!("reachable ({})", r.status())),
         Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED || r.status() == reqwest::StatusCode::FORBIDDEN => {
             (false, format!("reachable, but the key was refused ({})", r.status()))

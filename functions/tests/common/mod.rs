@@ -59,6 +59,7 @@ impl TestApp {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
+            http: reqwest::Client::new(),
         };
         let user_token = mint(&db, "alice", TokenKind::User).await;
         let worker_token = mint(&db, "host", TokenKind::Worker).await;

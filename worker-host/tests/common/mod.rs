@@ -75,6 +75,7 @@ impl Env {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
+            http: reqwest::Client::new(),
         };
         let token = crypto::new_token("wt_");
         store::tokens::insert(&db.pool, "host", TokenKind::Worker, &crypto::hash_token(&token))
