@@ -8,6 +8,9 @@
 //! pull request review, settings, tokens, memory, errors); every type is re-exported here,
 //! so it is always named `terarchitect_protocol::Type`.
 
+#[macro_use]
+mod string_enum;
+
 mod board;
 mod error;
 mod graph;
@@ -39,6 +42,7 @@ pub use review::{
     PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
 };
 pub use settings::{CheckItem, SettingView, SettingsCheck, SettingsUpdate};
+pub use string_enum::UnknownVariant;
 pub use ticket::{
     JobSummary, MoveOutcome, NewComment, NewTicket, Priority, Ticket, TicketComment, TicketMove, TicketPatch,
 };
