@@ -41,7 +41,7 @@ pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,
     PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
 };
-pub use settings::{CheckItem, SettingView, SettingsCheck, SettingsUpdate};
+pub use settings::{CheckItem, SettingKey, SettingKind, SettingSpec, SettingView, SettingsCheck, SettingsUpdate};
 pub use string_enum::UnknownVariant;
 pub use ticket::{
     JobSummary, MoveOutcome, NewComment, NewTicket, Priority, Ticket, TicketComment, TicketMove, TicketPatch,
