@@ -3,6 +3,8 @@
 //! Everything here is plain serde data so that the API (`functions/`), the UI (`web/`,
 //! wasm32), the worker host and the agent agree on one definition. Input types carry
 //! their own validation so the UI can show the same messages the API returns.
+//! String enums are declared with `string_enum!` (`string_enum.rs`); the API turns on the
+//! `openapi` and `sqlx` features for their schemas and their database mapping.
 //!
 //! One module per aggregate (projects, graph, board, tickets, jobs, the worker API, notes,
 //! pull request review, settings, tokens, memory, errors); every type is re-exported here,
