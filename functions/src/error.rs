@@ -68,6 +68,11 @@ impl From<sqlx::Error> for Error {
         if let sqlx::Error::RowNotFound = e {
             return Error::NotFound("row");
         }
+        // A stored value this version cannot read (e.g. a string no enum variant names):
+        // never defaulted; the message names the column and the value.
+        if let sqlx::Error::ColumnDecode { .. } = e {
+            return Error::Internal(e.to_string());
+        }
         if let Some(db) = e.as_database_error() {
             let constraint = db.constraint().unwrap_or_default();
             match db.code().as_deref() {

@@ -26,6 +26,26 @@ async fn project(db: &TestDb) -> Uuid {
     id
 }
 
+/// A ticket in the project's backlog with a queued job: the ticket's id and the job.
+async fn queued_job(db: &TestDb, p: Uuid) -> (Uuid, Job) {
+    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
+        .await
+        .unwrap()
+        .id;
+    let t = Uuid::new_v4();
+    let mut tx = db.pool.begin().await.unwrap();
+    let ticket = NewTicket {
+        title: "x".into(),
+        ..Default::default()
+    };
+    store::tickets::insert(&mut tx, p, t, backlog, &ticket).await.unwrap();
+    let job = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (t, job)
+}
+
 #[tokio::test]
 async fn migrations_are_safe_to_run_concurrently() {
     let db = TestDb::new().await;
@@ -280,28 +300,7 @@ async fn random_moves_keep_every_column_in_the_order_a_list_model_predicts() {
 async fn one_active_job_per_ticket_and_lease_rules() {
     let db = fresh().await;
     let p = project(&db).await;
-    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
-        .await
-        .unwrap()
-        .id;
-    let t = Uuid::new_v4();
-    let mut tx = db.pool.begin().await.unwrap();
-    store::tickets::insert(
-        &mut tx,
-        p,
-        t,
-        backlog,
-        &NewTicket {
-            title: "x".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let job = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (t, job) = queued_job(&db, p).await;
 
     let mut tx = db.pool.begin().await.unwrap();
     let err = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
@@ -365,28 +364,7 @@ async fn one_active_job_per_ticket_and_lease_rules() {
 async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
     let db = fresh().await;
     let p = project(&db).await;
-    let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
-        .await
-        .unwrap()
-        .id;
-    let t = Uuid::new_v4();
-    let mut tx = db.pool.begin().await.unwrap();
-    store::tickets::insert(
-        &mut tx,
-        p,
-        t,
-        backlog,
-        &NewTicket {
-            title: "x".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let job = store::jobs::insert_queued(&mut tx, p, t, JobKind::Implement)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (t, job) = queued_job(&db, p).await;
     let ev = |step: &str, id: Option<Uuid>| NewJobEvent {
         event_id: id,
         phase: "plan".into(),
@@ -541,4 +519,51 @@ async fn vector_search_uses_the_hnsw_index() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(plan.contains("Index Scan using memory_passages_hnsw_384"), "{plan}");
+}
+
+/// A stored enum value this version does not know is an error naming the column and the
+/// value, never quietly read as some default (e.g. a job as `failed`).
+#[tokio::test]
+async fn an_unknown_enum_value_in_the_database_is_an_error_naming_it() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let (t, job) = queued_job(&db, p).await;
+
+    // The CHECKs forbid such values; drop them to stand for a row written by another version.
+    for sql in [
+        "ALTER TABLE jobs DROP CONSTRAINT jobs_status_check",
+        "ALTER TABLE tickets DROP CONSTRAINT tickets_priority_check",
+    ] {
+        sqlx::query(sql).execute(&db.pool).await.unwrap();
+    }
+    let set = |sql: &'static str, id: Uuid| sqlx::query(sql).bind(id).execute(&db.pool);
+    set("UPDATE jobs SET status = 'paused' WHERE id = $1", job.id)
+        .await
+        .unwrap();
+    set("UPDATE tickets SET priority = 'urgent' WHERE id = $1", t)
+        .await
+        .unwrap();
+
+    let unreadable = |r: Result<_, Error>, column: &str, value: &str| match r {
+        Err(Error::Internal(m)) => assert!(
+            m.contains(&format!("\"{column}\"")) && m.contains(&format!("\"{value}\"")),
+            "{m}"
+        ),
+        Err(e) => panic!("expected an internal error naming {column} = {value}, got {e:?}"),
+        Ok(_) => panic!("{column} = {value} was read as some default"),
+    };
+    unreadable(store::jobs::get(&db.pool, job.id).await.map(|_| ()), "status", "paused");
+    unreadable(
+        store::tickets::get(&db.pool, p, t).await.map(|_| ()),
+        "priority",
+        "urgent",
+    );
+    set("UPDATE tickets SET priority = 'low' WHERE id = $1", t)
+        .await
+        .unwrap();
+    unreadable(
+        store::tickets::get(&db.pool, p, t).await.map(|_| ()),
+        "job_status",
+        "paused",
+    );
 }

@@ -5,34 +5,16 @@ use uuid::Uuid;
 
 use crate::ticket::Ticket;
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnRole {
-    Backlog,
-    InProgress,
-    InReview,
-    Done,
+string_enum! {
+    pub enum ColumnRole {
+        Backlog = "backlog",
+        InProgress = "in_progress",
+        InReview = "in_review",
+        Done = "done",
+    }
 }
 
 impl ColumnRole {
-    pub const ALL: [ColumnRole; 4] = [
-        ColumnRole::Backlog,
-        ColumnRole::InProgress,
-        ColumnRole::InReview,
-        ColumnRole::Done,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnRole::Backlog => "backlog",
-            ColumnRole::InProgress => "in_progress",
-            ColumnRole::InReview => "in_review",
-            ColumnRole::Done => "done",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
     pub fn default_title(self) -> &'static str {
         match self {
             ColumnRole::Backlog => "Backlog",

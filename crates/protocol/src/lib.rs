@@ -3,10 +3,15 @@
 //! Everything here is plain serde data so that the API (`functions/`), the UI (`web/`,
 //! wasm32), the worker host and the agent agree on one definition. Input types carry
 //! their own validation so the UI can show the same messages the API returns.
+//! String enums are declared with `string_enum!` (`string_enum.rs`); the API turns on the
+//! `openapi` and `sqlx` features for their schemas and their database mapping.
 //!
 //! One module per aggregate (projects, graph, board, tickets, jobs, the worker API, notes,
 //! pull request review, settings, tokens, memory, errors); every type is re-exported here,
 //! so it is always named `terarchitect_protocol::Type`.
+
+#[macro_use]
+mod string_enum;
 
 mod board;
 mod error;
@@ -38,7 +43,8 @@ pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,
     PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
 };
-pub use settings::{CheckItem, SettingView, SettingsCheck, SettingsUpdate};
+pub use settings::{CheckItem, SettingKey, SettingKind, SettingSpec, SettingView, SettingsCheck, SettingsUpdate};
+pub use string_enum::UnknownVariant;
 pub use ticket::{
     JobSummary, MoveOutcome, NewComment, NewTicket, Priority, Ticket, TicketComment, TicketMove, TicketPatch,
 };

@@ -10,21 +10,13 @@ use chrono::{DateTime, Utc};
 
 const ANSWERED_PREFIX: &str = "<!-- terarchitect-answered:";
 
-/// The two kinds of PR comment GitHub keeps apart (their ids are separate sequences).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommentKind {
-    /// On the conversation (`issues/{n}/comments`).
-    Issue,
-    /// On a line of the diff (`pulls/{n}/comments`).
-    Review,
-}
-
-impl CommentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommentKind::Issue => "issue",
-            CommentKind::Review => "review",
-        }
+string_enum! {
+    /// The two kinds of PR comment GitHub keeps apart (their ids are separate sequences).
+    pub enum CommentKind {
+        /// On the conversation (`issues/{n}/comments`).
+        Issue = "issue",
+        /// On a line of the diff (`pulls/{n}/comments`).
+        Review = "review",
     }
 }
 
@@ -103,12 +95,7 @@ fn answered_list(body: &str) -> Option<Vec<(CommentKind, u64)>> {
         list.split_whitespace()
             .filter_map(|item| {
                 let (kind, id) = item.split_once(':')?;
-                let kind = match kind {
-                    "issue" => CommentKind::Issue,
-                    "review" => CommentKind::Review,
-                    _ => return None,
-                };
-                Some((kind, id.parse().ok()?))
+                Some((CommentKind::parse(kind)?, id.parse().ok()?))
             })
             .collect(),
     )

@@ -4,15 +4,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ExecutionMode {
-    /// The agent clones the repository inside its own container.
-    #[default]
-    Docker,
-    /// The agent works in a directory on the worker host.
-    Local,
+string_enum! {
+    #[derive(Default)]
+    pub enum ExecutionMode {
+        /// The agent clones the repository inside its own container.
+        #[default]
+        Docker = "docker",
+        /// The agent works in a directory on the worker host.
+        Local = "local",
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -10,24 +10,22 @@ use crate::ticket::Ticket;
 /// neither a later review job nor the scheduler takes the agent's replies for a reviewer's.
 pub const AGENT_COMMENT_MARKER: &str = "<!-- terarchitect-bot -->";
 
-/// A pull request's state on GitHub.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum PrState {
-    Open,
-    Closed,
-    Merged,
+string_enum! {
+    /// A pull request's state on GitHub.
+    pub enum PrState {
+        Open = "open",
+        Closed = "closed",
+        Merged = "merged",
+    }
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum PrCommentKind {
-    /// On the conversation tab (an issue comment).
-    Issue,
-    /// On a line of the diff.
-    Review,
+string_enum! {
+    pub enum PrCommentKind {
+        /// On the conversation tab (an issue comment).
+        Issue = "issue",
+        /// On a line of the diff.
+        Review = "review",
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -140,14 +138,14 @@ pub struct PrApproval {
     pub body: Option<String>,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum MergeMethod {
-    Merge,
-    #[default]
-    Squash,
-    Rebase,
+string_enum! {
+    #[derive(Default)]
+    pub enum MergeMethod {
+        Merge = "merge",
+        #[default]
+        Squash = "squash",
+        Rebase = "rebase",
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,6 +1,134 @@
-//! Settings as the UI sees and changes them, and the connection check.
+//! Settings: every key and what it holds, the settings as the UI sees and changes them,
+//! and the connection check.
 
 use serde::{Deserialize, Serialize};
+
+string_enum! {
+    /// Every setting there is. What each holds, its help line and whether agents get it
+    /// are [`SettingKey::spec`]; the API checks values by it, lists it on the settings
+    /// page, and [`AgentSettings`](crate::AgentSettings) has one field per key agents get.
+    pub enum SettingKey {
+        DirectorLlmUrl = "director_llm_url",
+        DirectorLlmModel = "director_llm_model",
+        DirectorLlmKey = "director_llm_key",
+        WorkerMode = "worker_mode",
+        WorkerLlmUrl = "worker_llm_url",
+        WorkerLlmModel = "worker_llm_model",
+        WorkerLlmKey = "worker_llm_key",
+        AnthropicKey = "anthropic_key",
+        GithubToken = "github_token",
+        GithubReviewToken = "github_review_token",
+        GithubApiUrl = "github_api_url",
+        EmbeddingUrl = "embedding_url",
+        EmbeddingModel = "embedding_model",
+        EmbeddingKey = "embedding_key",
+        MaxReviewRounds = "max_review_rounds",
+        SummarizeEveryTurns = "summarize_every_turns",
+        GitAuthorName = "git_author_name",
+        GitAuthorEmail = "git_author_email",
+    }
+}
+
+/// What a setting holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// An http(s) URL.
+    Url,
+    /// One line of text.
+    Text,
+    /// A key or token: sealed at rest, never shown again.
+    Secret,
+    /// A whole number in `min..=max`, `default` when unset.
+    Int { min: i64, max: i64, default: i64 },
+    /// A [`WorkerMode`](crate::WorkerMode), `native` when unset.
+    WorkerMode,
+}
+
+/// Everything about one setting besides its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingSpec {
+    pub kind: SettingKind,
+    /// What the setting is for, in a sentence (shown under its name).
+    pub help: &'static str,
+    /// Whether a job's agent gets it (in `AgentSettings`).
+    pub for_agents: bool,
+}
+
+impl SettingKey {
+    pub const fn spec(self) -> SettingSpec {
+        use SettingKind::*;
+        const fn agents(kind: SettingKind, help: &'static str) -> SettingSpec {
+            SettingSpec {
+                kind,
+                help,
+                for_agents: true,
+            }
+        }
+        match self {
+            Self::DirectorLlmUrl => agents(
+                Url,
+                "Base URL of the Director's OpenAI-compatible API (it plans, judges and writes memory).",
+            ),
+            Self::DirectorLlmModel => agents(Text, "The model the Director asks."),
+            Self::DirectorLlmKey => agents(Secret, "API key for the Director's endpoint."),
+            Self::WorkerMode => agents(
+                WorkerMode,
+                "Which coding agent does the work: native, opencode or claude-code.",
+            ),
+            Self::WorkerLlmUrl => agents(Url, "Base URL of the Worker's OpenAI-compatible API."),
+            Self::WorkerLlmModel => agents(Text, "The model the Worker uses."),
+            Self::WorkerLlmKey => agents(Secret, "API key for the Worker's endpoint."),
+            Self::AnthropicKey => agents(Secret, "Anthropic API key, for the claude-code Worker."),
+            Self::GithubToken => agents(
+                Secret,
+                "The agent's GitHub token: it pushes ticket branches and opens the pull requests.",
+            ),
+            // GitHub refuses an approval from the PR's author, who is the agent's `github_token`.
+            Self::GithubReviewToken => SettingSpec {
+                kind: Secret,
+                help: "Your own GitHub token for the review page (comment, approve, merge). Without it \
+                       the agent's token is used, and GitHub refuses to let it approve its own pull \
+                       request. Never given to agents.",
+                for_agents: false,
+            },
+            Self::GithubApiUrl => agents(Url, "GitHub's API; for GitHub Enterprise, https://HOST/api/v3."),
+            Self::EmbeddingUrl => agents(
+                Url,
+                "Base URL of the OpenAI-compatible embeddings API behind the project memory.",
+            ),
+            Self::EmbeddingModel => agents(Text, "The embedding model."),
+            Self::EmbeddingKey => agents(Secret, "API key for the embeddings endpoint."),
+            Self::MaxReviewRounds => agents(
+                Int {
+                    min: 0,
+                    max: 50,
+                    default: 3,
+                },
+                "How many times the agent answers review comments on one pull request before \
+                 leaving it to a human.",
+            ),
+            Self::SummarizeEveryTurns => agents(
+                Int {
+                    min: 2,
+                    max: 1000,
+                    default: 30,
+                },
+                "The Worker's conversation is summarised every this many turns, to stay within \
+                 the model's context.",
+            ),
+            Self::GitAuthorName => agents(Text, "Author name of the agent's commits."),
+            Self::GitAuthorEmail => agents(Text, "Author email of the agent's commits."),
+        }
+    }
+
+    pub const fn kind(self) -> SettingKind {
+        self.spec().kind
+    }
+
+    pub const fn is_secret(self) -> bool {
+        matches!(self.kind(), SettingKind::Secret)
+    }
+}
 
 /// A setting as the UI sees it: secrets only say whether they are set.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -35,4 +163,24 @@ pub struct CheckItem {
     /// False when the endpoint is not set up at all (and nothing was called).
     pub configured: bool,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `AgentSettings` has one field per key agents get, named like the key.
+    #[test]
+    fn agent_settings_are_the_keys_for_agents() {
+        let fields = serde_json::to_value(crate::AgentSettings::default()).unwrap();
+        let mut fields: Vec<&str> = fields.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let mut keys: Vec<&str> = SettingKey::ALL
+            .into_iter()
+            .filter(|k| k.spec().for_agents)
+            .map(SettingKey::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+    }
 }

@@ -6,30 +6,14 @@ use uuid::Uuid;
 
 use crate::job::{Job, JobKind, JobStatus};
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Low,
-    #[default]
-    Medium,
-    High,
-    Critical,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Medium => "medium",
-            Priority::High => "high",
-            Priority::Critical => "critical",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Low, Self::Medium, Self::High, Self::Critical]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+string_enum! {
+    #[derive(Default, PartialOrd, Ord)]
+    pub enum Priority {
+        Low = "low",
+        #[default]
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
     }
 }
 

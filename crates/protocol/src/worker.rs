@@ -41,15 +41,14 @@ pub struct Heartbeat {
     pub cancel_requested: bool,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Succeeded,
-    Failed,
-    Cancelled,
-    /// Hand the job back to the queue (host shutting down, environment problem).
-    Released,
+string_enum! {
+    pub enum Outcome {
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        /// Hand the job back to the queue (host shutting down, environment problem).
+        Released = "released",
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -120,12 +119,12 @@ pub struct AgentSettings {
     pub git_author_email: Option<String>,
 }
 
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkerMode {
-    #[default]
-    Native,
-    Opencode,
-    ClaudeCode,
+string_enum! {
+    #[derive(Default)]
+    pub enum WorkerMode {
+        #[default]
+        Native = "native",
+        Opencode = "opencode",
+        ClaudeCode = "claude-code",
+    }
 }

@@ -1,113 +1,28 @@
-//! Settings: a fixed registry of keys, global defaults with per-project overrides,
+//! Settings: the keys of `SettingKey`, global defaults with per-project overrides,
 //! secrets sealed with AES-256-GCM and never returned in clear except to a job's agent.
 
 use serde_json::Value;
-use terarchitect_protocol::{AgentSettings, CheckItem, SettingView, SettingsCheck, SettingsUpdate, WorkerMode};
+use terarchitect_protocol::{
+    AgentSettings, CheckItem, SettingKey, SettingKind, SettingView, SettingsCheck, SettingsUpdate, WorkerMode,
+};
 use uuid::Uuid;
 
 use super::App;
 use crate::store;
 use crate::{Error, Result};
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Url,
-    Text,
-    Secret,
-    Int { min: i64, max: i64, default: i64 },
-    WorkerMode,
+fn key_of(key: &str) -> Result<SettingKey> {
+    SettingKey::parse(key).ok_or_else(|| Error::invalid(key, "unknown setting"))
 }
 
-/// Every setting: its key, what it holds, and one line for the settings page.
-const KEYS: &[(&str, Kind, &str)] = &[
-    (
-        "director_llm_url",
-        Kind::Url,
-        "Base URL of the Director's OpenAI-compatible API (it plans, judges and writes memory).",
-    ),
-    ("director_llm_model", Kind::Text, "The model the Director asks."),
-    ("director_llm_key", Kind::Secret, "API key for the Director's endpoint."),
-    (
-        "worker_mode",
-        Kind::WorkerMode,
-        "Which coding agent does the work: native, opencode or claude-code.",
-    ),
-    (
-        "worker_llm_url",
-        Kind::Url,
-        "Base URL of the Worker's OpenAI-compatible API.",
-    ),
-    ("worker_llm_model", Kind::Text, "The model the Worker uses."),
-    ("worker_llm_key", Kind::Secret, "API key for the Worker's endpoint."),
-    (
-        "anthropic_key",
-        Kind::Secret,
-        "Anthropic API key, for the claude-code Worker.",
-    ),
-    (
-        "github_token",
-        Kind::Secret,
-        "The agent's GitHub token: it pushes ticket branches and opens the pull requests.",
-    ),
-    // GitHub refuses an approval from the PR's author, who is the agent's `github_token`.
-    (
-        "github_review_token",
-        Kind::Secret,
-        "Your own GitHub token for the review page (comment, approve, merge). Without it \
-         the agent's token is used, and GitHub refuses to let it approve its own pull \
-         request. Never given to agents.",
-    ),
-    (
-        "github_api_url",
-        Kind::Url,
-        "GitHub's API; for GitHub Enterprise, https://HOST/api/v3.",
-    ),
-    (
-        "embedding_url",
-        Kind::Url,
-        "Base URL of the OpenAI-compatible embeddings API behind the project memory.",
-    ),
-    ("embedding_model", Kind::Text, "The embedding model."),
-    ("embedding_key", Kind::Secret, "API key for the embeddings endpoint."),
-    (
-        "max_review_rounds",
-        Kind::Int {
-            min: 0,
-            max: 50,
-            default: 3,
-        },
-        "How many times the agent answers review comments on one pull request before \
-         leaving it to a human.",
-    ),
-    (
-        "summarize_every_turns",
-        Kind::Int {
-            min: 2,
-            max: 1000,
-            default: 30,
-        },
-        "The Worker's conversation is summarised every this many turns, to stay within \
-         the model's context.",
-    ),
-    ("git_author_name", Kind::Text, "Author name of the agent's commits."),
-    ("git_author_email", Kind::Text, "Author email of the agent's commits."),
-];
-
-fn kind_of(key: &str) -> Result<Kind> {
-    KEYS.iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, kind, _)| *kind)
-        .ok_or_else(|| Error::invalid(key, "unknown setting"))
-}
-
-fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
+fn check_value(key: &str, kind: SettingKind, v: &Value) -> Result<()> {
     let text = |v: &Value| {
         v.as_str()
             .map(str::to_owned)
             .ok_or_else(|| Error::invalid(key, "must be a string"))
     };
     match kind {
-        Kind::Url => {
+        SettingKind::Url => {
             let s = text(v)?;
             if !(s.starts_with("http://") || s.starts_with("https://"))
                 || s.len() > 2000
@@ -116,11 +31,11 @@ fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
                 return Err(Error::invalid(key, "must be an http(s) URL"));
             }
         }
-        Kind::Text => {
+        SettingKind::Text => {
             let s = text(v)?;
             terarchitect_protocol::validate::required(key, &s, 4000)?;
         }
-        Kind::Secret => {
+        SettingKind::Secret => {
             let s = text(v)?;
             terarchitect_protocol::validate::required(key, &s, 4000)?;
             // Keys and tokens travel in HTTP headers: one line of visible ASCII.
@@ -131,7 +46,7 @@ fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
                 ));
             }
         }
-        Kind::Int { min, max, .. } => match v.as_i64() {
+        SettingKind::Int { min, max, .. } => match v.as_i64() {
             Some(n) if (min..=max).contains(&n) => {}
             _ => {
                 return Err(Error::invalid(
@@ -140,7 +55,7 @@ fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
                 ));
             }
         },
-        Kind::WorkerMode => {
+        SettingKind::WorkerMode => {
             serde_json::from_value::<WorkerMode>(v.clone())
                 .map_err(|_| Error::invalid(key, "must be one of native, opencode, claude-code"))?;
         }
@@ -150,7 +65,7 @@ fn check_value(key: &str, kind: Kind, v: &Value) -> Result<()> {
 
 /// Applies `{key: value|null}` at one scope (project, or global for `None`) atomically.
 pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate) -> Result<()> {
-    if update.len() > KEYS.len() {
+    if update.len() > SettingKey::ALL.len() {
         return Err(Error::invalid("settings", "too many keys"));
     }
     let mut tx = app.db.begin().await?;
@@ -158,12 +73,12 @@ pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate
         store::lock_project(&mut tx, p).await?;
     }
     for (key, value) in update {
-        let kind = kind_of(key)?;
+        let setting = key_of(key)?;
         match value {
             None | Some(Value::Null) => store::settings::clear(&mut *tx, project_id, key).await?,
             Some(v) => {
-                check_value(key, kind, v)?;
-                if kind == Kind::Secret {
+                check_value(key, setting.kind(), v)?;
+                if setting.is_secret() {
                     let sealed = app
                         .secrets
                         .as_ref()
@@ -190,19 +105,20 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
         store::projects::get(&app.db, p).await?;
     }
     let effective = Effective::load(app, project_id).await?;
-    Ok(KEYS
-        .iter()
-        .map(|(key, kind, help)| {
+    Ok(SettingKey::ALL
+        .into_iter()
+        .map(|key| {
+            let spec = key.spec();
             let row = effective.get(key);
             let source = match row {
                 Some(r) if r.project_id.is_some() => "project",
                 Some(_) => "global",
                 None => "default",
             };
-            let secret = *kind == Kind::Secret;
-            let default = match kind {
-                Kind::Int { default, .. } => Some(Value::from(*default)),
-                Kind::WorkerMode => Some(Value::from("native")),
+            let secret = key.is_secret();
+            let default = match spec.kind {
+                SettingKind::Int { default, .. } => Some(Value::from(default)),
+                SettingKind::WorkerMode => Some(Value::from(WorkerMode::default().as_str())),
                 _ => None,
             };
             SettingView {
@@ -215,7 +131,7 @@ pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView
                 },
                 is_set: row.is_some(),
                 source: source.into(),
-                help: help.to_string(),
+                help: spec.help.to_string(),
             }
         })
         .collect())
@@ -229,19 +145,26 @@ struct Effective {
 impl Effective {
     async fn load(app: &App, project_id: Option<Uuid>) -> Result<Effective> {
         let rows = store::settings::list(&app.db, project_id).await?;
+        for r in rows.iter().filter(|r| SettingKey::parse(&r.key).is_none()) {
+            tracing::warn!(key = %r.key, project_id = ?r.project_id, "ignoring a stored setting that names no setting");
+        }
         Ok(Effective { rows })
     }
 
     /// The project's own row for `key`, else the global one.
-    fn get(&self, key: &str) -> Option<&store::settings::Row> {
-        let row = |own: bool| self.rows.iter().find(|r| r.key == key && r.project_id.is_some() == own);
+    fn get(&self, key: SettingKey) -> Option<&store::settings::Row> {
+        let row = |own: bool| {
+            self.rows
+                .iter()
+                .find(|r| r.key == key.as_str() && r.project_id.is_some() == own)
+        };
         row(true).or_else(|| row(false))
     }
 
     /// An integer setting, its default when unset.
-    fn int(&self, key: &str) -> i64 {
-        let default = match kind_of(key) {
-            Ok(Kind::Int { default, .. }) => default,
+    fn int(&self, key: SettingKey) -> i64 {
+        let default = match key.kind() {
+            SettingKind::Int { default, .. } => default,
             _ => 0,
         };
         self.get(key)
@@ -251,7 +174,7 @@ impl Effective {
     }
 
     /// A text or secret value, secrets decrypted.
-    fn text(&self, app: &App, key: &str) -> Result<Option<String>> {
+    fn text(&self, app: &App, key: SettingKey) -> Result<Option<String>> {
         let Some(r) = self.get(key) else { return Ok(None) };
         if let Some(sealed) = &r.secret {
             let b = app
@@ -261,6 +184,15 @@ impl Effective {
             return b.open(sealed).map(Some);
         }
         Ok(r.value.as_ref().and_then(|v| v.as_str().map(str::to_owned)))
+    }
+
+    /// `worker_mode`, its default when unset; a stored value that names no mode is an error.
+    fn worker_mode(&self) -> Result<WorkerMode> {
+        let Some(v) = self.get(SettingKey::WorkerMode).and_then(|r| r.value.as_ref()) else {
+            return Ok(WorkerMode::default());
+        };
+        serde_json::from_value(v.clone())
+            .map_err(|e| Error::Internal(format!("the stored setting worker_mode ({v}) cannot be read: {e}")))
     }
 }
 
@@ -275,53 +207,52 @@ pub struct GitHubAccess {
 pub async fn github_access(app: &App, project_id: Uuid, reviewer: bool) -> Result<GitHubAccess> {
     let effective = Effective::load(app, Some(project_id)).await?;
     let review_token = if reviewer {
-        effective.text(app, "github_review_token")?
+        effective.text(app, SettingKey::GithubReviewToken)?
     } else {
         None
     };
     let token = match review_token {
         Some(t) => Some(t),
-        None => effective.text(app, "github_token")?,
+        None => effective.text(app, SettingKey::GithubToken)?,
     };
     Ok(GitHubAccess {
-        api_url: effective.text(app, "github_api_url")?,
+        api_url: effective.text(app, SettingKey::GithubApiUrl)?,
         token,
     })
 }
 
 /// The project's `max_review_rounds` (no secret is decrypted for it).
 pub async fn max_review_rounds(app: &App, project_id: Uuid) -> Result<i64> {
-    Ok(Effective::load(app, Some(project_id)).await?.int("max_review_rounds"))
+    Ok(Effective::load(app, Some(project_id))
+        .await?
+        .int(SettingKey::MaxReviewRounds))
 }
 
 /// Resolved settings with secrets decrypted: for a job's own agent only.
 /// `project_id` None: the global values alone.
 pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
     let effective = Effective::load(app, project_id).await?;
-    let text = |k: &str| effective.text(app, k);
-    let int = |k: &str| effective.int(k);
+    let text = |k: SettingKey| effective.text(app, k);
+    let int = |k: SettingKey| effective.int(k);
+    use SettingKey as K;
     Ok(AgentSettings {
-        director_llm_url: text("director_llm_url")?,
-        director_llm_model: text("director_llm_model")?,
-        director_llm_key: text("director_llm_key")?,
-        worker_mode: effective
-            .get("worker_mode")
-            .and_then(|r| r.value.clone())
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default(),
-        worker_llm_url: text("worker_llm_url")?,
-        worker_llm_model: text("worker_llm_model")?,
-        worker_llm_key: text("worker_llm_key")?,
-        anthropic_key: text("anthropic_key")?,
-        github_token: text("github_token")?,
-        github_api_url: text("github_api_url")?.or_else(|| Some(app.github_api_url.clone())),
-        embedding_url: text("embedding_url")?,
-        embedding_model: text("embedding_model")?,
-        embedding_key: text("embedding_key")?,
-        max_review_rounds: int("max_review_rounds"),
-        summarize_every_turns: int("summarize_every_turns"),
-        git_author_name: text("git_author_name")?,
-        git_author_email: text("git_author_email")?,
+        director_llm_url: text(K::DirectorLlmUrl)?,
+        director_llm_model: text(K::DirectorLlmModel)?,
+        director_llm_key: text(K::DirectorLlmKey)?,
+        worker_mode: effective.worker_mode()?,
+        worker_llm_url: text(K::WorkerLlmUrl)?,
+        worker_llm_model: text(K::WorkerLlmModel)?,
+        worker_llm_key: text(K::WorkerLlmKey)?,
+        anthropic_key: text(K::AnthropicKey)?,
+        github_token: text(K::GithubToken)?,
+        github_api_url: text(K::GithubApiUrl)?.or_else(|| Some(app.github_api_url.clone())),
+        embedding_url: text(K::EmbeddingUrl)?,
+        embedding_model: text(K::EmbeddingModel)?,
+        embedding_key: text(K::EmbeddingKey)?,
+        max_review_rounds: int(K::MaxReviewRounds),
+        summarize_every_turns: int(K::SummarizeEveryTurns),
+        git_author_name: text(K::GitAuthorName)?,
+        git_author_email: text(K::GitAuthorEmail)?,
     })
 }
 

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 struct Row {
     id: Uuid,
     title: String,
-    role: Option<String>,
+    role: Option<ColumnRole>,
     position: i32,
 }
 
@@ -21,7 +21,7 @@ impl From<Row> for Column {
         Column {
             id: r.id,
             title: r.title,
-            role: r.role.as_deref().and_then(ColumnRole::parse),
+            role: r.role,
             position: r.position,
         }
     }
@@ -50,7 +50,7 @@ pub async fn by_role(db: impl PgExecutor<'_>, project_id: Uuid, role: ColumnRole
     let row: Option<Row> =
         sqlx::query_as("SELECT id, title, role, position FROM board_columns WHERE project_id = $1 AND role = $2")
             .bind(project_id)
-            .bind(role.as_str())
+            .bind(role)
             .fetch_optional(db)
             .await?;
     row.map(Into::into).ok_or(Error::NotFound("column"))
@@ -63,7 +63,7 @@ pub async fn create_defaults(tx: &mut Tx<'_>, project_id: Uuid) -> Result<()> {
             .bind(Uuid::new_v4())
             .bind(project_id)
             .bind(role.default_title())
-            .bind(role.as_str())
+            .bind(role)
             .bind(i as i32)
             .execute(&mut **tx)
             .await?;

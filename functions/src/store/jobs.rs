@@ -16,8 +16,8 @@ struct Row {
     id: Uuid,
     project_id: Uuid,
     ticket_id: Uuid,
-    kind: String,
-    status: String,
+    kind: JobKind,
+    status: JobStatus,
     attempt: i32,
     cancel_requested: bool,
     lease_owner: Option<String>,
@@ -38,8 +38,8 @@ impl From<Row> for Job {
             id: r.id,
             project_id: r.project_id,
             ticket_id: r.ticket_id,
-            kind: JobKind::parse(&r.kind).unwrap_or(JobKind::Implement),
-            status: JobStatus::parse(&r.status).unwrap_or(JobStatus::Failed),
+            kind: r.kind,
+            status: r.status,
             attempt: r.attempt,
             cancel_requested: r.cancel_requested,
             lease_owner: r.lease_owner,
@@ -100,7 +100,7 @@ pub async fn insert_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, k
     .bind(Uuid::new_v4())
     .bind(project_id)
     .bind(ticket_id)
-    .bind(kind.as_str())
+    .bind(kind)
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.into())
@@ -222,7 +222,7 @@ pub async fn finish(
     ))
     .bind(job_id)
     .bind(host)
-    .bind(status.as_str())
+    .bind(status)
     .bind(exit_code)
     .bind(reason)
     .bind(pr_url)

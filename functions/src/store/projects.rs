@@ -12,7 +12,7 @@ struct Row {
     description: String,
     repo_url: String,
     default_branch: String,
-    execution_mode: String,
+    execution_mode: ExecutionMode,
     local_path: Option<String>,
     ticket_count: i64,
     created_at: DateTime<Utc>,
@@ -27,11 +27,7 @@ impl From<Row> for Project {
             description: r.description,
             repo_url: r.repo_url,
             default_branch: r.default_branch,
-            execution_mode: if r.execution_mode == "local" {
-                ExecutionMode::Local
-            } else {
-                ExecutionMode::Docker
-            },
+            execution_mode: r.execution_mode,
             local_path: r.local_path,
             ticket_count: r.ticket_count,
             created_at: r.created_at,
@@ -43,13 +39,6 @@ impl From<Row> for Project {
 const SELECT: &str = "SELECT p.id, p.name, p.description, p.repo_url, p.default_branch, p.execution_mode, \
      p.local_path, p.created_at, p.updated_at, \
      (SELECT count(*) FROM tickets t WHERE t.project_id = p.id) AS ticket_count FROM projects p";
-
-fn mode_str(m: ExecutionMode) -> &'static str {
-    match m {
-        ExecutionMode::Docker => "docker",
-        ExecutionMode::Local => "local",
-    }
-}
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Project>> {
     let rows: Vec<Row> = sqlx::query_as(sql!("{SELECT} ORDER BY p.created_at, p.id"))
@@ -76,7 +65,7 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, p: &NewProject) -> Result
     .bind(&p.description)
     .bind(&p.repo_url)
     .bind(&p.default_branch)
-    .bind(mode_str(p.execution_mode))
+    .bind(p.execution_mode)
     .bind(&p.local_path)
     .execute(db)
     .await?;
@@ -95,7 +84,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: Uuid, p: &ProjectPatch) -> Resu
     .bind(&p.description)
     .bind(&p.repo_url)
     .bind(&p.default_branch)
-    .bind(p.execution_mode.map(mode_str))
+    .bind(p.execution_mode)
     .bind(p.local_path.is_some())
     .bind(p.local_path.clone().flatten())
     .execute(db)

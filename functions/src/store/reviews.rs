@@ -75,7 +75,7 @@ pub async fn record(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, seen: &[
     )
     .bind(project_id)
     .bind(ticket_id)
-    .bind(seen.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.kind).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.github_id as i64).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.author.clone()).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.body.clone()).collect::<Vec<_>>())

@@ -17,7 +17,7 @@ struct Row {
     position: i32,
     title: String,
     description: String,
-    priority: String,
+    priority: Priority,
     whole_graph: bool,
     pr_url: Option<String>,
     pr_number: Option<i64>,
@@ -28,8 +28,8 @@ struct Row {
     input_tokens: i64,
     output_tokens: i64,
     job_id: Option<Uuid>,
-    job_kind: Option<String>,
-    job_status: Option<String>,
+    job_kind: Option<JobKind>,
+    job_status: Option<JobStatus>,
     job_created_at: Option<DateTime<Utc>>,
     job_started_at: Option<DateTime<Utc>>,
     job_finished_at: Option<DateTime<Utc>>,
@@ -40,8 +40,8 @@ impl From<Row> for Ticket {
         let job = match (r.job_id, r.job_kind, r.job_status, r.job_created_at) {
             (Some(id), Some(kind), Some(status), Some(created_at)) => Some(JobSummary {
                 id,
-                kind: JobKind::parse(&kind).unwrap_or(JobKind::Implement),
-                status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+                kind,
+                status,
                 created_at,
                 started_at: r.job_started_at,
                 finished_at: r.job_finished_at,
@@ -55,7 +55,7 @@ impl From<Row> for Ticket {
             position: r.position,
             title: r.title,
             description: r.description,
-            priority: Priority::parse(&r.priority).unwrap_or_default(),
+            priority: r.priority,
             whole_graph: r.whole_graph,
             node_ids: r.node_ids,
             edge_ids: r.edge_ids,
@@ -124,7 +124,7 @@ pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, column_id: Uuid
     .bind(pos)
     .bind(t.title.trim())
     .bind(&t.description)
-    .bind(t.priority.as_str())
+    .bind(t.priority)
     .bind(t.whole_graph)
     .execute(&mut **tx)
     .await?;
@@ -141,7 +141,7 @@ pub async fn update(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, p: &TicketPatch
     .bind(id)
     .bind(p.title.as_deref().map(str::trim))
     .bind(&p.description)
-    .bind(p.priority.map(Priority::as_str))
+    .bind(p.priority)
     .bind(p.whole_graph)
     .execute(&mut **tx)
     .await?;

@@ -18,7 +18,7 @@ pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: 
     sqlx::query("INSERT INTO api_tokens (id, name, kind, token_hash) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(name)
-        .bind(kind.as_str())
+        .bind(kind)
         .bind(hash)
         .execute(db)
         .await?;
@@ -26,18 +26,12 @@ pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: 
 }
 
 pub async fn find(db: impl PgExecutor<'_>, hash: &[u8]) -> Result<Option<ApiToken>> {
-    let row: Option<(Uuid, String, String)> =
+    let row: Option<(Uuid, String, TokenKind)> =
         sqlx::query_as("SELECT id, name, kind FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(hash)
             .fetch_optional(db)
             .await?;
-    Ok(row.and_then(|(id, name, kind)| {
-        Some(ApiToken {
-            id,
-            name,
-            kind: TokenKind::parse(&kind)?,
-        })
-    }))
+    Ok(row.map(|(id, name, kind)| ApiToken { id, name, kind }))
 }
 
 pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
