@@ -128,8 +128,9 @@ async fn opencode_http_errors_are_clear_worker_errors() {
 /// A `claude` executable that behaves like `claude -p --output-format json`.
 fn fake_claude(dir: &std::path::Path) -> String {
     let bin = dir.join("claude");
+    let source = dir.join("claude.sh");
     std::fs::write(
-        &bin,
+        &source,
         r#"#!/bin/sh
 prompt=$(cat)
 LOG="$(dirname "$0")/log"
@@ -144,8 +145,15 @@ printf '{"type":"result","subtype":"success","is_error":false,"result":"done: %s
 "#,
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Installed by another process: a script this process wrote itself can fail to run
+    // with "text file busy" while a concurrent test's fork still holds the write handle.
+    let installed = std::process::Command::new("install")
+        .args(["-m", "755"])
+        .arg(&source)
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(installed.success());
     bin.display().to_string()
 }
 
