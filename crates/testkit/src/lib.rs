@@ -51,6 +51,18 @@ impl TestDb {
             .expect("connect to test database");
         TestDb { url, name, pool }
     }
+
+    /// Closes the pool and drops the database, ending any connection still open to it
+    /// (best effort: errors are ignored).
+    pub async fn drop_database(self) {
+        self.pool.close().await;
+        let Ok(mut admin) = PgConnection::connect(&env("TERARCHITECT_TEST_PG_URL")).await else {
+            return;
+        };
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await.ok();
+        admin.close().await.ok();
+    }
 }
 
 /// A fresh standard queue on the SQS emulator.
@@ -116,7 +128,19 @@ pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    try_eventually(what, timeout, check)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`eventually`] returning the time-out as an error instead of panicking, for tests that
+/// must clean up or record something (a screenshot) when they fail.
+pub async fn try_eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> Result<T, TimedOut>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -124,11 +148,59 @@ where
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Ok(v);
         }
         if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return Err(TimedOut(format!("timed out after {timeout:?} waiting for {what}")));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// What [`try_eventually`] returns when the condition never held.
+#[derive(Debug)]
+pub struct TimedOut(String);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_dropped_database_is_gone() {
+        let db = TestDb::new().await;
+        let name = db.name.clone();
+        db.drop_database().await;
+        let mut admin = PgConnection::connect(&env("TERARCHITECT_TEST_PG_URL")).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[tokio::test]
+    async fn try_eventually_returns_the_value_or_the_time_out() {
+        let mut calls = 0;
+        let v = try_eventually("the third call", Duration::from_secs(5), || {
+            calls += 1;
+            std::future::ready((calls == 3).then_some(calls))
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 3);
+        let e = try_eventually("nothing", Duration::from_millis(100), || std::future::ready(None::<()>))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "timed out after 100ms waiting for nothing");
     }
 }

@@ -1,65 +1,31 @@
-//! Harness for the browser end-to-end tests: a fresh Postgres database, an SQS queue on
-//! the emulator, the real `api` (serving the built UI) and `worker-api` binaries, and a
-//! headless Chromium driven through chromedriver. Every process runs in its own process
-//! group and is killed with it on drop, so a failing test leaves nothing behind.
+//! Harness for the browser end-to-end tests: a fresh Postgres database and an SQS queue on
+//! the emulator (the root test kit's `TestDb` and `TestQueue`), the real `api` (serving the
+//! built UI) and `worker-api` binaries, and a headless Chromium driven through
+//! chromedriver. Every process runs in its own process group (the test kit's
+//! `ProcessGroup`) and is killed with it on drop, so a failing test leaves nothing behind.
 //!
 //! Environment: `TERARCHITECT_TEST_PG_URL` (admin URL), `TERARCHITECT_TEST_SQS_URL`
 //! (moto), `TERARCHITECT_BIN_DIR` (where `api`, `worker-api`, `migrate`, `admin` are;
 //! default `/var/cache/terarchitect/target/debug`), `WEB_DIST` (default `../dist`).
 
-use std::future::Future;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use fantoccini::actions::{ActionSequence, InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 pub use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
+use terarchitect_testkit::process::ProcessGroup;
+pub use terarchitect_testkit::try_eventually;
+use terarchitect_testkit::{TestDb, TestQueue};
 
 pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// A child process in its own process group, killed (group and all) on drop.
-pub struct Group(Child);
-
-impl Group {
-    pub fn spawn(mut cmd: Command) -> Res<Group> {
-        cmd.process_group(0);
-        Ok(Group(cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?))
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let pgid = self.0.id() as i32;
-        if pgid > 1 {
-            // SAFETY: a plain syscall on the process group this value created.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.0.wait();
-    }
-}
-
-/// Polls `f` until it returns `Some` or the deadline passes (no fixed sleeps as sync).
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> Res<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return Ok(v);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+fn spawn(cmd: Command) -> Res<ProcessGroup> {
+    let what = format!("{cmd:?}");
+    ProcessGroup::spawn(cmd).map_err(|e| format!("spawn {what}: {e}").into())
 }
 
 pub fn free_port() -> u16 {
@@ -67,11 +33,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-fn env(name: &str) -> Res<String> {
-    std::env::var(name)
-        .map_err(|_| format!("{name} is not set: run through `web_test` (web/build.sh) or `./dev services`").into())
 }
 
 pub fn bin_dir() -> PathBuf {
@@ -98,12 +59,11 @@ pub struct Stack {
     pub worker_base: String,
     pub token: String,
     pub worker_token: String,
-    pub queue_url: String,
-    pub sqs: String,
+    /// The job queue the API sends to.
+    pub queue: TestQueue,
     pub http: reqwest::Client,
-    admin_url: String,
-    db_name: String,
-    _procs: Vec<Group>,
+    db: TestDb,
+    _procs: Vec<ProcessGroup>,
 }
 
 fn run(cmd: &mut Command) -> Res<String> {
@@ -114,46 +74,17 @@ fn run(cmd: &mut Command) -> Res<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-async fn sqs_call(http: &reqwest::Client, sqs: &str, action: &str, body: Value) -> Res<Value> {
-    let r = http
-        .post(format!("{sqs}/"))
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.0")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = r.status();
-    let text = r.text().await?;
-    if !status.is_success() {
-        return Err(format!("SQS {action}: {status} {text}").into());
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 impl Stack {
     pub async fn start() -> Res<Stack> {
-        let admin_url = env("TERARCHITECT_TEST_PG_URL")?;
-        let sqs = env("TERARCHITECT_TEST_SQS_URL")?.trim_end_matches('/').to_string();
+        let db = TestDb::new().await;
+        let queue = TestQueue::new().await;
         let http = reqwest::Client::new();
-
-        let db_name = format!("web_e2e_{}", uuid::Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {db_name}")).await?;
-        let db_url = format!("{}/{db_name}", admin_url.rsplit_once('/').ok_or("bad PG URL")?.0);
-
-        let q = sqs_call(&http, &sqs, "CreateQueue", json!({"QueueName": db_name})).await?;
-        let queue_url = q["QueueUrl"].as_str().ok_or("no QueueUrl")?.to_string();
 
         let bins = bin_dir();
         let with_env = |c: &mut Command| {
-            c.env("DATABASE_URL", &db_url)
-                .env("JOB_QUEUE_URL", &queue_url)
-                .env("AWS_ENDPOINT_URL", &sqs)
+            c.env("DATABASE_URL", &db.url)
+                .env("JOB_QUEUE_URL", &queue.url)
+                .env("AWS_ENDPOINT_URL", &queue.endpoint)
                 .env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test")
                 .env("AWS_REGION", "us-east-1")
@@ -191,18 +122,16 @@ impl Stack {
             .stderr(std::fs::File::create(
                 logs.join(format!("worker-api-{worker_port}.log")),
             )?);
-        let procs = vec![Group::spawn(api)?, Group::spawn(worker)?];
+        let procs = vec![spawn(api)?, spawn(worker)?];
 
         let stack = Stack {
             base: format!("http://127.0.0.1:{api_port}"),
             worker_base: format!("http://127.0.0.1:{worker_port}"),
             token,
             worker_token,
-            queue_url,
-            sqs,
+            queue,
             http,
-            admin_url,
-            db_name,
+            db,
             _procs: procs,
         };
         for url in [
@@ -210,7 +139,7 @@ impl Stack {
             format!("{}/worker/health", stack.worker_base),
         ] {
             let http = stack.http.clone();
-            eventually(&format!("{url} to answer"), Duration::from_secs(30), || {
+            try_eventually(&format!("{url} to answer"), Duration::from_secs(30), || {
                 let http = http.clone();
                 let url = url.clone();
                 async move { http.get(&url).send().await.ok().map(|_| ()) }
@@ -240,43 +169,18 @@ impl Stack {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// Every message body currently in the job queue.
-    pub async fn queue_messages(&self) -> Res<Vec<String>> {
-        let v = sqs_call(
-            &self.http,
-            &self.sqs,
-            "ReceiveMessage",
-            json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 0}),
-        )
-        .await?;
-        Ok(v["Messages"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| m["Body"].as_str().map(str::to_owned)).collect())
-            .unwrap_or_default())
-    }
-
-    /// Drops the test database (best effort).
+    /// Stops the processes and drops the test database (best effort).
     pub async fn cleanup(self) {
-        let Stack {
-            admin_url,
-            db_name,
-            _procs,
-            ..
-        } = self;
+        let Stack { db, _procs, .. } = self;
         drop(_procs);
-        if let Ok((client, conn)) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
-            tokio::spawn(conn);
-            let _ = client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-                .await;
-        }
+        db.drop_database().await;
     }
 }
 
 /// Headless Chromium through its own chromedriver.
 pub struct Browser {
     pub client: Client,
-    _driver: Group,
+    _driver: ProcessGroup,
 }
 
 impl Browser {
@@ -286,10 +190,10 @@ impl Browser {
         cmd.arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let driver = Group::spawn(cmd)?;
+        let driver = spawn(cmd)?;
         let http = reqwest::Client::new();
         let status = format!("http://127.0.0.1:{port}/status");
-        eventually("chromedriver", Duration::from_secs(30), || {
+        try_eventually("chromedriver", Duration::from_secs(30), || {
             let http = http.clone();
             let status = status.clone();
             async move {
@@ -323,22 +227,24 @@ impl Browser {
 
     pub async fn wait_for(&self, css: &str) -> Res<fantoccini::elements::Element> {
         let c = &self.client;
-        eventually(&format!("element {css}"), Duration::from_secs(20), || async move {
+        let el = try_eventually(&format!("element {css}"), Duration::from_secs(20), || async move {
             c.find(Locator::Css(css)).await.ok()
         })
-        .await
+        .await?;
+        Ok(el)
     }
 
     /// Waits until a script (a function body returning a value) returns something truthy.
     pub async fn wait_js(&self, what: &str, script: &str) -> Res<Value> {
         let c = &self.client;
-        eventually(what, Duration::from_secs(20), || async move {
+        let v = try_eventually(what, Duration::from_secs(20), || async move {
             match c.execute(script, vec![]).await {
                 Ok(v) if !(v.is_null() || v == Value::Bool(false)) => Some(v),
                 _ => None,
             }
         })
-        .await
+        .await?;
+        Ok(v)
     }
 
     pub async fn js(&self, script: &str, args: Vec<Value>) -> Res<Value> {

@@ -29,10 +29,11 @@ async fn graph(s: &Stack, pid: &str) -> Res<Value> {
 
 /// Polls the API until `check` accepts the graph.
 async fn graph_until(s: &Stack, pid: &str, what: &str, check: impl Fn(&Value) -> bool) -> Res<Value> {
-    eventually(what, Duration::from_secs(20), || async {
+    let g = try_eventually(what, Duration::from_secs(20), || async {
         graph(s, pid).await.ok().filter(|g| check(g))
     })
-    .await
+    .await?;
+    Ok(g)
 }
 
 fn labels(g: &Value) -> Vec<String> {
@@ -393,7 +394,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         cb.click().await?;
     }
     b.click(".new-ticket button[type=submit]").await?;
-    let board = eventually("the new ticket", Duration::from_secs(20), || async {
+    let board = try_eventually("the new ticket", Duration::from_secs(20), || async {
         let board = s.api("GET", &format!("/api/projects/{pid}/board"), None).await.ok()?;
         board["columns"][0]["tickets"]
             .as_array()?
@@ -421,10 +422,10 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
         .await?;
     let jid = ticket["job"]["id"].as_str().ok_or("no job on the ticket")?.to_string();
-    eventually("the job message in SQS", Duration::from_secs(20), || async {
-        s.queue_messages()
+    try_eventually("the job message in SQS", Duration::from_secs(20), || async {
+        s.queue
+            .drain_bodies()
             .await
-            .ok()?
             .iter()
             .any(|m| m.contains(&jid))
             .then_some(())
@@ -450,7 +451,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         let setup = setup.clone();
         let pid = pid.clone();
         async move {
-            eventually(
+            try_eventually(
                 &format!("the setup ticket at {want:?}"),
                 Duration::from_secs(20),
                 || async {
@@ -488,7 +489,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.wait_for(".column[aria-label=Quality]").await?;
     b.click(&format!("{qa_row} button[aria-label='Move column left']"))
         .await?;
-    eventually("Quality before Done", Duration::from_secs(20), || async {
+    try_eventually("Quality before Done", Duration::from_secs(20), || async {
         let cols = s.api("GET", &format!("/api/projects/{pid}/columns"), None).await.ok()?;
         let titles: Vec<String> = cols
             .as_array()?
@@ -577,7 +578,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     // ---- Stop reaches the worker; the host reports the run cancelled; Retry appears
     b.click("#stop-job").await?;
     b.wait_for("#stop-note").await?;
-    eventually("cancel requested", Duration::from_secs(20), || async {
+    try_eventually("cancel requested", Duration::from_secs(20), || async {
         let hb = s
             .call(
                 &s.worker_base,
@@ -646,7 +647,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     b.type_into(".ticket-form input[name=title]", "Checkout page with Stripe")
         .await?;
     b.click("#save-ticket").await?;
-    eventually("the title saved", Duration::from_secs(20), || async {
+    try_eventually("the title saved", Duration::from_secs(20), || async {
         let t = s
             .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
             .await

@@ -319,7 +319,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.client
         .goto(&format!("{}/projects/{pid}/tickets/{tid}/review", s.base))
         .await?;
-    let e = eventually("a GitHub error", Duration::from_secs(20), || async {
+    let e = try_eventually("a GitHub error", Duration::from_secs(20), || async {
         let t = b.text_of(".review-page .error").await.ok()?;
         (!t.is_empty()).then_some(t)
     })
