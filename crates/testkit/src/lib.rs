@@ -131,7 +131,7 @@ pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
 pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: Future<Output = Option<T>>,
 {
     try_eventually(what, timeout, check)
         .await

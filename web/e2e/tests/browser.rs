@@ -462,7 +462,32 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
             .await
         }
     };
+    // The card is drawn anew when the server's answer arrives (its version changed): a key
+    // pressed before that lands on the copy about to go. Press the next key only once the
+    // copy on screen shows what the server holds.
+    let settled = || async {
+        let board = s.api("GET", &format!("/api/projects/{pid}/board"), None).await?;
+        let updated_at = board["columns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["tickets"].as_array().into_iter().flatten())
+            .find(|t| t["id"] == setup.as_str())
+            .and_then(|t| t["updated_at"].as_str())
+            .ok_or("setup ticket not on the board")?
+            .to_string();
+        b.wait_js(
+            "the moved card redrawn from the server's answer",
+            &format!(
+                "const c = document.querySelector('{setup_card}'); \
+                 return c && c.dataset.version === String(Date.parse('{updated_at}'))"
+            ),
+        )
+        .await
+        .map(|_| ())
+    };
     board_at(("in_progress", 1)).await?;
+    settled().await?;
     b.wait_js(
         "focus kept on the moved card",
         &format!("return document.activeElement && document.activeElement.matches('{setup_card}')"),
@@ -470,6 +495,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     press(b, UP).await?;
     board_at(("in_progress", 0)).await?;
+    settled().await?;
     b.wait_js(
         "focus kept",
         &format!("return document.activeElement && document.activeElement.matches('{setup_card}')"),

@@ -73,6 +73,9 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
     let more = ticket.node_ids.len().saturating_sub(4);
     let tokens = ticket.input_tokens + ticket.output_tokens;
     let aria = format!("{} ({} priority)", ticket.title, priority);
+    // Which version of the ticket this copy shows (ms since the epoch), so a test can tell
+    // the copy the server's answer rendered from the optimistic one.
+    let version = ticket.updated_at.timestamp_millis().to_string();
     // A card the keyboard just moved is rendered anew in its place (and again when the
     // server answers): each new copy takes the focus back once laid out, unless the user
     // has focused something else meanwhile.
@@ -96,6 +99,7 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
             draggable="true"
             tabindex="0"
             data-ticket-id=tid.to_string()
+            data-version=version
             aria-label=aria
             aria-keyshortcuts="ArrowLeft ArrowRight ArrowUp ArrowDown Enter"
             node_ref=card_ref
