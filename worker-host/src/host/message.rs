@@ -1,6 +1,7 @@
 //! One queue message: claim its job, settle duplicates and lost claims, and delete the
 //! message once the outcome is recorded (or let it come back sooner when it is not).
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +26,17 @@ impl<R: Runtime> Inner<R> {
                 return;
             }
         };
-        match self.api.claim(job_id, &self.host_id).await {
+        if !self.begin_claim(job_id, &m) {
+            return;
+        }
+        let claim = self.api.claim(job_id, &self.host_id).await;
+        if claim.is_err() {
+            self.jobs.lock().expect("jobs").remove(&job_id);
+        }
+        match claim {
             Ok(claim) => {
                 self.healthy();
-                self.run_job(claim, m, permit).await;
+                self.run_job(claim, permit).await;
             }
             Err(ApiError::NotFound) => {
                 tracing::warn!(%job_id, "job no longer exists: deleting its message");
@@ -36,7 +44,7 @@ impl<R: Runtime> Inner<R> {
             }
             Err(ApiError::Conflict(why)) => {
                 self.healthy();
-                self.on_conflict(job_id, &m, &why).await;
+                self.on_conflict(job_id, &m.receipt, &why).await;
             }
             Err(e) => {
                 let d = self.note_outage();
@@ -44,6 +52,37 @@ impl<R: Runtime> Inner<R> {
                 self.retry_later(&m.receipt, d).await;
             }
         }
+    }
+
+    /// Registers the message's job as this host's before claiming it, so that a duplicate
+    /// arriving while the claim is in flight is not mistaken for a run lost in an earlier
+    /// life. False when the job is already known here: the message is settled instead.
+    fn begin_claim(&self, job_id: Uuid, m: &Message) -> bool {
+        let mut jobs = self.jobs.lock().expect("jobs");
+        let known = match jobs.entry(job_id) {
+            Entry::Vacant(v) => {
+                v.insert(Some((m.message_id.clone(), m.receipt.clone())));
+                return true;
+            }
+            Entry::Occupied(o) => o.into_mut(),
+        };
+        match known {
+            None => {
+                // Re-attached after a restart: this is its message now.
+                *known = Some((m.message_id.clone(), m.receipt.clone()));
+                tracing::info!(%job_id, "re-attached job's message came back: adopted");
+            }
+            Some((id, r)) if *id == m.message_id => {
+                // Our own message came back (visibility ran out): only the newest receipt
+                // can extend or delete it.
+                *r = m.receipt.clone();
+            }
+            Some(_) => {
+                drop(jobs);
+                self.delete_duplicate(job_id, &m.receipt);
+            }
+        }
+        false
     }
 
     /// The message comes back sooner than the visibility timeout would allow.
@@ -61,31 +100,9 @@ impl<R: Runtime> Inner<R> {
         }
     }
 
-    /// A claim lost: the job is done, cancelled, held by another host — or held by us.
-    async fn on_conflict(&self, job_id: Uuid, m: &Message, why: &str) {
-        let receipt = m.receipt.as_str();
-        {
-            let mut jobs = self.jobs.lock().expect("jobs");
-            if let Some(known) = jobs.get_mut(&job_id) {
-                match known {
-                    None => {
-                        // Re-attached after a restart: this is its message now.
-                        *known = Some((m.message_id.clone(), m.receipt.clone()));
-                        tracing::info!(%job_id, "re-attached job's message came back: adopted");
-                        return;
-                    }
-                    Some((id, r)) if *id == m.message_id => {
-                        // Our own message came back (visibility ran out): only the newest
-                        // receipt can extend or delete it.
-                        *r = m.receipt.clone();
-                        return;
-                    }
-                    Some(_) => {}
-                }
-                drop(jobs);
-                return self.delete_duplicate(job_id, receipt);
-            }
-        }
+    /// A claim lost by a job this host does not run: the job is done, cancelled, held by
+    /// another host, or held by us in an earlier life.
+    async fn on_conflict(&self, job_id: Uuid, receipt: &str, why: &str) {
         // Held by us with nothing running: a run lost in an earlier life (container gone).
         match self.api.heartbeat(job_id, &self.host_id).await {
             Ok(hb) => {

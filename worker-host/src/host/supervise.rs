@@ -13,7 +13,6 @@ use super::Inner;
 use super::logs::{PR_MARKER, collect, pump_logs, tail_text};
 use super::report::{judge, pr_number};
 use crate::api::ApiError;
-use crate::queue::Message;
 use crate::runtime::{AgentSpec, Runtime, RuntimeError};
 
 /// How an agent's run ended, as far as the host is concerned.
@@ -26,12 +25,9 @@ enum End {
 }
 
 impl<R: Runtime> Inner<R> {
-    pub(super) async fn run_job(self: Arc<Self>, claim: Claim, m: Message, permit: OwnedSemaphorePermit) {
+    /// Starts the agent for a job whose message `begin_claim` registered.
+    pub(super) async fn run_job(self: Arc<Self>, claim: Claim, permit: OwnedSemaphorePermit) {
         let job_id = claim.job.id;
-        self.jobs
-            .lock()
-            .expect("jobs")
-            .insert(job_id, Some((m.message_id, m.receipt)));
         let spec = AgentSpec {
             job_id,
             project_id: claim.project.id,
