@@ -19,7 +19,6 @@ use terarchitect_functions::domain::{App, JobQueue, SecretBox, memory, settings}
 use terarchitect_functions::store;
 use terarchitect_protocol::{MemoryQuery, NewProject};
 use terarchitect_testkit::{TestDb, TestQueue};
-use uuid::Uuid;
 
 const PASSAGES: usize = 10_000;
 const ENTITIES: usize = 4_000;
@@ -48,7 +47,7 @@ async fn main() {
         github_api_url: "http://127.0.0.1:1".into(),
         http: reqwest::Client::new(),
     };
-    let project = Uuid::new_v4();
+    let project = terarchitect_protocol::ProjectId::new();
     let p = NewProject {
         name: "bench".into(),
         repo_url: "https://h/a/b.git".into(),

@@ -9,7 +9,8 @@ use common::TestApp;
 use serde_json::json;
 use terarchitect_functions::domain;
 use terarchitect_protocol::{
-    EventBatch, FinishRequest, MemoryDocs, NewJobEvent, NewProject, NewTicket, Outcome, SettingsUpdate,
+    EventBatch, FinishRequest, JobId, MemoryDocs, NewJobEvent, NewProject, NewTicket, Outcome, ProjectId,
+    SettingsUpdate, TicketId,
 };
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use uuid::Uuid;
@@ -33,7 +34,7 @@ fn admin(t: &TestApp, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-async fn project_and_ticket(t: &TestApp) -> (Uuid, Uuid) {
+async fn project_and_ticket(t: &TestApp) -> (ProjectId, TicketId) {
     let p = domain::projects::create(
         &t.app,
         &NewProject {
@@ -66,7 +67,7 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
     let (ok, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     assert!(ok, "{out}");
     assert!(out.starts_with("queued: job "), "{out}");
-    let job_id: Uuid = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let job_id: JobId = out.split_whitespace().nth(2).unwrap().parse().unwrap();
     let msg = json!({ "job_id": job_id }).to_string();
     assert_eq!(t.queue.drain_bodies().await, std::slice::from_ref(&msg));
     let ticket = terarchitect_functions::store::tickets::get(&t.app.db, pid, tid)
@@ -128,7 +129,7 @@ async fn dump_logs_prints_every_job_with_its_events() {
     let t = TestApp::new().await;
     let (_, tid) = project_and_ticket(&t).await;
     let (_, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
-    let job_id: Uuid = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let job_id: JobId = out.split_whitespace().nth(2).unwrap().parse().unwrap();
     let events: Vec<NewJobEvent> = (0..1205)
         .map(|i| NewJobEvent {
             phase: "execution".into(),

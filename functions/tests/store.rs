@@ -11,8 +11,8 @@ async fn fresh() -> TestDb {
     db
 }
 
-async fn project(db: &TestDb) -> Uuid {
-    let id = Uuid::new_v4();
+async fn project(db: &TestDb) -> ProjectId {
+    let id = ProjectId::new();
     let p = NewProject {
         name: "Shop".into(),
         repo_url: "https://h/a/b.git".into(),
@@ -27,12 +27,12 @@ async fn project(db: &TestDb) -> Uuid {
 }
 
 /// A ticket in the project's backlog with a queued job: the ticket's id and the job.
-async fn queued_job(db: &TestDb, p: Uuid) -> (Uuid, Job) {
+async fn queued_job(db: &TestDb, p: ProjectId) -> (TicketId, Job) {
     let backlog = store::board::by_role(&db.pool, p, ColumnRole::Backlog)
         .await
         .unwrap()
         .id;
-    let t = Uuid::new_v4();
+    let t = TicketId::new();
     let mut tx = db.pool.begin().await.unwrap();
     let ticket = NewTicket {
         title: "x".into(),
@@ -106,7 +106,7 @@ async fn project_round_trip_and_cascade() {
     assert_eq!(cols, 0, "columns go with their project");
 }
 
-fn node(id: Uuid, label: &str) -> NodeInput {
+fn node(id: NodeId, label: &str) -> NodeInput {
     NodeInput {
         id,
         label: label.into(),
@@ -122,7 +122,7 @@ fn node(id: Uuid, label: &str) -> NodeInput {
 async fn graph_edges_stay_inside_their_project() {
     let db = fresh().await;
     let (a, b) = (project(&db).await, project(&db).await);
-    let (n1, n2, foreign) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (n1, n2, foreign) = (NodeId::new(), NodeId::new(), NodeId::new());
     let mut tx = db.pool.begin().await.unwrap();
     store::graph::upsert_nodes(&mut tx, a, &[node(n1, "api"), node(n2, "db")])
         .await
@@ -134,7 +134,7 @@ async fn graph_edges_stay_inside_their_project() {
         &mut tx,
         a,
         &[EdgeInput {
-            id: Uuid::new_v4(),
+            id: EdgeId::new(),
             source: n1,
             target: n2,
             label: "reads".into(),
@@ -147,7 +147,7 @@ async fn graph_edges_stay_inside_their_project() {
 
     let mut tx = db.pool.begin().await.unwrap();
     let cross = EdgeInput {
-        id: Uuid::new_v4(),
+        id: EdgeId::new(),
         source: n1,
         target: foreign,
         label: String::new(),
@@ -192,7 +192,7 @@ async fn ticket_positions_stay_dense_through_moves() {
     let mut ids = vec![];
     let mut tx = db.pool.begin().await.unwrap();
     for i in 0..5 {
-        let id = Uuid::new_v4();
+        let id = TicketId::new();
         store::tickets::insert(
             &mut tx,
             p,
@@ -233,16 +233,16 @@ async fn ticket_positions_stay_dense_through_moves() {
 async fn random_moves_keep_every_column_in_the_order_a_list_model_predicts() {
     let db = fresh().await;
     let p = project(&db).await;
-    let columns: Vec<Uuid> = store::board::list(&db.pool, p)
+    let columns: Vec<ColumnId> = store::board::list(&db.pool, p)
         .await
         .unwrap()
         .iter()
         .map(|c| c.id)
         .collect();
-    let mut model: Vec<Vec<Uuid>> = vec![Vec::new(); columns.len()];
+    let mut model: Vec<Vec<TicketId>> = vec![Vec::new(); columns.len()];
     let mut tx = db.pool.begin().await.unwrap();
     for i in 0..12 {
-        let id = Uuid::new_v4();
+        let id = TicketId::new();
         let t = NewTicket {
             title: format!("t{i}"),
             ..Default::default()
@@ -282,7 +282,7 @@ async fn random_moves_keep_every_column_in_the_order_a_list_model_predicts() {
         assert_eq!(came_from, columns[from]);
         let all = store::tickets::list(&db.pool, p).await.unwrap();
         for (c, expected) in columns.iter().zip(&model) {
-            let mut placed: Vec<(i32, Uuid)> = all
+            let mut placed: Vec<(i32, TicketId)> = all
                 .iter()
                 .filter(|t| t.column_id == *c)
                 .map(|t| (t.position, t.id))
@@ -290,7 +290,7 @@ async fn random_moves_keep_every_column_in_the_order_a_list_model_predicts() {
             placed.sort();
             let positions: Vec<i32> = placed.iter().map(|(p, _)| *p).collect();
             assert_eq!(positions, (0..expected.len() as i32).collect::<Vec<_>>(), "dense");
-            let ids: Vec<Uuid> = placed.into_iter().map(|(_, id)| id).collect();
+            let ids: Vec<TicketId> = placed.into_iter().map(|(_, id)| id).collect();
             assert_eq!(&ids, expected);
         }
     }
@@ -420,7 +420,7 @@ async fn notes_settings_tokens_round_trip() {
     );
     let bad = NewNote {
         body: "x".into(),
-        node_id: Some(Uuid::new_v4()),
+        node_id: Some(NodeId::new()),
         edge_id: None,
     };
     assert!(matches!(store::notes::insert(&db.pool, p, &bad).await, Err(Error::Invalid(f)) if f.field == "node_id"));
@@ -537,10 +537,10 @@ async fn an_unknown_enum_value_in_the_database_is_an_error_naming_it() {
         sqlx::query(sql).execute(&db.pool).await.unwrap();
     }
     let set = |sql: &'static str, id: Uuid| sqlx::query(sql).bind(id).execute(&db.pool);
-    set("UPDATE jobs SET status = 'paused' WHERE id = $1", job.id)
+    set("UPDATE jobs SET status = 'paused' WHERE id = $1", job.id.0)
         .await
         .unwrap();
-    set("UPDATE tickets SET priority = 'urgent' WHERE id = $1", t)
+    set("UPDATE tickets SET priority = 'urgent' WHERE id = $1", t.0)
         .await
         .unwrap();
 
@@ -558,7 +558,7 @@ async fn an_unknown_enum_value_in_the_database_is_an_error_naming_it() {
         "priority",
         "urgent",
     );
-    set("UPDATE tickets SET priority = 'low' WHERE id = $1", t)
+    set("UPDATE tickets SET priority = 'low' WHERE id = $1", t.0)
         .await
         .unwrap();
     unreadable(

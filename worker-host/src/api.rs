@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use terarchitect_protocol::{
-    Claim, ClaimRequest, EventBatch, FinishRequest, Heartbeat, HeartbeatRequest, Job, NewJobEvent,
+    Claim, ClaimRequest, EventBatch, FinishRequest, Heartbeat, HeartbeatRequest, Job, JobId, NewJobEvent,
 };
-use uuid::Uuid;
 
 /// How a call failed, in the terms the host acts on.
 #[derive(Debug, thiserror::Error)]
@@ -92,25 +91,25 @@ impl WorkerApi {
         })
     }
 
-    pub async fn claim(&self, job: Uuid, host_id: &str) -> Result<Claim, ApiError> {
+    pub async fn claim(&self, job: JobId, host_id: &str) -> Result<Claim, ApiError> {
         let req = ClaimRequest {
             host_id: host_id.into(),
         };
         self.post(&format!("/worker/jobs/{job}/claim"), &req).await
     }
 
-    pub async fn heartbeat(&self, job: Uuid, host_id: &str) -> Result<Heartbeat, ApiError> {
+    pub async fn heartbeat(&self, job: JobId, host_id: &str) -> Result<Heartbeat, ApiError> {
         let req = HeartbeatRequest {
             host_id: host_id.into(),
         };
         self.post(&format!("/worker/jobs/{job}/heartbeat"), &req).await
     }
 
-    pub async fn finish(&self, job: Uuid, req: &FinishRequest) -> Result<Job, ApiError> {
+    pub async fn finish(&self, job: JobId, req: &FinishRequest) -> Result<Job, ApiError> {
         self.post(&format!("/worker/jobs/{job}/finish"), req).await
     }
 
-    pub async fn events(&self, job: Uuid, events: Vec<NewJobEvent>) -> Result<(), ApiError> {
+    pub async fn events(&self, job: JobId, events: Vec<NewJobEvent>) -> Result<(), ApiError> {
         let _: serde_json::Value = self
             .post(&format!("/worker/jobs/{job}/events"), &EventBatch { events })
             .await?;

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{ContainerDefinition, LaunchType};
 use clap::Parser;
 use common::*;
 use terarchitect_functions::domain;
-use terarchitect_protocol::JobStatus;
+use terarchitect_protocol::{JobId, JobStatus, ProjectId};
 use terarchitect_testkit::eventually;
 use terarchitect_worker_host::Config;
 use terarchitect_worker_host::runtime::ecs::EcsSettings;
@@ -73,10 +73,10 @@ async fn ecs_runtime_runs_finds_and_stops_tasks() {
         .await
         .with_poll_interval(std::time::Duration::from_millis(200));
     rt.ping().await.expect("ping");
-    let job_id = Uuid::new_v4();
+    let job_id = JobId::new();
     let spec = AgentSpec {
         job_id,
-        project_id: Uuid::new_v4(),
+        project_id: ProjectId::new(),
         attempt: 1,
         host_id: "host-a".into(),
         env: vec![("TERARCHITECT_JOB_ID".into(), job_id.to_string())],

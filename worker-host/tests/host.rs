@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use terarchitect_functions::domain;
-use terarchitect_protocol::JobStatus;
+use terarchitect_protocol::{JobId, JobStatus};
 use terarchitect_testkit::docker::{containers_with_label, running_with_label};
 use terarchitect_testkit::eventually;
 use uuid::Uuid;
 
-async fn wait_status(env: &Env, job: Uuid, status: JobStatus, within: u64) -> terarchitect_protocol::Job {
+async fn wait_status(env: &Env, job: JobId, status: JobStatus, within: u64) -> terarchitect_protocol::Job {
     eventually(&format!("job {job} {status:?}"), secs(within), || async {
         let j = env.job(job).await;
         (j.status == status).then_some(j)

@@ -16,7 +16,6 @@ use terarchitect_testkit::git::{TempRepo, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::{TestDb, TestQueue};
-use uuid::Uuid;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const GITHUB_TOKEN: &str = "ghp_test_secret_token_0123456789";
@@ -37,9 +36,9 @@ pub struct Env {
     pub director: LlmStandIn,
     pub worker: LlmStandIn,
     pub github: GitHubStandIn,
-    pub project_id: Uuid,
-    pub ticket_id: Uuid,
-    pub job_id: Uuid,
+    pub project_id: ProjectId,
+    pub ticket_id: TicketId,
+    pub job_id: JobId,
     pub token: String,
     pub work: tempfile::TempDir,
 }
@@ -99,7 +98,7 @@ impl Env {
         setup: Setup,
         director: Vec<Reply>,
         worker: Vec<Reply>,
-        before_claim: impl FnOnce(&TempRepo, Uuid),
+        before_claim: impl FnOnce(&TempRepo, TicketId),
     ) -> Env {
         let (app, db, queue) = new_app().await;
         let api_url = serve_api(app.clone()).await;

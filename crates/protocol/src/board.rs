@@ -1,7 +1,7 @@
 //! The Kanban board: columns (four built-in roles) and the tickets in them.
 
+use crate::id::ColumnId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ticket::Ticket;
 
@@ -28,7 +28,7 @@ impl ColumnRole {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Column {
-    pub id: Uuid,
+    pub id: ColumnId,
     pub title: String,
     /// Built-in columns have a role and cannot be deleted.
     pub role: Option<ColumnRole>,

@@ -1,12 +1,12 @@
 //! The architecture graph: nodes and edges, and the changes that replace or patch it.
 
+use crate::id::{EdgeId, NodeId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphNode {
-    pub id: Uuid,
+    pub id: NodeId,
     pub label: String,
     pub kind: String,
     pub technology: String,
@@ -18,9 +18,9 @@ pub struct GraphNode {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphEdge {
-    pub id: Uuid,
-    pub source: Uuid,
-    pub target: Uuid,
+    pub id: EdgeId,
+    pub source: NodeId,
+    pub target: NodeId,
     pub label: String,
     pub protocol: String,
 }
@@ -39,7 +39,7 @@ pub struct Graph {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeInput {
-    pub id: Uuid,
+    pub id: NodeId,
     pub label: String,
     #[serde(default = "default_kind")]
     pub kind: String,
@@ -61,9 +61,9 @@ fn default_kind() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeInput {
-    pub id: Uuid,
-    pub source: Uuid,
-    pub target: Uuid,
+    pub id: EdgeId,
+    pub source: NodeId,
+    pub target: NodeId,
     #[serde(default)]
     pub label: String,
     #[serde(default)]
@@ -83,8 +83,8 @@ pub struct GraphChange {
     pub edges: Vec<EdgeInput>,
     /// PATCH only.
     #[serde(default)]
-    pub delete_nodes: Vec<Uuid>,
+    pub delete_nodes: Vec<NodeId>,
     /// PATCH only.
     #[serde(default)]
-    pub delete_edges: Vec<Uuid>,
+    pub delete_edges: Vec<EdgeId>,
 }

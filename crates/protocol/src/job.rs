@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::id::{JobId, ProjectId, TicketId};
+
 string_enum! {
     pub enum JobKind {
         Implement = "implement",
@@ -30,9 +32,9 @@ impl JobStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Job {
-    pub id: Uuid,
-    pub project_id: Uuid,
-    pub ticket_id: Uuid,
+    pub id: JobId,
+    pub project_id: ProjectId,
+    pub ticket_id: TicketId,
     pub kind: JobKind,
     pub status: JobStatus,
     /// How many times a host has claimed it.
@@ -106,5 +108,5 @@ pub struct EventPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobMessage {
-    pub job_id: Uuid,
+    pub job_id: JobId,
 }

@@ -16,6 +16,7 @@ mod string_enum;
 mod board;
 mod error;
 mod graph;
+mod id;
 mod job;
 mod memory;
 mod note;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use board::{Board, BoardColumn, Column, ColumnPatch, ColumnRole, NewColumn};
 pub use error::{ErrorBody, ErrorDetail};
 pub use graph::{EdgeInput, Graph, GraphChange, GraphEdge, GraphNode, NodeInput};
+pub use id::{ColumnId, CommentId, EdgeId, JobId, NodeId, NoteId, ProjectId, TicketId};
 pub use job::{EventBatch, EventPage, Job, JobEvent, JobKind, JobMessage, JobStatus, NewJobEvent};
 pub use memory::{
     MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage,

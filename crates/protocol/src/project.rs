@@ -1,8 +1,8 @@
 //! Projects: a repository to work on and how its agents run.
 
+use crate::id::ProjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 string_enum! {
     #[derive(Default)]
@@ -18,7 +18,7 @@ string_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Project {
-    pub id: Uuid,
+    pub id: ProjectId,
     pub name: String,
     pub description: String,
     pub repo_url: String,

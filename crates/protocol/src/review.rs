@@ -1,8 +1,8 @@
 //! Pull request review: what the review screen shows, and commenting, approving and merging.
 
+use crate::id::TicketId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ticket::Ticket;
 
@@ -84,7 +84,7 @@ pub struct PrReview {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReviewSummary {
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub pr_number: i64,
     pub pr_url: String,
     pub title: String,

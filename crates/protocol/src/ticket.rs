@@ -1,8 +1,8 @@
 //! Tickets: what they hold, creating, editing and moving them, and their comments.
 
+use crate::id::{ColumnId, CommentId, EdgeId, JobId, NodeId, ProjectId, TicketId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::job::{Job, JobKind, JobStatus};
 
@@ -20,17 +20,17 @@ string_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ticket {
-    pub id: Uuid,
-    pub project_id: Uuid,
-    pub column_id: Uuid,
+    pub id: TicketId,
+    pub project_id: ProjectId,
+    pub column_id: ColumnId,
     pub position: i32,
     pub title: String,
     pub description: String,
     pub priority: Priority,
     /// Give the agent the whole graph instead of `node_ids`/`edge_ids`.
     pub whole_graph: bool,
-    pub node_ids: Vec<Uuid>,
-    pub edge_ids: Vec<Uuid>,
+    pub node_ids: Vec<NodeId>,
+    pub edge_ids: Vec<EdgeId>,
     pub pr_url: Option<String>,
     pub pr_number: Option<i64>,
     /// The latest job, if any: what the board shows on the card.
@@ -44,7 +44,7 @@ pub struct Ticket {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobSummary {
-    pub id: Uuid,
+    pub id: JobId,
     pub kind: JobKind,
     pub status: JobStatus,
     pub created_at: DateTime<Utc>,
@@ -63,13 +63,13 @@ pub struct NewTicket {
     pub priority: Priority,
     /// Defaults to the Backlog column.
     #[serde(default)]
-    pub column_id: Option<Uuid>,
+    pub column_id: Option<ColumnId>,
     #[serde(default)]
     pub whole_graph: bool,
     #[serde(default)]
-    pub node_ids: Vec<Uuid>,
+    pub node_ids: Vec<NodeId>,
     #[serde(default)]
-    pub edge_ids: Vec<Uuid>,
+    pub edge_ids: Vec<EdgeId>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -80,15 +80,15 @@ pub struct TicketPatch {
     pub description: Option<String>,
     pub priority: Option<Priority>,
     pub whole_graph: Option<bool>,
-    pub node_ids: Option<Vec<Uuid>>,
-    pub edge_ids: Option<Vec<Uuid>>,
+    pub node_ids: Option<Vec<NodeId>>,
+    pub edge_ids: Option<Vec<EdgeId>>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TicketMove {
-    pub column_id: Uuid,
+    pub column_id: ColumnId,
     /// Index in the target column; the end when absent or past it.
     #[serde(default)]
     pub position: Option<i32>,
@@ -108,8 +108,8 @@ pub struct MoveOutcome {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TicketComment {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
+    pub id: CommentId,
+    pub ticket_id: TicketId,
     pub author: String,
     pub body: String,
     pub created_at: DateTime<Utc>,

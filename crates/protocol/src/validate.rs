@@ -1,7 +1,7 @@
 //! Input limits and checks, shared by the API (which enforces them) and the UI (which
 //! shows the same messages inline before sending).
 
-use uuid::Uuid;
+use crate::id::{EdgeId, NodeId};
 
 use crate::*;
 
@@ -177,16 +177,17 @@ impl Validate for GraphChange {
                 format!("at most {MAX_GRAPH_ITEMS} nodes and edges per request"),
             ));
         }
+        // Nodes and edges share one id space (a note or ticket names either by id).
         let mut seen = std::collections::HashSet::new();
         for n in &self.nodes {
             n.validate()?;
-            if !seen.insert(n.id) {
+            if !seen.insert(n.id.0) {
                 return Err(FieldError::new("nodes.id", format!("node {} appears twice", n.id)));
             }
         }
         for e in &self.edges {
             e.validate()?;
-            if !seen.insert(e.id) {
+            if !seen.insert(e.id.0) {
                 return Err(FieldError::new("edges.id", format!("id {} appears twice", e.id)));
             }
         }
@@ -216,7 +217,7 @@ impl Validate for ColumnPatch {
     }
 }
 
-fn attached(node_ids: &[Uuid], edge_ids: &[Uuid]) -> Result<(), FieldError> {
+fn attached(node_ids: &[NodeId], edge_ids: &[EdgeId]) -> Result<(), FieldError> {
     if node_ids.len() > MAX_ATTACHED || edge_ids.len() > MAX_ATTACHED {
         return Err(FieldError::new(
             "node_ids",

@@ -11,8 +11,7 @@ use terarchitect_functions::{
     domain::{App, crypto, ops},
     runtime, store,
 };
-use terarchitect_protocol::TokenKind;
-use uuid::Uuid;
+use terarchitect_protocol::{ProjectId, TicketId, TokenKind};
 
 #[derive(Parser)]
 #[command(
@@ -36,17 +35,17 @@ enum Cmd {
     },
     /// Make sure a ticket has a queued job in the queue: re-send a queued job's message,
     /// retry a failed or cancelled one, or queue a new one. A running job is refused.
-    RequeueTicket { ticket: Uuid },
+    RequeueTicket { ticket: TicketId },
     /// Print every job of a ticket with its whole execution log.
     DumpLogs {
-        ticket: Uuid,
+        ticket: TicketId,
         /// One JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Print what a project's memory holds: passages and the facts extracted from them.
     DumpMemory {
-        project: Uuid,
+        project: ProjectId,
         #[arg(long)]
         json: bool,
     },
@@ -54,7 +53,7 @@ enum Cmd {
     /// settings, or the project's effective ones) and report latency and answer.
     SmokeLlm {
         #[arg(long)]
-        project: Option<Uuid>,
+        project: Option<ProjectId>,
     },
 }
 

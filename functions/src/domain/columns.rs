@@ -1,22 +1,21 @@
 //! Board columns: created, renamed, reordered and deleted under the project's lock, so
 //! positions stay dense and unique.
 
-use terarchitect_protocol::{Column, ColumnPatch, NewColumn, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{Column, ColumnId, ColumnPatch, NewColumn, ProjectId, Validate};
 
 use super::App;
 use crate::Result;
 use crate::store;
 
 /// The project's columns in order (404 for an unknown project).
-pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<Column>> {
+pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<Column>> {
     store::projects::get(&app.db, project_id).await?;
     store::board::list(&app.db, project_id).await
 }
 
-pub async fn create(app: &App, project_id: Uuid, input: &NewColumn) -> Result<Column> {
+pub async fn create(app: &App, project_id: ProjectId, input: &NewColumn) -> Result<Column> {
     input.validate()?;
-    let id = Uuid::new_v4();
+    let id = ColumnId::new();
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
     store::board::insert(&mut tx, project_id, id, &input.title, input.position).await?;
@@ -25,7 +24,7 @@ pub async fn create(app: &App, project_id: Uuid, input: &NewColumn) -> Result<Co
     Ok(column)
 }
 
-pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &ColumnPatch) -> Result<Column> {
+pub async fn update(app: &App, project_id: ProjectId, id: ColumnId, patch: &ColumnPatch) -> Result<Column> {
     patch.validate()?;
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
@@ -41,7 +40,7 @@ pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &ColumnPatch) 
     Ok(column)
 }
 
-pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(app: &App, project_id: ProjectId, id: ColumnId) -> Result<()> {
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
     store::board::delete(&mut tx, project_id, id).await?;

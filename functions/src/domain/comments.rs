@@ -1,23 +1,22 @@
 //! Comments on a ticket (by people through the UI, and by the system: review rounds,
 //! merges).
 
-use terarchitect_protocol::{NewComment, TicketComment, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{NewComment, ProjectId, TicketComment, TicketId, Validate};
 
 use super::App;
 use crate::Result;
 use crate::store;
 
 /// The ticket's comments, oldest first (404 for a ticket not in the project).
-pub async fn list(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<TicketComment>> {
+pub async fn list(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<Vec<TicketComment>> {
     store::tickets::get(&app.db, project_id, ticket_id).await?;
     store::tickets::comments(&app.db, project_id, ticket_id).await
 }
 
 pub async fn add(
     app: &App,
-    project_id: Uuid,
-    ticket_id: Uuid,
+    project_id: ProjectId,
+    ticket_id: TicketId,
     author: &str,
     input: &NewComment,
 ) -> Result<TicketComment> {

@@ -3,10 +3,10 @@
 //! repo URL. GitHub's failures become [`GitHubError`]s with stable meanings.
 
 use std::time::Duration;
+use terarchitect_protocol::ProjectId;
 
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
-use uuid::Uuid;
 
 use super::App;
 use crate::store;
@@ -97,7 +97,7 @@ pub enum Acting {
 impl Repo {
     /// The client for `project_id`. Reads go through octocrab's retries (5xx, transport
     /// errors); writes do not, so a comment is never posted twice.
-    pub async fn for_project(app: &App, project_id: Uuid, acting: Acting) -> crate::Result<Repo> {
+    pub async fn for_project(app: &App, project_id: ProjectId, acting: Acting) -> crate::Result<Repo> {
         let project = store::projects::get(&app.db, project_id).await?;
         let access = super::settings::github_access(app, project_id, acting == Acting::Reviewer).await?;
         let retry = acting == Acting::Agent;

@@ -1,30 +1,29 @@
 //! The architecture graph: read whole, changed in one transaction that checks and bumps
 //! its version (optimistic concurrency through `expected_version`).
 
-use terarchitect_protocol::{Graph, GraphChange, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{EdgeId, Graph, GraphChange, NodeId, ProjectId, Validate};
 
 use super::App;
 use crate::store;
 use crate::{Error, Result};
 
-pub async fn get(app: &App, project_id: Uuid) -> Result<Graph> {
+pub async fn get(app: &App, project_id: ProjectId) -> Result<Graph> {
     let mut conn = app.db.acquire().await?;
     store::graph::get(&mut conn, project_id).await
 }
 
 /// PUT: the graph becomes exactly `change`'s nodes and edges (deleting single items is
 /// PATCH's job, so `delete_*` must be empty).
-pub async fn replace(app: &App, project_id: Uuid, change: &GraphChange) -> Result<Graph> {
+pub async fn replace(app: &App, project_id: ProjectId, change: &GraphChange) -> Result<Graph> {
     apply(app, project_id, change, true).await
 }
 
 /// PATCH: upserts `change`'s nodes and edges and deletes the listed ones.
-pub async fn patch(app: &App, project_id: Uuid, change: &GraphChange) -> Result<Graph> {
+pub async fn patch(app: &App, project_id: ProjectId, change: &GraphChange) -> Result<Graph> {
     apply(app, project_id, change, false).await
 }
 
-async fn apply(app: &App, project_id: Uuid, change: &GraphChange, replace: bool) -> Result<Graph> {
+async fn apply(app: &App, project_id: ProjectId, change: &GraphChange, replace: bool) -> Result<Graph> {
     change.validate()?;
     if replace && !(change.delete_nodes.is_empty() && change.delete_edges.is_empty()) {
         return Err(Error::invalid(
@@ -35,8 +34,8 @@ async fn apply(app: &App, project_id: Uuid, change: &GraphChange, replace: bool)
     let mut tx = app.db.begin().await?;
     store::graph::bump_version(&mut tx, project_id, change.expected_version).await?;
     if replace {
-        let node_ids: Vec<Uuid> = change.nodes.iter().map(|n| n.id).collect();
-        let edge_ids: Vec<Uuid> = change.edges.iter().map(|e| e.id).collect();
+        let node_ids: Vec<NodeId> = change.nodes.iter().map(|n| n.id).collect();
+        let edge_ids: Vec<EdgeId> = change.edges.iter().map(|e| e.id).collect();
         store::graph::retain_only(&mut tx, project_id, &node_ids, &edge_ids).await?;
     } else {
         store::graph::delete_edges(&mut tx, project_id, &change.delete_edges).await?;

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use terarchitect_protocol::{
     BoardSummaryColumn, Claim, ClaimRequest, ColumnRole, EventBatch, EventPage, FinishRequest, Graph, Heartbeat,
-    HeartbeatRequest, Job, JobStatus, Validate, WorkerContext,
+    HeartbeatRequest, Job, JobId, JobStatus, ProjectId, TicketId, Validate, WorkerContext,
 };
-use uuid::Uuid;
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
 use super::queue::JobTx;
@@ -15,7 +14,7 @@ use super::{App, crypto};
 use crate::store;
 use crate::{Error, JobConflict, Result};
 
-pub async fn claim(app: &App, job_id: Uuid, req: &ClaimRequest) -> Result<Claim> {
+pub async fn claim(app: &App, job_id: JobId, req: &ClaimRequest) -> Result<Claim> {
     req.validate()?;
     let token = crypto::new_token("jt_");
     let job = store::jobs::claim(&app.db, job_id, &req.host_id, app.lease, &crypto::hash_token(&token)).await?;
@@ -41,7 +40,7 @@ pub async fn claim(app: &App, job_id: Uuid, req: &ClaimRequest) -> Result<Claim>
     })
 }
 
-pub async fn heartbeat(app: &App, job_id: Uuid, req: &HeartbeatRequest) -> Result<Heartbeat> {
+pub async fn heartbeat(app: &App, job_id: JobId, req: &HeartbeatRequest) -> Result<Heartbeat> {
     req.validate()?;
     match store::jobs::heartbeat(&app.db, job_id, &req.host_id, app.lease).await? {
         Some((lease_expires_at, cancel_requested)) => Ok(Heartbeat {
@@ -62,7 +61,7 @@ pub async fn heartbeat(app: &App, job_id: Uuid, req: &HeartbeatRequest) -> Resul
 /// Ends the job held by `req.host_id`, as `lifecycle::transition` says: success moves the
 /// ticket to In Review with its PR; a release puts the job back on the queue while
 /// attempts remain.
-pub async fn finish(app: &App, job_id: Uuid, req: &FinishRequest) -> Result<Job> {
+pub async fn finish(app: &App, job_id: JobId, req: &FinishRequest) -> Result<Job> {
     req.validate()?;
     let mut tx = JobTx::begin(app).await?;
     let project_id = store::jobs::get(&mut **tx, job_id).await?.project_id;
@@ -146,12 +145,12 @@ fn job_conflict(current: &Job, finished_detail: &str, lease_detail: &str) -> Err
     }
 }
 
-pub async fn get(app: &App, job_id: Uuid) -> Result<Job> {
+pub async fn get(app: &App, job_id: JobId) -> Result<Job> {
     store::jobs::get(&app.db, job_id).await
 }
 
 /// A job of the project (404 when it belongs to another one).
-pub async fn of_project(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
+pub async fn of_project(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Job> {
     let job = get(app, job_id).await?;
     if job.project_id != project_id {
         return Err(Error::NotFound("job"));
@@ -160,13 +159,13 @@ pub async fn of_project(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job
 }
 
 /// The ticket's jobs, newest first (404 for a ticket not in the project).
-pub async fn of_ticket(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<Job>> {
+pub async fn of_ticket(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<Vec<Job>> {
     store::tickets::get(&app.db, project_id, ticket_id).await?;
     store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await
 }
 
 /// Asks the ticket's job to stop (a queued job is cancelled at once).
-pub async fn cancel(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
+pub async fn cancel(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Job> {
     let job = of_project(app, project_id, job_id).await?;
     match request_stop(&app.db, &job, "stopped by a user").await? {
         Some(j) => Ok(j),
@@ -191,7 +190,7 @@ pub async fn request_stop(db: impl sqlx::PgExecutor<'_>, job: &Job, reason: &str
 }
 
 /// Queues a fresh job of the same kind for a ticket whose last job failed or was cancelled.
-pub async fn retry(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
+pub async fn retry(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Job> {
     let old = of_project(app, project_id, job_id).await?;
     if !lifecycle::can_retry(old.status) {
         return Err(Error::Conflict(format!(
@@ -209,7 +208,7 @@ pub async fn retry(app: &App, project_id: Uuid, job_id: Uuid) -> Result<Job> {
     store::jobs::get(&app.db, job.id).await
 }
 
-pub async fn append_events(app: &App, job_id: Uuid, batch: &EventBatch) -> Result<u64> {
+pub async fn append_events(app: &App, job_id: JobId, batch: &EventBatch) -> Result<u64> {
     batch.validate()?;
     let mut tx = app.db.begin().await?;
     let n = store::jobs::append_events(&mut tx, job_id, &batch.events).await?;
@@ -219,7 +218,7 @@ pub async fn append_events(app: &App, job_id: Uuid, batch: &EventBatch) -> Resul
 
 pub const MAX_PAGE: i64 = 1000;
 
-pub async fn events(app: &App, job_id: Uuid, after: i64, limit: i64) -> Result<EventPage> {
+pub async fn events(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<EventPage> {
     let job = store::jobs::get(&app.db, job_id).await?;
     let events = store::jobs::events(&app.db, job_id, after.max(0), limit.clamp(1, MAX_PAGE)).await?;
     let next_after = events.last().map_or(after.max(0), |e| e.seq);

@@ -12,7 +12,8 @@ use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use terarchitect_protocol::{
-    MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage, Validate,
+    MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, ProjectId, RetrievedPassage,
+    Validate,
 };
 use uuid::Uuid;
 
@@ -36,7 +37,7 @@ struct Endpoints {
     embedding: Endpoint,
 }
 
-async fn endpoints(app: &App, project_id: Option<Uuid>, need_llm: bool) -> Result<Endpoints> {
+async fn endpoints(app: &App, project_id: Option<ProjectId>, need_llm: bool) -> Result<Endpoints> {
     let s = super::settings::agent_settings(app, project_id).await?;
     let missing = |what: &str| Error::Conflict(format!("project memory needs `{what}` in settings"));
     let embedding = Endpoint {
@@ -145,7 +146,7 @@ fn fact_text(s: &str, r: &str, o: &str) -> String {
     format!("{s} {r} {o}")
 }
 
-pub async fn index(app: &App, project_id: Uuid, input: &MemoryDocs) -> Result<MemoryIndexed> {
+pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Result<MemoryIndexed> {
     input.validate()?;
     store::projects::get(&app.db, project_id).await?;
     let mut docs: Vec<&String> = Vec::new();
@@ -234,7 +235,7 @@ pub async fn index(app: &App, project_id: Uuid, input: &MemoryDocs) -> Result<Me
     })
 }
 
-pub async fn delete(app: &App, project_id: Uuid, input: &MemoryDocs) -> Result<MemoryDeleted> {
+pub async fn delete(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Result<MemoryDeleted> {
     input.validate()?;
     store::projects::get(&app.db, project_id).await?;
     let hashes: Vec<Vec<u8>> = input.docs.iter().map(|d| content_hash(d)).collect();
@@ -263,12 +264,12 @@ struct Cached {
     mentions: Vec<usize>,
 }
 
-fn cache() -> &'static Mutex<HashMap<Uuid, Arc<Cached>>> {
-    static CACHE: OnceLock<Mutex<HashMap<Uuid, Arc<Cached>>>> = OnceLock::new();
+fn cache() -> &'static Mutex<HashMap<ProjectId, Arc<Cached>>> {
+    static CACHE: OnceLock<Mutex<HashMap<ProjectId, Arc<Cached>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-async fn graph(app: &App, project_id: Uuid, version: i64) -> Result<Arc<Cached>> {
+async fn graph(app: &App, project_id: ProjectId, version: i64) -> Result<Arc<Cached>> {
     if let Some(c) = cache()
         .lock()
         .expect("cache lock")
@@ -318,7 +319,7 @@ async fn graph(app: &App, project_id: Uuid, version: i64) -> Result<Arc<Cached>>
     Ok(cached)
 }
 
-pub async fn retrieve(app: &App, project_id: Uuid, input: &MemoryQuery) -> Result<MemoryResults> {
+pub async fn retrieve(app: &App, project_id: ProjectId, input: &MemoryQuery) -> Result<MemoryResults> {
     input.validate()?;
     store::projects::get(&app.db, project_id).await?;
     let Some((_, version)) = store::memory::space(&app.db, project_id).await? else {
@@ -397,7 +398,7 @@ fn rank(g: &Cached, facts: &[(Uuid, Uuid, f64)], dense: &[(Uuid, f64)], k: usize
 // ------------------------------------------------------------------ embeddings adapter
 
 /// `POST /v1/embeddings`: forwards to the configured embedding service.
-pub async fn forward_embeddings(app: &App, project_id: Option<Uuid>, body: Value) -> Result<(u16, Value)> {
+pub async fn forward_embeddings(app: &App, project_id: Option<ProjectId>, body: Value) -> Result<(u16, Value)> {
     let ep = endpoints(app, project_id, false).await?;
     llm::forward_embeddings(&ep.embedding, body).await
 }

@@ -1,29 +1,28 @@
 //! Notes on the architecture graph.
 
-use terarchitect_protocol::{NewNote, Note, NotePatch, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{NewNote, Note, NoteId, NotePatch, ProjectId, Validate};
 
 use super::App;
 use crate::Result;
 use crate::store;
 
 /// The project's notes (404 for an unknown project).
-pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<Note>> {
+pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<Note>> {
     store::projects::get(&app.db, project_id).await?;
     store::notes::list(&app.db, project_id).await
 }
 
-pub async fn create(app: &App, project_id: Uuid, input: &NewNote) -> Result<Note> {
+pub async fn create(app: &App, project_id: ProjectId, input: &NewNote) -> Result<Note> {
     input.validate()?;
     store::projects::get(&app.db, project_id).await?;
     store::notes::insert(&app.db, project_id, input).await
 }
 
-pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &NotePatch) -> Result<Note> {
+pub async fn update(app: &App, project_id: ProjectId, id: NoteId, patch: &NotePatch) -> Result<Note> {
     patch.validate()?;
     store::notes::update(&app.db, project_id, id, &patch.body).await
 }
 
-pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(app: &App, project_id: ProjectId, id: NoteId) -> Result<()> {
     store::notes::delete(&app.db, project_id, id).await
 }

@@ -5,8 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
-use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus};
-use uuid::Uuid;
+use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, ProjectId, TicketId};
 
 use super::queue::JobTx;
 use super::{App, jobs, llm, settings};
@@ -23,7 +22,7 @@ pub struct Requeued {
 
 /// Makes sure the ticket has a queued job whose message is in the queue. A running job
 /// is left alone (stop it first): requeueing it would run the ticket twice.
-pub async fn requeue_ticket(app: &App, ticket_id: Uuid) -> Result<Requeued> {
+pub async fn requeue_ticket(app: &App, ticket_id: TicketId) -> Result<Requeued> {
     let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
     let history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
     let latest = history.iter().max_by_key(|j| j.created_at);
@@ -65,7 +64,7 @@ pub struct JobLog {
 }
 
 /// Every job of the ticket, oldest first, with all of its events.
-pub async fn ticket_logs(app: &App, ticket_id: Uuid) -> Result<Vec<JobLog>> {
+pub async fn ticket_logs(app: &App, ticket_id: TicketId) -> Result<Vec<JobLog>> {
     let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
     let mut history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
     history.sort_by_key(|j| j.created_at);
@@ -86,7 +85,7 @@ pub async fn ticket_logs(app: &App, ticket_id: Uuid) -> Result<Vec<JobLog>> {
     Ok(out)
 }
 
-pub async fn memory_dump(app: &App, project_id: Uuid) -> Result<store::memory::Dump> {
+pub async fn memory_dump(app: &App, project_id: ProjectId) -> Result<store::memory::Dump> {
     store::projects::get(&app.db, project_id).await?;
     store::memory::dump(&app.db, project_id).await
 }
@@ -104,7 +103,7 @@ pub struct Smoke {
 
 /// Sends one real chat completion to each configured LLM and one embedding request, with
 /// the effective settings of `project_id` (or the global ones).
-pub async fn smoke_test_llms(app: &App, project_id: Option<Uuid>) -> Result<Vec<Smoke>> {
+pub async fn smoke_test_llms(app: &App, project_id: Option<ProjectId>) -> Result<Vec<Smoke>> {
     let s = settings::agent_settings(app, project_id).await?;
     let mut out = Vec::new();
     let chats = [

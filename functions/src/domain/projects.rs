@@ -3,9 +3,9 @@ use std::sync::{Mutex, OnceLock};
 
 use axum::body::Bytes;
 use terarchitect_protocol::{
-    Board, BoardColumn, ColumnRole, NewProject, NewTicket, Priority, Project, ProjectPatch, Validate,
+    Board, BoardColumn, ColumnRole, NewProject, NewTicket, Priority, Project, ProjectId, ProjectPatch, TicketId,
+    Validate,
 };
-use uuid::Uuid;
 
 use super::App;
 use crate::Result;
@@ -19,7 +19,7 @@ explains the layout, and CI configuration. Do not write any application code yet
 /// A new project with its four built-in columns and a first "Project setup" ticket.
 pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
     input.validate()?;
-    let id = Uuid::new_v4();
+    let id = ProjectId::new();
     let mut tx = app.db.begin().await?;
     store::projects::insert(&mut *tx, id, input).await?;
     store::board::create_defaults(&mut tx, id).await?;
@@ -31,7 +31,7 @@ pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
         whole_graph: true,
         ..Default::default()
     };
-    store::tickets::insert(&mut tx, id, Uuid::new_v4(), backlog.id, &setup).await?;
+    store::tickets::insert(&mut tx, id, TicketId::new(), backlog.id, &setup).await?;
     tx.commit().await?;
     store::projects::get(&app.db, id).await
 }
@@ -40,28 +40,28 @@ pub async fn list(app: &App) -> Result<Vec<Project>> {
     store::projects::list(&app.db).await
 }
 
-pub async fn get(app: &App, id: Uuid) -> Result<Project> {
+pub async fn get(app: &App, id: ProjectId) -> Result<Project> {
     store::projects::get(&app.db, id).await
 }
 
-pub async fn update(app: &App, id: Uuid, patch: &ProjectPatch) -> Result<Project> {
+pub async fn update(app: &App, id: ProjectId, patch: &ProjectPatch) -> Result<Project> {
     patch.validate()?;
     store::projects::update(&app.db, id, patch).await?;
     store::projects::get(&app.db, id).await
 }
 
 /// Deletes the project and everything in it.
-pub async fn delete(app: &App, id: Uuid) -> Result<()> {
+pub async fn delete(app: &App, id: ProjectId) -> Result<()> {
     store::projects::delete(&app.db, id).await
 }
 
 /// Columns in order, each with its tickets in order.
-pub async fn board(app: &App, project_id: Uuid) -> Result<Board> {
+pub async fn board(app: &App, project_id: ProjectId) -> Result<Board> {
     let mut conn = app.db.acquire().await?;
     board_in(&mut conn, project_id).await
 }
 
-async fn board_in(conn: &mut sqlx::PgConnection, project_id: Uuid) -> Result<Board> {
+async fn board_in(conn: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<Board> {
     let columns = store::board::list(&mut *conn, project_id).await?;
     if columns.is_empty() {
         store::projects::get(&mut *conn, project_id).await?; // 404 for an unknown project
@@ -80,7 +80,7 @@ async fn board_in(conn: &mut sqlx::PgConnection, project_id: Uuid) -> Result<Boa
     Ok(Board { columns })
 }
 
-type BoardCache = Mutex<HashMap<Uuid, (i64, Bytes)>>;
+type BoardCache = Mutex<HashMap<ProjectId, (i64, Bytes)>>;
 
 fn board_cache() -> &'static BoardCache {
     static CACHE: OnceLock<BoardCache> = OnceLock::new();
@@ -90,7 +90,7 @@ fn board_cache() -> &'static BoardCache {
 /// The board serialised as JSON with its version (triggers bump `board_version` on every
 /// change that shows on it). The UI polls the board, so each instance keeps the latest
 /// serialisation per project and only rebuilds it when the version moved.
-pub async fn board_json(app: &App, project_id: Uuid) -> Result<(i64, Bytes)> {
+pub async fn board_json(app: &App, project_id: ProjectId) -> Result<(i64, Bytes)> {
     let version = store::projects::board_version(&app.db, project_id).await?;
     if let Some((v, body)) = board_cache().lock().expect("board cache").get(&project_id)
         && *v == version

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use terarchitect_protocol::{Job, JobKind, JobMessage};
-use uuid::Uuid;
+use terarchitect_protocol::{Job, JobId, JobKind, JobMessage, ProjectId, TicketId};
 
 use super::App;
 use crate::store::{self, Tx};
@@ -56,7 +55,7 @@ impl JobQueue {
 /// Every path that queues a job goes through here.
 pub struct JobTx {
     tx: Tx<'static>,
-    to_send: Vec<Uuid>,
+    to_send: Vec<JobId>,
 }
 
 impl JobTx {
@@ -68,14 +67,14 @@ impl JobTx {
     }
 
     /// A new queued job of `kind` for the ticket.
-    pub async fn enqueue(&mut self, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
+    pub async fn enqueue(&mut self, project_id: ProjectId, ticket_id: TicketId, kind: JobKind) -> Result<Job> {
         let job = store::jobs::insert_queued(&mut self.tx, project_id, ticket_id, kind).await?;
         self.requeue(job.id).await?;
         Ok(job)
     }
 
     /// Another message for a job that is (again) queued.
-    pub async fn requeue(&mut self, job_id: Uuid) -> Result<()> {
+    pub async fn requeue(&mut self, job_id: JobId) -> Result<()> {
         store::jobs::insert_outbox(&mut self.tx, job_id).await?;
         self.to_send.push(job_id);
         Ok(())
@@ -103,7 +102,7 @@ impl JobTx {
             .try_for_each(|(_, sent)| sent)
     }
 
-    async fn commit_then_send(self, app: &App) -> Result<Vec<(Uuid, Result<()>)>> {
+    async fn commit_then_send(self, app: &App) -> Result<Vec<(JobId, Result<()>)>> {
         self.tx.commit().await?;
         let mut out = Vec::with_capacity(self.to_send.len());
         for job_id in self.to_send {
@@ -127,7 +126,7 @@ impl std::ops::DerefMut for JobTx {
 }
 
 /// Sends the job's unsent outbox rows to the queue and marks them sent.
-async fn send_outbox(app: &App, job_id: Uuid) -> Result<()> {
+async fn send_outbox(app: &App, job_id: JobId) -> Result<()> {
     for row in store::jobs::unsent_for_job(&app.db, job_id).await? {
         app.queue.send(&row.payload).await?;
         store::jobs::mark_sent(&app.db, &[row.id]).await?;

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 use terarchitect_protocol::{
-    AgentSettings, CheckItem, SettingKey, SettingKind, SettingView, SettingsCheck, SettingsUpdate, WorkerMode,
+    AgentSettings, CheckItem, ProjectId, SettingKey, SettingKind, SettingView, SettingsCheck, SettingsUpdate,
+    WorkerMode,
 };
-use uuid::Uuid;
 
 use super::App;
 use crate::store;
@@ -64,7 +64,7 @@ fn check_value(key: &str, kind: SettingKind, v: &Value) -> Result<()> {
 }
 
 /// Applies `{key: value|null}` at one scope (project, or global for `None`) atomically.
-pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate) -> Result<()> {
+pub async fn update(app: &App, project_id: Option<ProjectId>, update: &SettingsUpdate) -> Result<()> {
     if update.len() > SettingKey::ALL.len() {
         return Err(Error::invalid("settings", "too many keys"));
     }
@@ -100,7 +100,7 @@ pub async fn update(app: &App, project_id: Option<Uuid>, update: &SettingsUpdate
 }
 
 /// Effective settings for a scope, secrets reported only as set / not set.
-pub async fn view(app: &App, project_id: Option<Uuid>) -> Result<Vec<SettingView>> {
+pub async fn view(app: &App, project_id: Option<ProjectId>) -> Result<Vec<SettingView>> {
     if let Some(p) = project_id {
         store::projects::get(&app.db, p).await?;
     }
@@ -143,7 +143,7 @@ struct Effective {
 }
 
 impl Effective {
-    async fn load(app: &App, project_id: Option<Uuid>) -> Result<Effective> {
+    async fn load(app: &App, project_id: Option<ProjectId>) -> Result<Effective> {
         let rows = store::settings::list(&app.db, project_id).await?;
         for r in rows.iter().filter(|r| SettingKey::parse(&r.key).is_none()) {
             tracing::warn!(key = %r.key, project_id = ?r.project_id, "ignoring a stored setting that names no setting");
@@ -204,7 +204,7 @@ pub struct GitHubAccess {
     pub token: Option<String>,
 }
 
-pub async fn github_access(app: &App, project_id: Uuid, reviewer: bool) -> Result<GitHubAccess> {
+pub async fn github_access(app: &App, project_id: ProjectId, reviewer: bool) -> Result<GitHubAccess> {
     let effective = Effective::load(app, Some(project_id)).await?;
     let review_token = if reviewer {
         effective.text(app, SettingKey::GithubReviewToken)?
@@ -222,7 +222,7 @@ pub async fn github_access(app: &App, project_id: Uuid, reviewer: bool) -> Resul
 }
 
 /// The project's `max_review_rounds` (no secret is decrypted for it).
-pub async fn max_review_rounds(app: &App, project_id: Uuid) -> Result<i64> {
+pub async fn max_review_rounds(app: &App, project_id: ProjectId) -> Result<i64> {
     Ok(Effective::load(app, Some(project_id))
         .await?
         .int(SettingKey::MaxReviewRounds))
@@ -230,7 +230,7 @@ pub async fn max_review_rounds(app: &App, project_id: Uuid) -> Result<i64> {
 
 /// Resolved settings with secrets decrypted: for a job's own agent only.
 /// `project_id` None: the global values alone.
-pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<AgentSettings> {
+pub async fn agent_settings(app: &App, project_id: Option<ProjectId>) -> Result<AgentSettings> {
     let effective = Effective::load(app, project_id).await?;
     let text = |k: SettingKey| effective.text(app, k);
     let int = |k: SettingKey| effective.int(k);
@@ -259,7 +259,7 @@ pub async fn agent_settings(app: &App, project_id: Option<Uuid>) -> Result<Agent
 /// Tests that the configured endpoints answer: each LLM's `GET {url}/models` with its key,
 /// the embedding endpoint with a one-word embedding, and GitHub's API with the token.
 /// Reports per item; never fails as a whole because one endpoint is down.
-pub async fn check(app: &App, project_id: Option<Uuid>) -> Result<SettingsCheck> {
+pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsCheck> {
     let s = agent_settings(app, project_id).await?;
     let http = &app.http;
     let mut items = Vec::new();

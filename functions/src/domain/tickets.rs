@@ -1,7 +1,8 @@
 //! Ticket rules: creating, editing and above all moving, which queues and cancels jobs.
 
-use terarchitect_protocol::{ColumnRole, MoveOutcome, NewTicket, Ticket, TicketMove, TicketPatch, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{
+    ColumnRole, MoveOutcome, NewTicket, ProjectId, Ticket, TicketId, TicketMove, TicketPatch, Validate,
+};
 
 use super::App;
 use super::lifecycle::{self, MoveEffect};
@@ -9,13 +10,13 @@ use super::queue::JobTx;
 use crate::store::{self, Tx};
 use crate::{Error, Result};
 
-pub async fn get(app: &App, project_id: Uuid, id: Uuid) -> Result<Ticket> {
+pub async fn get(app: &App, project_id: ProjectId, id: TicketId) -> Result<Ticket> {
     store::tickets::get(&app.db, project_id, id).await
 }
 
-pub async fn create(app: &App, project_id: Uuid, input: &NewTicket) -> Result<Ticket> {
+pub async fn create(app: &App, project_id: ProjectId, input: &NewTicket) -> Result<Ticket> {
     input.validate()?;
-    let id = Uuid::new_v4();
+    let id = TicketId::new();
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
     let column = match input.column_id {
@@ -35,7 +36,7 @@ pub async fn create(app: &App, project_id: Uuid, input: &NewTicket) -> Result<Ti
     store::tickets::get(&app.db, project_id, id).await
 }
 
-pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &TicketPatch) -> Result<Ticket> {
+pub async fn update(app: &App, project_id: ProjectId, id: TicketId, patch: &TicketPatch) -> Result<Ticket> {
     patch.validate()?;
     let mut tx = app.db.begin().await?;
     store::tickets::update(&mut tx, project_id, id, patch).await?;
@@ -43,7 +44,7 @@ pub async fn update(app: &App, project_id: Uuid, id: Uuid, patch: &TicketPatch) 
     store::tickets::get(&app.db, project_id, id).await
 }
 
-pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(app: &App, project_id: ProjectId, id: TicketId) -> Result<()> {
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
     if let Some(job) = store::jobs::active_for_ticket(&mut *tx, id).await?
@@ -61,7 +62,7 @@ pub async fn delete(app: &App, project_id: Uuid, id: Uuid) -> Result<()> {
 /// Moves a ticket; what that does to its jobs is `lifecycle::on_move`: into In Progress
 /// queues an `implement` job unless one is active (sent to SQS after commit), out of In
 /// Progress cancels the active job (at once when queued, via its host when running).
-pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove) -> Result<MoveOutcome> {
+pub async fn move_ticket(app: &App, project_id: ProjectId, id: TicketId, mv: &TicketMove) -> Result<MoveOutcome> {
     mv.validate()?;
     let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, project_id).await?;
@@ -103,7 +104,7 @@ pub async fn move_ticket(app: &App, project_id: Uuid, id: Uuid, mv: &TicketMove)
 
 /// Moves the ticket to the end of the column with `role`, as a user's drag there would
 /// (with the same consequences for its jobs).
-pub async fn move_to_role(app: &App, project_id: Uuid, id: Uuid, role: ColumnRole) -> Result<MoveOutcome> {
+pub async fn move_to_role(app: &App, project_id: ProjectId, id: TicketId, role: ColumnRole) -> Result<MoveOutcome> {
     let column = store::board::by_role(&app.db, project_id, role).await?;
     let mv = TicketMove {
         column_id: column.id,
@@ -114,7 +115,7 @@ pub async fn move_to_role(app: &App, project_id: Uuid, id: Uuid, role: ColumnRol
 
 /// A job succeeded: its ticket, if still In Progress, goes to In Review (a review job's
 /// ticket is already there and stays).
-pub async fn follow_success(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn follow_success(tx: &mut Tx<'_>, project_id: ProjectId, id: TicketId) -> Result<()> {
     let (column, _) = store::tickets::place(tx, project_id, id).await?;
     let progress = store::board::by_role(&mut **tx, project_id, ColumnRole::InProgress).await?;
     if column == progress.id {
@@ -126,7 +127,7 @@ pub async fn follow_success(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Resu
 
 /// Puts the ticket in the column of `role` (at its end) unless it is there already,
 /// without the job consequences of a user's move.
-pub async fn place_in(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, role: ColumnRole) -> Result<()> {
+pub async fn place_in(tx: &mut Tx<'_>, project_id: ProjectId, id: TicketId, role: ColumnRole) -> Result<()> {
     let target = store::board::by_role(&mut **tx, project_id, role).await?;
     let (column, _) = store::tickets::place(tx, project_id, id).await?;
     if column != target.id {

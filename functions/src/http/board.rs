@@ -3,10 +3,9 @@
 use axum::extract::State as S;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use terarchitect_protocol::{Board, Column, ColumnPatch, ErrorBody, NewColumn};
+use terarchitect_protocol::{Board, Column, ColumnId, ColumnPatch, ErrorBody, NewColumn, ProjectId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -23,7 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 
 #[utoipa::path(get, path = "/api/projects/{pid}/board", tag = "board", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Board), (status = "4XX", body = ErrorBody)))]
 /// Sends `ETag: "b<version>"`; a matching `If-None-Match` gets 304 and no body.
-async fn get_board(_: User, s: S<State>, headers: HeaderMap, Path(pid): Path<Uuid>) -> Result<Response> {
+async fn get_board(_: User, s: S<State>, headers: HeaderMap, Path(pid): Path<ProjectId>) -> Result<Response> {
     let (version, body) = domain::projects::board_json(&s, pid).await?;
     let etag = format!("\"b{version}\"");
     let fresh = headers
@@ -40,7 +39,7 @@ async fn get_board(_: User, s: S<State>, headers: HeaderMap, Path(pid): Path<Uui
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/columns", tag = "board", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Column>), (status = "4XX", body = ErrorBody)))]
-async fn list_columns(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Column>> {
+async fn list_columns(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<Column>> {
     Ok(Json(domain::columns::list(&s, pid).await?))
 }
 
@@ -48,7 +47,7 @@ async fn list_columns(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult
 async fn create_column(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(c): Json<NewColumn>,
 ) -> Result<(StatusCode, Json<Column>)> {
     Ok((StatusCode::CREATED, Json(domain::columns::create(&s, pid, &c).await?)))
@@ -58,14 +57,14 @@ async fn create_column(
 async fn update_column(
     _: User,
     s: S<State>,
-    Path((pid, cid)): Path<(Uuid, Uuid)>,
+    Path((pid, cid)): Path<(ProjectId, ColumnId)>,
     Json(c): Json<ColumnPatch>,
 ) -> JsonResult<Column> {
     Ok(Json(domain::columns::update(&s, pid, cid, &c).await?))
 }
 
 #[utoipa::path(delete, path = "/api/projects/{pid}/columns/{cid}", tag = "board", params(("pid" = Uuid, Path, description = "project id"), ("cid" = Uuid, Path, description = "column id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_column(_: User, s: S<State>, Path((pid, cid)): Path<(Uuid, Uuid)>) -> Result<StatusCode> {
+async fn delete_column(_: User, s: S<State>, Path((pid, cid)): Path<(ProjectId, ColumnId)>) -> Result<StatusCode> {
     domain::columns::delete(&s, pid, cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,10 +3,9 @@
 use axum::extract::State as S;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use terarchitect_protocol::{ErrorBody, EventPage, Job};
+use terarchitect_protocol::{ErrorBody, EventPage, Job, JobId, ProjectId, TicketId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path, Query};
@@ -24,12 +23,12 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<Job>), (status = "4XX", body = ErrorBody)))]
-async fn list_jobs(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Vec<Job>> {
+async fn list_jobs(_: User, s: S<State>, Path((pid, tid)): Path<(ProjectId, TicketId)>) -> JsonResult<Vec<Job>> {
     Ok(Json(domain::jobs::of_ticket(&s, pid, tid).await?))
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
-async fn get_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
+async fn get_job(_: User, s: S<State>, Path((pid, jid)): Path<(ProjectId, JobId)>) -> JsonResult<Job> {
     Ok(Json(domain::jobs::of_project(&s, pid, jid).await?))
 }
 
@@ -50,7 +49,7 @@ fn default_limit() -> i64 {
 async fn job_events(
     _: User,
     s: S<State>,
-    Path((pid, jid)): Path<(Uuid, Uuid)>,
+    Path((pid, jid)): Path<(ProjectId, JobId)>,
     Query(q): Query<EventsQuery>,
 ) -> JsonResult<EventPage> {
     domain::jobs::of_project(&s, pid, jid).await?;
@@ -58,11 +57,15 @@ async fn job_events(
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/cancel", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
-async fn cancel_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> JsonResult<Job> {
+async fn cancel_job(_: User, s: S<State>, Path((pid, jid)): Path<(ProjectId, JobId)>) -> JsonResult<Job> {
     Ok(Json(domain::jobs::cancel(&s, pid, jid).await?))
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/retry", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 201, body = Job), (status = "4XX", body = ErrorBody)))]
-async fn retry_job(_: User, s: S<State>, Path((pid, jid)): Path<(Uuid, Uuid)>) -> Result<(StatusCode, Json<Job>)> {
+async fn retry_job(
+    _: User,
+    s: S<State>,
+    Path((pid, jid)): Path<(ProjectId, JobId)>,
+) -> Result<(StatusCode, Json<Job>)> {
     Ok((StatusCode::CREATED, Json(domain::jobs::retry(&s, pid, jid).await?)))
 }

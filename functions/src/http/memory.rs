@@ -4,10 +4,11 @@
 use axum::extract::State as S;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use terarchitect_protocol::{ErrorBody, MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResults};
+use terarchitect_protocol::{
+    ErrorBody, MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResults, ProjectId,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -27,7 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 async fn memory_index(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(d): Json<MemoryDocs>,
 ) -> JsonResult<MemoryIndexed> {
     Ok(Json(domain::memory::index(&s, pid, &d).await?))
@@ -37,7 +38,7 @@ async fn memory_index(
 async fn memory_retrieve(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(q): Json<MemoryQuery>,
 ) -> JsonResult<MemoryResults> {
     Ok(Json(domain::memory::retrieve(&s, pid, &q).await?))
@@ -47,7 +48,7 @@ async fn memory_retrieve(
 async fn memory_delete(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(d): Json<MemoryDocs>,
 ) -> JsonResult<MemoryDeleted> {
     Ok(Json(domain::memory::delete(&s, pid, &d).await?))

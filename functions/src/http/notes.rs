@@ -2,10 +2,9 @@
 
 use axum::extract::State as S;
 use axum::http::StatusCode;
-use terarchitect_protocol::{ErrorBody, NewNote, Note, NotePatch};
+use terarchitect_protocol::{ErrorBody, NewNote, Note, NoteId, NotePatch, ProjectId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -20,7 +19,7 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Note>), (status = "4XX", body = ErrorBody)))]
-async fn list_notes(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<Note>> {
+async fn list_notes(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<Note>> {
     Ok(Json(domain::notes::list(&s, pid).await?))
 }
 
@@ -28,7 +27,7 @@ async fn list_notes(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<V
 async fn create_note(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(n): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>)> {
     Ok((StatusCode::CREATED, Json(domain::notes::create(&s, pid, &n).await?)))
@@ -38,14 +37,14 @@ async fn create_note(
 async fn update_note(
     _: User,
     s: S<State>,
-    Path((pid, nid)): Path<(Uuid, Uuid)>,
+    Path((pid, nid)): Path<(ProjectId, NoteId)>,
     Json(n): Json<NotePatch>,
 ) -> JsonResult<Note> {
     Ok(Json(domain::notes::update(&s, pid, nid, &n).await?))
 }
 
 #[utoipa::path(delete, path = "/api/projects/{pid}/notes/{nid}", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("nid" = Uuid, Path, description = "note id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_note(_: User, s: S<State>, Path((pid, nid)): Path<(Uuid, Uuid)>) -> Result<StatusCode> {
+async fn delete_note(_: User, s: S<State>, Path((pid, nid)): Path<(ProjectId, NoteId)>) -> Result<StatusCode> {
     domain::notes::delete(&s, pid, nid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,10 +2,9 @@
 
 use axum::extract::State as S;
 use axum::http::StatusCode;
-use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectPatch};
+use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectId, ProjectPatch};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -30,7 +29,7 @@ async fn create_project(_: User, s: S<State>, Json(p): Json<NewProject>) -> Resu
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Project), (status = "4XX", body = ErrorBody)))]
-async fn get_project(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Project> {
+async fn get_project(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Project> {
     Ok(Json(domain::projects::get(&s, pid).await?))
 }
 
@@ -38,14 +37,14 @@ async fn get_project(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<
 async fn update_project(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(p): Json<ProjectPatch>,
 ) -> JsonResult<Project> {
     Ok(Json(domain::projects::update(&s, pid, &p).await?))
 }
 
 #[utoipa::path(delete, path = "/api/projects/{pid}", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_project(_: User, s: S<State>, Path(pid): Path<Uuid>) -> Result<StatusCode> {
+async fn delete_project(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> Result<StatusCode> {
     domain::projects::delete(&s, pid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,11 +5,11 @@
 use axum::extract::State as S;
 use axum::http::StatusCode;
 use terarchitect_protocol::{
-    ErrorBody, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ReviewListItem, ReviewSummary,
+    ErrorBody, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ProjectId, ReviewListItem,
+    ReviewSummary, TicketId,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -28,7 +28,11 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/review", tag = "review", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = ReviewSummary), (status = "4XX", body = ErrorBody), (status = 502, body = ErrorBody, description = "GitHub unreachable or refused the token")))]
 /// The ticket's pull request: commits, test files and the tests they add, comments, reviews.
-async fn review_summary(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<ReviewSummary> {
+async fn review_summary(
+    _: User,
+    s: S<State>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
+) -> JsonResult<ReviewSummary> {
     Ok(Json(domain::review::summary(&s, pid, tid).await?))
 }
 
@@ -37,7 +41,7 @@ async fn review_summary(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid
 async fn review_comment(
     _: User,
     s: S<State>,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(c): Json<NewPrComment>,
 ) -> Result<(StatusCode, Json<PrComment>)> {
     Ok((
@@ -51,7 +55,7 @@ async fn review_comment(
 async fn review_approve(
     _: User,
     s: S<State>,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(a): Json<PrApproval>,
 ) -> JsonResult<PrReview> {
     Ok(Json(domain::review::approve(&s, pid, tid, &a).await?))
@@ -62,7 +66,7 @@ async fn review_approve(
 async fn review_merge(
     _: User,
     s: S<State>,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(m): Json<PrMerge>,
 ) -> JsonResult<MergeOutcome> {
     Ok(Json(domain::review::merge(&s, pid, tid, &m).await?))
@@ -70,6 +74,6 @@ async fn review_merge(
 
 #[utoipa::path(get, path = "/api/projects/{pid}/review", tag = "review", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<ReviewListItem>), (status = "4XX", body = ErrorBody)))]
 /// Tickets in In Review with a pull request, each with its PR's state (or why it could not be read).
-async fn review_list(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<ReviewListItem>> {
+async fn review_list(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<ReviewListItem>> {
     Ok(Json(domain::review::list(&s, pid).await?))
 }

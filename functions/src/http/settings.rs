@@ -1,10 +1,9 @@
 //! Global and per-project settings (secrets are write-only here) and the connection check.
 
 use axum::extract::State as S;
-use terarchitect_protocol::{ErrorBody, SettingView, SettingsCheck, SettingsUpdate};
+use terarchitect_protocol::{ErrorBody, ProjectId, SettingView, SettingsCheck, SettingsUpdate};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -31,7 +30,7 @@ async fn put_global_settings(_: User, s: S<State>, Json(u): Json<SettingsUpdate>
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/settings", tag = "settings", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<SettingView>), (status = "4XX", body = ErrorBody)))]
-async fn project_settings(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<Vec<SettingView>> {
+async fn project_settings(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<SettingView>> {
     Ok(Json(domain::settings::view(&s, Some(pid)).await?))
 }
 
@@ -39,7 +38,7 @@ async fn project_settings(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonRe
 async fn put_project_settings(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(u): Json<SettingsUpdate>,
 ) -> JsonResult<Vec<SettingView>> {
     domain::settings::update(&s, Some(pid), &u).await?;
@@ -52,7 +51,7 @@ async fn check_global_settings(_: User, s: S<State>) -> JsonResult<SettingsCheck
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/settings/check", tag = "settings", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = SettingsCheck), (status = "4XX", body = ErrorBody)))]
-async fn check_project_settings(_: User, s: S<State>, Path(pid): Path<Uuid>) -> JsonResult<SettingsCheck> {
+async fn check_project_settings(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<SettingsCheck> {
     domain::projects::get(&s, pid).await?; // 404 for an unknown project
     Ok(Json(domain::settings::check(&s, Some(pid)).await?))
 }

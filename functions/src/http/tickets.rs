@@ -5,11 +5,10 @@ use axum::extract::State as S;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use terarchitect_protocol::{
-    ErrorBody, MoveOutcome, NewComment, NewTicket, Ticket, TicketComment, TicketMove, TicketPatch,
+    ErrorBody, MoveOutcome, NewComment, NewTicket, ProjectId, Ticket, TicketComment, TicketId, TicketMove, TicketPatch,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::User;
 use super::extract::{Json, Path};
@@ -29,14 +28,14 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 async fn create_ticket(
     _: User,
     s: S<State>,
-    Path(pid): Path<Uuid>,
+    Path(pid): Path<ProjectId>,
     Json(t): Json<NewTicket>,
 ) -> Result<(StatusCode, Json<Ticket>)> {
     Ok((StatusCode::CREATED, Json(domain::tickets::create(&s, pid, &t).await?)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Ticket), (status = "4XX", body = ErrorBody)))]
-async fn get_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Ticket> {
+async fn get_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(ProjectId, TicketId)>) -> JsonResult<Ticket> {
     Ok(Json(domain::tickets::get(&s, pid, tid).await?))
 }
 
@@ -44,14 +43,14 @@ async fn get_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) 
 async fn update_ticket(
     _: User,
     s: S<State>,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(p): Json<TicketPatch>,
 ) -> JsonResult<Ticket> {
     Ok(Json(domain::tickets::update(&s, pid, tid, &p).await?))
 }
 
 #[utoipa::path(delete, path = "/api/projects/{pid}/tickets/{tid}", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 204), (status = "4XX", body = ErrorBody)))]
-async fn delete_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> Result<StatusCode> {
+async fn delete_ticket(_: User, s: S<State>, Path((pid, tid)): Path<(ProjectId, TicketId)>) -> Result<StatusCode> {
     domain::tickets::delete(&s, pid, tid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -62,7 +61,7 @@ async fn move_ticket(
     User(token): User,
     s: S<State>,
     headers: HeaderMap,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(mv): Json<TicketMove>,
 ) -> Result<Response> {
     let moved = domain::tickets::move_ticket(&s, pid, tid, &mv);
@@ -70,7 +69,11 @@ async fn move_ticket(
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<TicketComment>), (status = "4XX", body = ErrorBody)))]
-async fn list_comments(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)>) -> JsonResult<Vec<TicketComment>> {
+async fn list_comments(
+    _: User,
+    s: S<State>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
+) -> JsonResult<Vec<TicketComment>> {
     Ok(Json(domain::comments::list(&s, pid, tid).await?))
 }
 
@@ -78,7 +81,7 @@ async fn list_comments(_: User, s: S<State>, Path((pid, tid)): Path<(Uuid, Uuid)
 async fn add_comment(
     User(token): User,
     s: S<State>,
-    Path((pid, tid)): Path<(Uuid, Uuid)>,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
     Json(c): Json<NewComment>,
 ) -> Result<(StatusCode, Json<TicketComment>)> {
     let comment = domain::comments::add(&s, pid, tid, &token.name, &c).await?;

@@ -2,10 +2,10 @@
 
 use axum::response::Response;
 use serde::Serialize;
+use terarchitect_protocol::JobId;
 use terarchitect_protocol::*;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::State;
 use super::auth::{JobAgent, WorkerHost};
@@ -41,7 +41,7 @@ async fn health(_: WorkerHost) -> Json<Health> {
 async fn claim(
     _: WorkerHost,
     s: axum::extract::State<State>,
-    Path(jid): Path<Uuid>,
+    Path(jid): Path<JobId>,
     Json(r): Json<ClaimRequest>,
 ) -> Result<Json<Claim>> {
     Ok(Json(domain::jobs::claim(&s, jid, &r).await?))
@@ -51,7 +51,7 @@ async fn claim(
 async fn heartbeat(
     _: WorkerHost,
     s: axum::extract::State<State>,
-    Path(jid): Path<Uuid>,
+    Path(jid): Path<JobId>,
     Json(r): Json<HeartbeatRequest>,
 ) -> Result<Json<Heartbeat>> {
     Ok(Json(domain::jobs::heartbeat(&s, jid, &r).await?))
@@ -61,7 +61,7 @@ async fn heartbeat(
 async fn finish(
     _: WorkerHost,
     s: axum::extract::State<State>,
-    Path(jid): Path<Uuid>,
+    Path(jid): Path<JobId>,
     Json(r): Json<FinishRequest>,
 ) -> Result<Json<Job>> {
     Ok(Json(domain::jobs::finish(&s, jid, &r).await?))
@@ -77,7 +77,7 @@ pub struct Appended {
 async fn host_events(
     _: WorkerHost,
     s: axum::extract::State<State>,
-    Path(jid): Path<Uuid>,
+    Path(jid): Path<JobId>,
     Json(b): Json<EventBatch>,
 ) -> Result<Json<Appended>> {
     domain::jobs::get(&s, jid).await?;

@@ -2,15 +2,14 @@
 //! project lock (`super::lock_project`) while changing them.
 
 use sqlx::PgExecutor;
-use terarchitect_protocol::{Column, ColumnRole};
-use uuid::Uuid;
+use terarchitect_protocol::{Column, ColumnId, ColumnRole, ProjectId};
 
 use super::Tx;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: Uuid,
+    id: ColumnId,
     title: String,
     role: Option<ColumnRole>,
     position: i32,
@@ -27,7 +26,7 @@ impl From<Row> for Column {
     }
 }
 
-pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Column>> {
+pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Vec<Column>> {
     let rows: Vec<Row> =
         sqlx::query_as("SELECT id, title, role, position FROM board_columns WHERE project_id = $1 ORDER BY position")
             .bind(project_id)
@@ -36,7 +35,7 @@ pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Colum
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn get(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<Column> {
+pub async fn get(db: impl PgExecutor<'_>, project_id: ProjectId, id: ColumnId) -> Result<Column> {
     let row: Option<Row> =
         sqlx::query_as("SELECT id, title, role, position FROM board_columns WHERE project_id = $1 AND id = $2")
             .bind(project_id)
@@ -46,7 +45,7 @@ pub async fn get(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<
     row.map(Into::into).ok_or(Error::NotFound("column"))
 }
 
-pub async fn by_role(db: impl PgExecutor<'_>, project_id: Uuid, role: ColumnRole) -> Result<Column> {
+pub async fn by_role(db: impl PgExecutor<'_>, project_id: ProjectId, role: ColumnRole) -> Result<Column> {
     let row: Option<Row> =
         sqlx::query_as("SELECT id, title, role, position FROM board_columns WHERE project_id = $1 AND role = $2")
             .bind(project_id)
@@ -57,10 +56,10 @@ pub async fn by_role(db: impl PgExecutor<'_>, project_id: Uuid, role: ColumnRole
 }
 
 /// The four built-in columns, for a new project.
-pub async fn create_defaults(tx: &mut Tx<'_>, project_id: Uuid) -> Result<()> {
+pub async fn create_defaults(tx: &mut Tx<'_>, project_id: ProjectId) -> Result<()> {
     for (i, role) in ColumnRole::ALL.into_iter().enumerate() {
         sqlx::query("INSERT INTO board_columns (id, project_id, title, role, position) VALUES ($1, $2, $3, $4, $5)")
-            .bind(Uuid::new_v4())
+            .bind(ColumnId::new())
             .bind(project_id)
             .bind(role.default_title())
             .bind(role)
@@ -71,7 +70,7 @@ pub async fn create_defaults(tx: &mut Tx<'_>, project_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-async fn count(tx: &mut Tx<'_>, project_id: Uuid) -> Result<i32> {
+async fn count(tx: &mut Tx<'_>, project_id: ProjectId) -> Result<i32> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM board_columns WHERE project_id = $1")
         .bind(project_id)
         .fetch_one(&mut **tx)
@@ -79,7 +78,13 @@ async fn count(tx: &mut Tx<'_>, project_id: Uuid) -> Result<i32> {
     Ok(n as i32)
 }
 
-pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, title: &str, position: Option<i32>) -> Result<()> {
+pub async fn insert(
+    tx: &mut Tx<'_>,
+    project_id: ProjectId,
+    id: ColumnId,
+    title: &str,
+    position: Option<i32>,
+) -> Result<()> {
     let n = count(tx, project_id).await?;
     let pos = position.unwrap_or(n).clamp(0, n);
     sqlx::query("UPDATE board_columns SET position = position + 1 WHERE project_id = $1 AND position >= $2")
@@ -97,7 +102,7 @@ pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, title: &str, po
     Ok(())
 }
 
-pub async fn rename(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, title: &str) -> Result<()> {
+pub async fn rename(tx: &mut Tx<'_>, project_id: ProjectId, id: ColumnId, title: &str) -> Result<()> {
     let done = sqlx::query("UPDATE board_columns SET title = $3 WHERE project_id = $1 AND id = $2")
         .bind(project_id)
         .bind(id)
@@ -111,7 +116,7 @@ pub async fn rename(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, title: &str) ->
 }
 
 /// Moves a column to `to` (clamped), shifting the ones in between.
-pub async fn reorder(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, to: i32) -> Result<()> {
+pub async fn reorder(tx: &mut Tx<'_>, project_id: ProjectId, id: ColumnId, to: i32) -> Result<()> {
     let from = get(&mut **tx, project_id, id).await?.position;
     let to = to.clamp(0, count(tx, project_id).await? - 1);
     if from == to {
@@ -132,7 +137,7 @@ pub async fn reorder(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, to: i32) -> Re
 }
 
 /// Deletes a custom column that holds no tickets.
-pub async fn delete(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(tx: &mut Tx<'_>, project_id: ProjectId, id: ColumnId) -> Result<()> {
     let col = get(&mut **tx, project_id, id).await?;
     if let Some(role) = col.role {
         return Err(Error::Conflict(format!(

@@ -1,12 +1,11 @@
-use terarchitect_protocol::{EdgeInput, Graph, GraphEdge, GraphNode, NodeInput};
-use uuid::Uuid;
+use terarchitect_protocol::{EdgeId, EdgeInput, Graph, GraphEdge, GraphNode, NodeId, NodeInput, ProjectId};
 
 use super::Tx;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct NodeRow {
-    id: Uuid,
+    id: NodeId,
     label: String,
     kind: String,
     technology: String,
@@ -17,9 +16,9 @@ struct NodeRow {
 
 #[derive(sqlx::FromRow)]
 struct EdgeRow {
-    id: Uuid,
-    source_id: Uuid,
-    target_id: Uuid,
+    id: EdgeId,
+    source_id: NodeId,
+    target_id: NodeId,
     label: String,
     protocol: String,
 }
@@ -50,7 +49,7 @@ impl From<EdgeRow> for GraphEdge {
     }
 }
 
-pub async fn get(db: &mut sqlx::PgConnection, project_id: Uuid) -> Result<Graph> {
+pub async fn get(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<Graph> {
     let version: Option<(i64,)> = sqlx::query_as("SELECT graph_version FROM projects WHERE id = $1")
         .bind(project_id)
         .fetch_optional(&mut *db)
@@ -76,7 +75,7 @@ pub async fn get(db: &mut sqlx::PgConnection, project_id: Uuid) -> Result<Graph>
 }
 
 /// Locks the project row and checks the caller's view of the graph is current; returns the new version.
-pub async fn bump_version(tx: &mut Tx<'_>, project_id: Uuid, expected: Option<i64>) -> Result<i64> {
+pub async fn bump_version(tx: &mut Tx<'_>, project_id: ProjectId, expected: Option<i64>) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as(
         "UPDATE projects SET graph_version = graph_version + 1, updated_at = now() WHERE id = $1 RETURNING graph_version",
     )
@@ -95,7 +94,7 @@ pub async fn bump_version(tx: &mut Tx<'_>, project_id: Uuid, expected: Option<i6
     Ok(version)
 }
 
-pub async fn upsert_nodes(tx: &mut Tx<'_>, project_id: Uuid, nodes: &[NodeInput]) -> Result<()> {
+pub async fn upsert_nodes(tx: &mut Tx<'_>, project_id: ProjectId, nodes: &[NodeInput]) -> Result<()> {
     if nodes.is_empty() {
         return Ok(());
     }
@@ -122,7 +121,7 @@ pub async fn upsert_nodes(tx: &mut Tx<'_>, project_id: Uuid, nodes: &[NodeInput]
     Ok(())
 }
 
-pub async fn upsert_edges(tx: &mut Tx<'_>, project_id: Uuid, edges: &[EdgeInput]) -> Result<()> {
+pub async fn upsert_edges(tx: &mut Tx<'_>, project_id: ProjectId, edges: &[EdgeInput]) -> Result<()> {
     if edges.is_empty() {
         return Ok(());
     }
@@ -147,7 +146,7 @@ pub async fn upsert_edges(tx: &mut Tx<'_>, project_id: Uuid, edges: &[EdgeInput]
     Ok(())
 }
 
-pub async fn delete_nodes(tx: &mut Tx<'_>, project_id: Uuid, ids: &[Uuid]) -> Result<()> {
+pub async fn delete_nodes(tx: &mut Tx<'_>, project_id: ProjectId, ids: &[NodeId]) -> Result<()> {
     sqlx::query("DELETE FROM graph_nodes WHERE project_id = $1 AND id = ANY($2)")
         .bind(project_id)
         .bind(ids)
@@ -156,7 +155,7 @@ pub async fn delete_nodes(tx: &mut Tx<'_>, project_id: Uuid, ids: &[Uuid]) -> Re
     Ok(())
 }
 
-pub async fn delete_edges(tx: &mut Tx<'_>, project_id: Uuid, ids: &[Uuid]) -> Result<()> {
+pub async fn delete_edges(tx: &mut Tx<'_>, project_id: ProjectId, ids: &[EdgeId]) -> Result<()> {
     sqlx::query("DELETE FROM graph_edges WHERE project_id = $1 AND id = ANY($2)")
         .bind(project_id)
         .bind(ids)
@@ -166,7 +165,12 @@ pub async fn delete_edges(tx: &mut Tx<'_>, project_id: Uuid, ids: &[Uuid]) -> Re
 }
 
 /// Removes every node and edge not in the given sets (for a full replace).
-pub async fn retain_only(tx: &mut Tx<'_>, project_id: Uuid, node_ids: &[Uuid], edge_ids: &[Uuid]) -> Result<()> {
+pub async fn retain_only(
+    tx: &mut Tx<'_>,
+    project_id: ProjectId,
+    node_ids: &[NodeId],
+    edge_ids: &[EdgeId],
+) -> Result<()> {
     sqlx::query("DELETE FROM graph_edges WHERE project_id = $1 AND id <> ALL($2)")
         .bind(project_id)
         .bind(edge_ids)

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::{Job, JobEvent, JobKind, JobMessage, JobStatus, NewJobEvent};
+use terarchitect_protocol::{Job, JobEvent, JobId, JobKind, JobMessage, JobStatus, NewJobEvent, ProjectId, TicketId};
 use uuid::Uuid;
 
 use super::Tx;
@@ -13,9 +13,9 @@ use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: Uuid,
-    project_id: Uuid,
-    ticket_id: Uuid,
+    id: JobId,
+    project_id: ProjectId,
+    ticket_id: TicketId,
     kind: JobKind,
     status: JobStatus,
     attempt: i32,
@@ -63,7 +63,7 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Job> {
+pub async fn get(db: impl PgExecutor<'_>, id: JobId) -> Result<Job> {
     let row: Option<Row> = sqlx::query_as(sql!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -71,7 +71,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Job> {
     row.map(Into::into).ok_or(Error::NotFound("job"))
 }
 
-pub async fn list_for_ticket(db: impl PgExecutor<'_>, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<Job>> {
+pub async fn list_for_ticket(db: impl PgExecutor<'_>, project_id: ProjectId, ticket_id: TicketId) -> Result<Vec<Job>> {
     let rows: Vec<Row> = sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at DESC, id"
     ))
@@ -82,7 +82,7 @@ pub async fn list_for_ticket(db: impl PgExecutor<'_>, project_id: Uuid, ticket_i
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn active_for_ticket(db: impl PgExecutor<'_>, ticket_id: Uuid) -> Result<Option<Job>> {
+pub async fn active_for_ticket(db: impl PgExecutor<'_>, ticket_id: TicketId) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM jobs WHERE ticket_id = $1 AND status IN ('queued', 'running')"
     ))
@@ -93,11 +93,11 @@ pub async fn active_for_ticket(db: impl PgExecutor<'_>, ticket_id: Uuid) -> Resu
 }
 
 /// Inserts a queued job (its outbox row comes from `domain::queue::JobTx`).
-pub async fn insert_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, kind: JobKind) -> Result<Job> {
+pub async fn insert_queued(tx: &mut Tx<'_>, project_id: ProjectId, ticket_id: TicketId, kind: JobKind) -> Result<Job> {
     let row: Row = sqlx::query_as(sql!(
         "INSERT INTO jobs (id, project_id, ticket_id, kind) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
     ))
-    .bind(Uuid::new_v4())
+    .bind(JobId::new())
     .bind(project_id)
     .bind(ticket_id)
     .bind(kind)
@@ -106,7 +106,7 @@ pub async fn insert_queued(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, k
     Ok(row.into())
 }
 
-pub async fn insert_outbox(tx: &mut Tx<'_>, job_id: Uuid) -> Result<()> {
+pub async fn insert_outbox(tx: &mut Tx<'_>, job_id: JobId) -> Result<()> {
     sqlx::query("INSERT INTO outbox (job_id, payload) VALUES ($1, $2)")
         .bind(job_id)
         .bind(sqlx::types::Json(JobMessage { job_id }))
@@ -117,7 +117,7 @@ pub async fn insert_outbox(tx: &mut Tx<'_>, job_id: Uuid) -> Result<()> {
 
 /// The job and what the life-cycle rules need to know about it, its row locked until the
 /// transaction ends (so a stop request cannot slip between reading and deciding).
-pub async fn lock_state(tx: &mut Tx<'_>, job_id: Uuid) -> Result<(Job, JobState)> {
+pub async fn lock_state(tx: &mut Tx<'_>, job_id: JobId) -> Result<(Job, JobState)> {
     #[derive(sqlx::FromRow)]
     struct WithState {
         #[sqlx(flatten)]
@@ -146,7 +146,7 @@ pub async fn lock_state(tx: &mut Tx<'_>, job_id: Uuid) -> Result<(Job, JobState)
 
 /// Cancels a queued job at once, or flags a running one for its host to stop.
 /// Returns the job as it is afterwards, or None when nothing was active.
-pub async fn request_cancel(db: impl PgExecutor<'_>, job_id: Uuid, reason: &str) -> Result<Option<Job>> {
+pub async fn request_cancel(db: impl PgExecutor<'_>, job_id: JobId, reason: &str) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE jobs SET cancel_requested = true, updated_at = now(), \
            status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
@@ -164,7 +164,7 @@ pub async fn request_cancel(db: impl PgExecutor<'_>, job_id: Uuid, reason: &str)
 /// Takes the job for `host`: queued, or running with an expired lease. None when lost.
 pub async fn claim(
     db: impl PgExecutor<'_>,
-    job_id: Uuid,
+    job_id: JobId,
     host: &str,
     lease: Duration,
     token_hash: &[u8],
@@ -189,7 +189,7 @@ pub async fn claim(
 /// Extends the lease held by `host`. None when the host no longer holds it.
 pub async fn heartbeat(
     db: impl PgExecutor<'_>,
-    job_id: Uuid,
+    job_id: JobId,
     host: &str,
     lease: Duration,
 ) -> Result<Option<(DateTime<Utc>, bool)>> {
@@ -208,7 +208,7 @@ pub async fn heartbeat(
 /// Conditional on the lease, so a job is finished at most once.
 pub async fn finish(
     tx: &mut Tx<'_>,
-    job_id: Uuid,
+    job_id: JobId,
     host: Option<&str>,
     status: JobStatus,
     exit_code: Option<i32>,
@@ -240,7 +240,7 @@ pub const MAX_FREE_RELEASES: i32 = 20;
 /// agent, so the attempt is given back (while free releases remain).
 pub async fn release(
     tx: &mut Tx<'_>,
-    job_id: Uuid,
+    job_id: JobId,
     host: Option<&str>,
     reason: Option<&str>,
     refund_attempt: bool,
@@ -316,7 +316,7 @@ impl From<EventRow> for JobEvent {
 
 /// Appends a batch in order. Events whose `event_id` was already stored are skipped, so
 /// a sender may re-send a batch it is unsure about. Returns how many were new.
-pub async fn append_events(tx: &mut Tx<'_>, job_id: Uuid, events: &[NewJobEvent]) -> Result<u64> {
+pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent]) -> Result<u64> {
     // The job row lock orders concurrent appenders: seq follows commit order.
     let (last,): (i64,) = sqlx::query_as("SELECT last_event_seq FROM jobs WHERE id = $1 FOR UPDATE")
         .bind(job_id)
@@ -370,7 +370,7 @@ pub async fn append_events(tx: &mut Tx<'_>, job_id: Uuid, events: &[NewJobEvent]
 }
 
 /// Events with `seq > after`, oldest first.
-pub async fn events(db: impl PgExecutor<'_>, job_id: Uuid, after: i64, limit: i64) -> Result<Vec<JobEvent>> {
+pub async fn events(db: impl PgExecutor<'_>, job_id: JobId, after: i64, limit: i64) -> Result<Vec<JobEvent>> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT seq, at, phase, step, summary, raw_output, input_tokens, output_tokens FROM job_events \
          WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -388,12 +388,12 @@ pub async fn events(db: impl PgExecutor<'_>, job_id: Uuid, after: i64, limit: i6
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct OutboxRow {
     pub id: i64,
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub payload: sqlx::types::Json<JobMessage>,
 }
 
 /// Outbox rows of `job_id` not yet sent.
-pub async fn unsent_for_job(db: impl PgExecutor<'_>, job_id: Uuid) -> Result<Vec<OutboxRow>> {
+pub async fn unsent_for_job(db: impl PgExecutor<'_>, job_id: JobId) -> Result<Vec<OutboxRow>> {
     Ok(
         sqlx::query_as("SELECT id, job_id, payload FROM outbox WHERE job_id = $1 AND sent_at IS NULL ORDER BY id")
             .bind(job_id)

@@ -4,6 +4,7 @@
 
 use pgvector::Vector;
 use sqlx::PgExecutor;
+use terarchitect_protocol::ProjectId;
 use uuid::Uuid;
 
 use crate::{Error, Result};
@@ -11,7 +12,7 @@ use crate::{Error, Result};
 pub const SUPPORTED_DIMS: [i32; 4] = [384, 768, 1024, 1536];
 
 /// Creates the project's memory space, or checks the dimension matches the existing one.
-pub async fn ensure_space(db: &mut sqlx::PgConnection, project_id: Uuid, dims: i32, model: &str) -> Result<()> {
+pub async fn ensure_space(db: &mut sqlx::PgConnection, project_id: ProjectId, dims: i32, model: &str) -> Result<()> {
     if !SUPPORTED_DIMS.contains(&dims) {
         return Err(Error::invalid(
             "embedding",
@@ -39,7 +40,7 @@ pub async fn ensure_space(db: &mut sqlx::PgConnection, project_id: Uuid, dims: i
 /// Stores a passage once per content hash; returns its id.
 pub async fn upsert_passage(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     content: &str,
     hash: &[u8],
     embedding: &Vector,
@@ -63,7 +64,7 @@ pub async fn upsert_passage(
 /// The `k` passages closest to `query` by cosine distance (HNSW).
 pub async fn nearest_passages(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     query: &Vector,
     k: i64,
 ) -> Result<Vec<(Uuid, String, f64)>> {
@@ -100,7 +101,7 @@ fn checked_dims(v: &Vector) -> Result<usize> {
 }
 
 /// Serialises memory writers of one project (index and delete) until the transaction ends.
-pub async fn lock_space(tx: &mut super::Tx<'_>, project_id: Uuid) -> Result<()> {
+pub async fn lock_space(tx: &mut super::Tx<'_>, project_id: ProjectId) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 42))")
         .bind(project_id)
         .execute(&mut **tx)
@@ -109,7 +110,7 @@ pub async fn lock_space(tx: &mut super::Tx<'_>, project_id: Uuid) -> Result<()> 
 }
 
 /// The space's dimension and write version, if the project has memory.
-pub async fn space(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Option<(i32, i64)>> {
+pub async fn space(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Option<(i32, i64)>> {
     Ok(
         sqlx::query_as("SELECT dims, version FROM memory_spaces WHERE project_id = $1")
             .bind(project_id)
@@ -118,7 +119,7 @@ pub async fn space(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Option<(
     )
 }
 
-pub async fn bump_version(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<()> {
+pub async fn bump_version(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<()> {
     sqlx::query("UPDATE memory_spaces SET version = version + 1 WHERE project_id = $1")
         .bind(project_id)
         .execute(db)
@@ -127,7 +128,7 @@ pub async fn bump_version(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<(
 }
 
 /// Which of these content hashes are stored already.
-pub async fn known_hashes(db: impl PgExecutor<'_>, project_id: Uuid, hashes: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+pub async fn known_hashes(db: impl PgExecutor<'_>, project_id: ProjectId, hashes: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
     let rows: Vec<(Vec<u8>,)> =
         sqlx::query_as("SELECT content_hash FROM memory_passages WHERE project_id = $1 AND content_hash = ANY($2)")
             .bind(project_id)
@@ -140,7 +141,7 @@ pub async fn known_hashes(db: impl PgExecutor<'_>, project_id: Uuid, hashes: &[V
 /// Stores the entity once per name; returns its id and whether it was new.
 pub async fn upsert_entity(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     name: &str,
     embedding: &Vector,
 ) -> Result<(Uuid, bool)> {
@@ -160,7 +161,7 @@ pub async fn upsert_entity(
 
 pub async fn upsert_fact(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     subject: Uuid,
     relation: &str,
     object: Uuid,
@@ -183,7 +184,7 @@ pub async fn upsert_fact(
     Ok(id)
 }
 
-pub async fn link_entity(db: impl PgExecutor<'_>, project_id: Uuid, entity: Uuid, passage: Uuid) -> Result<()> {
+pub async fn link_entity(db: impl PgExecutor<'_>, project_id: ProjectId, entity: Uuid, passage: Uuid) -> Result<()> {
     sqlx::query("INSERT INTO memory_entity_passages (project_id, entity_id, passage_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(project_id)
         .bind(entity)
@@ -193,7 +194,7 @@ pub async fn link_entity(db: impl PgExecutor<'_>, project_id: Uuid, entity: Uuid
     Ok(())
 }
 
-pub async fn link_fact(db: impl PgExecutor<'_>, project_id: Uuid, fact: Uuid, passage: Uuid) -> Result<()> {
+pub async fn link_fact(db: impl PgExecutor<'_>, project_id: ProjectId, fact: Uuid, passage: Uuid) -> Result<()> {
     sqlx::query(
         "INSERT INTO memory_fact_passages (project_id, fact_id, passage_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -209,7 +210,7 @@ pub async fn link_fact(db: impl PgExecutor<'_>, project_id: Uuid, fact: Uuid, pa
 /// `threshold` cosine-similar (HippoRAG's synonym edges).
 pub async fn link_synonyms(
     db: &mut sqlx::PgConnection,
-    project_id: Uuid,
+    project_id: ProjectId,
     entity: Uuid,
     embedding: &Vector,
     threshold: f64,
@@ -236,7 +237,7 @@ pub async fn link_synonyms(
 /// Top `k` facts by similarity: (subject, object, similarity).
 pub async fn nearest_facts(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     query: &Vector,
     k: i64,
 ) -> Result<Vec<(Uuid, Uuid, f64)>> {
@@ -258,7 +259,7 @@ pub async fn nearest_facts(
 /// weights: (passage, similarity).
 pub async fn passage_similarities(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     query: &Vector,
 ) -> Result<Vec<(Uuid, f64)>> {
     let dims = checked_dims(query)?;
@@ -279,7 +280,7 @@ pub struct GraphRows {
     pub synonyms: Vec<(Uuid, Uuid, f32)>,
 }
 
-pub async fn load_graph(db: &mut sqlx::PgConnection, project_id: Uuid) -> Result<GraphRows> {
+pub async fn load_graph(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<GraphRows> {
     let entities: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM memory_entities WHERE project_id = $1")
         .bind(project_id)
         .fetch_all(&mut *db)
@@ -311,7 +312,7 @@ pub async fn load_graph(db: &mut sqlx::PgConnection, project_id: Uuid) -> Result
 
 /// Deletes the passages with these hashes, then the facts and entities nothing supports
 /// any more. Returns how many passages went.
-pub async fn delete_passages(tx: &mut super::Tx<'_>, project_id: Uuid, hashes: &[Vec<u8>]) -> Result<u64> {
+pub async fn delete_passages(tx: &mut super::Tx<'_>, project_id: ProjectId, hashes: &[Vec<u8>]) -> Result<u64> {
     let gone = sqlx::query("DELETE FROM memory_passages WHERE project_id = $1 AND content_hash = ANY($2)")
         .bind(project_id)
         .bind(hashes)
@@ -357,7 +358,7 @@ pub struct DumpFact {
     pub object: String,
 }
 
-pub async fn dump(db: &sqlx::PgPool, project_id: Uuid) -> Result<Dump> {
+pub async fn dump(db: &sqlx::PgPool, project_id: ProjectId) -> Result<Dump> {
     let passages = sqlx::query_as(
         "SELECT id, created_at, content FROM memory_passages WHERE project_id = $1 ORDER BY created_at, id",
     )

@@ -46,10 +46,11 @@ pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
 }
 
 /// Serialises changes to one project's board (positions, moves, job creation).
-pub async fn lock_project(tx: &mut Tx<'_>, project_id: uuid::Uuid) -> crate::Result<()> {
-    let found: Option<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
-        .bind(project_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+pub async fn lock_project(tx: &mut Tx<'_>, project_id: terarchitect_protocol::ProjectId) -> crate::Result<()> {
+    let found: Option<(terarchitect_protocol::ProjectId,)> =
+        sqlx::query_as("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
+            .bind(project_id)
+            .fetch_optional(&mut **tx)
+            .await?;
     found.map(|_| ()).ok_or(crate::Error::NotFound("project"))
 }

@@ -1,16 +1,15 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::{NewNote, Note};
-use uuid::Uuid;
+use terarchitect_protocol::{EdgeId, NewNote, NodeId, Note, NoteId, ProjectId};
 
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: Uuid,
-    project_id: Uuid,
-    node_id: Option<Uuid>,
-    edge_id: Option<Uuid>,
+    id: NoteId,
+    project_id: ProjectId,
+    node_id: Option<NodeId>,
+    edge_id: Option<EdgeId>,
     body: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -32,7 +31,7 @@ impl From<Row> for Note {
 
 const COLUMNS: &str = "id, project_id, node_id, edge_id, body, created_at, updated_at";
 
-pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Note>> {
+pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Vec<Note>> {
     let rows: Vec<Row> = sqlx::query_as(sql!(
         "SELECT {COLUMNS} FROM notes WHERE project_id = $1 ORDER BY created_at, id"
     ))
@@ -42,11 +41,11 @@ pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Note>
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, project_id: Uuid, n: &NewNote) -> Result<Note> {
+pub async fn insert(db: impl PgExecutor<'_>, project_id: ProjectId, n: &NewNote) -> Result<Note> {
     let row: Row = sqlx::query_as(sql!(
         "INSERT INTO notes (id, project_id, node_id, edge_id, body) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
     ))
-    .bind(Uuid::new_v4())
+    .bind(NoteId::new())
     .bind(project_id)
     .bind(n.node_id)
     .bind(n.edge_id)
@@ -56,7 +55,7 @@ pub async fn insert(db: impl PgExecutor<'_>, project_id: Uuid, n: &NewNote) -> R
     Ok(row.into())
 }
 
-pub async fn update(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid, body: &str) -> Result<Note> {
+pub async fn update(db: impl PgExecutor<'_>, project_id: ProjectId, id: NoteId, body: &str) -> Result<Note> {
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE notes SET body = $3, updated_at = now() WHERE project_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
@@ -68,7 +67,7 @@ pub async fn update(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid, body: &
     row.map(Into::into).ok_or(Error::NotFound("note"))
 }
 
-pub async fn delete(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(db: impl PgExecutor<'_>, project_id: ProjectId, id: NoteId) -> Result<()> {
     let done = sqlx::query("DELETE FROM notes WHERE project_id = $1 AND id = $2")
         .bind(project_id)
         .bind(id)

@@ -1,13 +1,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectPatch};
-use uuid::Uuid;
+use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectId, ProjectPatch};
 
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: Uuid,
+    id: ProjectId,
     name: String,
     description: String,
     repo_url: String,
@@ -47,7 +46,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Project>> {
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Project> {
+pub async fn get(db: impl PgExecutor<'_>, id: ProjectId) -> Result<Project> {
     let row: Option<Row> = sqlx::query_as(sql!("{SELECT} WHERE p.id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -55,7 +54,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Project> {
     row.map(Into::into).ok_or(Error::NotFound("project"))
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, p: &NewProject) -> Result<()> {
+pub async fn insert(db: impl PgExecutor<'_>, id: ProjectId, p: &NewProject) -> Result<()> {
     sqlx::query(
         "INSERT INTO projects (id, name, description, repo_url, default_branch, execution_mode, local_path) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -72,7 +71,7 @@ pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, p: &NewProject) -> Result
     Ok(())
 }
 
-pub async fn update(db: impl PgExecutor<'_>, id: Uuid, p: &ProjectPatch) -> Result<()> {
+pub async fn update(db: impl PgExecutor<'_>, id: ProjectId, p: &ProjectPatch) -> Result<()> {
     let done = sqlx::query(
         "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description), \
          repo_url = COALESCE($4, repo_url), default_branch = COALESCE($5, default_branch), \
@@ -96,7 +95,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: Uuid, p: &ProjectPatch) -> Resu
 }
 
 /// Deletes the project and everything it owns (cascades).
-pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+pub async fn delete(db: impl PgExecutor<'_>, id: ProjectId) -> Result<()> {
     let done = sqlx::query("DELETE FROM projects WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -107,7 +106,7 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-pub async fn board_version(db: impl PgExecutor<'_>, id: Uuid) -> Result<i64> {
+pub async fn board_version(db: impl PgExecutor<'_>, id: ProjectId) -> Result<i64> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT board_version FROM projects WHERE id = $1")
         .bind(id)
         .fetch_optional(db)

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::pr_thread::CommentKind;
-use uuid::Uuid;
+use terarchitect_protocol::{JobId, ProjectId, TicketId, pr_thread::CommentKind};
 
 use super::Tx;
 use crate::Result;
@@ -11,8 +10,8 @@ use crate::Result;
 /// A ticket whose PR the scheduler should look at.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Candidate {
-    pub project_id: Uuid,
-    pub ticket_id: Uuid,
+    pub project_id: ProjectId,
+    pub ticket_id: TicketId,
     pub pr_number: i64,
     /// The PR's `updated_at` when its comments were last read in full.
     pub seen_updated_at: Option<DateTime<Utc>>,
@@ -35,7 +34,7 @@ pub async fn candidates(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Candi
 
 /// The ticket's review rounds so far, locked, if it is still a candidate (in review, with
 /// a PR, no active job); None otherwise.
-pub async fn lock_candidate(tx: &mut Tx<'_>, ticket_id: Uuid) -> Result<Option<i32>> {
+pub async fn lock_candidate(tx: &mut Tx<'_>, ticket_id: TicketId) -> Result<Option<i32>> {
     let row: Option<(i32,)> = sqlx::query_as(
         "SELECT t.review_rounds FROM tickets t JOIN board_columns c ON c.id = t.column_id \
          WHERE t.id = $1 AND c.role = 'in_review' AND t.pr_number > 0 \
@@ -62,7 +61,7 @@ pub struct Seen {
 }
 
 /// Records comments not seen before; returns how many were new.
-pub async fn record(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, seen: &[Seen]) -> Result<u64> {
+pub async fn record(tx: &mut Tx<'_>, project_id: ProjectId, ticket_id: TicketId, seen: &[Seen]) -> Result<u64> {
     if seen.is_empty() {
         return Ok(0);
     }
@@ -88,7 +87,7 @@ pub async fn record(tx: &mut Tx<'_>, project_id: Uuid, ticket_id: Uuid, seen: &[
 }
 
 /// How many of the ticket's comments are unhandled (locked for this transaction).
-pub async fn count_unhandled(tx: &mut Tx<'_>, ticket_id: Uuid) -> Result<i64> {
+pub async fn count_unhandled(tx: &mut Tx<'_>, ticket_id: TicketId) -> Result<i64> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT github_id FROM pr_review_comments WHERE ticket_id = $1 AND handled_at IS NULL FOR UPDATE",
     )
@@ -100,7 +99,7 @@ pub async fn count_unhandled(tx: &mut Tx<'_>, ticket_id: Uuid) -> Result<i64> {
 
 /// Marks the ticket's unhandled comments handled (by `job`, when one takes them);
 /// returns how many.
-pub async fn mark_handled(tx: &mut Tx<'_>, ticket_id: Uuid, job: Option<Uuid>) -> Result<u64> {
+pub async fn mark_handled(tx: &mut Tx<'_>, ticket_id: TicketId, job: Option<JobId>) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE pr_review_comments SET handled_at = now(), handled_by_job = $2 \
          WHERE ticket_id = $1 AND handled_at IS NULL",
@@ -115,7 +114,7 @@ pub async fn mark_handled(tx: &mut Tx<'_>, ticket_id: Uuid, job: Option<Uuid>) -
 /// Remembers that the PR's comments were read in full while it had `updated_at`. A PR
 /// updated in the last minute is not remembered: GitHub's timestamps have one-second
 /// resolution, so a comment made in that same second would otherwise go unseen.
-pub async fn mark_seen(tx: &mut Tx<'_>, ticket_id: Uuid, pr_number: i64, updated_at: DateTime<Utc>) -> Result<()> {
+pub async fn mark_seen(tx: &mut Tx<'_>, ticket_id: TicketId, pr_number: i64, updated_at: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO pr_poll_state (ticket_id, pr_number, pr_updated_at) \
          SELECT $1, $2, $3 WHERE $3 < now() - interval '1 minute' \
@@ -135,11 +134,11 @@ pub struct Recorded {
     pub kind: String,
     pub github_id: i64,
     pub author: String,
-    pub handled_by_job: Option<Uuid>,
+    pub handled_by_job: Option<JobId>,
     pub handled_at: Option<DateTime<Utc>>,
 }
 
-pub async fn recorded(db: impl PgExecutor<'_>, ticket_id: Uuid) -> Result<Vec<Recorded>> {
+pub async fn recorded(db: impl PgExecutor<'_>, ticket_id: TicketId) -> Result<Vec<Recorded>> {
     Ok(sqlx::query_as(
         "SELECT kind, github_id, author, handled_by_job, handled_at FROM pr_review_comments \
          WHERE ticket_id = $1 ORDER BY created_at, kind, github_id",

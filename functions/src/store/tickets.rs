@@ -3,17 +3,19 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::{JobKind, JobStatus, JobSummary, NewTicket, Priority, Ticket, TicketComment, TicketPatch};
-use uuid::Uuid;
+use terarchitect_protocol::{
+    ColumnId, CommentId, EdgeId, JobId, JobKind, JobStatus, JobSummary, NewTicket, NodeId, Priority, ProjectId, Ticket,
+    TicketComment, TicketId, TicketPatch,
+};
 
 use super::Tx;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: Uuid,
-    project_id: Uuid,
-    column_id: Uuid,
+    id: TicketId,
+    project_id: ProjectId,
+    column_id: ColumnId,
     position: i32,
     title: String,
     description: String,
@@ -23,11 +25,11 @@ struct Row {
     pr_number: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    node_ids: Vec<Uuid>,
-    edge_ids: Vec<Uuid>,
+    node_ids: Vec<NodeId>,
+    edge_ids: Vec<EdgeId>,
     input_tokens: i64,
     output_tokens: i64,
-    job_id: Option<Uuid>,
+    job_id: Option<JobId>,
     job_kind: Option<JobKind>,
     job_status: Option<JobStatus>,
     job_created_at: Option<DateTime<Utc>>,
@@ -84,7 +86,7 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.column_id, t.position, t.titl
     LEFT JOIN LATERAL (SELECT sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM jobs \
         WHERE jobs.ticket_id = t.id) tok ON true";
 
-pub async fn get(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<Ticket> {
+pub async fn get(db: impl PgExecutor<'_>, project_id: ProjectId, id: TicketId) -> Result<Ticket> {
     let row: Option<Row> = sqlx::query_as(sql!("{SELECT} WHERE t.project_id = $1 AND t.id = $2"))
         .bind(project_id)
         .bind(id)
@@ -94,7 +96,7 @@ pub async fn get(db: impl PgExecutor<'_>, project_id: Uuid, id: Uuid) -> Result<
 }
 
 /// Every ticket of the project, by column then position.
-pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Ticket>> {
+pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Vec<Ticket>> {
     let rows: Vec<Row> = sqlx::query_as(sql!(
         "{SELECT} WHERE t.project_id = $1 ORDER BY t.column_id, t.position"
     ))
@@ -104,7 +106,7 @@ pub async fn list(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Vec<Ticke
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn column_len(tx: &mut Tx<'_>, column_id: Uuid) -> Result<i32> {
+async fn column_len(tx: &mut Tx<'_>, column_id: ColumnId) -> Result<i32> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tickets WHERE column_id = $1")
         .bind(column_id)
         .fetch_one(&mut **tx)
@@ -112,7 +114,13 @@ async fn column_len(tx: &mut Tx<'_>, column_id: Uuid) -> Result<i32> {
     Ok(n as i32)
 }
 
-pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, column_id: Uuid, t: &NewTicket) -> Result<()> {
+pub async fn insert(
+    tx: &mut Tx<'_>,
+    project_id: ProjectId,
+    id: TicketId,
+    column_id: ColumnId,
+    t: &NewTicket,
+) -> Result<()> {
     let pos = column_len(tx, column_id).await?;
     sqlx::query(
         "INSERT INTO tickets (id, project_id, column_id, position, title, description, priority, whole_graph) \
@@ -131,7 +139,7 @@ pub async fn insert(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, column_id: Uuid
     set_attachments(tx, project_id, id, Some(&t.node_ids), Some(&t.edge_ids)).await
 }
 
-pub async fn update(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, p: &TicketPatch) -> Result<()> {
+pub async fn update(tx: &mut Tx<'_>, project_id: ProjectId, id: TicketId, p: &TicketPatch) -> Result<()> {
     let done = sqlx::query(
         "UPDATE tickets SET title = COALESCE($3, title), description = COALESCE($4, description), \
          priority = COALESCE($5, priority), whole_graph = COALESCE($6, whole_graph), updated_at = now() \
@@ -153,10 +161,10 @@ pub async fn update(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid, p: &TicketPatch
 
 async fn set_attachments(
     tx: &mut Tx<'_>,
-    project_id: Uuid,
-    id: Uuid,
-    node_ids: Option<&[Uuid]>,
-    edge_ids: Option<&[Uuid]>,
+    project_id: ProjectId,
+    id: TicketId,
+    node_ids: Option<&[NodeId]>,
+    edge_ids: Option<&[EdgeId]>,
 ) -> Result<()> {
     if let Some(nodes) = node_ids {
         sqlx::query("DELETE FROM ticket_nodes WHERE ticket_id = $1")
@@ -192,8 +200,8 @@ async fn set_attachments(
 }
 
 /// Where a ticket is now.
-pub async fn place(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<(Uuid, i32)> {
-    let row: Option<(Uuid, i32)> =
+pub async fn place(tx: &mut Tx<'_>, project_id: ProjectId, id: TicketId) -> Result<(ColumnId, i32)> {
+    let row: Option<(ColumnId, i32)> =
         sqlx::query_as("SELECT column_id, position FROM tickets WHERE project_id = $1 AND id = $2 FOR UPDATE")
             .bind(project_id)
             .bind(id)
@@ -207,11 +215,11 @@ pub async fn place(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<(Uuid,
 /// the new place, so the board's version moves once.
 pub async fn move_to(
     tx: &mut Tx<'_>,
-    project_id: Uuid,
-    id: Uuid,
-    column_id: Uuid,
+    project_id: ProjectId,
+    id: TicketId,
+    column_id: ColumnId,
     position: Option<i32>,
-) -> Result<Uuid> {
+) -> Result<ColumnId> {
     let (from_col, from) = place(tx, project_id, id).await?;
     let same = from_col == column_id;
     let others = column_len(tx, column_id).await? - i32::from(same);
@@ -242,7 +250,7 @@ pub async fn move_to(
     Ok(from_col)
 }
 
-pub async fn delete(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
+pub async fn delete(tx: &mut Tx<'_>, project_id: ProjectId, id: TicketId) -> Result<()> {
     let (col, pos) = place(tx, project_id, id).await?;
     sqlx::query("DELETE FROM tickets WHERE id = $1")
         .bind(id)
@@ -256,7 +264,7 @@ pub async fn delete(tx: &mut Tx<'_>, project_id: Uuid, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-pub async fn set_pr(db: impl PgExecutor<'_>, id: Uuid, url: &str, number: Option<i64>) -> Result<()> {
+pub async fn set_pr(db: impl PgExecutor<'_>, id: TicketId, url: &str, number: Option<i64>) -> Result<()> {
     sqlx::query(
         "UPDATE tickets SET pr_url = $2, pr_number = COALESCE($3, pr_number), updated_at = now() WHERE id = $1",
     )
@@ -269,7 +277,7 @@ pub async fn set_pr(db: impl PgExecutor<'_>, id: Uuid, url: &str, number: Option
 }
 
 /// Counts a review round for the ticket (a `review` job queued for its PR).
-pub async fn bump_review_rounds(tx: &mut Tx<'_>, id: Uuid) -> Result<()> {
+pub async fn bump_review_rounds(tx: &mut Tx<'_>, id: TicketId) -> Result<()> {
     sqlx::query("UPDATE tickets SET review_rounds = review_rounds + 1 WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -281,8 +289,8 @@ pub async fn bump_review_rounds(tx: &mut Tx<'_>, id: Uuid) -> Result<()> {
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {
-    id: Uuid,
-    ticket_id: Uuid,
+    id: CommentId,
+    ticket_id: TicketId,
     author: String,
     body: String,
     created_at: DateTime<Utc>,
@@ -300,7 +308,11 @@ impl From<CommentRow> for TicketComment {
     }
 }
 
-pub async fn comments(db: impl PgExecutor<'_>, project_id: Uuid, ticket_id: Uuid) -> Result<Vec<TicketComment>> {
+pub async fn comments(
+    db: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    ticket_id: TicketId,
+) -> Result<Vec<TicketComment>> {
     let rows: Vec<CommentRow> = sqlx::query_as(
         "SELECT id, ticket_id, author, body, created_at FROM ticket_comments \
          WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
@@ -314,8 +326,8 @@ pub async fn comments(db: impl PgExecutor<'_>, project_id: Uuid, ticket_id: Uuid
 
 pub async fn add_comment(
     db: impl PgExecutor<'_>,
-    project_id: Uuid,
-    ticket_id: Uuid,
+    project_id: ProjectId,
+    ticket_id: TicketId,
     author: &str,
     body: &str,
 ) -> Result<TicketComment> {
@@ -323,7 +335,7 @@ pub async fn add_comment(
         "INSERT INTO ticket_comments (id, project_id, ticket_id, author, body) VALUES ($1, $2, $3, $4, $5) \
          RETURNING id, ticket_id, author, body, created_at",
     )
-    .bind(Uuid::new_v4())
+    .bind(CommentId::new())
     .bind(project_id)
     .bind(ticket_id)
     .bind(author)
@@ -338,8 +350,8 @@ pub async fn add_comment(
 }
 
 /// The project a ticket belongs to (operator commands name tickets by id alone).
-pub async fn project_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Uuid> {
-    let row: Option<(Uuid,)> = sqlx::query_as("SELECT project_id FROM tickets WHERE id = $1")
+pub async fn project_of(db: impl PgExecutor<'_>, id: TicketId) -> Result<ProjectId> {
+    let row: Option<(ProjectId,)> = sqlx::query_as("SELECT project_id FROM tickets WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use terarchitect_protocol::NewJobEvent;
+use terarchitect_protocol::{JobId, NewJobEvent};
 use uuid::Uuid;
 
 use crate::api::{ApiError, WorkerApi};
@@ -49,7 +49,7 @@ pub(super) async fn collect(logs: tokio::task::JoinHandle<LogSummary>) -> LogSum
 /// the tail.
 pub(super) async fn pump_logs(
     api: WorkerApi,
-    job_id: Uuid,
+    job_id: JobId,
     ns: Uuid,
     mut lines: BoxStream<'static, LogLine>,
 ) -> LogSummary {
@@ -109,7 +109,7 @@ fn event(ns: Uuid, n: u64, l: LogLine) -> NewJobEvent {
     }
 }
 
-async fn flush(api: &WorkerApi, job_id: Uuid, pending: &mut Vec<NewJobEvent>) {
+async fn flush(api: &WorkerApi, job_id: JobId, pending: &mut Vec<NewJobEvent>) {
     while !pending.is_empty() {
         let n = pending.len().min(MAX_BATCH);
         match api.events(job_id, pending[..n].to_vec()).await {

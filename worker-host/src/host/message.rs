@@ -5,9 +5,8 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use terarchitect_protocol::{JobMessage, Outcome};
+use terarchitect_protocol::{JobId, JobMessage, Outcome};
 use tokio::sync::OwnedSemaphorePermit;
-use uuid::Uuid;
 
 use super::Inner;
 use crate::api::ApiError;
@@ -57,7 +56,7 @@ impl<R: Runtime> Inner<R> {
     /// Registers the message's job as this host's before claiming it, so that a duplicate
     /// arriving while the claim is in flight is not mistaken for a run lost in an earlier
     /// life. False when the job is already known here: the message is settled instead.
-    fn begin_claim(&self, job_id: Uuid, m: &Message) -> bool {
+    fn begin_claim(&self, job_id: JobId, m: &Message) -> bool {
         let mut jobs = self.jobs.lock().expect("jobs");
         let known = match jobs.entry(job_id) {
             Entry::Vacant(v) => {
@@ -102,7 +101,7 @@ impl<R: Runtime> Inner<R> {
 
     /// A claim lost by a job this host does not run: the job is done, cancelled, held by
     /// another host, or held by us in an earlier life.
-    async fn on_conflict(&self, job_id: Uuid, receipt: &str, why: &str) {
+    async fn on_conflict(&self, job_id: JobId, receipt: &str, why: &str) {
         // Held by us with nothing running: a run lost in an earlier life (container gone).
         match self.api.heartbeat(job_id, &self.host_id).await {
             Ok(hb) => {
@@ -135,7 +134,7 @@ impl<R: Runtime> Inner<R> {
         }
     }
 
-    fn delete_duplicate(&self, job_id: Uuid, receipt: &str) {
+    fn delete_duplicate(&self, job_id: JobId, receipt: &str) {
         tracing::info!(%job_id, "duplicate message for a job this host runs: deleting it");
         let queue = self.queue.clone();
         let receipt = receipt.to_string();
@@ -147,7 +146,7 @@ impl<R: Runtime> Inner<R> {
     }
 
     /// Deletes the job's message once its outcome is recorded; otherwise lets it come back.
-    pub(super) async fn settle_message(&self, job_id: Uuid, recorded: bool) {
+    pub(super) async fn settle_message(&self, job_id: JobId, recorded: bool) {
         let receipt = self
             .jobs
             .lock()
@@ -164,7 +163,7 @@ impl<R: Runtime> Inner<R> {
         }
     }
 
-    pub(super) async fn extend_visibility(&self, job_id: Uuid) {
+    pub(super) async fn extend_visibility(&self, job_id: JobId) {
         let receipt = self
             .jobs
             .lock()

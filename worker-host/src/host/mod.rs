@@ -19,10 +19,10 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use terarchitect_protocol::JobId;
 
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::api::WorkerApi;
 use crate::config::Config;
@@ -45,7 +45,7 @@ struct Inner<R> {
     slots: Arc<Semaphore>,
     /// Jobs this host supervises, with their message (id, latest receipt) when known (a
     /// job re-attached after a restart learns it when the message comes back).
-    jobs: Mutex<HashMap<Uuid, Option<(String, String)>>>,
+    jobs: Mutex<HashMap<JobId, Option<(String, String)>>>,
     /// Set when the drain grace is over: running jobs are released.
     release_all: watch::Sender<bool>,
     failures: AtomicU32,
@@ -144,7 +144,7 @@ impl<R: Runtime> Host<R> {
     }
 
     /// Jobs currently supervised (for tests and the benchmark).
-    pub fn running_jobs(&self) -> Vec<Uuid> {
+    pub fn running_jobs(&self) -> Vec<JobId> {
         self.inner.jobs.lock().expect("jobs").keys().copied().collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use terarchitect_protocol::{FinishRequest, NewJobEvent, Outcome};
+use terarchitect_protocol::{FinishRequest, JobId, NewJobEvent, Outcome};
 use uuid::Uuid;
 
 use super::Inner;
@@ -26,7 +26,7 @@ impl<R: Runtime> Inner<R> {
 
     /// Reports the outcome, retrying through API outages for a while. True when the API
     /// recorded it (or had already settled the job otherwise).
-    pub(super) async fn finish(&self, job_id: Uuid, req: &FinishRequest) -> bool {
+    pub(super) async fn finish(&self, job_id: JobId, req: &FinishRequest) -> bool {
         for attempt in 0..12u32 {
             match self.api.finish(job_id, req).await {
                 Ok(job) => {
@@ -54,7 +54,7 @@ impl<R: Runtime> Inner<R> {
         false
     }
 
-    pub(super) async fn host_event(&self, job_id: Uuid, step: &str, summary: String) {
+    pub(super) async fn host_event(&self, job_id: JobId, step: &str, summary: String) {
         let ev = NewJobEvent {
             event_id: Some(Uuid::new_v4()),
             phase: "host".into(),

@@ -5,7 +5,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use terarchitect_protocol::{Claim, Outcome};
+use terarchitect_protocol::{Claim, JobId, Outcome};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use uuid::Uuid;
 
@@ -62,7 +62,7 @@ impl<R: Runtime> Inner<R> {
     /// Follows one agent to its end and reports it.
     pub(super) async fn supervise(
         self: Arc<Self>,
-        job_id: Uuid,
+        job_id: JobId,
         agent: String,
         permit: OwnedSemaphorePermit,
         reattached: bool,
@@ -180,7 +180,7 @@ impl<R: Runtime> Inner<R> {
     }
 
     /// Logged before the outcome: readers stop following a job's log once it is final.
-    async fn end_event(&self, job_id: Uuid, outcome: Outcome, code: Option<i64>) {
+    async fn end_event(&self, job_id: JobId, outcome: Outcome, code: Option<i64>) {
         let code = code.map_or("none".to_string(), |c| c.to_string());
         self.host_event(
             job_id,
@@ -192,7 +192,7 @@ impl<R: Runtime> Inner<R> {
 
     /// Settles the message and frees the agent; keeps the container when the outcome
     /// could not be recorded, for the next life to report.
-    async fn close(&self, job_id: Uuid, agent: &str, recorded: bool, outcome: Outcome) {
+    async fn close(&self, job_id: JobId, agent: &str, recorded: bool, outcome: Outcome) {
         tracing::info!(%job_id, ?outcome, recorded, "job finished");
         self.settle_message(job_id, recorded).await;
         if recorded {

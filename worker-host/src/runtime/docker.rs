@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::time::Duration;
+use terarchitect_protocol::JobId;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -13,7 +14,6 @@ use bollard::query_parameters::{
 };
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, stream};
-use uuid::Uuid;
 
 use super::*;
 use crate::config::Isolation;
@@ -284,7 +284,7 @@ impl Runtime for DockerRuntime {
                 .labels
                 .as_ref()
                 .and_then(|l| l.get(LABEL_JOB))
-                .and_then(|j| Uuid::parse_str(j).ok());
+                .and_then(|j| j.parse::<JobId>().ok());
             let Some(job_id) = job_id else { continue };
             let state = match self
                 .client()

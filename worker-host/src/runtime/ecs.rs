@@ -2,6 +2,7 @@
 //! goes to the task definition's log driver (CloudWatch), so `logs` yields nothing here.
 
 use std::time::Duration;
+use terarchitect_protocol::JobId;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
@@ -10,7 +11,6 @@ use aws_sdk_ecs::types::{
 };
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
-use uuid::Uuid;
 
 use super::*;
 
@@ -218,7 +218,7 @@ impl Runtime for EcsRuntime {
                 if tag(LABEL_HOST).as_deref() != Some(host_id) {
                     return None;
                 }
-                let job_id = Uuid::parse_str(&tag(LABEL_JOB)?).ok()?;
+                let job_id = tag(LABEL_JOB)?.parse::<JobId>().ok()?;
                 let state = match t.last_status.as_deref() {
                     Some("STOPPED") => ExistingState::Exited,
                     Some(_) => ExistingState::Running,

@@ -6,9 +6,9 @@ pub mod local;
 
 use std::future::Future;
 use std::time::Duration;
+use terarchitect_protocol::{JobId, ProjectId};
 
 use futures_util::stream::BoxStream;
-use uuid::Uuid;
 
 pub use docker::DockerRuntime;
 pub use ecs::EcsRuntime;
@@ -36,8 +36,8 @@ pub enum RuntimeError {
 /// What to run for one job.
 #[derive(Debug, Clone)]
 pub struct AgentSpec {
-    pub job_id: Uuid,
-    pub project_id: Uuid,
+    pub job_id: JobId,
+    pub project_id: ProjectId,
     pub attempt: i32,
     pub host_id: String,
     /// Exactly TERARCHITECT_API_URL, TERARCHITECT_JOB_ID, TERARCHITECT_JOB_TOKEN.
@@ -62,7 +62,7 @@ pub struct LogLine {
 #[derive(Debug, Clone)]
 pub struct Existing {
     pub id: String,
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub state: ExistingState,
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::Parser;
 use terarchitect_functions::domain::{self, App, JobQueue, SecretBox, crypto};
 use terarchitect_functions::{http, store};
-use terarchitect_protocol::{ColumnRole, ExecutionMode, Job, JobEvent, NewProject, NewTicket, Project, TokenKind};
+use terarchitect_protocol::{
+    ColumnRole, ExecutionMode, Job, JobEvent, JobId, NewProject, NewTicket, Project, ProjectId, TokenKind,
+};
 use terarchitect_testkit::docker::{LabelGuard, scratch_image_from_source};
 use terarchitect_testkit::{TestDb, TestQueue};
 use terarchitect_worker_host::Config;
@@ -149,11 +151,11 @@ impl Env {
     }
 
     /// A ticket whose title is the agent's script, moved to In Progress: returns the job.
-    pub async fn queue_job(&self, script: &str) -> Uuid {
+    pub async fn queue_job(&self, script: &str) -> JobId {
         self.queue_job_in(self.project.id, script).await
     }
 
-    pub async fn queue_job_in(&self, project_id: Uuid, script: &str) -> Uuid {
+    pub async fn queue_job_in(&self, project_id: ProjectId, script: &str) -> JobId {
         let ticket = domain::tickets::create(
             &self.app,
             project_id,
@@ -187,11 +189,11 @@ impl Env {
         .expect("create local project")
     }
 
-    pub async fn job(&self, id: Uuid) -> Job {
+    pub async fn job(&self, id: JobId) -> Job {
         store::jobs::get(&self.db.pool, id).await.unwrap()
     }
 
-    pub async fn events(&self, id: Uuid) -> Vec<JobEvent> {
+    pub async fn events(&self, id: JobId) -> Vec<JobEvent> {
         domain::jobs::events(&self.app, id, 0, 1000).await.unwrap().events
     }
 

@@ -6,9 +6,9 @@ use octocrab::models::repos::{DiffEntry, RepoCommit};
 use serde::de::DeserializeOwned;
 use terarchitect_protocol::pr_thread::{self};
 use terarchitect_protocol::{
-    AGENT_COMMENT_MARKER, PrComment, PrCommentKind, PrCommit, PrReview, PrState, PrTestFile, Ticket,
+    AGENT_COMMENT_MARKER, PrComment, PrCommentKind, PrCommit, PrReview, PrState, PrTestFile, ProjectId, Ticket,
+    TicketId,
 };
-use uuid::Uuid;
 
 use crate::Result;
 use crate::domain::App;
@@ -16,7 +16,7 @@ use crate::domain::github::{GitHubError, Repo};
 use crate::domain::test_files;
 use crate::store;
 
-pub(super) async fn ticket_pr(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<(Ticket, u64)> {
+pub(super) async fn ticket_pr(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<(Ticket, u64)> {
     let ticket = store::tickets::get(&app.db, project_id, ticket_id).await?;
     let number = ticket.pr_number.filter(|n| *n > 0).ok_or(GitHubError::NoPullRequest)?;
     Ok((ticket, number as u64))

@@ -11,10 +11,9 @@ use octocrab::models::pulls::{Review, ReviewAction};
 use octocrab::models::repos::{DiffEntry, RepoCommit};
 use terarchitect_protocol::pr_thread::{self};
 use terarchitect_protocol::{
-    ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ReviewListItem,
-    ReviewSummary, Ticket, Validate,
+    ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ProjectId,
+    ReviewListItem, ReviewSummary, Ticket, TicketId, Validate,
 };
-use uuid::Uuid;
 
 use super::App;
 use super::github::{Acting, GitHubError, Repo};
@@ -32,7 +31,7 @@ const LIST_CONCURRENCY: usize = 4;
 const BODY_SUMMARY_CHARS: usize = 600;
 
 /// The ticket's PR as the review screen shows it.
-pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<ReviewSummary> {
+pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<ReviewSummary> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Agent).await?;
     let (pr, commits, files, issue_comments, review_comments, reviews) = tokio::try_join!(
@@ -77,7 +76,7 @@ pub async fn summary(app: &App, project_id: Uuid, ticket_id: Uuid) -> Result<Rev
 }
 
 /// Posts `input.body` on the PR's conversation.
-pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPrComment) -> Result<PrComment> {
+pub async fn comment(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &NewPrComment) -> Result<PrComment> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
@@ -90,7 +89,7 @@ pub async fn comment(app: &App, project_id: Uuid, ticket_id: Uuid, input: &NewPr
 }
 
 /// Approves the PR's current head.
-pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApproval) -> Result<PrReview> {
+pub async fn approve(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &PrApproval) -> Result<PrReview> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
@@ -119,7 +118,7 @@ pub async fn approve(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrApp
 
 /// Merges the PR (squash unless asked otherwise) and, once merged, moves the ticket to
 /// Done like a user's move would (an active job is cancelled, the board version moves).
-pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge) -> Result<MergeOutcome> {
+pub async fn merge(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &PrMerge) -> Result<MergeOutcome> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let method = match input.method.unwrap_or_default() {
@@ -161,7 +160,7 @@ pub async fn merge(app: &App, project_id: Uuid, ticket_id: Uuid, input: &PrMerge
 /// The In Review column's tickets that have a PR, each with its PR's state from GitHub
 /// (read concurrently). A PR that cannot be read gives an item with `error` instead of
 /// failing the list.
-pub async fn list(app: &App, project_id: Uuid) -> Result<Vec<ReviewListItem>> {
+pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<ReviewListItem>> {
     store::projects::get(&app.db, project_id).await?;
     let column = store::board::by_role(&app.db, project_id, ColumnRole::InReview).await?;
     let tickets: Vec<Ticket> = store::tickets::list(&app.db, project_id)

@@ -1,9 +1,8 @@
 //! The scheduler's review pass.
 
 use octocrab::models::pulls::PullRequest;
-use terarchitect_protocol::ColumnRole;
 use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
-use uuid::Uuid;
+use terarchitect_protocol::{ColumnRole, ProjectId};
 
 use crate::domain::App;
 use crate::domain::github::{Acting, GitHubError, Repo};
@@ -52,7 +51,7 @@ const POLL_LIMIT: i64 = 1000;
 pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
     let mut report = PollReport::default();
     let candidates = store::reviews::candidates(&app.db, POLL_LIMIT).await?;
-    let mut by_project: Vec<(Uuid, Vec<store::reviews::Candidate>)> = Vec::new();
+    let mut by_project: Vec<(ProjectId, Vec<store::reviews::Candidate>)> = Vec::new();
     for c in candidates {
         match by_project.last_mut() {
             Some((p, list)) if *p == c.project_id => list.push(c),
