@@ -6,8 +6,7 @@
 use gloo_net::http::{Request, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use terarchitect_protocol::{ErrorBody, MoveOutcome, TicketMove};
-use uuid::Uuid;
+use terarchitect_protocol::{ErrorBody, MoveOutcome, ProjectId, TicketId, TicketMove};
 
 const TOKEN_KEY: &str = "terarchitect.token";
 
@@ -176,8 +175,8 @@ pub async fn delete(path: &str) -> ApiResult<()> {
 /// Moves a ticket (which may queue or stop a run). The idempotency key makes a retried
 /// request harmless: the caller makes one per user action.
 pub async fn move_ticket(
-    project: Uuid,
-    ticket: Uuid,
+    project: ProjectId,
+    ticket: TicketId,
     to: &TicketMove,
     idempotency_key: &str,
 ) -> ApiResult<MoveOutcome> {

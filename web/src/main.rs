@@ -14,6 +14,7 @@ mod util;
 
 use leptos::prelude::*;
 use route::{Link, Route, Tab};
+use terarchitect_protocol::ProjectId;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -143,7 +144,7 @@ fn SignIn() -> impl IntoView {
 
 /// Tabs of a project page.
 #[component]
-pub fn Tabs(project: uuid::Uuid, current: Tab) -> impl IntoView {
+pub fn Tabs(project: ProjectId, current: Tab) -> impl IntoView {
     view! {
         <nav class="tabs" role="tablist">
             {Tab::ALL

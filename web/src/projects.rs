@@ -2,8 +2,7 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::validate::{self, MAX_NAME, MAX_TEXT};
-use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectPatch, Validate};
-use uuid::Uuid;
+use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectId, ProjectPatch, Validate};
 
 use crate::api;
 use crate::route::{Link, Route, Tab};
@@ -372,7 +371,7 @@ pub fn ProjectForm(
 }
 
 #[component]
-pub fn ProjectPage(id: Uuid, tab: Tab) -> impl IntoView {
+pub fn ProjectPage(id: ProjectId, tab: Tab) -> impl IntoView {
     let project = RwSignal::new(None::<Project>);
     let error = RwSignal::new(None::<String>);
     leptos::task::spawn_local(async move {

@@ -1,7 +1,7 @@
 //! A tiny history-API router: the path is the state, links push it.
 
 use leptos::prelude::*;
-use uuid::Uuid;
+use terarchitect_protocol::{ProjectId, TicketId};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
@@ -37,17 +37,19 @@ impl Tab {
 pub enum Route {
     Projects,
     Settings,
-    Project(Uuid, Tab),
-    Ticket(Uuid, Uuid),
+    Project(ProjectId, Tab),
+    Ticket(ProjectId, TicketId),
     /// A ticket's pull request under review.
-    Review(Uuid, Uuid),
+    Review(ProjectId, TicketId),
     NotFound,
 }
 
 impl Route {
     pub fn parse(path: &str) -> Route {
         let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-        let id = |s: &str| Uuid::parse_str(s).ok();
+        fn id<T: std::str::FromStr>(s: &str) -> Option<T> {
+            s.parse().ok()
+        }
         match parts.as_slice() {
             [] | ["projects"] => Route::Projects,
             ["settings"] => Route::Settings,
@@ -143,8 +145,8 @@ mod tests {
 
     #[test]
     fn paths_round_trip() {
-        let p = Uuid::new_v4();
-        let t = Uuid::new_v4();
+        let p = ProjectId::new();
+        let t = TicketId::new();
         for r in [
             Route::Projects,
             Route::Settings,

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use serde_json::Value;
-use terarchitect_protocol::{CheckItem, SettingView, SettingsCheck, SettingsUpdate};
-use uuid::Uuid;
+use terarchitect_protocol::{CheckItem, ProjectId, SettingView, SettingsCheck, SettingsUpdate};
 
 use crate::api;
 use crate::util::{ErrorNote, Loading};
@@ -29,7 +28,7 @@ fn is_int(key: &str) -> bool {
 }
 
 #[component]
-pub fn SettingsForm(project: Option<Uuid>) -> impl IntoView {
+pub fn SettingsForm(project: Option<ProjectId>) -> impl IntoView {
     let path = match project {
         Some(p) => format!("/api/projects/{p}/settings"),
         None => "/api/settings".to_string(),

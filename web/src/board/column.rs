@@ -1,8 +1,8 @@
 //! One column of the board: its cards, and where a dragged card lands (with a drop marker).
 
 use leptos::prelude::*;
+use terarchitect_protocol::TicketId;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 use wasm_bindgen::JsCast;
 
 use super::card::TicketCard;
@@ -10,7 +10,7 @@ use super::state::{BoardCtx, column_tickets};
 
 /// Where a drop at `y` lands among the column's cards (the dragged card excluded),
 /// and the card to mark: (card, before it?).
-fn drop_index(list: &web_sys::Element, dragged: Option<Uuid>, y: f64) -> (usize, Option<(web_sys::Element, bool)>) {
+fn drop_index(list: &web_sys::Element, dragged: Option<TicketId>, y: f64) -> (usize, Option<(web_sys::Element, bool)>) {
     let mut index = 0;
     let mut last = None;
     let Ok(cards) = list.query_selector_all(".ticket-card") else {
@@ -78,7 +78,7 @@ pub(super) fn ColumnView(ctx: BoardCtx, column: Column) -> impl IntoView {
         let dragged = ctx.dragging.get_untracked().or_else(|| {
             ev.data_transfer()
                 .and_then(|dt| dt.get_data("text/plain").ok())
-                .and_then(|s| Uuid::parse_str(&s).ok())
+                .and_then(|s| s.parse::<TicketId>().ok())
         });
         let index = ev
             .current_target()

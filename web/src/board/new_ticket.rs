@@ -1,8 +1,8 @@
 //! The new-ticket form: title, description, priority, components or the whole graph.
 
 use leptos::prelude::*;
+use terarchitect_protocol::NodeId;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 
 use super::state::BoardCtx;
 use crate::api;
@@ -13,7 +13,7 @@ pub(super) fn NewTicketForm(ctx: BoardCtx, on_done: Callback<()>) -> impl IntoVi
     let description = RwSignal::new(String::new());
     let priority = RwSignal::new(Priority::Medium);
     let whole = RwSignal::new(false);
-    let nodes = RwSignal::new(Vec::<Uuid>::new());
+    let nodes = RwSignal::new(Vec::<NodeId>::new());
     let touched = RwSignal::new(false);
     let error = RwSignal::new(None::<api::ApiError>);
     let busy = RwSignal::new(false);

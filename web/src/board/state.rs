@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
+use terarchitect_protocol::{ColumnId, NodeId, ProjectId, TicketId};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
@@ -12,20 +12,20 @@ use crate::util;
 
 #[derive(Clone, Copy)]
 pub(super) struct BoardCtx {
-    pub(super) project: Uuid,
+    pub(super) project: ProjectId,
     pub(super) board: RwSignal<Option<Board>>,
     pub(super) graph: RwSignal<Option<Graph>>,
-    pub(super) dragging: RwSignal<Option<Uuid>>,
-    pub(super) drop_at: RwSignal<Option<(Uuid, usize)>>,
+    pub(super) dragging: RwSignal<Option<TicketId>>,
+    pub(super) drop_at: RwSignal<Option<(ColumnId, usize)>>,
     pub(super) moving: RwSignal<u32>,
     pub(super) error: RwSignal<Option<String>>,
-    pub(super) focus_after: RwSignal<Option<Uuid>>,
+    pub(super) focus_after: RwSignal<Option<TicketId>>,
     /// Generation of the latest board request, and the oldest one still worth showing
     /// (a response to a request sent before a move finished would undo it on screen).
     pub(super) generation: RwSignal<u64>,
     pub(super) accept_from: RwSignal<u64>,
     /// The card that last had focus: only it carries the move buttons (keeps big boards light).
-    pub(super) focused: RwSignal<Option<Uuid>>,
+    pub(super) focused: RwSignal<Option<TicketId>>,
 }
 
 impl BoardCtx {
@@ -78,7 +78,7 @@ impl BoardCtx {
         });
     }
 
-    pub(super) fn node_label(self, id: Uuid) -> Option<String> {
+    pub(super) fn node_label(self, id: NodeId) -> Option<String> {
         self.graph.with(|g| {
             g.as_ref()
                 .and_then(|g| g.nodes.iter().find(|n| n.id == id).map(|n| n.label.clone()))
@@ -86,7 +86,7 @@ impl BoardCtx {
     }
 
     /// Moves a ticket on screen at once, then asks the API (which may queue a job).
-    pub(super) fn move_ticket(self, ticket: Uuid, column: Uuid, index: usize) {
+    pub(super) fn move_ticket(self, ticket: TicketId, column: ColumnId, index: usize) {
         self.board.update(|b| {
             let Some(b) = b else { return };
             let mut moved = None;
@@ -120,7 +120,7 @@ impl BoardCtx {
     }
 }
 
-pub(super) fn column_tickets(ctx: BoardCtx, column: Uuid) -> Vec<Ticket> {
+pub(super) fn column_tickets(ctx: BoardCtx, column: ColumnId) -> Vec<Ticket> {
     ctx.board.with(|b| {
         b.as_ref()
             .and_then(|b| b.columns.iter().find(|c| c.column.id == column))
@@ -130,7 +130,7 @@ pub(super) fn column_tickets(ctx: BoardCtx, column: Uuid) -> Vec<Ticket> {
 }
 
 /// (column index, index in the column) of a ticket right now.
-pub(super) fn locate(ctx: BoardCtx, ticket: Uuid) -> Option<(usize, usize)> {
+pub(super) fn locate(ctx: BoardCtx, ticket: TicketId) -> Option<(usize, usize)> {
     ctx.board.with_untracked(|b| {
         b.as_ref()?
             .columns
@@ -140,7 +140,7 @@ pub(super) fn locate(ctx: BoardCtx, ticket: Uuid) -> Option<(usize, usize)> {
     })
 }
 
-pub(super) fn column_at(ctx: BoardCtx, index: usize) -> Option<(Uuid, usize)> {
+pub(super) fn column_at(ctx: BoardCtx, index: usize) -> Option<(ColumnId, usize)> {
     ctx.board.with_untracked(|b| {
         b.as_ref()
             .and_then(|b| b.columns.get(index))

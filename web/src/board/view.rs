@@ -1,9 +1,9 @@
 //! The board: toolbar, polling while the tab is visible, the columns.
 
 use std::time::Duration;
+use terarchitect_protocol::ProjectId;
 
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::column::ColumnView;
 use super::column_editor::ColumnEditor;
@@ -14,7 +14,7 @@ use crate::util::{self, ErrorNote, Loading};
 const POLL: Duration = Duration::from_secs(3);
 
 #[component]
-pub fn BoardView(project: Uuid) -> impl IntoView {
+pub fn BoardView(project: ProjectId) -> impl IntoView {
     let ctx = BoardCtx {
         project,
         board: RwSignal::new(None),

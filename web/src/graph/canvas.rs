@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
+use terarchitect_protocol::{EdgeId, NodeId};
 use wasm_bindgen::JsCast;
 
 use super::model::Sel;
@@ -42,7 +42,7 @@ pub(super) fn capture(ev: &web_sys::PointerEvent) {
 }
 
 #[component]
-pub(super) fn NodeView(ed: Ed, id: Uuid) -> impl IntoView {
+pub(super) fn NodeView(ed: Ed, id: NodeId) -> impl IntoView {
     let node = Memo::new(move |_| ed.node(id));
     let selected = move || ed.selected.with(|s| s.contains(&Sel::Node(id)));
     let on_down = move |ev: web_sys::PointerEvent| {
@@ -124,7 +124,7 @@ pub(super) fn NodeView(ed: Ed, id: Uuid) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn EdgeView(ed: Ed, id: Uuid) -> impl IntoView {
+pub(super) fn EdgeView(ed: Ed, id: EdgeId) -> impl IntoView {
     let geometry = Memo::new(move |_| {
         ed.graph.with(|g| {
             let e = g.edges.iter().find(|e| e.id == id)?;

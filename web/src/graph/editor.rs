@@ -2,10 +2,10 @@
 //! keyboard handling (drag, pan, box-select, zoom, delete, undo), and the side panel.
 
 use std::collections::VecDeque;
+use terarchitect_protocol::ProjectId;
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 use wasm_bindgen::JsCast;
 
 use super::canvas::{EdgeView, NodeView, canvas_point, canvas_size, capture};
@@ -15,7 +15,7 @@ use super::state::{Drag, Ed, SaveState, box_selection};
 use crate::util::Loading;
 
 #[component]
-pub fn GraphEditor(project: Uuid) -> impl IntoView {
+pub fn GraphEditor(project: ProjectId) -> impl IntoView {
     let ed = Ed {
         project,
         graph: RwSignal::new(Graph::default()),

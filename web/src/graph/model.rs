@@ -2,12 +2,12 @@
 //! the way the API does, and the change that undoes it.
 
 use terarchitect_protocol::*;
-use uuid::Uuid;
+use terarchitect_protocol::{EdgeId, NodeId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Sel {
-    Node(Uuid),
-    Edge(Uuid),
+    Node(NodeId),
+    Edge(EdgeId),
 }
 
 pub(super) fn node_input(n: &GraphNode) -> NodeInput {
@@ -113,7 +113,7 @@ mod tests {
 
     fn node(label: &str, x: f64) -> NodeInput {
         NodeInput {
-            id: Uuid::new_v4(),
+            id: NodeId::new(),
             label: label.into(),
             kind: "service".into(),
             technology: String::new(),
@@ -123,10 +123,10 @@ mod tests {
         }
     }
 
-    fn graph() -> (Graph, Uuid, Uuid, Uuid) {
+    fn graph() -> (Graph, NodeId, NodeId, EdgeId) {
         let (a, b) = (node("a", 0.0), node("b", 100.0));
         let e = EdgeInput {
-            id: Uuid::new_v4(),
+            id: EdgeId::new(),
             source: a.id,
             target: b.id,
             label: "calls".into(),

@@ -2,10 +2,10 @@
 //! time with `expected_version`, undo, add, connect, delete, fit.
 
 use std::collections::VecDeque;
+use terarchitect_protocol::{EdgeId, NodeId, ProjectId};
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 
 use super::canvas::{R, canvas_size};
 use super::model::{Sel, apply, inverse, is_on};
@@ -23,10 +23,10 @@ pub(super) enum SaveState {
 pub(super) enum Drag {
     Nodes {
         from: (f64, f64),
-        start: Vec<(Uuid, f64, f64)>,
+        start: Vec<(NodeId, f64, f64)>,
         moved: bool,
         additive: bool,
-        clicked: Uuid,
+        clicked: NodeId,
     },
     Pan {
         from: (f64, f64),
@@ -43,7 +43,7 @@ pub(super) enum Drag {
 
 #[derive(Clone, Copy)]
 pub(super) struct Ed {
-    pub(super) project: Uuid,
+    pub(super) project: ProjectId,
     pub(super) graph: RwSignal<Graph>,
     pub(super) version: RwSignal<i64>,
     pub(super) selected: RwSignal<Vec<Sel>>,
@@ -160,11 +160,11 @@ impl Ed {
         })
     }
 
-    pub(super) fn node(self, id: Uuid) -> Option<GraphNode> {
+    pub(super) fn node(self, id: NodeId) -> Option<GraphNode> {
         self.graph.with(|g| g.nodes.iter().find(|n| n.id == id).cloned())
     }
 
-    pub(super) fn selected_nodes(self) -> Vec<Uuid> {
+    pub(super) fn selected_nodes(self) -> Vec<NodeId> {
         self.selected.with_untracked(|s| {
             s.iter()
                 .filter_map(|x| match x {
@@ -179,7 +179,7 @@ impl Ed {
         let (w, h) = canvas_size();
         let (tx, ty, s) = self.view.get_untracked();
         let n = self.graph.with_untracked(|g| g.nodes.len());
-        let id = Uuid::new_v4();
+        let id = NodeId::new();
         // The free spot nearest the middle of the view, on a spiral of candidates.
         let (cx, cy) = ((w / 2.0 - tx) / s, (h / 2.0 - ty) / s);
         let (x, y) = self.graph.with_untracked(|g| {
@@ -224,7 +224,7 @@ impl Ed {
                     .any(|e| (e.source == a && e.target == b) || (e.source == b && e.target == a));
                 if !exists {
                     edges.push(EdgeInput {
-                        id: Uuid::new_v4(),
+                        id: EdgeId::new(),
                         source: a,
                         target: b,
                         label: String::new(),

@@ -149,7 +149,7 @@ mod tests {
             submitted_at: m.map(at),
         };
         let s = ReviewSummary {
-            ticket_id: Uuid::nil(),
+            ticket_id: Uuid::nil().into(),
             pr_number: 1,
             pr_url: String::new(),
             title: String::new(),

@@ -2,7 +2,7 @@
 //! Settings when that is the fix.
 
 use leptos::prelude::*;
-use uuid::Uuid;
+use terarchitect_protocol::ProjectId;
 
 use crate::api::ApiError;
 use crate::route::{Link, Route, Tab};
@@ -52,7 +52,7 @@ pub fn explain(e: &ApiError) -> (String, bool) {
 pub fn ReviewError(
     #[prop(into)] error: Signal<Option<ApiError>>,
     #[prop(optional, into)] doing: String,
-    project: Uuid,
+    project: ProjectId,
 ) -> impl IntoView {
     move || {
         error.get().map(|e| {

@@ -1,8 +1,7 @@
 //! The Review tab: the project's tickets in review with their pull request's state.
 
 use leptos::prelude::*;
-use terarchitect_protocol::ReviewListItem;
-use uuid::Uuid;
+use terarchitect_protocol::{ProjectId, ReviewListItem};
 
 use super::error::{ReviewError, sentence};
 use super::pr::state_badge;
@@ -12,7 +11,7 @@ use crate::util::Loading;
 
 /// The Review tab: tickets in review with their pull request's state.
 #[component]
-pub fn ReviewList(project: Uuid) -> impl IntoView {
+pub fn ReviewList(project: ProjectId) -> impl IntoView {
     let items = RwSignal::new(None::<Vec<ReviewListItem>>);
     let error = RwSignal::new(None::<ApiError>);
     let loading = RwSignal::new(false);
@@ -83,7 +82,7 @@ pub fn ReviewList(project: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn ReviewRow(project: Uuid, item: ReviewListItem) -> impl IntoView {
+fn ReviewRow(project: ProjectId, item: ReviewListItem) -> impl IntoView {
     let t = item.ticket;
     let tid = t.id;
     let pr = t.pr_url.clone().map(|u| {

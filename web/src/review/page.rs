@@ -2,7 +2,6 @@
 //! Comment, Approve and Merge.
 
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::conversation::Conversation;
 use super::error::ReviewError;
@@ -12,7 +11,8 @@ use crate::route::{Link, Route, Tab};
 use crate::util::{self, Loading};
 
 use terarchitect_protocol::{
-    MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, PrState, ReviewSummary, Validate,
+    MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, PrState, ProjectId,
+    ReviewSummary, TicketId, Validate,
 };
 
 const METHODS: [(MergeMethod, &str, &str); 3] = [
@@ -31,7 +31,7 @@ enum Busy {
 
 /// One ticket's pull request: read it, comment, approve, merge.
 #[component]
-pub fn ReviewPage(project: Uuid, ticket: Uuid) -> impl IntoView {
+pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
     let base = format!("/api/projects/{project}/tickets/{ticket}/review");
     let summary = RwSignal::new(None::<ReviewSummary>);
     let title = RwSignal::new(None::<String>);

@@ -2,14 +2,14 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
+use terarchitect_protocol::{ProjectId, TicketId};
 
 use crate::api;
 use crate::util::{self, ErrorNote, Loading};
 
 /// The ticket's comments (the agent reads them with the ticket); add one.
 #[component]
-pub(super) fn Comments(project: Uuid, ticket: Uuid) -> impl IntoView {
+pub(super) fn Comments(project: ProjectId, ticket: TicketId) -> impl IntoView {
     let path = format!("/api/projects/{project}/tickets/{ticket}/comments");
     let comments = RwSignal::new(None::<Vec<TicketComment>>);
     let load_error = RwSignal::new(None::<String>);

@@ -2,23 +2,28 @@
 //! or the whole graph; deleting it.
 
 use std::collections::BTreeSet;
+use terarchitect_protocol::{EdgeId, NodeId, ProjectId};
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 
 use crate::api;
 use crate::route::{Route, Tab, navigate};
 
 #[component]
-pub(super) fn TicketForm(project: Uuid, ticket: Ticket, graph: Graph, data: RwSignal<Option<Ticket>>) -> impl IntoView {
+pub(super) fn TicketForm(
+    project: ProjectId,
+    ticket: Ticket,
+    graph: Graph,
+    data: RwSignal<Option<Ticket>>,
+) -> impl IntoView {
     let tid = ticket.id;
     let title = RwSignal::new(ticket.title.clone());
     let description = RwSignal::new(ticket.description.clone());
     let priority = RwSignal::new(ticket.priority);
     let whole = RwSignal::new(ticket.whole_graph);
-    let nodes = RwSignal::new(ticket.node_ids.iter().copied().collect::<BTreeSet<Uuid>>());
-    let edges = RwSignal::new(ticket.edge_ids.iter().copied().collect::<BTreeSet<Uuid>>());
+    let nodes = RwSignal::new(ticket.node_ids.iter().copied().collect::<BTreeSet<NodeId>>());
+    let edges = RwSignal::new(ticket.edge_ids.iter().copied().collect::<BTreeSet<EdgeId>>());
     let error = RwSignal::new(None::<api::ApiError>);
     let status = RwSignal::new(None::<String>);
     let confirm_delete = RwSignal::new(false);
@@ -76,7 +81,7 @@ pub(super) fn TicketForm(project: Uuid, ticket: Ticket, graph: Graph, data: RwSi
     };
     let label_of = {
         let g = graph.clone();
-        move |id: Uuid| {
+        move |id: NodeId| {
             g.nodes
                 .iter()
                 .find(|n| n.id == id)

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use terarchitect_protocol::{JobId, ProjectId};
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
 
 use crate::api;
 use crate::util::{self, ErrorNote, Loading};
@@ -34,7 +34,7 @@ fn phases(events: &[JobEvent]) -> Vec<(String, Vec<JobEvent>)> {
 
 /// Follows a run's log: polls `events?after=N` until the run is final; Stop and Retry.
 #[component]
-pub(super) fn LogViewer(project: Uuid, job: Job, on_change: Callback<Option<Uuid>>) -> impl IntoView {
+pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option<JobId>>) -> impl IntoView {
     let jid = job.id;
     let events = RwSignal::new(Vec::<JobEvent>::new());
     let status = RwSignal::new(job.status);

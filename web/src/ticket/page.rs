@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::*;
-use uuid::Uuid;
+use terarchitect_protocol::{ColumnId, JobId, ProjectId, TicketId};
 
 use super::comments::Comments;
 use super::form::TicketForm;
@@ -13,19 +13,19 @@ use crate::route::{Link, Route, Tab};
 use crate::util::{self, ErrorNote, Loading};
 
 #[component]
-pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
+pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
     let data = RwSignal::new(None::<Ticket>);
     let graph = RwSignal::new(None::<Graph>);
     let jobs = RwSignal::new(None::<Vec<Job>>);
     let columns = RwSignal::new(Vec::<Column>::new());
-    let selected = RwSignal::new(None::<Uuid>);
+    let selected = RwSignal::new(None::<JobId>);
     let error = RwSignal::new(None::<String>);
     let graph_error = RwSignal::new(None::<String>);
     let base = format!("/api/projects/{project}/tickets/{ticket}");
 
     let load_ticket = {
         let base = base.clone();
-        move |select: Option<Uuid>| {
+        move |select: Option<JobId>| {
             let base = base.clone();
             leptos::task::spawn_local(async move {
                 match api::get::<Ticket>(&base).await {
@@ -93,13 +93,13 @@ pub fn TicketPage(project: Uuid, ticket: Uuid) -> impl IntoView {
     });
     let reload = Callback::new({
         let l = load_ticket.clone();
-        move |select: Option<Uuid>| l(select)
+        move |select: Option<JobId>| l(select)
     });
     // Moving from here works like a drag on the board: into In Progress queues a run
     // (shown at once in the log), out of it asks the running agent to stop.
     let moving = RwSignal::new(false);
     let move_note = RwSignal::new(None::<String>);
-    let move_to = move |column: Uuid| {
+    let move_to = move |column: ColumnId| {
         if data.with_untracked(|t| t.as_ref().map(|t| t.column_id)) == Some(column) {
             return;
         }
