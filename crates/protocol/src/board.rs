@@ -28,6 +28,7 @@ impl ColumnRole {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Column {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: ColumnId,
     pub title: String,
     /// Built-in columns have a role and cannot be deleted.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphNode {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: NodeId,
     pub label: String,
     pub kind: String,
@@ -18,8 +19,11 @@ pub struct GraphNode {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GraphEdge {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: EdgeId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub source: NodeId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub target: NodeId,
     pub label: String,
     pub protocol: String,
@@ -39,6 +43,7 @@ pub struct Graph {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeInput {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: NodeId,
     pub label: String,
     #[serde(default = "default_kind")]
@@ -61,8 +66,11 @@ fn default_kind() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeInput {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: EdgeId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub source: NodeId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub target: NodeId,
     #[serde(default)]
     pub label: String,
@@ -83,8 +91,10 @@ pub struct GraphChange {
     pub edges: Vec<EdgeInput>,
     /// PATCH only.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub delete_nodes: Vec<NodeId>,
     /// PATCH only.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub delete_edges: Vec<EdgeId>,
 }

@@ -1,13 +1,13 @@
 //! Typed ids: one newtype over `Uuid` per aggregate, so a ticket id cannot be passed where
 //! a column id is expected. On the wire, in the database and in URLs they are plain UUIDs.
+//! The OpenAPI document shows them as such too: each field names `uuid::Uuid` as its
+//! `value_type`, so the published schema stays a plain `string` / `uuid`.
 
 use uuid::Uuid;
 
 macro_rules! ids {
     ($( $(#[$meta:meta])* $name:ident ),+ $(,)?) => {$(
         $(#[$meta])*
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
         #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,

@@ -32,8 +32,11 @@ impl JobStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Job {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: JobId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub project_id: ProjectId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub ticket_id: TicketId,
     pub kind: JobKind,
     pub status: JobStatus,
@@ -108,5 +111,6 @@ pub struct EventPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobMessage {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub job_id: JobId,
 }

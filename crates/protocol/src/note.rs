@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Note {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: NoteId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub project_id: ProjectId,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub node_id: Option<NodeId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub edge_id: Option<EdgeId>,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -22,8 +26,10 @@ pub struct Note {
 pub struct NewNote {
     pub body: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub node_id: Option<NodeId>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub edge_id: Option<EdgeId>,
 }
 

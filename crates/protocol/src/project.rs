@@ -18,6 +18,7 @@ string_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Project {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: ProjectId,
     pub name: String,
     pub description: String,

@@ -20,8 +20,11 @@ string_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ticket {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: TicketId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub project_id: ProjectId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub column_id: ColumnId,
     pub position: i32,
     pub title: String,
@@ -29,7 +32,9 @@ pub struct Ticket {
     pub priority: Priority,
     /// Give the agent the whole graph instead of `node_ids`/`edge_ids`.
     pub whole_graph: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub node_ids: Vec<NodeId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub edge_ids: Vec<EdgeId>,
     pub pr_url: Option<String>,
     pub pr_number: Option<i64>,
@@ -44,6 +49,7 @@ pub struct Ticket {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobSummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: JobId,
     pub kind: JobKind,
     pub status: JobStatus,
@@ -63,12 +69,15 @@ pub struct NewTicket {
     pub priority: Priority,
     /// Defaults to the Backlog column.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub column_id: Option<ColumnId>,
     #[serde(default)]
     pub whole_graph: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub node_ids: Vec<NodeId>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<uuid::Uuid>))]
     pub edge_ids: Vec<EdgeId>,
 }
 
@@ -80,7 +89,9 @@ pub struct TicketPatch {
     pub description: Option<String>,
     pub priority: Option<Priority>,
     pub whole_graph: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<uuid::Uuid>>))]
     pub node_ids: Option<Vec<NodeId>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<uuid::Uuid>>))]
     pub edge_ids: Option<Vec<EdgeId>>,
 }
 
@@ -88,6 +99,7 @@ pub struct TicketPatch {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TicketMove {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub column_id: ColumnId,
     /// Index in the target column; the end when absent or past it.
     #[serde(default)]
@@ -108,7 +120,9 @@ pub struct MoveOutcome {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TicketComment {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: CommentId,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub ticket_id: TicketId,
     pub author: String,
     pub body: String,
