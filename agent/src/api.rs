@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use backon::Retryable;
 use serde::Deserialize;
 use terarchitect_protocol::{EventBatch, WorkerContext};
 
@@ -14,43 +15,54 @@ pub struct ApiClient {
     http: reqwest::Client,
 }
 
+/// How long a call may take unless it says otherwise.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failed context fetch: worth another try, or final.
+enum Fetch {
+    Retry(String),
+    Fail(Error),
+}
+
 #[derive(Deserialize)]
 struct CancelState {
     cancel_requested: bool,
 }
 
 impl ApiClient {
-    pub fn new(base: &str, token: &str) -> ApiClient {
+    /// `http`: the process's client ([`crate::http_client`]).
+    pub fn new(http: reqwest::Client, base: &str, token: &str) -> ApiClient {
         ApiClient {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
+            http,
         }
     }
 
     /// The job's context; retried a few times since nothing works without it.
     pub async fn context(&self) -> Result<WorkerContext> {
-        let mut last = String::new();
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
-            }
+        let fetch = || async {
             match self.get("/agent/context").await {
-                Ok(r) if r.status().is_success() => {
-                    return r.json().await.map_err(|e| Error::Api(format!("bad context: {e}")));
-                }
+                Ok(r) if r.status().is_success() => r
+                    .json()
+                    .await
+                    .map_err(|e| Fetch::Fail(Error::Api(format!("bad context: {e}")))),
                 // A dead token will not come back to life.
                 Ok(r) if r.status().is_client_error() => {
-                    return Err(Error::Api(format!("context refused: {}", r.status())));
+                    Err(Fetch::Fail(Error::Api(format!("context refused: {}", r.status()))))
                 }
-                Ok(r) => last = format!("status {}", r.status()),
-                Err(e) => last = e.to_string(),
+                Ok(r) => Err(Fetch::Retry(format!("status {}", r.status()))),
+                Err(e) => Err(Fetch::Retry(e.to_string())),
             }
-        }
-        Err(Error::Api(format!("could not fetch the context: {last}")))
+        };
+        fetch
+            .retry(crate::backoff(Duration::from_millis(500)).with_max_times(3))
+            .when(|e| matches!(e, Fetch::Retry(_)))
+            .await
+            .map_err(|e| match e {
+                Fetch::Retry(last) => Error::Api(format!("could not fetch the context: {last}")),
+                Fetch::Fail(e) => e,
+            })
     }
 
     pub async fn cancel_requested(&self) -> Result<bool> {
@@ -68,6 +80,7 @@ impl ApiClient {
         let r = self
             .http
             .post(format!("{}/agent/events", self.base))
+            .timeout(TIMEOUT)
             .bearer_auth(&self.token)
             .json(batch)
             .send()
@@ -108,6 +121,7 @@ impl ApiClient {
     async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.http
             .get(format!("{}{path}", self.base))
+            .timeout(TIMEOUT)
             .bearer_auth(&self.token)
             .send()
             .await

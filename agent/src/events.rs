@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use terarchitect_protocol::{EventBatch, NewJobEvent};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -105,7 +106,9 @@ pub fn cap(s: &str, max: usize) -> String {
 async fn sender(api: ApiClient, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut pending: Vec<NewJobEvent> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<bool>> = Vec::new();
-    let mut backoff = Duration::from_millis(100);
+    // Unbounded: the log is worth waiting for while the job runs.
+    let policy = crate::backoff(Duration::from_millis(100)).with_max_delay(Duration::from_secs(10));
+    let mut backoff = policy.build();
     let mut open = true;
     loop {
         if pending.is_empty() {
@@ -133,16 +136,16 @@ async fn sender(api: ApiClient, mut rx: mpsc::UnboundedReceiver<Msg>) {
         match api.post_events(&batch).await {
             Ok(Ok(())) => {
                 pending.drain(..n);
-                backoff = Duration::from_millis(100);
+                backoff = policy.build();
             }
             Ok(Err(reason)) => {
                 eprintln!("{reason}; dropping {n} log events");
                 pending.drain(..n);
             }
             Err(e) => {
-                eprintln!("event delivery failed ({e}); retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                let d = backoff.next().unwrap_or(Duration::from_secs(10));
+                eprintln!("event delivery failed ({e}); retrying in {d:?}");
+                tokio::time::sleep(d).await;
             }
         }
     }

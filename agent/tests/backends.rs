@@ -85,7 +85,13 @@ async fn opencode_stand_in() -> (String, Log) {
 async fn opencode_backend_speaks_the_session_api() {
     let (url, log) = opencode_stand_in().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut w = OpencodeWorker::connect(&url, dir.path().to_path_buf(), "qwen-coder", Duration::from_secs(10));
+    let mut w = OpencodeWorker::connect(
+        terarchitect_agent::http_client(),
+        &url,
+        dir.path().to_path_buf(),
+        "qwen-coder",
+        Duration::from_secs(10),
+    );
     w.start().await.unwrap();
     let r = w.send("fix the bug").await.unwrap();
     assert_eq!(r.text, "did: fix the bug", "only text parts");
@@ -116,6 +122,7 @@ async fn opencode_http_errors_are_clear_worker_errors() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens there.
     let mut w = OpencodeWorker::connect(
+        terarchitect_agent::http_client(),
         "http://127.0.0.1:9",
         dir.path().to_path_buf(),
         "m",
@@ -256,7 +263,11 @@ async fn events_are_delivered_after_the_api_was_briefly_unreachable() {
         .local_addr()
         .unwrap()
         .port();
-    let api = terarchitect_agent::api::ApiClient::new(&format!("http://127.0.0.1:{port}"), &claim.job_token);
+    let api = terarchitect_agent::api::ApiClient::new(
+        terarchitect_agent::http_client(),
+        &format!("http://127.0.0.1:{port}"),
+        &claim.job_token,
+    );
     let log = terarchitect_agent::events::EventLog::start(api);
     log.redact(["hunter2-secret".to_string()]);
     for i in 0..5 {

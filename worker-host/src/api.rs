@@ -25,6 +25,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Worth retrying: the API, or the way to it, is down or misconfigured for now.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_))
+    }
+
     /// For a 409, the API's reason: `lease_lost` (another host holds the lease, or ours
     /// ended), `job_finished` or `job_cancelled`; None for other errors or an older API.
     pub fn conflict_code(&self) -> Option<String> {

@@ -179,6 +179,15 @@ impl Config {
     pub fn max_backoff(&self) -> Duration {
         Duration::from_secs(self.max_backoff_secs.max(1))
     }
+    /// The host's one back-off policy after an outage: `first`, then doubling up to
+    /// [`Config::max_backoff`], for as long as the caller's `with_max_times` allows.
+    pub fn backoff(&self, first: Duration) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(first.min(self.max_backoff()))
+            .with_factor(2.0)
+            .with_max_delay(self.max_backoff())
+            .without_max_times()
+    }
 }
 
 fn hostname() -> String {

@@ -21,6 +21,19 @@ pub enum Error {
     Runtime(#[from] RuntimeError),
 }
 
+/// The AWS SDK's configuration: the default chain, `region` when none is set, and an
+/// endpoint override (an emulator) when given.
+pub async fn aws_config(endpoint: Option<&str>, region: &str) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
+        aws_config::meta::region::RegionProviderChain::default_provider()
+            .or_else(aws_config::Region::new(region.to_string())),
+    );
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
+}
+
 fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)

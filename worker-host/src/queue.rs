@@ -28,14 +28,7 @@ pub struct Queue {
 
 impl Queue {
     pub async fn connect(url: &str, endpoint: Option<&str>, region: &str) -> Queue {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
-            aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else(aws_config::Region::new(region.to_string())),
-        );
-        if let Some(e) = endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let conf = loader.load().await;
+        let conf = crate::aws_config(endpoint, region).await;
         Queue {
             client: Client::new(&conf),
             url: url.to_string(),

@@ -53,6 +53,8 @@ pub struct Config {
     pub opencode_url: Option<String>,
     pub opencode_bin: String,
     pub claude_bin: String,
+    /// The process's one HTTP client ([`crate::http_client`]).
+    pub http: reqwest::Client,
 }
 
 impl Config {
@@ -73,6 +75,7 @@ impl Config {
             opencode_url: None,
             opencode_bin: "opencode".into(),
             claude_bin: "claude".into(),
+            http: crate::http_client(),
         }
     }
 }
@@ -86,7 +89,7 @@ pub struct Outcome {
 
 /// Runs the job; every step is logged, and the log is flushed before returning.
 pub async fn run(cfg: Config) -> Result<Outcome> {
-    let api = ApiClient::new(&cfg.api_url, &cfg.job_token);
+    let api = ApiClient::new(cfg.http.clone(), &cfg.api_url, &cfg.job_token);
     let log = EventLog::start(api.clone());
     log.redact([cfg.job_token.clone()]);
     let cancel = Cancel::watch(api.clone(), cfg.cancel_poll);

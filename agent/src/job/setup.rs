@@ -36,6 +36,7 @@ impl<'c> Job<'c> {
     ) -> Result<Job<'c>> {
         let s = ctx.settings.clone();
         let director_llm = ChatClient::new(
+            cfg.http.clone(),
             "Director",
             &required(&s.director_llm_url, "director_llm_url")?,
             &required(&s.director_llm_model, "director_llm_model")?,
@@ -87,6 +88,7 @@ impl<'c> Job<'c> {
                     &s.director_llm_key
                 };
                 let llm = ChatClient::new(
+                    cfg.http.clone(),
                     "Worker",
                     &required(&url, "worker_llm_url")?,
                     &required(&model, "worker_llm_model")?,
@@ -98,9 +100,16 @@ impl<'c> Job<'c> {
             WorkerMode::Opencode => {
                 let model = required(&s.worker_llm_model, "worker_llm_model")?;
                 match &cfg.opencode_url {
-                    Some(u) => Box::new(OpencodeWorker::connect(u, repo_dir.clone(), &model, cfg.worker_timeout)),
+                    Some(u) => Box::new(OpencodeWorker::connect(
+                        cfg.http.clone(),
+                        u,
+                        repo_dir.clone(),
+                        &model,
+                        cfg.worker_timeout,
+                    )),
                     None => Box::new(
                         OpencodeWorker::spawn(
+                            cfg.http.clone(),
                             &cfg.opencode_bin,
                             repo_dir.clone(),
                             &required(&s.worker_llm_url, "worker_llm_url")?,

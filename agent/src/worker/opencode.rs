@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use backon::{ConstantBuilder, Retryable};
 use serde_json::{Value, json};
 
 use super::{BoxFut, Worker, WorkerReply};
@@ -19,22 +20,28 @@ pub struct OpencodeWorker {
     directory: PathBuf,
     model: String,
     http: reqwest::Client,
+    /// How long one request to the server may take.
+    timeout: Duration,
     session: Option<String>,
     /// The server we started, killed with the worker.
     child: Option<tokio::process::Child>,
 }
 
 impl OpencodeWorker {
-    /// Talks to a server that is already running at `base`.
-    pub fn connect(base: &str, directory: PathBuf, model: &str, timeout: Duration) -> OpencodeWorker {
+    /// Talks to a server that is already running at `base`, through the process's client.
+    pub fn connect(
+        http: reqwest::Client,
+        base: &str,
+        directory: PathBuf,
+        model: &str,
+        timeout: Duration,
+    ) -> OpencodeWorker {
         OpencodeWorker {
             base: base.trim_end_matches('/').to_string(),
             directory,
             model: model.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .build()
-                .expect("http client"),
+            http,
+            timeout,
             session: None,
             child: None,
         }
@@ -42,6 +49,7 @@ impl OpencodeWorker {
 
     /// Starts `opencode serve` on a free local port and waits until it answers.
     pub async fn spawn(
+        http: reqwest::Client,
         bin: &str,
         directory: PathBuf,
         llm_url: &str,
@@ -70,26 +78,38 @@ impl OpencodeWorker {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::Worker(format!("cannot start `{bin} serve`: {e}")))?;
-        let mut w = OpencodeWorker::connect(&format!("http://127.0.0.1:{port}"), directory, model, timeout);
+        let mut w = OpencodeWorker::connect(http, &format!("http://127.0.0.1:{port}"), directory, model, timeout);
         w.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = w.http.get(format!("{}/config", w.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(w);
+        // Every 200 ms for 30 s.
+        let ready = || async {
+            let r = w.request(reqwest::Method::GET, "/config").send().await;
+            if r.is_ok_and(|r| r.status().is_success()) {
+                Ok(())
+            } else {
+                Err(())
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error::Worker("opencode serve did not answer within 30 s".into()));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        };
+        ready
+            .retry(
+                ConstantBuilder::new()
+                    .with_delay(Duration::from_millis(200))
+                    .with_max_times(150),
+            )
+            .await
+            .map_err(|()| Error::Worker("opencode serve did not answer within 30 s".into()))?;
+        Ok(w)
+    }
+
+    /// A request to the server at `path`, with the worker's timeout.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(self.timeout)
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let r = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .request(reqwest::Method::POST, path)
             .query(&[("directory", self.directory.display().to_string())])
             .json(&body)
             .send()
@@ -182,7 +202,10 @@ impl Worker for OpencodeWorker {
     fn stop(&mut self) -> BoxFut<'_, Result<()>> {
         Box::pin(async move {
             if let Some(id) = self.session.take() {
-                let _ = self.http.delete(format!("{}/session/{id}", self.base)).send().await;
+                let _ = self
+                    .request(reqwest::Method::DELETE, &format!("/session/{id}"))
+                    .send()
+                    .await;
             }
             if let Some(mut c) = self.child.take() {
                 let _ = c.kill().await;

@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use pgvector::Vector;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use terarchitect_protocol::{
     MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, ProjectId, RetrievedPassage,
     Validate,
 };
 use uuid::Uuid;
 
-use super::llm::{self, Endpoint};
-use super::{App, crypto, pagerank};
+use terarchitect_llm::{Client, Message};
+
+use super::{App, crypto, llm_unavailable, pagerank};
 use crate::store;
 use crate::{Error, Result};
 
@@ -33,29 +34,30 @@ const DAMPING: f64 = 0.5;
 const EXTRACTION_ATTEMPTS: usize = 3;
 
 struct Endpoints {
-    llm: Endpoint,
-    embedding: Endpoint,
+    llm: Client,
+    embedding: Client,
 }
 
 async fn endpoints(app: &App, project_id: Option<ProjectId>, need_llm: bool) -> Result<Endpoints> {
     let s = super::settings::agent_settings(app, project_id).await?;
     let missing = |what: &str| Error::Conflict(format!("project memory needs `{what}` in settings"));
-    let embedding = Endpoint {
-        url: s.embedding_url.ok_or_else(|| missing("embedding_url"))?,
-        model: s.embedding_model.unwrap_or_default(),
-        key: s.embedding_key,
-        http: app.http.clone(),
+    let embedding = Client::new(
+        app.http.clone(),
+        &s.embedding_url.ok_or_else(|| missing("embedding_url"))?,
+        &s.embedding_model.unwrap_or_default(),
+        s.embedding_key.as_deref(),
+    );
+    let llm_url = match (s.director_llm_url, need_llm) {
+        (Some(u), _) => u,
+        (None, false) => String::new(),
+        (None, true) => return Err(missing("director_llm_url")),
     };
-    let llm = Endpoint {
-        url: match (s.director_llm_url, need_llm) {
-            (Some(u), _) => u,
-            (None, false) => String::new(),
-            (None, true) => return Err(missing("director_llm_url")),
-        },
-        model: s.director_llm_model.unwrap_or_default(),
-        key: s.director_llm_key,
-        http: app.http.clone(),
-    };
+    let llm = Client::new(
+        app.http.clone(),
+        &llm_url,
+        &s.director_llm_model.unwrap_or_default(),
+        s.director_llm_key.as_deref(),
+    );
     Ok(Endpoints { llm, embedding })
 }
 
@@ -113,20 +115,19 @@ specific named things: components, services, technologies, files, people, organi
 (subject, relation, object) triples whose subject and object are entities. Reply with only a JSON object: \
 {\"entities\": [\"...\"], \"triples\": [[\"subject\", \"relation\", \"object\"]]}.";
 
-async fn extract(endpoint: &Endpoint, doc: &str) -> Result<Extraction> {
-    let mut messages = vec![
-        json!({"role": "system", "content": EXTRACTION_PROMPT}),
-        json!({"role": "user", "content": doc}),
-    ];
+async fn extract(llm: &Client, doc: &str) -> Result<Extraction> {
+    let mut messages = vec![Message::system(EXTRACTION_PROMPT), Message::user(doc)];
     let mut last_error = String::new();
     for _ in 0..EXTRACTION_ATTEMPTS {
-        let reply = llm::chat_json(endpoint, &messages).await?;
+        let reply = llm.chat_json(&messages).await.map_err(llm_unavailable("LLM"))?;
         match parse_extraction(&reply) {
             Ok(x) => return Ok(x),
             Err(e) => {
                 tracing::warn!(error = %e, "malformed extraction; asking again");
-                messages.push(json!({"role": "assistant", "content": reply}));
-                messages.push(json!({"role": "user", "content": format!("That reply was not valid: {e}. Reply with only the JSON object.")}));
+                messages.push(Message::assistant(reply));
+                messages.push(Message::user(format!(
+                    "That reply was not valid: {e}. Reply with only the JSON object."
+                )));
                 last_error = e;
             }
         }
@@ -188,7 +189,11 @@ pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Resu
             .iter()
             .flat_map(|x| x.triples.iter().map(|(s, r, o)| fact_text(s, r, o))),
     );
-    let vectors = llm::embed(&ep.embedding, &texts).await?;
+    let vectors = ep
+        .embedding
+        .embed(&texts)
+        .await
+        .map_err(llm_unavailable("embedding service"))?;
     let dims = vectors[0].len() as i32;
     let vector_of: HashMap<&str, Vector> = texts
         .iter()
@@ -198,7 +203,7 @@ pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Resu
 
     let mut tx = app.db.begin().await?;
     store::memory::lock_space(&mut tx, project_id).await?;
-    store::memory::ensure_space(&mut tx, project_id, dims, &ep.embedding.model).await?;
+    store::memory::ensure_space(&mut tx, project_id, dims, ep.embedding.model()).await?;
     let mut indexed = 0;
     for (doc, x) in fresh.iter().zip(&extractions) {
         let hash = content_hash(doc);
@@ -334,7 +339,11 @@ pub async fn retrieve(app: &App, project_id: ProjectId, input: &MemoryQuery) -> 
         return Ok(MemoryResults { results });
     };
     let ep = endpoints(app, Some(project_id), false).await?;
-    let vectors = llm::embed(&ep.embedding, &input.queries).await?;
+    let vectors = ep
+        .embedding
+        .embed(&input.queries)
+        .await
+        .map_err(llm_unavailable("embedding service"))?;
     let g = graph(app, project_id, version).await?;
     let mut results = Vec::with_capacity(input.queries.len());
     for (query, v) in input.queries.iter().zip(vectors) {
@@ -400,7 +409,10 @@ fn rank(g: &Cached, facts: &[(Uuid, Uuid, f64)], dense: &[(Uuid, f64)], k: usize
 /// `POST /v1/embeddings`: forwards to the configured embedding service.
 pub async fn forward_embeddings(app: &App, project_id: Option<ProjectId>, body: Value) -> Result<(u16, Value)> {
     let ep = endpoints(app, project_id, false).await?;
-    llm::forward_embeddings(&ep.embedding, body).await
+    ep.embedding
+        .forward_embeddings(body)
+        .await
+        .map_err(llm_unavailable("embedding service"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ pub mod github;
 pub mod graph;
 pub mod jobs;
 pub mod lifecycle;
-pub mod llm;
 pub mod memory;
 pub mod notes;
 pub mod ops;
@@ -26,6 +25,12 @@ use sqlx::PgPool;
 
 pub use crypto::SecretBox;
 pub use queue::JobQueue;
+
+/// An LLM or embedding service's failure as the API reports it: `what` names the service
+/// ("LLM unreachable: …").
+pub(crate) fn llm_unavailable(what: &'static str) -> impl Fn(terarchitect_llm::Error) -> crate::Error {
+    move |e| crate::Error::Unavailable(format!("{what} {e}"))
+}
 
 /// Everything a request needs, built once per process in `main`.
 #[derive(Clone)]

@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::json;
+use terarchitect_llm::{Client, Message};
 use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, ProjectId, TicketId};
 
 use super::queue::JobTx;
-use super::{App, jobs, llm, settings};
+use super::{App, jobs, llm_unavailable, settings};
 use crate::store;
 use crate::{Error, Result};
 
@@ -119,16 +119,12 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<ProjectId>) -> Result
         let (Some(url), Some(model)) = (url, model) else {
             continue;
         };
-        let endpoint = llm::Endpoint {
-            url: url.clone(),
-            model: model.clone(),
-            key: key.clone(),
-            http: app.http.clone(),
-        };
+        let llm = Client::new(app.http.clone(), url, model, key.as_deref());
         let started = Instant::now();
-        let messages =
-            [json!({"role": "user", "content": "Reply with the JSON object {\"ok\": true} and nothing else."})];
-        let r = llm::chat_json(&endpoint, &messages).await;
+        let messages = [Message::user(
+            "Reply with the JSON object {\"ok\": true} and nothing else.",
+        )];
+        let r = llm.chat_json(&messages).await.map_err(llm_unavailable("LLM"));
         out.push(Smoke {
             what,
             url: url.clone(),
@@ -139,14 +135,12 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<ProjectId>) -> Result
         });
     }
     if let (Some(url), Some(model)) = (&s.embedding_url, &s.embedding_model) {
-        let endpoint = llm::Endpoint {
-            url: url.clone(),
-            model: model.clone(),
-            key: s.embedding_key.clone(),
-            http: app.http.clone(),
-        };
+        let embedding = Client::new(app.http.clone(), url, model, s.embedding_key.as_deref());
         let started = Instant::now();
-        let r = llm::embed(&endpoint, &["Terarchitect smoke test".to_string()]).await;
+        let r = embedding
+            .embed(&["Terarchitect smoke test".to_string()])
+            .await
+            .map_err(llm_unavailable("embedding service"));
         out.push(Smoke {
             what: "embeddings",
             url: url.clone(),

@@ -145,16 +145,19 @@ impl<R: Runtime> Inner<R> {
         });
     }
 
-    /// Deletes the job's message once its outcome is recorded; otherwise lets it come back.
-    pub(super) async fn settle_message(&self, job_id: JobId, recorded: bool) {
-        let receipt = self
-            .jobs
+    /// Stops tracking the job; its message's receipt, when it came from one.
+    pub(super) fn forget(&self, job_id: JobId) -> Option<String> {
+        self.jobs
             .lock()
             .expect("jobs")
             .remove(&job_id)
             .flatten()
-            .map(|(_, r)| r);
-        if let Some(r) = receipt {
+            .map(|(_, r)| r)
+    }
+
+    /// Deletes the job's message once its outcome is recorded; otherwise lets it come back.
+    pub(super) async fn settle_message(&self, job_id: JobId, recorded: bool) {
+        if let Some(r) = self.forget(job_id) {
             if recorded {
                 self.delete(&r).await;
             } else {

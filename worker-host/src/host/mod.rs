@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use terarchitect_protocol::JobId;
 
+use backon::BackoffBuilder;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
@@ -152,8 +153,8 @@ impl<R: Runtime> Host<R> {
 impl<R: Runtime> Inner<R> {
     fn note_outage(&self) -> Duration {
         self.outages.fetch_add(1, Ordering::Relaxed);
-        let n = self.failures.fetch_add(1, Ordering::Relaxed).min(16);
-        let d = Duration::from_millis(500u64.saturating_mul(1 << n)).min(self.cfg.max_backoff());
+        let n = self.failures.fetch_add(1, Ordering::Relaxed).min(16) as usize;
+        let d = (self.cfg.backoff(Duration::from_millis(500)).build().nth(n)).unwrap_or_else(|| self.cfg.max_backoff());
         *self.paused_until.lock().expect("pause") = Some(Instant::now() + d);
         d
     }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use backon::Retryable;
 use terarchitect_protocol::{FinishRequest, JobId, NewJobEvent, Outcome};
 use uuid::Uuid;
 
@@ -27,31 +28,31 @@ impl<R: Runtime> Inner<R> {
     /// Reports the outcome, retrying through API outages for a while. True when the API
     /// recorded it (or had already settled the job otherwise).
     pub(super) async fn finish(&self, job_id: JobId, req: &FinishRequest) -> bool {
-        for attempt in 0..12u32 {
-            match self.api.finish(job_id, req).await {
-                Ok(job) => {
-                    tracing::debug!(%job_id, status = job.status.as_str(), "outcome recorded");
-                    return true;
-                }
-                Err(e @ ApiError::Conflict(_)) => {
-                    let code = e.conflict_code().unwrap_or_default();
-                    tracing::info!(%job_id, code, error = %e, "job already settled; nothing to report");
-                    return true;
-                }
-                Err(ApiError::NotFound) => return true,
-                Err(ApiError::Rejected { status, body }) => {
-                    tracing::error!(%job_id, status, body, "the API rejected the outcome");
-                    return false;
-                }
-                Err(e) => {
-                    let d = Duration::from_millis(500 << attempt.min(6)).min(self.cfg.max_backoff());
-                    tracing::warn!(%job_id, error = %e, retry_in = ?d, "cannot report the outcome yet");
-                    tokio::time::sleep(d).await;
-                }
+        let reported = (|| self.api.finish(job_id, req))
+            .retry(self.cfg.backoff(Duration::from_millis(500)).with_max_times(11))
+            .when(ApiError::is_transient)
+            .notify(|e, d| tracing::warn!(%job_id, error = %e, retry_in = ?d, "cannot report the outcome yet"))
+            .await;
+        match reported {
+            Ok(job) => {
+                tracing::debug!(%job_id, status = job.status.as_str(), "outcome recorded");
+                true
+            }
+            Err(e @ ApiError::Conflict(_)) => {
+                let code = e.conflict_code().unwrap_or_default();
+                tracing::info!(%job_id, code, error = %e, "job already settled; nothing to report");
+                true
+            }
+            Err(ApiError::NotFound) => true,
+            Err(ApiError::Rejected { status, body }) => {
+                tracing::error!(%job_id, status, body, "the API rejected the outcome");
+                false
+            }
+            Err(e) => {
+                tracing::error!(%job_id, error = %e, "gave up reporting the outcome; the job's lease will expire and it is retried");
+                false
             }
         }
-        tracing::error!(%job_id, "gave up reporting the outcome; the job's lease will expire and it is retried");
-        false
     }
 
     pub(super) async fn host_event(&self, job_id: JobId, step: &str, summary: String) {

@@ -5,6 +5,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::Retryable;
 use terarchitect_protocol::{Claim, JobId, Outcome};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use uuid::Uuid;
@@ -152,14 +153,7 @@ impl<R: Runtime> Inner<R> {
                 tracing::warn!(%job_id, "lease lost (job finished or taken elsewhere): stopping the agent");
                 self.stop(&agent, grace).await;
                 logs.abort();
-                let receipt = self
-                    .jobs
-                    .lock()
-                    .expect("jobs")
-                    .remove(&job_id)
-                    .flatten()
-                    .map(|(_, r)| r);
-                if let Some(r) = receipt {
+                if let Some(r) = self.forget(job_id) {
                     self.delete(&r).await;
                 }
                 self.remove(&agent).await;
@@ -218,19 +212,11 @@ impl<R: Runtime> Inner<R> {
 
     /// Waits through runtime outages (an engine restart does not end the agent's run).
     async fn wait_for_exit(&self, agent: &str) -> Result<i64, RuntimeError> {
-        let mut failures = 0u32;
-        loop {
-            match self.runtime.wait(agent).await {
-                Ok(code) => return Ok(code),
-                Err(RuntimeError::Unavailable(e)) => {
-                    failures += 1;
-                    let d = Duration::from_secs(1 << failures.min(5)).min(self.cfg.max_backoff());
-                    tracing::warn!(agent, error = %e, retry_in = ?d, "lost contact with the agent runtime");
-                    tokio::time::sleep(d).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        (|| self.runtime.wait(agent))
+            .retry(self.cfg.backoff(Duration::from_secs(2)))
+            .when(|e| matches!(e, RuntimeError::Unavailable(_)))
+            .notify(|e, d| tracing::warn!(agent, error = %e, retry_in = ?d, "lost contact with the agent runtime"))
+            .await
     }
 }
 

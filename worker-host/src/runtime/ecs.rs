@@ -36,14 +36,7 @@ fn unavailable(e: impl std::error::Error) -> RuntimeError {
 
 impl EcsRuntime {
     pub async fn connect(settings: EcsSettings, endpoint: Option<&str>, region: &str) -> EcsRuntime {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
-            aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else(aws_config::Region::new(region.to_string())),
-        );
-        if let Some(e) = endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let conf = loader.load().await;
+        let conf = crate::aws_config(endpoint, region).await;
         EcsRuntime {
             client: Client::new(&conf),
             settings,
