@@ -15,7 +15,9 @@ use terarchitect_testkit::git::{PYTHON_PROJECT, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::process::ProcessGroup;
-use terarchitect_testkit::{TestDb, TestQueue, eventually};
+use terarchitect_testkit::stack::functions::{Functions, worker_host};
+use terarchitect_testkit::stack::{Env, Log, free_port, wait_http};
+use terarchitect_testkit::{TestDb, TestQueue};
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const AGENT_IMAGE: &str = "terarchitect-agent:latest";
@@ -28,17 +30,20 @@ pub fn root() -> PathBuf {
 }
 
 /// Where `cargo build` put the binaries (./dev exports CARGO_TARGET_DIR).
-pub fn bin(name: &str) -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let p = target.join("debug").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: `cargo build --workspace --bins` first",
-        p.display()
-    );
-    p
+    let dir = target.join("debug");
+    for name in ["migrate", "admin", "api", "scheduler", "worker-host"] {
+        let p = dir.join(name);
+        assert!(
+            p.exists(),
+            "{} is missing: `cargo build --workspace --bins` first",
+            p.display()
+        );
+    }
+    dir
 }
 
 pub fn artifacts() -> PathBuf {
@@ -47,22 +52,8 @@ pub fn artifacts() -> PathBuf {
     d
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn output(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    terarchitect_testkit::stack::functions::output(cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The Docker bridge's gateway: the host's address as containers see it.
@@ -199,59 +190,35 @@ impl System {
         // Pull requests' commits and files come from the real remote.
         github.serve_repo("acme", "shop", remote.clone());
 
-        let env = |c: &mut Command| {
-            c.env("DATABASE_URL", &db.url)
-                .env("JOB_QUEUE_URL", &queue.url)
-                .env("AWS_ENDPOINT_URL", &queue.endpoint)
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_REGION", "us-east-1")
-                .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
-                .env("GITHUB_API_URL", &github.url)
-                .env_remove("AWS_LAMBDA_RUNTIME_API")
-                .env("RUST_LOG", "info");
-        };
-        let mut migrate = Command::new(bin("migrate"));
-        env(&mut migrate);
-        output(&mut migrate);
-        let mint = |kind: &str| {
-            let mut c = Command::new(bin("admin"));
-            env(&mut c);
-            output(c.args(["mint-token", "--name", &format!("system-{kind}"), "--kind", kind]))
-        };
-        let user_token = mint("user");
-        let worker_token = mint("worker");
+        let env = Env::functions(&db.url, &queue.url, &queue.endpoint, SECRET_KEY)
+            .set("GITHUB_API_URL", &github.url)
+            .set("RUST_LOG", "info");
+        let functions = Functions::new(bin_dir(), env);
+        functions.migrate().unwrap();
+        let user_token = functions.mint_token("system-user", "user").unwrap();
+        let worker_token = functions.mint_token("system-worker", "worker").unwrap();
 
         // Both functions under the Lambda runtime emulation, on the gateway so agents reach it.
         let lambda_port = free_port();
-        let mut watch = terarchitect_testkit::process::cargo();
-        env(&mut watch);
-        watch
-            .args(["lambda", "watch", "-A", &gateway, "-P", &lambda_port.to_string()])
-            .current_dir(root().join("functions"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(logs.join(format!("lambda-{tag}.log"))).unwrap());
-        procs.push(ProcessGroup::spawn(watch).expect("cargo lambda is installed by ./dev"));
-
-        let ui_port = free_port();
-        let mut ui = Command::new(bin("api"));
-        env(&mut ui);
-        ui.env("LISTEN_ADDR", format!("127.0.0.1:{ui_port}"))
-            .env("STATIC_DIR", root().join("web/dist"))
-            .stderr(std::fs::File::create(logs.join(format!("ui-{tag}.log"))).unwrap());
-        procs.push(ProcessGroup::spawn(ui).unwrap());
-        assert!(
-            root().join("web/dist/index.html").exists(),
-            "build the UI first (web_build)"
+        let lambda_log = Log::File(logs.join(format!("lambda-{tag}.log")));
+        procs.push(
+            functions
+                .lambda_watch(&root().join("functions"), &gateway, lambda_port, &lambda_log)
+                .unwrap(),
         );
 
-        let mut scheduler = Command::new(bin("scheduler"));
-        env(&mut scheduler);
-        scheduler
-            .env("SCHEDULER_EVERY_SECONDS", "1")
-            .env("REVIEW_POLL_EVERY_SECONDS", "1")
-            .stderr(std::fs::File::create(logs.join(format!("scheduler-{tag}.log"))).unwrap());
-        procs.push(ProcessGroup::spawn(scheduler).unwrap());
+        let ui_port = free_port();
+        let (dist, ui_log) = (root().join("web/dist"), Log::File(logs.join(format!("ui-{tag}.log"))));
+        procs.push(
+            functions
+                .api(&format!("127.0.0.1:{ui_port}"), Some(&dist), &ui_log)
+                .unwrap(),
+        );
+        assert!(dist.join("index.html").exists(), "build the UI first (web_build)");
+
+        let every_second = [("SCHEDULER_EVERY_SECONDS", "1"), ("REVIEW_POLL_EVERY_SECONDS", "1")];
+        let scheduler_log = Log::File(logs.join(format!("scheduler-{tag}.log")));
+        procs.push(functions.scheduler(&every_second, &scheduler_log).unwrap());
 
         let mut sys = System {
             db,
@@ -272,24 +239,14 @@ impl System {
             _procs: procs,
             _dir: dir,
         };
-        let http = reqwest::Client::new();
         for url in [
             format!("{}/api/health", sys.ui),
             sys.lambda_url("worker-api", "/worker/health"),
         ] {
-            let (http, token, url) = (&http, &sys.user_token, &url);
             // The first request through cargo lambda watch builds and starts the function.
-            eventually(&format!("{url} to answer"), Duration::from_secs(600), || async move {
-                let r = http
-                    .get(url.as_str())
-                    .bearer_auth(token)
-                    .timeout(Duration::from_secs(60))
-                    .send()
-                    .await
-                    .ok()?;
-                (r.status().as_u16() < 500).then_some(())
-            })
-            .await;
+            let (ten_minutes, minute) = (Duration::from_secs(600), Duration::from_secs(60));
+            let answered = wait_http(&url, Some(&sys.user_token), ten_minutes, minute, |s| s < 500).await;
+            answered.unwrap_or_else(|e| panic!("{e}"));
         }
         sys.configure().await;
         sys.start_host();
@@ -317,31 +274,20 @@ impl System {
 
     /// Starts (or restarts) the worker host; the same host id after a restart.
     pub fn start_host(&mut self) {
-        let mut c = Command::new(bin("worker-host"));
-        c.env("TERARCHITECT_API_URL", self.lambda_url("worker-api", ""))
-            .env("TERARCHITECT_WORKER_TOKEN", &self.worker_token)
-            .env("JOB_QUEUE_URL", &self.queue.url)
-            .env("AWS_ENDPOINT_URL", &self.queue.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("WORKER_HOST_ID", &self.host_id)
-            .env("WORKER_RUNTIME", "docker")
-            .env("AGENT_IMAGE", AGENT_IMAGE)
+        let env = Env::queue(&self.queue.url, &self.queue.endpoint)
+            .set("TERARCHITECT_API_URL", self.lambda_url("worker-api", ""))
+            .set("TERARCHITECT_WORKER_TOKEN", &self.worker_token)
+            .set("WORKER_HOST_ID", &self.host_id)
+            .set("WORKER_RUNTIME", "docker")
+            .set("AGENT_IMAGE", AGENT_IMAGE)
             // This engine refuses --privileged, so no Docker-in-Docker here.
-            .env("AGENT_ISOLATION", "plain")
-            .env("MAX_CONCURRENT_AGENTS", "2")
-            .env("HEARTBEAT_INTERVAL_SECS", "2")
-            .env("POLL_WAIT_SECS", "1")
-            .env("RUST_LOG", "info")
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(artifacts().join(format!("{}.log", self.host_id)))
-                    .unwrap(),
-            );
-        self.host = Some(ProcessGroup::spawn(c).unwrap());
+            .set("AGENT_ISOLATION", "plain")
+            .set("MAX_CONCURRENT_AGENTS", "2")
+            .set("HEARTBEAT_INTERVAL_SECS", "2")
+            .set("POLL_WAIT_SECS", "1")
+            .set("RUST_LOG", "info");
+        let log = Log::Append(artifacts().join(format!("{}.log", self.host_id)));
+        self.host = Some(worker_host(&bin_dir().join("worker-host"), &env, &log).unwrap());
     }
 
     /// A UI API call with the user token; panics on failure.

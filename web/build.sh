@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Build and test functions for the web UI. Sourced by the root `./dev`; also runnable
-# directly: `bash web/build.sh web_install|web_build|web_test`.
+# Build and test functions for the web UI. Run by `cargo xtask up|test` (behind `./dev`)
+# as `bash web/build.sh web_install|web_build|web_test`; also sourceable.
 #
 #   web_install  idempotent: wasm32 target (rustup, or Debian's rustc-web fallback),
 #                Trunk 0.21.14, wasm-bindgen-cli matching web/Cargo.lock (fails loudly on

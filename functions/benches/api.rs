@@ -14,19 +14,12 @@ use terarchitect_functions::domain::crypto;
 use terarchitect_functions::store;
 use terarchitect_protocol::TokenKind;
 use terarchitect_testkit::process::ProcessGroup;
+use terarchitect_testkit::stack::free_port;
 use terarchitect_testkit::{TestDb, TestQueue};
 
 const CONCURRENCY: usize = 16;
 const DURATION: Duration = Duration::from_secs(10);
 const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(bin: &str, port: u16, db: &TestDb, queue: &TestQueue) -> ProcessGroup {
     let mut cmd = Command::new(bin);

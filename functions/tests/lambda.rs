@@ -2,12 +2,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use terarchitect_protocol::TokenKind;
 use terarchitect_testkit::process::ProcessGroup;
+use terarchitect_testkit::stack::free_port;
 use terarchitect_testkit::{TestDb, TestQueue, eventually};
 
 /// Sends a request that must succeed and returns its JSON body.
@@ -15,10 +15,6 @@ async fn send(req: reqwest::RequestBuilder) -> Value {
     let r = req.send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     r.json().await.unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]

@@ -9,7 +9,12 @@ pub mod docker;
 pub mod git;
 pub mod github;
 pub mod llm;
-pub mod process;
+
+/// Starting the functions, the UI and the worker host (the system and browser tests).
+pub use terarchitect_stack as stack;
+/// Process groups and `cargo` for tests, from the stack crate (their home).
+pub use terarchitect_stack::process;
+pub use terarchitect_stack::{TimedOut, sqs_client, try_eventually};
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -77,18 +82,10 @@ impl TestQueue {
         let endpoint = env("TERARCHITECT_TEST_SQS_URL");
         let client = sqs_client(&endpoint).await;
         let name = format!("jobs-{}", uuid::Uuid::new_v4().simple());
-        let out = client
-            .create_queue()
-            .queue_name(name)
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "30")
-            .send()
+        let url = terarchitect_stack::create_queue(&client, &name, 30)
             .await
             .expect("create queue on the SQS emulator");
-        TestQueue {
-            client,
-            url: out.queue_url().expect("queue url").to_string(),
-            endpoint,
-        }
+        TestQueue { client, url, endpoint }
     }
 
     /// Receives everything currently visible (short polls until one comes back empty),
@@ -114,19 +111,6 @@ impl TestQueue {
     }
 }
 
-/// An SQS client for the emulator at `endpoint` with static test credentials.
-pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "testkit",
-        ))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&conf)
-}
-
 /// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, check: F) -> T
 where
@@ -137,37 +121,6 @@ where
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
-
-/// [`eventually`] returning the time-out as an error instead of panicking, for tests that
-/// must clean up or record something (a screenshot) when they fail.
-pub async fn try_eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> Result<T, TimedOut>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(TimedOut(format!("timed out after {timeout:?} waiting for {what}")));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// What [`try_eventually`] returns when the condition never held.
-#[derive(Debug)]
-pub struct TimedOut(String);
-
-impl std::fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TimedOut {}
 
 #[cfg(test)]
 mod tests {

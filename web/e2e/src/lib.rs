@@ -1,39 +1,31 @@
 //! Harness for the browser end-to-end tests: a fresh Postgres database and an SQS queue on
 //! the emulator (the root test kit's `TestDb` and `TestQueue`), the real `api` (serving the
-//! built UI) and `worker-api` binaries, and a headless Chromium driven through
-//! chromedriver. Every process runs in its own process group (the test kit's
-//! `ProcessGroup`) and is killed with it on drop, so a failing test leaves nothing behind.
+//! built UI) and `worker-api` binaries started as `./dev up` starts them (the stack crate,
+//! through the test kit), and a headless Chromium driven through chromedriver. Every
+//! process runs in its own process group and is killed with it on drop, so a failing test
+//! leaves nothing behind.
 //!
 //! Environment: `TERARCHITECT_TEST_PG_URL` (admin URL), `TERARCHITECT_TEST_SQS_URL`
 //! (moto), `TERARCHITECT_BIN_DIR` (where `api`, `worker-api`, `migrate`, `admin` are;
 //! default `/var/cache/terarchitect/target/debug`), `WEB_DIST` (default `../dist`).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fantoccini::actions::{ActionSequence, InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 pub use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use terarchitect_testkit::process::ProcessGroup;
+pub use terarchitect_testkit::stack::free_port;
+use terarchitect_testkit::stack::functions::{Functions, spawn};
+use terarchitect_testkit::stack::{Env, Log, wait_http};
 pub use terarchitect_testkit::try_eventually;
 use terarchitect_testkit::{TestDb, TestQueue};
 
 pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn spawn(cmd: Command) -> Res<ProcessGroup> {
-    let what = format!("{cmd:?}");
-    ProcessGroup::spawn(cmd).map_err(|e| format!("spawn {what}: {e}").into())
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 pub fn bin_dir() -> PathBuf {
     std::env::var_os("TERARCHITECT_BIN_DIR")
@@ -66,63 +58,25 @@ pub struct Stack {
     _procs: Vec<ProcessGroup>,
 }
 
-fn run(cmd: &mut Command) -> Res<String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 impl Stack {
     pub async fn start() -> Res<Stack> {
         let db = TestDb::new().await;
         let queue = TestQueue::new().await;
         let http = reqwest::Client::new();
 
-        let bins = bin_dir();
-        let with_env = |c: &mut Command| {
-            c.env("DATABASE_URL", &db.url)
-                .env("JOB_QUEUE_URL", &queue.url)
-                .env("AWS_ENDPOINT_URL", &queue.endpoint)
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_REGION", "us-east-1")
-                .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
-                .env_remove("AWS_LAMBDA_RUNTIME_API")
-                .env("RUST_LOG", "warn");
-        };
-        let mut m = Command::new(bins.join("migrate"));
-        with_env(&mut m);
-        run(&mut m)?;
-        let mint = |kind: &str| -> Res<String> {
-            let mut c = Command::new(bins.join("admin"));
-            with_env(&mut c);
-            c.args(["mint-token", "--name", &format!("e2e-{kind}"), "--kind", kind]);
-            let out = run(&mut c)?;
-            Ok(out.lines().last().unwrap_or_default().trim().to_string())
-        };
-        let token = mint("user")?;
-        let worker_token = mint("worker")?;
+        let env = Env::functions(&db.url, &queue.url, &queue.endpoint, SECRET_KEY).set("RUST_LOG", "warn");
+        let functions = Functions::new(bin_dir(), env);
+        functions.migrate()?;
+        let token = functions.mint_token("e2e-user", "user")?;
+        let worker_token = functions.mint_token("e2e-worker", "worker")?;
 
         let logs = artifacts();
         let api_port = free_port();
-        let mut api = Command::new(bins.join("api"));
-        with_env(&mut api);
-        api.env("LISTEN_ADDR", format!("127.0.0.1:{api_port}"))
-            .env("STATIC_DIR", dist_dir())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(logs.join(format!("api-{api_port}.log")))?);
+        let api_log = Log::File(logs.join(format!("api-{api_port}.log")));
+        let api = functions.api(&format!("127.0.0.1:{api_port}"), Some(&dist_dir()), &api_log)?;
         let worker_port = free_port();
-        let mut worker = Command::new(bins.join("worker-api"));
-        with_env(&mut worker);
-        worker
-            .env("LISTEN_ADDR", format!("127.0.0.1:{worker_port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(
-                logs.join(format!("worker-api-{worker_port}.log")),
-            )?);
-        let procs = vec![spawn(api)?, spawn(worker)?];
+        let worker_log = Log::File(logs.join(format!("worker-api-{worker_port}.log")));
+        let worker = functions.worker_api(&format!("127.0.0.1:{worker_port}"), &worker_log)?;
 
         let stack = Stack {
             base: format!("http://127.0.0.1:{api_port}"),
@@ -132,19 +86,13 @@ impl Stack {
             queue,
             http,
             db,
-            _procs: procs,
+            _procs: vec![api, worker],
         };
         for url in [
             format!("{}/api/health", stack.base),
             format!("{}/worker/health", stack.worker_base),
         ] {
-            let http = stack.http.clone();
-            try_eventually(&format!("{url} to answer"), Duration::from_secs(30), || {
-                let http = http.clone();
-                let url = url.clone();
-                async move { http.get(&url).send().await.ok().map(|_| ()) }
-            })
-            .await?;
+            wait_http(&url, None, Duration::from_secs(30), Duration::from_secs(30), |_| true).await?;
         }
         Ok(stack)
     }
@@ -187,10 +135,8 @@ impl Browser {
     pub async fn start() -> Res<Browser> {
         let port = free_port();
         let mut cmd = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into()));
-        cmd.arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let driver = spawn(cmd)?;
+        cmd.arg(format!("--port={port}"));
+        let driver = spawn(cmd, &Env::default(), &Log::Null)?;
         let http = reqwest::Client::new();
         let status = format!("http://127.0.0.1:{port}/status");
         try_eventually("chromedriver", Duration::from_secs(30), || {
