@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::domain;
 use crate::{Error, Result};
@@ -48,7 +48,7 @@ async fn create_column(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(c): Json<NewColumn>,
+    Valid(c): Valid<NewColumn>,
 ) -> Result<(StatusCode, Json<Column>)> {
     Ok((StatusCode::CREATED, Json(domain::columns::create(&s, pid, &c).await?)))
 }
@@ -58,7 +58,7 @@ async fn update_column(
     _: User,
     s: S<State>,
     Path((pid, cid)): Path<(ProjectId, ColumnId)>,
-    Json(c): Json<ColumnPatch>,
+    Valid(c): Valid<ColumnPatch>,
 ) -> JsonResult<Column> {
     Ok(Json(domain::columns::update(&s, pid, cid, &c).await?))
 }

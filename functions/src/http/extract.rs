@@ -1,10 +1,11 @@
 //! Extractors whose rejections are our JSON errors (400/413/415 with the field named).
 
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use terarchitect_protocol::Validate;
 
 use super::error::body;
 
@@ -15,6 +16,23 @@ pub struct Json<T>(pub T);
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body that decoded and passed its `Validate` rules: a handler never sees an
+/// invalid input, and the caller gets `invalid_input` naming the field. (The domain checks
+/// again for its other callers: the admin command, the scheduler.)
+pub struct Valid<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for Valid<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        value.validate().map_err(|e| crate::Error::Invalid(e).into_response())?;
+        Ok(Valid(value))
     }
 }
 

@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::domain;
 
@@ -24,7 +24,7 @@ async fn replace_graph(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(c): Json<GraphChange>,
+    Valid(c): Valid<GraphChange>,
 ) -> JsonResult<Graph> {
     Ok(Json(domain::graph::replace(&s, pid, &c).await?))
 }
@@ -34,7 +34,7 @@ async fn patch_graph(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(c): Json<GraphChange>,
+    Valid(c): Valid<GraphChange>,
 ) -> JsonResult<Graph> {
     Ok(Json(domain::graph::patch(&s, pid, &c).await?))
 }

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -29,7 +29,7 @@ async fn memory_index(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(d): Json<MemoryDocs>,
+    Valid(d): Valid<MemoryDocs>,
 ) -> JsonResult<MemoryIndexed> {
     Ok(Json(domain::memory::index(&s, pid, &d).await?))
 }
@@ -39,7 +39,7 @@ async fn memory_retrieve(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(q): Json<MemoryQuery>,
+    Valid(q): Valid<MemoryQuery>,
 ) -> JsonResult<MemoryResults> {
     Ok(Json(domain::memory::retrieve(&s, pid, &q).await?))
 }
@@ -49,7 +49,7 @@ async fn memory_delete(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(d): Json<MemoryDocs>,
+    Valid(d): Valid<MemoryDocs>,
 ) -> JsonResult<MemoryDeleted> {
     Ok(Json(domain::memory::delete(&s, pid, &d).await?))
 }

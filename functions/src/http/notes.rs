@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -28,7 +28,7 @@ async fn create_note(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(n): Json<NewNote>,
+    Valid(n): Valid<NewNote>,
 ) -> Result<(StatusCode, Json<Note>)> {
     Ok((StatusCode::CREATED, Json(domain::notes::create(&s, pid, &n).await?)))
 }
@@ -38,7 +38,7 @@ async fn update_note(
     _: User,
     s: S<State>,
     Path((pid, nid)): Path<(ProjectId, NoteId)>,
-    Json(n): Json<NotePatch>,
+    Valid(n): Valid<NotePatch>,
 ) -> JsonResult<Note> {
     Ok(Json(domain::notes::update(&s, pid, nid, &n).await?))
 }

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -24,7 +24,7 @@ async fn list_projects(_: User, s: S<State>) -> JsonResult<Vec<Project>> {
 }
 
 #[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = NewProject, responses((status = 201, body = Project), (status = "4XX", body = ErrorBody)))]
-async fn create_project(_: User, s: S<State>, Json(p): Json<NewProject>) -> Result<(StatusCode, Json<Project>)> {
+async fn create_project(_: User, s: S<State>, Valid(p): Valid<NewProject>) -> Result<(StatusCode, Json<Project>)> {
     Ok((StatusCode::CREATED, Json(domain::projects::create(&s, &p).await?)))
 }
 
@@ -38,7 +38,7 @@ async fn update_project(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(p): Json<ProjectPatch>,
+    Valid(p): Valid<ProjectPatch>,
 ) -> JsonResult<Project> {
     Ok(Json(domain::projects::update(&s, pid, &p).await?))
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -42,7 +42,7 @@ async fn review_comment(
     _: User,
     s: S<State>,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-    Json(c): Json<NewPrComment>,
+    Valid(c): Valid<NewPrComment>,
 ) -> Result<(StatusCode, Json<PrComment>)> {
     Ok((
         StatusCode::CREATED,
@@ -56,7 +56,7 @@ async fn review_approve(
     _: User,
     s: S<State>,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-    Json(a): Json<PrApproval>,
+    Valid(a): Valid<PrApproval>,
 ) -> JsonResult<PrReview> {
     Ok(Json(domain::review::approve(&s, pid, tid, &a).await?))
 }

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State, idempotency};
 use crate::Result;
 use crate::domain;
@@ -29,7 +29,7 @@ async fn create_ticket(
     _: User,
     s: S<State>,
     Path(pid): Path<ProjectId>,
-    Json(t): Json<NewTicket>,
+    Valid(t): Valid<NewTicket>,
 ) -> Result<(StatusCode, Json<Ticket>)> {
     Ok((StatusCode::CREATED, Json(domain::tickets::create(&s, pid, &t).await?)))
 }
@@ -44,7 +44,7 @@ async fn update_ticket(
     _: User,
     s: S<State>,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-    Json(p): Json<TicketPatch>,
+    Valid(p): Valid<TicketPatch>,
 ) -> JsonResult<Ticket> {
     Ok(Json(domain::tickets::update(&s, pid, tid, &p).await?))
 }
@@ -62,7 +62,7 @@ async fn move_ticket(
     s: S<State>,
     headers: HeaderMap,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-    Json(mv): Json<TicketMove>,
+    Valid(mv): Valid<TicketMove>,
 ) -> Result<Response> {
     let moved = domain::tickets::move_ticket(&s, pid, tid, &mv);
     idempotency::once(&s, &token, &headers, &(pid, tid, &mv), moved).await
@@ -82,7 +82,7 @@ async fn add_comment(
     User(token): User,
     s: S<State>,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-    Json(c): Json<NewComment>,
+    Valid(c): Valid<NewComment>,
 ) -> Result<(StatusCode, Json<TicketComment>)> {
     let comment = domain::comments::add(&s, pid, tid, &token.name, &c).await?;
     Ok((StatusCode::CREATED, Json(comment)))

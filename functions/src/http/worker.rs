@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::State;
 use super::auth::{JobAgent, WorkerHost};
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Valid};
 use crate::Result;
 use crate::domain;
 
@@ -42,7 +42,7 @@ async fn claim(
     _: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
-    Json(r): Json<ClaimRequest>,
+    Valid(r): Valid<ClaimRequest>,
 ) -> Result<Json<Claim>> {
     Ok(Json(domain::jobs::claim(&s, jid, &r).await?))
 }
@@ -52,7 +52,7 @@ async fn heartbeat(
     _: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
-    Json(r): Json<HeartbeatRequest>,
+    Valid(r): Valid<HeartbeatRequest>,
 ) -> Result<Json<Heartbeat>> {
     Ok(Json(domain::jobs::heartbeat(&s, jid, &r).await?))
 }
@@ -62,7 +62,7 @@ async fn finish(
     _: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
-    Json(r): Json<FinishRequest>,
+    Valid(r): Valid<FinishRequest>,
 ) -> Result<Json<Job>> {
     Ok(Json(domain::jobs::finish(&s, jid, &r).await?))
 }
@@ -78,7 +78,7 @@ async fn host_events(
     _: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
-    Json(b): Json<EventBatch>,
+    Valid(b): Valid<EventBatch>,
 ) -> Result<Json<Appended>> {
     domain::jobs::get(&s, jid).await?;
     Ok(Json(Appended {
@@ -95,7 +95,7 @@ async fn context(JobAgent(job): JobAgent, s: axum::extract::State<State>) -> Res
 async fn agent_events(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
-    Json(b): Json<EventBatch>,
+    Valid(b): Valid<EventBatch>,
 ) -> Result<Json<Appended>> {
     Ok(Json(Appended {
         appended: domain::jobs::append_events(&s, job.id, &b).await?,
@@ -120,7 +120,7 @@ async fn agent_cancel(JobAgent(job): JobAgent) -> Json<CancelState> {
 async fn memory_index(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
-    Json(d): Json<MemoryDocs>,
+    Valid(d): Valid<MemoryDocs>,
 ) -> Result<Json<MemoryIndexed>> {
     Ok(Json(domain::memory::index(&s, job.project_id, &d).await?))
 }
@@ -129,7 +129,7 @@ async fn memory_index(
 async fn memory_retrieve(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
-    Json(q): Json<MemoryQuery>,
+    Valid(q): Valid<MemoryQuery>,
 ) -> Result<Json<MemoryResults>> {
     Ok(Json(domain::memory::retrieve(&s, job.project_id, &q).await?))
 }
@@ -138,7 +138,7 @@ async fn memory_retrieve(
 async fn memory_delete(
     JobAgent(job): JobAgent,
     s: axum::extract::State<State>,
-    Json(d): Json<MemoryDocs>,
+    Valid(d): Valid<MemoryDocs>,
 ) -> Result<Json<MemoryDeleted>> {
     Ok(Json(domain::memory::delete(&s, job.project_id, &d).await?))
 }
