@@ -567,3 +567,60 @@ async fn an_unknown_enum_value_in_the_database_is_an_error_naming_it() {
         "paused",
     );
 }
+
+/// The scheduler finds a lease that ran out, but the host heartbeats before the scheduler
+/// takes the row lock: the job stays with its host (the release rechecks the lease).
+#[tokio::test]
+async fn a_heartbeat_between_the_expiry_scan_and_the_release_keeps_the_job() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let (_, job) = queued_job(&db, p).await;
+    let lease = std::time::Duration::from_secs(30);
+    store::jobs::claim(&db.pool, job.id, "h1", lease, b"hash1")
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(job.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    // The scheduler's scan sees the expired lease...
+    let expired = store::jobs::expired_leases(&db.pool, 100).await.unwrap();
+    assert_eq!(expired.iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
+    // ...the host heartbeats on its own connection...
+    assert!(
+        store::jobs::heartbeat(&db.pool, job.id, "h1", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // ...and then the scheduler locks the row and tries to release or fail it.
+    let mut tx = db.pool.begin().await.unwrap();
+    let (_, state) = store::jobs::lock_state(&mut tx, job.id).await.unwrap();
+    assert_eq!(state.status, JobStatus::Running);
+    let released = store::jobs::release(&mut tx, job.id, None, Some("lease expired"), false)
+        .await
+        .unwrap();
+    assert!(released.is_none(), "a renewed lease was released: {released:?}");
+    let failed = store::jobs::finish(
+        &mut tx,
+        job.id,
+        None,
+        JobStatus::Failed,
+        None,
+        Some("lease expired"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(failed.is_none(), "a renewed lease was failed: {failed:?}");
+    tx.commit().await.unwrap();
+
+    let now = store::jobs::get(&db.pool, job.id).await.unwrap();
+    assert_eq!(
+        (now.status, now.lease_owner.as_deref()),
+        (JobStatus::Running, Some("h1"))
+    );
+}

@@ -204,8 +204,13 @@ pub async fn heartbeat(
     .await?)
 }
 
-/// Ends a running job held by `host` (`host` None: whoever holds it, for the scheduler).
-/// Conditional on the lease, so a job is finished at most once.
+/// `$2` holds the lease, or (`$2` NULL: the scheduler) nobody does any more.
+const HELD_BY: &str = "($2::text IS NULL AND lease_expires_at < now() OR lease_owner = $2)";
+
+/// Ends a running job held by `host`. `host` None is the scheduler, which may only end a
+/// job whose lease has run out: that is rechecked here, under the row lock, so a host that
+/// heartbeats between the scheduler's scan and this update keeps its job. Conditional on
+/// the lease, so a job is finished at most once.
 pub async fn finish(
     tx: &mut Tx<'_>,
     job_id: JobId,
@@ -218,7 +223,7 @@ pub async fn finish(
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE jobs SET status = $3, exit_code = $4, failure_reason = $5, pr_url = $6, finished_at = now(), \
            lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, updated_at = now() \
-         WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR lease_owner = $2) RETURNING {COLUMNS}"
+         WHERE id = $1 AND status = 'running' AND {HELD_BY} RETURNING {COLUMNS}"
     ))
     .bind(job_id)
     .bind(host)
@@ -236,7 +241,7 @@ pub async fn finish(
 pub const MAX_FREE_RELEASES: i32 = 20;
 
 /// Puts a running job back in the queue state (host draining, environment failure, lease
-/// expiry); the caller adds its outbox row. `refund_attempt`: the host never started the
+/// expiry; `host` as for `finish`); the caller adds its outbox row. `refund_attempt`: the host never started the
 /// agent, so the attempt is given back (while free releases remain).
 pub async fn release(
     tx: &mut Tx<'_>,
@@ -250,7 +255,7 @@ pub async fn release(
            failure_reason = $3, updated_at = now(), \
            attempt = attempt - (CASE WHEN $4 AND free_releases < $5 THEN 1 ELSE 0 END), \
            free_releases = free_releases + (CASE WHEN $4 AND free_releases < $5 THEN 1 ELSE 0 END) \
-         WHERE id = $1 AND status = 'running' AND ($2::text IS NULL OR lease_owner = $2) RETURNING {COLUMNS}"
+         WHERE id = $1 AND status = 'running' AND {HELD_BY} RETURNING {COLUMNS}"
     ))
     .bind(job_id)
     .bind(host)
