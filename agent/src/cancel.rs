@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use backon::Retryable;
+
 use crate::api::ApiClient;
 use crate::error::{Error, Result};
 
@@ -65,13 +67,26 @@ impl Cancel {
         }
     }
 
-    /// Before anything irreversible (push, PR): asks the API right now.
+    /// Before anything irreversible (commit, push, PR, reply): asks the API right now and
+    /// goes on only on a clear "not cancelled". A cancel, a refused job token (the job was
+    /// taken from this run) or no clear answer after a few tries stops the run: fails closed.
     pub async fn check_now(&self) -> Result<()> {
-        if let Some(api) = &self.api
-            && let Ok(true) = api.cancel_requested().await
-        {
-            self.flag.store(true, Ordering::SeqCst);
+        self.check()?;
+        let Some(api) = &self.api else {
+            return Ok(());
+        };
+        let asked = (|| api.cancel_requested())
+            .retry(crate::backoff(Duration::from_millis(200)).with_max_times(3))
+            .await;
+        match asked {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.flag.store(true, Ordering::SeqCst);
+                Err(Error::Cancelled)
+            }
+            Err(e) => Err(Error::Api(format!(
+                "stopped before an irreversible step: could not confirm the job is still wanted ({e})"
+            ))),
         }
-        self.check()
     }
 }

@@ -256,6 +256,40 @@ async fn a_cancelled_run_stops_promptly_and_pushes_nothing() {
     assert!(env.steps().await.contains(&("finalise".into(), "cancelled".into())));
 }
 
+/// The job is taken from this run (its token no longer accepted) while the Worker is busy:
+/// the look before the commit gets no clear "not cancelled", so nothing is pushed.
+#[tokio::test]
+async fn a_run_whose_job_token_died_commits_and_pushes_nothing() {
+    let director = vec![
+        Reply::json(json!({"action": "revise_plan", "feedback": "Say which file changes."})),
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ];
+    let mut worker = research_and_plan();
+    worker.extend(fix_with_tools());
+    let last = worker.pop().unwrap();
+    worker.push(Reply::Delay(Duration::from_secs(3), Box::new(last)));
+    let replies = worker.len();
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    let run = tokio::spawn(terarchitect_agent::run(env.config()));
+    terarchitect_testkit::eventually("the Worker's last turn", Duration::from_secs(60), || async {
+        (env.worker.requests().len() == replies).then_some(())
+    })
+    .await;
+    sqlx::query("UPDATE jobs SET job_token_hash = sha256('another run') WHERE id = $1")
+        .bind(env.job_id)
+        .execute(&env.db.pool)
+        .await
+        .unwrap();
+    let err = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(m) if m.contains("could not confirm the job is still wanted")),
+        "{err}"
+    );
+    assert_eq!(env.repo.remote_branches(), ["main"]);
+    assert!(env.github.pulls().is_empty());
+}
+
 #[tokio::test]
 async fn llm_errors_are_retried_then_fail_clearly() {
     // 429, 500, garbage and a timeout are retried; the third good-looking reply wins.

@@ -206,7 +206,6 @@ impl<'c> Job<'c> {
         Ok(reply.text)
     }
 
-    /// Commits everything and pushes the branch, unless cancelled. Returns whether a commit was made.
     /// Commits everything the Worker changed. Returns whether there was anything to commit.
     async fn commit(&self, message: String) -> Result<bool> {
         self.cancel.check_now().await?;

@@ -113,6 +113,7 @@ impl<'c> Job<'c> {
             },
             summary.trim()
         );
+        self.cancel.check_now().await?;
         gh.reply(number, &self.log.scrub(&reply), &thread.new).await?;
         self.log.log("review", "replied", format!("replied on PR #{number}"));
         Ok(Outcome {
