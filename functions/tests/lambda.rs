@@ -112,3 +112,38 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     .await;
     assert_eq!(ctx["ticket"]["title"], "Project setup");
 }
+
+/// A cold start while the database is down: the function still starts and every request
+/// gets a JSON 503 `unavailable` (not a bare 500 from a failed init).
+#[tokio::test]
+async fn a_cold_start_with_the_database_down_answers_a_json_503() {
+    let queue = TestQueue::new().await;
+    let (db_port, port) = (free_port(), free_port()); // nothing listens on db_port
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_api"));
+    cmd.env(
+        "DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:{db_port}/postgres"),
+    )
+    .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+    .env("JOB_QUEUE_URL", &queue.url)
+    .env("AWS_ENDPOINT_URL", &queue.endpoint)
+    .env("TERARCHITECT_SECRET_KEY", common::SECRET_KEY)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let _api = ProcessGroup::spawn(cmd).unwrap();
+
+    let http = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{port}/api/health");
+    let r = eventually("the api to answer", Duration::from_secs(60), || async {
+        http.get(&health)
+            .bearer_auth("tt_some-token")
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+}

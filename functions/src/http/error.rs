@@ -52,10 +52,11 @@ impl IntoResponse for Error {
                 }
                 body(status, code, e.to_string(), None)
             }
-            Error::Db(sqlx::Error::PoolTimedOut) => body(
+            // No connection to be had: the database is down, restarting or saturated.
+            Error::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the database is busy; retry shortly",
+                "the database is unavailable; retry shortly",
                 None,
             ),
             e @ (Error::Db(_) | Error::Internal(_)) => {
