@@ -624,3 +624,76 @@ async fn a_heartbeat_between_the_expiry_scan_and_the_release_keeps_the_job() {
         (JobStatus::Running, Some("h1"))
     );
 }
+
+/// A key whose request died mid-way (neither saved nor forgotten) is taken over once that
+/// request must have timed out; a finished key is replayed for a day, then free again and
+/// purged.
+#[tokio::test]
+async fn idempotency_keys_expire_and_a_dead_requests_key_is_reclaimed() {
+    use store::tokens::{Idempotent, begin_idempotent, purge_expired_idempotency_keys, save_response};
+    let db = fresh().await;
+    let token = store::tokens::insert(&db.pool, "idem", TokenKind::User, b"idem-hash")
+        .await
+        .unwrap();
+    // Makes a key look as if its request began `by` ago.
+    let age = |key: &'static str, by: &'static str| {
+        sqlx::query("UPDATE idempotency_keys SET created_at = now() - $3::interval WHERE token_id = $1 AND key = $2")
+            .bind(token)
+            .bind(key)
+            .bind(by)
+            .execute(&db.pool)
+    };
+    let mut conn = db.pool.acquire().await.unwrap();
+
+    // A request began and died: its key is "in progress" until it is old enough.
+    assert!(matches!(
+        begin_idempotent(&mut conn, token, "k1", b"req-a").await,
+        Ok(Idempotent::New)
+    ));
+    let err = begin_idempotent(&mut conn, token, "k1", b"req-a").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("still in progress")),
+        "{err:?}"
+    );
+    age("k1", "10 seconds").await.unwrap();
+    assert!(
+        begin_idempotent(&mut conn, token, "k1", b"req-a").await.is_err(),
+        "too young to reclaim"
+    );
+    age("k1", "2 minutes").await.unwrap();
+    assert!(matches!(
+        begin_idempotent(&mut conn, token, "k1", b"req-a").await,
+        Ok(Idempotent::New)
+    ));
+
+    // A finished request is replayed, and its key refused for another request, for a day.
+    save_response(&mut *conn, token, "k1", 200, &serde_json::json!({"n": 1}))
+        .await
+        .unwrap();
+    age("k1", "23 hours").await.unwrap();
+    assert!(matches!(
+        begin_idempotent(&mut conn, token, "k1", b"req-a").await,
+        Ok(Idempotent::Replay { status: 200, .. })
+    ));
+    assert!(begin_idempotent(&mut conn, token, "k1", b"req-b").await.is_err());
+    assert_eq!(purge_expired_idempotency_keys(&db.pool).await.unwrap(), 0);
+    age("k1", "25 hours").await.unwrap();
+    assert!(matches!(
+        begin_idempotent(&mut conn, token, "k1", b"req-b").await,
+        Ok(Idempotent::New)
+    ));
+
+    // The scheduler's purge drops what expired and keeps the rest.
+    assert!(matches!(
+        begin_idempotent(&mut conn, token, "k2", b"req-c").await,
+        Ok(Idempotent::New)
+    ));
+    age("k2", "25 hours").await.unwrap();
+    assert_eq!(purge_expired_idempotency_keys(&db.pool).await.unwrap(), 1);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT key FROM idempotency_keys WHERE token_id = $1")
+        .bind(token)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [("k1".to_string(),)]);
+}

@@ -35,7 +35,8 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(lambda_runtime::Error::from)?;
             tracing::info!(?r, ?p, "scheduler pass");
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
-                "resent": r.resent, "requeued": r.requeued, "failed": r.failed, "review": p,
+                "resent": r.resent, "requeued": r.requeued, "failed": r.failed, "expired_keys": r.expired_keys,
+                "review": p,
             }))
         }))
         .await

@@ -292,10 +292,13 @@ pub struct Repairs {
     pub resent: usize,
     pub requeued: usize,
     pub failed: usize,
+    /// Idempotency keys dropped after their time to live.
+    pub expired_keys: u64,
 }
 
 /// Recovers running jobs whose lease expired (their host died), as `lifecycle` says for
-/// `LeaseExpired`, and re-sends outbox rows that stayed unsent for `min_age`.
+/// `LeaseExpired`, re-sends outbox rows that stayed unsent for `min_age`, and drops
+/// idempotency keys past their time to live.
 pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
     let mut out = Repairs::default();
     for expired in store::jobs::expired_leases(&app.db, 100).await? {
@@ -314,5 +317,6 @@ pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
         out.resent += tx.commit(app).await?;
     }
     out.resent += super::queue::resend_stale(app, min_age).await?;
+    out.expired_keys = store::tokens::purge_expired_idempotency_keys(&app.db).await?;
     Ok(out)
 }

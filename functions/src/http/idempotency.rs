@@ -1,7 +1,8 @@
 //! `Idempotency-Key`: a request repeated with the same key (per token) gets the first
 //! response again instead of running twice; the same key with a different request is a
 //! 409, and so is one whose first request is still running. A failed request frees its
-//! key, so the caller may retry it.
+//! key, so the caller may retry it; so does a request that died without an answer, once
+//! a minute has passed. Keys expire after a day (`store::tokens`).
 
 use std::future::Future;
 

@@ -1,5 +1,7 @@
 //! API tokens (stored as SHA-256 hashes) and idempotency keys.
 
+use std::time::Duration;
+
 use sqlx::PgExecutor;
 use terarchitect_protocol::TokenKind;
 use uuid::Uuid;
@@ -47,11 +49,20 @@ pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
 
 /// A stored response for a repeated request, or `None` when the key is new (and now
 /// reserved for this request, until `save_response` or the transaction ends).
+#[derive(Debug)]
 pub enum Idempotent {
     New,
     Replay { status: u16, body: serde_json::Value },
 }
 
+/// How long a key's first response is replayed; after that the key is free again.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// A key still "in progress" this long after its request began belongs to a request that
+/// died (a function times out after 29 s): it may be taken again.
+pub const IN_PROGRESS_RECLAIM: Duration = Duration::from_secs(60);
+
+/// Takes the key for a new request (`New`), or answers with the first response (`Replay`).
+/// An expired key, or an in-progress one whose request died, is taken over.
 pub async fn begin_idempotent(
     db: &mut sqlx::PgConnection,
     token_id: Uuid,
@@ -59,11 +70,18 @@ pub async fn begin_idempotent(
     request_hash: &[u8],
 ) -> Result<Idempotent> {
     let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (token_id, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO idempotency_keys (token_id, key, request_hash) VALUES ($1, $2, $3) \
+         ON CONFLICT (token_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
+           response_status = NULL, response_body = NULL, created_at = now() \
+         WHERE idempotency_keys.created_at < now() - make_interval(secs => $4) \
+            OR (idempotency_keys.response_status IS NULL \
+                AND idempotency_keys.created_at < now() - make_interval(secs => $5))",
     )
     .bind(token_id)
     .bind(key)
     .bind(request_hash)
+    .bind(IDEMPOTENCY_TTL.as_secs_f64())
+    .bind(IN_PROGRESS_RECLAIM.as_secs_f64())
     .execute(&mut *db)
     .await?;
     if inserted.rows_affected() == 1 {
@@ -119,4 +137,13 @@ pub async fn forget(db: impl PgExecutor<'_>, token_id: Uuid, key: &str) -> Resul
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Deletes keys past their time to live (the scheduler's pass); returns how many.
+pub async fn purge_expired_idempotency_keys(db: impl PgExecutor<'_>) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)")
+        .bind(IDEMPOTENCY_TTL.as_secs_f64())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }
