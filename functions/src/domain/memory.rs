@@ -269,6 +269,51 @@ struct Cached {
     mentions: Vec<usize>,
 }
 
+impl Cached {
+    /// The PageRank graph over entities then passages. A row naming an id the load did not
+    /// return is skipped, never indexed blindly (a panic would fail every retrieval).
+    fn build(version: i64, rows: store::memory::GraphRows) -> Cached {
+        let entity_index: HashMap<Uuid, usize> = rows.entities.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let e = rows.entities.len();
+        let passage_index: HashMap<Uuid, usize> = rows
+            .passages
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, e + i))
+            .collect();
+        let entity = |id: &Uuid| entity_index.get(id).copied();
+        let mut edges = Vec::with_capacity(rows.facts.len() + rows.mentions.len() + rows.synonyms.len());
+        for (s, o) in &rows.facts {
+            if let (Some(s), Some(o)) = (entity(s), entity(o))
+                && s != o
+            {
+                edges.push((s as u32, o as u32, 1.0));
+            }
+        }
+        let mut mentions = vec![0usize; e];
+        for (ent, p) in &rows.mentions {
+            if let (Some(ent), Some(&p)) = (entity(ent), passage_index.get(p)) {
+                mentions[ent] += 1;
+                edges.push((ent as u32, p as u32, 1.0));
+            }
+        }
+        for (a, b, sim) in &rows.synonyms {
+            if let (Some(a), Some(b)) = (entity(a), entity(b)) {
+                edges.push((a as u32, b as u32, f64::from(*sim)));
+            }
+        }
+        Cached {
+            version,
+            graph: pagerank::Graph::new(e + rows.passages.len(), &edges),
+            entity_index,
+            entities: e,
+            passages: rows.passages,
+            passage_index,
+            mentions,
+        }
+    }
+}
+
 fn cache() -> &'static Mutex<HashMap<ProjectId, Arc<Cached>>> {
     static CACHE: OnceLock<Mutex<HashMap<ProjectId, Arc<Cached>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
@@ -285,37 +330,7 @@ async fn graph(app: &App, project_id: ProjectId, version: i64) -> Result<Arc<Cac
     }
     let mut conn = app.db.acquire().await?;
     let rows = store::memory::load_graph(&mut conn, project_id).await?;
-    let entity_index: HashMap<Uuid, usize> = rows.entities.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let e = rows.entities.len();
-    let passage_index: HashMap<Uuid, usize> = rows
-        .passages
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, e + i))
-        .collect();
-    let mut edges = Vec::with_capacity(rows.facts.len() + rows.mentions.len() + rows.synonyms.len());
-    for (s, o) in &rows.facts {
-        if s != o {
-            edges.push((entity_index[s] as u32, entity_index[o] as u32, 1.0));
-        }
-    }
-    let mut mentions = vec![0usize; e];
-    for (ent, p) in &rows.mentions {
-        mentions[entity_index[ent]] += 1;
-        edges.push((entity_index[ent] as u32, passage_index[p] as u32, 1.0));
-    }
-    for (a, b, sim) in &rows.synonyms {
-        edges.push((entity_index[a] as u32, entity_index[b] as u32, f64::from(*sim)));
-    }
-    let cached = Arc::new(Cached {
-        version,
-        graph: pagerank::Graph::new(e + rows.passages.len(), &edges),
-        entity_index,
-        entities: e,
-        passages: rows.passages,
-        passage_index,
-        mentions,
-    });
+    let cached = Arc::new(Cached::build(version, rows));
     let mut c = cache().lock().expect("cache lock");
     if c.len() > 64 {
         c.clear(); // bounded: a cold project simply reloads
@@ -427,5 +442,27 @@ mod tests {
         assert!(parse_extraction("not json").is_err());
         assert!(parse_extraction(r#"{"entities": [], "triples": [["a", "b"]]}"#).is_err());
         assert!(parse_extraction(r#"{"entities": "x", "triples": []}"#).is_err());
+    }
+
+    /// Rows naming ids the load did not return (what a torn read produced) are skipped.
+    #[test]
+    fn a_row_naming_an_id_that_was_not_loaded_is_skipped_not_a_panic() {
+        let (a, b, ghost, p, lost) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let rows = store::memory::GraphRows {
+            entities: vec![a, b],
+            passages: vec![(p, "a uses b".into())],
+            facts: vec![(a, b), (a, ghost), (ghost, b)],
+            mentions: vec![(a, p), (ghost, p), (b, lost)],
+            synonyms: vec![(a, ghost, 0.9)],
+        };
+        let c = Cached::build(7, rows);
+        assert_eq!((c.version, c.entities, c.passages.len()), (7, 2, 1));
+        assert_eq!(c.mentions, [1, 0], "only a's mention of p counts");
     }
 }

@@ -280,7 +280,19 @@ pub struct GraphRows {
     pub synonyms: Vec<(Uuid, Uuid, f32)>,
 }
 
+/// Every row of the project's memory graph, read in one REPEATABLE READ snapshot so an
+/// index committing meanwhile cannot leave a fact naming an entity the load missed.
 pub async fn load_graph(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<GraphRows> {
+    let mut tx = sqlx::Connection::begin(&mut *db).await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let rows = load_graph_rows(&mut tx, project_id).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn load_graph_rows(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<GraphRows> {
     let entities: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM memory_entities WHERE project_id = $1")
         .bind(project_id)
         .fetch_all(&mut *db)
