@@ -235,14 +235,7 @@ async fn dump_memory_and_smoke_llm_use_the_configured_endpoints() {
 #[tokio::test]
 async fn functions_read_their_secrets_from_secrets_manager() {
     let t = TestApp::new().await;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&t.queue.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
+    let aws = terarchitect_testkit::stack::emulator_config(&t.queue.endpoint).await;
     let sm = aws_sdk_secretsmanager::Client::new(&aws);
     // The RDS-managed secret shape, with a password that needs URL encoding.
     let url: url_parts::Parts = url_parts::parse(&t.db.url);

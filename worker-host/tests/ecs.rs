@@ -16,15 +16,7 @@ use terarchitect_worker_host::runtime::{AgentSpec, EcsRuntime, ExistingState, Ru
 use uuid::Uuid;
 
 async fn ecs_client(endpoint: &str) -> aws_sdk_ecs::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_ecs::Client::new(&conf)
+    aws_sdk_ecs::Client::new(&terarchitect_testkit::stack::emulator_config(endpoint).await)
 }
 
 /// A cluster and task definition of their own on moto.

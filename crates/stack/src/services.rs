@@ -158,17 +158,22 @@ impl Moto {
     }
 }
 
-/// An SQS client for the emulator at `endpoint` with static test credentials.
-pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// AWS settings for the emulator at `endpoint`: its region and static test credentials
+/// (any AWS client: SQS here, ECS in the worker host's tests).
+pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "test", "test", None, None, "testkit",
         ))
         .load()
-        .await;
-    aws_sdk_sqs::Client::new(&conf)
+        .await
+}
+
+/// An SQS client for the emulator at `endpoint`.
+pub async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&emulator_config(endpoint).await)
 }
 
 /// Creates (idempotently) the standard queue `name` and returns its URL.
