@@ -10,17 +10,58 @@
 # image, and the web toolchain (`bash web/build.sh web_install`). Idempotent: re-run to
 # update; the secret key and the worker token are created on the first run only.
 set -euo pipefail
+
+say() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
+
+# private_tmp VAR: a new private temporary file (mode 0600) in VAR, removed at exit.
+TMP_FILES=()
+private_tmp() {
+  local f; f=$(umask 077 && mktemp)
+  TMP_FILES+=("$f")
+  printf -v "$1" '%s' "$f"
+}
+cleanup() { [ ${#TMP_FILES[@]} -eq 0 ] || rm -f "${TMP_FILES[@]}"; }
+trap cleanup EXIT
+
+# ensure_secret ARN WHAT COMMAND...: gives the secret ARN a value from COMMAND's output
+# if, and only if, it has none yet. Secrets Manager answers ResourceNotFoundException for
+# a secret without a value; any other failure (throttling, network, permissions) stops the
+# deploy instead of replacing a key that stored data depends on. The value travels in a
+# 0600 file, never on a command line.
+ensure_secret() {
+  local arn=$1 what=$2; shift 2
+  local err value; private_tmp err
+  if aws secretsmanager get-secret-value --secret-id "$arn" --query VersionId --output text >/dev/null 2>"$err"; then
+    return 0
+  fi
+  if ! grep -q 'ResourceNotFoundException' "$err"; then
+    say "cannot tell whether $what exists; stopping (nothing was changed):"
+    cat "$err" >&2
+    return 1
+  fi
+  say "creating $what (first deploy)"
+  private_tmp value
+  "$@" >"$value"
+  [ -s "$value" ] || { say "no value for $what"; return 1; }
+  aws secretsmanager put-secret-value --secret-id "$arn" --secret-string "file://$value" >/dev/null
+}
+
+new_secret_key() { openssl rand -base64 32 | tr -d '\n'; }
+
+# Sourced by the tests for the functions above; run, it deploys.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 : "${STACK:?}" "${VPC_ID:?}" "${SUBNETS:?}" "${ARTIFACT_BUCKET:?}" "${AGENT_REPO:?}"
 VERSION=${VERSION:-$(git rev-parse --short HEAD)}
-say() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
 out() { aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text; }
 admin() { # admin ARGS...: runs the admin function, prints its output
-  local payload; payload=$(python3 -c 'import json,sys;print(json.dumps({"args":sys.argv[1:]}))' "$@")
+  local payload result; payload=$(python3 -c 'import json,sys;print(json.dumps({"args":sys.argv[1:]}))' "$@")
+  private_tmp result
   aws lambda invoke --function-name "$(out AdminFunctionName)" --cli-binary-format raw-in-base64-out \
-    --payload "$payload" /tmp/terarchitect-admin.json >/dev/null
-  python3 -c 'import json;d=json.load(open("/tmp/terarchitect-admin.json"));print(d.get("output") or d, end="")'
+    --payload "$payload" "$result" >/dev/null
+  python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print(d.get("output") or d, end="")' "$result"
 }
 
 say "agent image $AGENT_REPO:$VERSION (linux/arm64)"
@@ -38,22 +79,15 @@ sam deploy --stack-name "$STACK" --capabilities CAPABILITY_IAM --resolve-s3 --no
     WorkerHostArtifactUri="s3://$ARTIFACT_BUCKET/terarchitect/$VERSION/worker-host" \
     AgentImageUri="$AGENT_REPO:$VERSION"
 
-key_arn=$(out AppSecretKeyArn)
-if ! aws secretsmanager get-secret-value --secret-id "$key_arn" >/dev/null 2>&1; then
-  say "creating the secret key (first deploy)"
-  aws secretsmanager put-secret-value --secret-id "$key_arn" --secret-string "$(openssl rand -base64 32)" >/dev/null
-fi
+ensure_secret "$(out AppSecretKeyArn)" "the secret key" new_secret_key
 
 say "migrations"
-aws lambda invoke --function-name "$(out MigrateFunctionName)" /tmp/terarchitect-migrate.json >/dev/null
-grep -q '"migrated":true' /tmp/terarchitect-migrate.json || { cat /tmp/terarchitect-migrate.json; exit 1; }
+private_tmp migrated
+aws lambda invoke --function-name "$(out MigrateFunctionName)" "$migrated" >/dev/null
+grep -q '"migrated":true' "$migrated" || { cat "$migrated"; exit 1; }
 
-worker_arn=$(out WorkerTokenSecretArn)
-if ! aws secretsmanager get-secret-value --secret-id "$worker_arn" >/dev/null 2>&1; then
-  say "minting the worker hosts' token (first deploy)"
-  aws secretsmanager put-secret-value --secret-id "$worker_arn" \
-    --secret-string "$(admin mint-token --name worker-hosts --kind worker | tr -d '\n')" >/dev/null
-fi
+mint_worker_token() { admin mint-token --name worker-hosts --kind worker | tr -d '\n'; }
+ensure_secret "$(out WorkerTokenSecretArn)" "the worker hosts' token" mint_worker_token
 
 say "UI"
 bash web/build.sh web_build

@@ -105,6 +105,22 @@ web_build() (
   _web_log "trunk build --release → web/dist"
   (set -o pipefail; cd "$_WEB_DIR" && trunk build --release --locked 2>&1 | grep -v '^\s*$' | tail -n 5) \
     || { _web_die "trunk build failed"; return 1; }
+  # Trunk starts the app with an inline module script; the Content-Security-Policy the UI
+  # is served with (script-src 'self') forbids inline scripts, so it moves to a file.
+  python3 - "$_WEB_DIR/dist" <<'PY' || { _web_die "could not move the loader script out of index.html"; return 1; }
+import hashlib, pathlib, re, sys
+dist = pathlib.Path(sys.argv[1])
+index = dist / "index.html"
+html = index.read_text()
+pattern = re.compile(r'<script type="module"(?: nonce="[^"]*")?>(.*?)</script>', re.S)
+m = pattern.search(html)
+if m is None:
+    sys.exit(0 if 'src="/loader-' in html else "no inline loader script in index.html")
+body = m.group(1)
+name = "loader-" + hashlib.sha256(body.encode()).hexdigest()[:16] + ".js"
+(dist / name).write_text(body)
+index.write_text(html[:m.start()] + f'<script type="module" src="/{name}"></script>' + html[m.end():])
+PY
   local wasm
   wasm=$(ls "$_WEB_DIR"/dist/*.wasm 2>/dev/null | head -n1 || true)
   [ -n "$wasm" ] || { _web_die "no .wasm in web/dist"; return 1; }

@@ -35,6 +35,8 @@ pub struct Config {
     pub database: DatabaseSource,
     /// SQS queue that receives `{job_id}` messages.
     pub job_queue_url: String,
+    /// `JOB_DLQ_URL`: the job queue's dead-letter queue, which the scheduler drains.
+    pub job_dead_letter_url: Option<String>,
     /// 32-byte key (base64) for secrets at rest.
     pub secret_key: Option<SecretKeySource>,
     pub lease: Duration,
@@ -61,6 +63,7 @@ impl Config {
         Ok(Config {
             database: DatabaseSource::from_env()?,
             job_queue_url: var("JOB_QUEUE_URL").ok_or_else(|| anyhow::anyhow!("JOB_QUEUE_URL is not set"))?,
+            job_dead_letter_url: var("JOB_DLQ_URL"),
             secret_key,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),

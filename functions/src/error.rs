@@ -19,6 +19,9 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many writes by one token this minute; retry after this many seconds.
+    #[error("too many requests with this token; retry in {0} s")]
+    RateLimited(u64),
     #[error(transparent)]
     GitHub(#[from] crate::domain::github::GitHubError),
     #[error("database error: {0}")]

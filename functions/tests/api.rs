@@ -710,3 +710,77 @@ async fn the_committed_openapi_spec_is_current_and_served() {
     let t = TestApp::new().await;
     assert_eq!(t.get("/api/openapi.json").await.ok(), spec);
 }
+
+#[tokio::test]
+async fn a_token_writing_too_fast_gets_429_with_retry_after_and_others_do_not() {
+    use terarchitect_protocol::TokenKind;
+    let t = TestApp::new().await;
+    let pid = t.project("p").await["id"].as_str().unwrap().to_string();
+    let tid = t.ticket(&pid, "x").await["id"].as_str().unwrap().to_string();
+    let limited = common::mint(&t.db, "bob", TokenKind::User).await;
+    let patch = |n: usize| {
+        let (api, token, path) = (
+            t.api.clone(),
+            limited.clone(),
+            format!("/api/projects/{pid}/tickets/{tid}"),
+        );
+        async move {
+            TestApp::call(
+                &api,
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(json!({"title": format!("t{n}")})),
+                &[],
+            )
+            .await
+        }
+    };
+    // The limit counts per calendar minute: start early in one so it does not roll over.
+    let into_minute = || chrono::Utc::now().timestamp() % 60;
+    if into_minute() > 30 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(35);
+        while into_minute() > 30 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    for n in 0..240 {
+        assert_eq!(patch(n).await.status, StatusCode::OK, "write {n} is within the limit");
+    }
+    let over = patch(240).await;
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS, "{}", over.body);
+    assert_eq!(over.code(), "rate_limited");
+    let after: u64 = over.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&after), "retry after {after}");
+    // Reads are not limited, nor is another token.
+    let read = TestApp::call(
+        &t.api,
+        Method::GET,
+        &format!("/api/projects/{pid}/board"),
+        Some(&limited),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::OK);
+    t.patch(
+        &format!("/api/projects/{pid}/tickets/{tid}"),
+        json!({"title": "by alice"}),
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test]
+async fn the_ui_and_its_api_are_served_with_the_security_headers() {
+    let t = TestApp::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>ui</title>").unwrap();
+    let router = terarchitect_functions::http::api_router_with_ui(t.app.clone(), dir.path());
+    for path in ["/", "/projects/some/board", "/api/projects"] {
+        let r = TestApp::call(&router, Method::GET, path, Some(&t.user_token), None, &[]).await;
+        for (name, value) in terarchitect_functions::http::SECURITY_HEADERS {
+            assert_eq!(r.headers[name], value, "{name} on {path}");
+        }
+    }
+}

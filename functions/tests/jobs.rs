@@ -17,6 +17,14 @@ async fn ticket_in_progress(t: &TestApp) -> (String, String, String) {
     (pid, tid, jid)
 }
 
+/// The scheduler's timing with no grace for unsent outbox rows.
+fn no_outbox_grace() -> jobs::RepairTiming {
+    jobs::RepairTiming {
+        outbox_grace: Duration::ZERO,
+        ..Default::default()
+    }
+}
+
 async fn claim(t: &TestApp, jid: &str, host: &str) -> common::Resp {
     t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": host}))
         .await
@@ -89,14 +97,59 @@ async fn unsent_outbox_rows_are_resent_by_the_scheduler() {
         .unwrap();
     tx.commit().await.unwrap();
     assert!(t.queued_job_ids().await.is_empty());
-    let r = jobs::repair(&t.app, Duration::ZERO).await.unwrap();
+    let r = jobs::repair(&t.app, no_outbox_grace()).await.unwrap();
     assert_eq!(r.resent, 1);
     assert_eq!(
-        jobs::repair(&t.app, Duration::ZERO).await.unwrap().resent,
+        jobs::repair(&t.app, no_outbox_grace()).await.unwrap().resent,
         0,
         "sent rows are not sent again"
     );
     assert_eq!(t.queued_job_ids().await, vec![job.id.to_string()]);
+}
+
+/// Moves the job's last sends `minutes` into the past.
+async fn sent_minutes_ago(t: &TestApp, jid: &str, minutes: i32) {
+    sqlx::query("UPDATE outbox SET sent_at = now() - make_interval(mins => $2) WHERE job_id = $1::uuid")
+        .bind(jid)
+        .bind(minutes)
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_queued_job_whose_message_was_lost_is_sent_again_less_and_less_often() {
+    let t = TestApp::new().await;
+    let (_, _, jid) = ticket_in_progress(&t).await;
+    // The message is lost (a host deleted it and died, the queue was purged...).
+    t.queue
+        .client
+        .purge_queue()
+        .queue_url(&t.queue.url)
+        .send()
+        .await
+        .unwrap();
+    let timing = jobs::RepairTiming::default(); // resend after 10 minutes
+    assert_eq!(
+        jobs::repair(&t.app, timing).await.unwrap().unclaimed,
+        0,
+        "sent just now"
+    );
+
+    sent_minutes_ago(&t, &jid, 11).await;
+    assert_eq!(jobs::repair(&t.app, timing).await.unwrap().unclaimed, 1);
+    assert_eq!(t.queued_job_ids().await, vec![jid.clone()]);
+
+    // The second send waits twice as long.
+    sent_minutes_ago(&t, &jid, 11).await;
+    assert_eq!(jobs::repair(&t.app, timing).await.unwrap().unclaimed, 0);
+    sent_minutes_ago(&t, &jid, 21).await;
+    assert_eq!(jobs::repair(&t.app, timing).await.unwrap().unclaimed, 1);
+
+    // A claimed job is not sent again, however old its messages.
+    claim(&t, &jid, "h1").await.ok();
+    sent_minutes_ago(&t, &jid, 600).await;
+    assert_eq!(jobs::repair(&t.app, timing).await.unwrap().unclaimed, 0);
 }
 
 #[tokio::test]
@@ -191,7 +244,7 @@ async fn a_dead_host_is_noticed_by_the_scheduler_and_the_job_requeued() {
         .execute(&t.db.pool)
         .await
         .unwrap();
-    let r = jobs::repair(&t.app, Duration::ZERO).await.unwrap();
+    let r = jobs::repair(&t.app, no_outbox_grace()).await.unwrap();
     assert_eq!((r.requeued, r.resent), (1, 1));
     assert_eq!(t.queued_job_ids().await, vec![jid.clone()]);
     let again = claim(&t, &jid, "h2").await.ok();

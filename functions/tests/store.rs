@@ -360,6 +360,71 @@ async fn one_active_job_per_ticket_and_lease_rules() {
     );
 }
 
+const LIMITS: store::jobs::LogLimits = store::jobs::LogLimits::DEFAULT;
+
+#[tokio::test]
+async fn a_jobs_log_stops_at_its_limits_and_says_how_much_it_dropped() {
+    let db = fresh().await;
+    let p = project(&db).await;
+    let (t, job) = queued_job(&db, p).await;
+    let ev = |summary: &str| NewJobEvent {
+        phase: "p".into(),
+        step: "s".into(),
+        summary: summary.into(),
+        input_tokens: 1,
+        ..Default::default()
+    };
+    // 10 events or 40 bytes ("p" + "s" + the summary per event).
+    let limits = store::jobs::LogLimits {
+        max_events: 10,
+        max_bytes: 40,
+    };
+    let append = |batch: Vec<NewJobEvent>| {
+        let pool = db.pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let n = store::jobs::append_events(&mut tx, job.id, &batch, limits)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            n
+        }
+    };
+    assert_eq!(append(vec![ev("12345678"), ev("12345678")]).await, 2); // 20 bytes
+    // The second line would pass 40 bytes: it and every later one are dropped.
+    assert_eq!(append(vec![ev("1234"), ev("123456789012345678"), ev("1")]).await, 1);
+    let all = store::jobs::events(&db.pool, job.id, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert_eq!(all[3].step, "log-limit");
+    assert!(all[3].summary.contains("2 later lines dropped"), "{}", all[3].summary);
+    // Later batches only grow the count, and their tokens still count.
+    assert_eq!(append(vec![ev("1"), ev("2"), ev("3")]).await, 0);
+    let all = store::jobs::events(&db.pool, job.id, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all[3].summary.contains("5 later lines dropped"), "{}", all[3].summary);
+    let ticket = store::tickets::get(&db.pool, p, t).await.unwrap();
+    assert_eq!(ticket.input_tokens, 8);
+
+    // The line limit: 9 lines and the marker.
+    let (_, other) = queued_job(&db, project(&db).await).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let many: Vec<NewJobEvent> = (0..15).map(|_| ev("")).collect();
+    let limits = store::jobs::LogLimits {
+        max_events: 10,
+        max_bytes: 1 << 20,
+    };
+    assert_eq!(
+        store::jobs::append_events(&mut tx, other.id, &many, limits)
+            .await
+            .unwrap(),
+        9
+    );
+    tx.commit().await.unwrap();
+    let all = store::jobs::events(&db.pool, other.id, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all[9].summary.contains("6 later lines dropped"), "{}", all[9].summary);
+}
+
 #[tokio::test]
 async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
     let db = fresh().await;
@@ -377,13 +442,13 @@ async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
     let dup = Uuid::new_v4();
     let mut tx = db.pool.begin().await.unwrap();
     assert_eq!(
-        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("b", None)])
+        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("b", None)], LIMITS)
             .await
             .unwrap(),
         2
     );
     assert_eq!(
-        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("c", None)])
+        store::jobs::append_events(&mut tx, job.id, &[ev("a", Some(dup)), ev("c", None)], LIMITS)
             .await
             .unwrap(),
         1

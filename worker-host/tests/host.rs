@@ -202,6 +202,42 @@ async fn malformed_messages_unknown_jobs_and_an_api_outage_lose_nothing() {
 }
 
 #[tokio::test]
+async fn a_job_whose_message_went_to_the_dead_letter_queue_in_an_outage_runs_once_after_it() {
+    let queue = terarchitect_testkit::TestQueue::with_dead_letters(2).await;
+    let dlq = queue.dead_letter_url.clone().unwrap();
+    let env = Env::without_api_on(queue).await;
+    let job = env.queue_job("--pr https://github.com/acme/shop/pull/3").await;
+    let host = RunningHost::docker(env.config(1)).await;
+
+    // The API stays down for longer than two receives: the message is parked.
+    eventually("the message reaches the dead-letter queue", secs(60), || async {
+        (env.messages_in_queue().await == 0 && env.queue.count(&dlq).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(env.job(job).await.status, JobStatus::Queued);
+
+    // The API is back; the scheduler's pass redrives the dead letter.
+    let env = env.start_api().await;
+    let r = domain::jobs::repair(&env.app, domain::jobs::RepairTiming::default())
+        .await
+        .unwrap();
+    assert_eq!(r.redriven, 1, "{r:?}");
+    let done = wait_status(&env, job, JobStatus::Succeeded, 60).await;
+    assert_eq!(done.attempt, 1, "ran once");
+    assert_eq!(env.queue.count(&dlq).await, 0);
+    eventually("every message settled", secs(30), || async {
+        (env.messages_in_queue().await == 0).then_some(())
+    })
+    .await;
+    // Nothing left to redrive, nothing to resend.
+    let again = domain::jobs::repair(&env.app, domain::jobs::RepairTiming::default())
+        .await
+        .unwrap();
+    assert_eq!((again.redriven, again.unclaimed), (0, 0));
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_docker_engine_leaves_the_job_queued() {
     let env = Env::new().await;
     let mut cfg = env.config(1);

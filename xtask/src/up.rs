@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use terarchitect_stack::functions::{Functions, worker_host};
 use terarchitect_stack::process::cargo;
-use terarchitect_stack::{Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue, sqs_client, wait_http};
+use terarchitect_stack::{
+    Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue_with_dead_letters, sqs_client, wait_http,
+};
 
 use crate::{Paths, Signals, agent_image, env_or, log, port, run};
 
@@ -24,6 +26,7 @@ fn up_env(pg_port: u16, moto_port: u16) -> Env {
         &endpoint,
         &env_or("TERARCHITECT_SECRET_KEY", DEV_SECRET_KEY),
     )
+    .set("JOB_DLQ_URL", format!("{endpoint}/123456789012/{QUEUE}-dlq"))
 }
 
 /// `./dev admin ARGS` and `./dev token`: the operator CLI against the `up` stack.
@@ -121,7 +124,8 @@ pub async fn up() -> Result<()> {
         up_env(pg_port, moto_port)
     };
     let endpoint = format!("http://127.0.0.1:{moto_port}");
-    create_queue(&sqs_client(&endpoint).await, QUEUE, 120).await?;
+    // As deployed (infra/template.yaml): five receives, then the dead-letter queue.
+    create_queue_with_dead_letters(&sqs_client(&endpoint).await, QUEUE, 120, 5).await?;
     log("building the functions");
     crate::cargo_with(&env, &["build", "-p", "terarchitect-functions", "--bins"])?;
     let functions = Functions::new(paths.target.join("debug"), env.clone());

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use functions::{Env, Log};
 pub use process::ProcessGroup;
-pub use services::{Moto, Postgres, create_queue, emulator_config, sqs_client};
+pub use services::{Moto, Postgres, create_queue, create_queue_with_dead_letters, emulator_config, sqs_client};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;

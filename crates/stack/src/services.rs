@@ -189,3 +189,34 @@ pub async fn create_queue(client: &aws_sdk_sqs::Client, name: &str, visibility_t
         .await?;
     Ok(out.queue_url().ok_or("no queue url")?.to_string())
 }
+
+/// A job queue as deployed: `name` parks a message received `max_receive_count` times
+/// in the dead-letter queue `{name}-dlq`. Returns both URLs (queue, dead letters).
+pub async fn create_queue_with_dead_letters(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_timeout_secs: u32,
+    max_receive_count: u32,
+) -> Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let dlq = create_queue(client, &format!("{name}-dlq"), visibility_timeout_secs).await?;
+    let attrs = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await?;
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&A::QueueArn))
+        .ok_or("the dead-letter queue has no ARN")?;
+    let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max_receive_count}"}}"#);
+    let out = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(A::VisibilityTimeout, visibility_timeout_secs.to_string())
+        .attributes(A::RedrivePolicy, policy)
+        .send()
+        .await?;
+    Ok((out.queue_url().ok_or("no queue url")?.to_string(), dlq))
+}

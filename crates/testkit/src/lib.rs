@@ -75,17 +75,63 @@ pub struct TestQueue {
     pub client: aws_sdk_sqs::Client,
     pub url: String,
     pub endpoint: String,
+    /// Set by [`TestQueue::with_dead_letters`].
+    pub dead_letter_url: Option<String>,
 }
 
 impl TestQueue {
     pub async fn new() -> TestQueue {
         let endpoint = env("TERARCHITECT_TEST_SQS_URL");
         let client = sqs_client(&endpoint).await;
-        let name = format!("jobs-{}", uuid::Uuid::new_v4().simple());
-        let url = terarchitect_stack::create_queue(&client, &name, 30)
+        let url = terarchitect_stack::create_queue(&client, &Self::name(), 30)
             .await
             .expect("create queue on the SQS emulator");
-        TestQueue { client, url, endpoint }
+        TestQueue {
+            client,
+            url,
+            endpoint,
+            dead_letter_url: None,
+        }
+    }
+
+    /// A queue that parks a message received `max_receive_count` times in a dead-letter
+    /// queue, as deployed.
+    pub async fn with_dead_letters(max_receive_count: u32) -> TestQueue {
+        let endpoint = env("TERARCHITECT_TEST_SQS_URL");
+        let client = sqs_client(&endpoint).await;
+        let (url, dlq) =
+            terarchitect_stack::create_queue_with_dead_letters(&client, &Self::name(), 30, max_receive_count)
+                .await
+                .expect("create queues on the SQS emulator");
+        TestQueue {
+            client,
+            url,
+            endpoint,
+            dead_letter_url: Some(dlq),
+        }
+    }
+
+    fn name() -> String {
+        format!("jobs-{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// Messages in the queue at `url`, visible or not.
+    pub async fn count(&self, url: &str) -> i64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .map(|k| attrs.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0))
+            .sum()
     }
 
     /// Receives everything currently visible (short polls until one comes back empty),

@@ -32,6 +32,9 @@ enum Cmd {
         /// `user` for people and the UI, `worker` for worker hosts.
         #[arg(long, default_value = "user")]
         kind: String,
+        /// Its own limit of writes per minute (default: 240 for a user, 3000 for a worker).
+        #[arg(long)]
+        writes_per_minute: Option<u32>,
     },
     /// Make sure a ticket has a queued job in the queue: re-send a queued job's message,
     /// retry a failed or cancelled one, or queue a new one. A running job is refused.
@@ -60,10 +63,19 @@ enum Cmd {
 async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
     let mut out = String::new();
     match cmd {
-        Cmd::MintToken { name, kind } => {
+        Cmd::MintToken {
+            name,
+            kind,
+            writes_per_minute,
+        } => {
             let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be user or worker"))?;
+            let limit = writes_per_minute
+                .map(|n| i32::try_from(n).ok().filter(|n| *n > 0))
+                .map(|n| n.ok_or_else(|| anyhow::anyhow!("--writes-per-minute must be from 1 to {}", i32::MAX)))
+                .transpose()?;
             let token = crypto::new_token(if kind == TokenKind::User { "tt_" } else { "tw_" });
-            store::tokens::insert(&app.db, &name, kind, &crypto::hash_token(&token)).await?;
+            let id = store::tokens::insert(&app.db, &name, kind, &crypto::hash_token(&token)).await?;
+            store::tokens::set_writes_per_minute(&app.db, id, limit).await?;
             writeln!(out, "{token}")?;
         }
         Cmd::RequeueTicket { ticket } => {

@@ -1,5 +1,6 @@
-//! The scheduler: re-sends jobs whose enqueue did not complete, recovers jobs whose host
-//! stopped heartbeating, and polls the pull requests of tickets In Review for new reviewer
+//! The scheduler: re-sends jobs whose enqueue did not complete, whose message went to the
+//! dead-letter queue (`JOB_DLQ_URL`) or went missing (`REQUEUE_UNCLAIMED_AFTER_SECONDS`,
+//! default 600), recovers jobs whose host stopped heartbeating, and polls the pull requests of tickets In Review for new reviewer
 //! comments (queueing `review` jobs). On Lambda it runs once per EventBridge tick;
 //! elsewhere (`./dev up`, a single box) it repairs every `SCHEDULER_EVERY_SECONDS`
 //! (default 10) and polls pull requests every `REVIEW_POLL_EVERY_SECONDS` (default 60,
@@ -13,9 +14,6 @@ use terarchitect_functions::{
     runtime,
 };
 
-/// Outbox rows younger than this are still being sent by the request that wrote them.
-const OUTBOX_GRACE: Duration = Duration::from_secs(10);
-
 fn seconds(var: &str, default: u64) -> Duration {
     Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
 }
@@ -24,18 +22,24 @@ fn seconds(var: &str, default: u64) -> Duration {
 async fn main() -> anyhow::Result<()> {
     runtime::init_tracing();
     let app = App::from_config(&Config::from_env()?, 2).await?;
+    let timing = jobs::RepairTiming {
+        unclaimed_after: seconds(
+            "REQUEUE_UNCLAIMED_AFTER_SECONDS",
+            jobs::RepairTiming::default().unclaimed_after.as_secs(),
+        ),
+        ..Default::default()
+    };
     if std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok() {
         let app = &app;
         return lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-            let r = jobs::repair(app, OUTBOX_GRACE)
-                .await
-                .map_err(lambda_runtime::Error::from)?;
+            let r = jobs::repair(app, timing).await.map_err(lambda_runtime::Error::from)?;
             let p = review::poll_pull_requests(app)
                 .await
                 .map_err(lambda_runtime::Error::from)?;
             tracing::info!(?r, ?p, "scheduler pass");
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
                 "resent": r.resent, "requeued": r.requeued, "failed": r.failed, "expired_keys": r.expired_keys,
+                "unclaimed": r.unclaimed, "redriven": r.redriven,
                 "review": p,
             }))
         }))
@@ -46,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let poll_every = seconds("REVIEW_POLL_EVERY_SECONDS", 60);
     let mut next_poll = tokio::time::Instant::now();
     loop {
-        match jobs::repair(&app, OUTBOX_GRACE).await {
+        match jobs::repair(&app, timing).await {
             Ok(r) if r != jobs::Repairs::default() => tracing::info!(?r, "scheduler pass"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),

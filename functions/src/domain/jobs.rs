@@ -9,7 +9,7 @@ use terarchitect_protocol::{
 };
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
-use super::queue::JobTx;
+use super::queue::{self, JobTx};
 use super::{App, crypto};
 use crate::store;
 use crate::{Error, JobConflict, Result};
@@ -211,7 +211,7 @@ pub async fn retry(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Jo
 pub async fn append_events(app: &App, job_id: JobId, batch: &EventBatch) -> Result<u64> {
     batch.validate()?;
     let mut tx = app.db.begin().await?;
-    let n = store::jobs::append_events(&mut tx, job_id, &batch.events).await?;
+    let n = store::jobs::append_events(&mut tx, job_id, &batch.events, store::jobs::LogLimits::DEFAULT).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -294,12 +294,38 @@ pub struct Repairs {
     pub failed: usize,
     /// Idempotency keys dropped after their time to live.
     pub expired_keys: u64,
+    /// Queued jobs whose message was lost, sent again ([`queue::resend_unclaimed`]).
+    pub unclaimed: usize,
+    /// Jobs sent again from the dead-letter queue ([`queue::redrive_dead_letters`]).
+    pub redriven: usize,
+}
+
+/// How long [`repair`] waits before it decides a message went missing.
+#[derive(Debug, Clone, Copy)]
+pub struct RepairTiming {
+    /// Outbox rows younger than this are still being sent by the request that wrote them.
+    pub outbox_grace: Duration,
+    /// A queued job unclaimed this long after its last message is sent again. In AWS this
+    /// is the queue's visibility timeout × maxReceiveCount (a message that kept failing is
+    /// in the dead-letter queue by then).
+    pub unclaimed_after: Duration,
+}
+
+impl Default for RepairTiming {
+    fn default() -> Self {
+        RepairTiming {
+            outbox_grace: Duration::from_secs(10),
+            unclaimed_after: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Recovers running jobs whose lease expired (their host died), as `lifecycle` says for
-/// `LeaseExpired`, re-sends outbox rows that stayed unsent for `min_age`, and drops
-/// idempotency keys past their time to live.
-pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
+/// `LeaseExpired`; re-sends outbox rows that stayed unsent, dead letters whose job is
+/// still queued and queued jobs whose message went missing; drops idempotency keys past
+/// their time to live. So an outage of the API or the database longer than the queue's
+/// retries leaves no ticket In Progress forever.
+pub async fn repair(app: &App, timing: RepairTiming) -> Result<Repairs> {
     let mut out = Repairs::default();
     for expired in store::jobs::expired_leases(&app.db, 100).await? {
         let mut tx = JobTx::begin(app).await?;
@@ -316,7 +342,10 @@ pub async fn repair(app: &App, min_age: Duration) -> Result<Repairs> {
         }
         out.resent += tx.commit(app).await?;
     }
-    out.resent += super::queue::resend_stale(app, min_age).await?;
+    out.resent += queue::resend_stale(app, timing.outbox_grace).await?;
+    out.redriven = queue::redrive_dead_letters(app).await?;
+    out.unclaimed = queue::resend_unclaimed(app, timing.unclaimed_after).await?;
     out.expired_keys = store::tokens::purge_expired_idempotency_keys(&app.db).await?;
+    store::tokens::purge_rate_windows(&app.db).await?;
     Ok(out)
 }

@@ -49,7 +49,9 @@ impl App {
     pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
         let resolved = cfg.resolve().await?;
         let db = crate::store::connect(&resolved.database_url, max_connections).await?;
-        let queue = JobQueue::from_env(cfg.job_queue_url.clone()).await;
+        let queue = JobQueue::from_env(cfg.job_queue_url.clone())
+            .await
+            .with_dead_letters(cfg.job_dead_letter_url.clone());
         let secrets = resolved
             .secret_key
             .as_deref()

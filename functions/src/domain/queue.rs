@@ -14,11 +14,23 @@ use crate::{Error, Result};
 pub struct JobQueue {
     client: Client,
     url: String,
+    /// Where the queue parks messages no host could process (its redrive policy's target).
+    dead_letter_url: Option<String>,
 }
 
 impl JobQueue {
     pub fn new(client: Client, url: String) -> Self {
-        JobQueue { client, url }
+        JobQueue {
+            client,
+            url,
+            dead_letter_url: None,
+        }
+    }
+
+    /// The queue's dead-letter queue, drained back by [`redrive_dead_letters`].
+    pub fn with_dead_letters(mut self, url: Option<String>) -> Self {
+        self.dead_letter_url = url;
+        self
     }
 
     /// Region, credentials and endpoint (`AWS_ENDPOINT_URL` for emulators) from the environment.
@@ -151,4 +163,84 @@ pub async fn resend_stale(app: &App, min_age: Duration) -> Result<usize> {
         tx.commit().await?;
         resent += rows.len();
     }
+}
+
+/// Jobs still `queued` this long after their last message was sent are sent again (the
+/// message was lost: parked in the dead-letter queue without a redrive, deleted by a host
+/// that crashed mid-settle, purged). Each further send waits twice as long, up to 16×, so a
+/// job waiting for a free host does not pile up messages. Duplicates are harmless: a job is
+/// claimed once.
+pub async fn resend_unclaimed(app: &App, after: Duration) -> Result<usize> {
+    let mut resent = 0;
+    loop {
+        let mut tx = JobTx::begin(app).await?;
+        let jobs = store::jobs::lock_unclaimed(&mut tx, after, 100).await?;
+        if jobs.is_empty() {
+            return Ok(resent);
+        }
+        for job_id in jobs {
+            tx.requeue(job_id).await?;
+        }
+        resent += tx.commit(app).await?;
+    }
+}
+
+/// Drains the dead-letter queue: a message whose job is still `queued` is sent again
+/// through the outbox (the hosts gave up on it while the API or database was down); any
+/// other is settled and deleted, the database being the truth. Returns how many jobs
+/// were sent again.
+pub async fn redrive_dead_letters(app: &App) -> Result<usize> {
+    let Some(dlq) = app.queue.dead_letter_url.as_deref() else {
+        return Ok(0);
+    };
+    let unavailable = |e: String| Error::Unavailable(format!("dead-letter queue: {e}"));
+    let mut redriven = 0;
+    // Bounded per pass: a flood of dead letters is worked off over several passes.
+    for _ in 0..10 {
+        let out = app
+            .queue
+            .client
+            .receive_message()
+            .queue_url(dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let body = m.body().unwrap_or_default();
+            match serde_json::from_str::<JobMessage>(body) {
+                Ok(msg) => {
+                    let mut tx = JobTx::begin(app).await?;
+                    match store::jobs::lock_state(&mut tx, msg.job_id).await {
+                        Ok((job, _)) if job.status == terarchitect_protocol::JobStatus::Queued => {
+                            tx.requeue(job.id).await?;
+                            redriven += tx.commit(app).await?;
+                        }
+                        Ok(_) | Err(Error::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => {
+                    let head: String = body.chars().take(200).collect();
+                    tracing::error!(error = %e, body = %head, "dead-letter message is not a job message: dropped");
+                }
+            }
+            if let Some(handle) = m.receipt_handle() {
+                app.queue
+                    .client
+                    .delete_message()
+                    .queue_url(dlq)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            }
+        }
+    }
+    Ok(redriven)
 }

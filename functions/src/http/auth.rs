@@ -1,6 +1,7 @@
 //! Bearer authentication: user tokens (UI), worker-host tokens, and job tokens (agents).
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::request::Parts;
 use terarchitect_protocol::{Job, TokenKind};
 
@@ -20,14 +21,38 @@ fn bearer(parts: &Parts) -> Result<&str> {
         .ok_or(Error::Unauthenticated)
 }
 
+/// Writes a token may make per minute unless it has its own limit (`mint-token
+/// --writes-per-minute`): a person's (the UI's) and a job's agent's are generous for their
+/// use; a worker token is shared by every host of a deployment.
+fn writes_per_minute(kind: TokenKind) -> i32 {
+    match kind {
+        TokenKind::User => 240,
+        TokenKind::Worker => 3000,
+    }
+}
+const AGENT_WRITES_PER_MINUTE: i32 = 600;
+
+/// Counts a write (any method but GET and HEAD) against the token's minute; over `limit`,
+/// a 429 saying when the minute ends.
+async fn limit_writes(parts: &Parts, state: &State, hash: &[u8], limit: i32) -> Result<()> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(());
+    }
+    let (hits, secs_left) = tokens::count_write(&state.db, hash).await?;
+    if hits > limit {
+        return Err(Error::RateLimited(secs_left.ceil().max(1.0) as u64));
+    }
+    Ok(())
+}
+
 async fn api_token(parts: &Parts, state: &State, kind: TokenKind) -> Result<ApiToken> {
-    let token = bearer(parts)?;
-    let found = tokens::find(&state.db, &crypto::hash_token(token))
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let hash = crypto::hash_token(bearer(parts)?);
+    let found = tokens::find(&state.db, &hash).await?.ok_or(Error::Unauthenticated)?;
     if found.kind != kind {
         return Err(Error::Forbidden("this token may not call this API"));
     }
+    let limit = found.writes_per_minute.unwrap_or_else(|| writes_per_minute(kind));
+    limit_writes(parts, state, &hash, limit).await?;
     Ok(found)
 }
 
@@ -57,6 +82,9 @@ pub struct JobAgent(pub Job);
 impl FromRequestParts<State> for JobAgent {
     type Rejection = Error;
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self> {
-        jobs::authenticate_job_token(state, bearer(parts)?).await.map(JobAgent)
+        let token = bearer(parts)?;
+        let job = jobs::authenticate_job_token(state, token).await?;
+        limit_writes(parts, state, &crypto::hash_token(token), AGENT_WRITES_PER_MINUTE).await?;
+        Ok(JobAgent(job))
     }
 }

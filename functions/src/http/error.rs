@@ -37,6 +37,11 @@ impl IntoResponse for Error {
             }
             Error::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, None),
             Error::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, None),
+            e @ Error::RateLimited(after) => {
+                let mut r = body(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string(), None);
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, after.into());
+                r
+            }
             Error::GitHub(e) => {
                 let (status, code) = match &e {
                     GitHubError::NoPullRequest => (StatusCode::NOT_FOUND, "no_pull_request"),

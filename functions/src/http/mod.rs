@@ -71,18 +71,39 @@ pub fn api_router(app: App) -> Router {
         .with_state(Arc::new(app))
 }
 
+/// The headers the UI and the API are served with, here and by CloudFront in AWS
+/// (infra/template.yaml's `SecurityHeaders`, which a test holds to these): one origin for
+/// everything (the WASM app needs 'wasm-unsafe-eval'), no inline scripts, never framed.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; \
+         object-src 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
 /// The API plus the built UI from `dir` on the same origin (single-box deployments and
 /// browser tests; in AWS, CloudFront serves the UI from S3). Unknown non-API paths get
 /// `index.html` so the UI's own routes survive a reload.
 pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
     let index = tower_http::services::ServeFile::new(dir.join("index.html"));
     let ui = tower_http::services::ServeDir::new(dir).fallback(index);
-    api_routes_and_doc()
+    let mut router = api_routes_and_doc()
         .route("/api/{*rest}", axum::routing::any(error::not_found)) // unknown API paths stay JSON 404s
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback_service(ui)
-        .with_state(Arc::new(app))
+        .fallback_service(ui);
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::HeaderName::from_static(name),
+            axum::http::HeaderValue::from_static(value),
+        ));
+    }
+    router.with_state(Arc::new(app))
 }
 
 /// The worker-host and agent API (`worker-api` function).

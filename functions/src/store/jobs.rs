@@ -319,14 +319,38 @@ impl From<EventRow> for JobEvent {
     }
 }
 
+/// How much log one job may store: a runaway agent (or a test suite printing megabytes)
+/// must not fill the database. What comes after is counted, not stored.
+#[derive(Debug, Clone, Copy)]
+pub struct LogLimits {
+    pub max_events: i64,
+    /// Bytes of phase, step, summary and raw output together.
+    pub max_bytes: i64,
+}
+
+impl LogLimits {
+    pub const DEFAULT: LogLimits = LogLimits {
+        max_events: 20_000,
+        max_bytes: 32 << 20,
+    };
+}
+
+fn event_bytes(e: &NewJobEvent) -> i64 {
+    (e.phase.len() + e.step.len() + e.summary.len() + e.raw_output.as_ref().map_or(0, String::len)) as i64
+}
+
 /// Appends a batch in order. Events whose `event_id` was already stored are skipped, so
-/// a sender may re-send a batch it is unsure about. Returns how many were new.
-pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent]) -> Result<u64> {
+/// a sender may re-send a batch it is unsure about. Past `limits` events are dropped: the
+/// first drop adds one `log-limit` event, whose summary then keeps the count of dropped
+/// lines (their tokens still count). Returns how many were stored.
+pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent], limits: LogLimits) -> Result<u64> {
     // The job row lock orders concurrent appenders: seq follows commit order.
-    let (last,): (i64,) = sqlx::query_as("SELECT last_event_seq FROM jobs WHERE id = $1 FOR UPDATE")
-        .bind(job_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let (last, stored_bytes, dropped, limit_seq): (i64, i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT last_event_seq, event_bytes, events_dropped, log_limit_seq FROM jobs WHERE id = $1 FOR UPDATE",
+    )
+    .bind(job_id)
+    .fetch_one(&mut **tx)
+    .await?;
     let ids: Vec<Option<Uuid>> = events.iter().map(|e| e.event_id).collect();
     let known: Vec<(Uuid,)> =
         sqlx::query_as("SELECT event_id FROM job_events WHERE job_id = $1 AND event_id = ANY($2::uuid[])")
@@ -335,40 +359,98 @@ pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent
             .fetch_all(&mut **tx)
             .await?;
     let mut seen: std::collections::HashSet<Uuid> = known.into_iter().map(|(id,)| id).collect();
-    let fresh: Vec<&NewJobEvent> = events
+    let all_fresh: Vec<&NewJobEvent> = events
         .iter()
         .filter(|e| e.event_id.is_none_or(|id| seen.insert(id)))
         .collect();
-    if fresh.is_empty() {
+    if all_fresh.is_empty() {
         return Ok(0);
     }
+    let (input_tokens, output_tokens) = (
+        all_fresh.iter().map(|e| e.input_tokens).sum::<i64>(),
+        all_fresh.iter().map(|e| e.output_tokens).sum::<i64>(),
+    );
+    // Keep the longest prefix that fits (once a line is dropped, all later ones are too,
+    // so the stored log never has holes in its middle).
+    let mut fresh = Vec::with_capacity(all_fresh.len());
+    let mut bytes = stored_bytes;
+    if limit_seq.is_none() {
+        for e in &all_fresh {
+            let size = event_bytes(e);
+            if last + fresh.len() as i64 >= limits.max_events - 1 || bytes + size > limits.max_bytes {
+                break;
+            }
+            bytes += size;
+            fresh.push(*e);
+        }
+    }
+    let newly_dropped = (all_fresh.len() - fresh.len()) as i64;
     let now = Utc::now();
-    sqlx::query(
-        "INSERT INTO job_events (job_id, seq, event_id, at, phase, step, summary, raw_output, input_tokens, output_tokens) \
-         SELECT $1, $2 + ord, ev, at, ph, st, su, ro, it, ot FROM UNNEST($3::uuid[], $4::timestamptz[], $5::text[], \
-           $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS x(ev, at, ph, st, su, ro, it, ot, ord)",
-    )
-    .bind(job_id)
-    .bind(last)
-    .bind(fresh.iter().map(|e| e.event_id).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.at.unwrap_or(now)).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.phase.clone()).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.step.clone()).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.summary.clone()).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.raw_output.clone()).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
-    .bind(fresh.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
+    if !fresh.is_empty() {
+        sqlx::query(
+            "INSERT INTO job_events (job_id, seq, event_id, at, phase, step, summary, raw_output, input_tokens, output_tokens) \
+             SELECT $1, $2 + ord, ev, at, ph, st, su, ro, it, ot FROM UNNEST($3::uuid[], $4::timestamptz[], $5::text[], \
+               $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS x(ev, at, ph, st, su, ro, it, ot, ord)",
+        )
+        .bind(job_id)
+        .bind(last)
+        .bind(fresh.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.at.unwrap_or(now)).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.phase.clone()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.step.clone()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.summary.clone()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.raw_output.clone()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.input_tokens).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|e| e.output_tokens).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
     let n = fresh.len() as i64;
+    let mut seq = last + n;
+    let mut new_limit_seq = limit_seq;
+    if newly_dropped > 0 {
+        let total = dropped + newly_dropped;
+        let summary = format!(
+            "Log limit of this job reached ({} lines or {} MiB): {total} later lines dropped",
+            limits.max_events,
+            limits.max_bytes >> 20
+        );
+        match limit_seq {
+            Some(at) => {
+                sqlx::query("UPDATE job_events SET summary = $3 WHERE job_id = $1 AND seq = $2")
+                    .bind(job_id)
+                    .bind(at)
+                    .bind(&summary)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            None => {
+                seq += 1;
+                new_limit_seq = Some(seq);
+                sqlx::query(
+                    "INSERT INTO job_events (job_id, seq, at, phase, step, summary, input_tokens, output_tokens) \
+                     VALUES ($1, $2, $3, 'agent', 'log-limit', $4, 0, 0)",
+                )
+                .bind(job_id)
+                .bind(seq)
+                .bind(now)
+                .bind(&summary)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
     sqlx::query(
-        "UPDATE jobs SET last_event_seq = last_event_seq + $2, input_tokens = input_tokens + $3, \
-         output_tokens = output_tokens + $4 WHERE id = $1",
+        "UPDATE jobs SET last_event_seq = $2, input_tokens = input_tokens + $3, output_tokens = output_tokens + $4, \
+         event_bytes = $5, events_dropped = events_dropped + $6, log_limit_seq = $7 WHERE id = $1",
     )
     .bind(job_id)
-    .bind(n)
-    .bind(fresh.iter().map(|e| e.input_tokens).sum::<i64>())
-    .bind(fresh.iter().map(|e| e.output_tokens).sum::<i64>())
+    .bind(seq)
+    .bind(input_tokens)
+    .bind(output_tokens)
+    .bind(bytes)
+    .bind(newly_dropped)
+    .bind(new_limit_seq)
     .execute(&mut **tx)
     .await?;
     Ok(n as u64)
@@ -405,6 +487,24 @@ pub async fn unsent_for_job(db: impl PgExecutor<'_>, job_id: JobId) -> Result<Ve
             .fetch_all(db)
             .await?,
     )
+}
+
+/// Queued jobs none of whose messages is unsent and whose last one went out more than
+/// `after` × 2^(sends − 1) (at most 16 × `after`) ago. Not locked: two schedulers
+/// racing send a duplicate, which the claim settles.
+pub async fn lock_unclaimed(tx: &mut Tx<'_>, after: Duration, limit: i64) -> Result<Vec<JobId>> {
+    Ok(sqlx::query_scalar(
+        "SELECT j.id FROM jobs j JOIN outbox o ON o.job_id = j.id \
+         WHERE j.status = 'queued' \
+         GROUP BY j.id \
+         HAVING bool_and(o.sent_at IS NOT NULL) \
+            AND max(o.sent_at) < now() - make_interval(secs => $1 * power(2, least(count(*) - 1, 4))) \
+         ORDER BY j.id LIMIT $2",
+    )
+    .bind(secs(after))
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// Unsent rows older than `min_age`, locked for this sender (others skip them).

@@ -13,6 +13,8 @@ pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
     pub kind: TokenKind,
+    /// Its own write limit per minute (None: its kind's default).
+    pub writes_per_minute: Option<i32>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: &[u8]) -> Result<Uuid> {
@@ -28,12 +30,51 @@ pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: 
 }
 
 pub async fn find(db: impl PgExecutor<'_>, hash: &[u8]) -> Result<Option<ApiToken>> {
-    let row: Option<(Uuid, String, TokenKind)> =
-        sqlx::query_as("SELECT id, name, kind FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(hash)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(id, name, kind)| ApiToken { id, name, kind }))
+    let row: Option<(Uuid, String, TokenKind, Option<i32>)> = sqlx::query_as(
+        "SELECT id, name, kind, writes_per_minute FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id, name, kind, writes_per_minute)| ApiToken {
+        id,
+        name,
+        kind,
+        writes_per_minute,
+    }))
+}
+
+/// Gives a token its own write limit per minute (None: its kind's default).
+pub async fn set_writes_per_minute(db: impl PgExecutor<'_>, id: Uuid, limit: Option<i32>) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET writes_per_minute = $2 WHERE id = $1")
+        .bind(id)
+        .bind(limit)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Counts one write by the token with hash `hash` in the current minute. Returns the
+/// minute's count so far and the seconds until the next minute begins.
+pub async fn count_write(db: impl PgExecutor<'_>, hash: &[u8]) -> Result<(i32, f64)> {
+    Ok(sqlx::query_as(
+        "INSERT INTO rate_windows (token_hash, window_start, hits) VALUES ($1, date_trunc('minute', now()), 1) \
+         ON CONFLICT (token_hash, window_start) DO UPDATE SET hits = rate_windows.hits + 1 \
+         RETURNING hits, extract(epoch FROM window_start + interval '1 minute' - now())::float8",
+    )
+    .bind(hash)
+    .fetch_one(db)
+    .await?)
+}
+
+/// Drops rate windows that ended minutes ago.
+pub async fn purge_rate_windows(db: impl PgExecutor<'_>) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM rate_windows WHERE window_start < now() - interval '5 minutes'")
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }
 
 pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {

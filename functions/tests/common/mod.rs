@@ -30,6 +30,7 @@ pub struct TestApp {
 
 pub struct Resp {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub body: Value,
 }
 
@@ -61,8 +62,9 @@ impl TestApp {
             github_api_url: "http://127.0.0.1:1".into(),
             http: reqwest::Client::new(),
         };
-        let user_token = mint(&db, "alice", TokenKind::User).await;
-        let worker_token = mint(&db, "host", TokenKind::Worker).await;
+        // Tests write far faster than people: no rate limit for these two.
+        let user_token = mint_with_limit(&db, "alice", TokenKind::User, Some(i32::MAX)).await;
+        let worker_token = mint_with_limit(&db, "host", TokenKind::Worker, Some(i32::MAX)).await;
         TestApp {
             api: http::api_router(app.clone()),
             worker: http::worker_router(app.clone()),
@@ -98,14 +100,20 @@ impl TestApp {
         .unwrap();
         let res = router.clone().oneshot(req).await.expect("router never fails");
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let html = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
         let body = if bytes.is_empty() {
             Value::Null
+        } else if html {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         } else {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| panic!("non-JSON body ({status}): {}", String::from_utf8_lossy(&bytes)))
         };
-        Resp { status, body }
+        Resp { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -204,8 +212,16 @@ impl TestApp {
 }
 
 pub async fn mint(db: &TestDb, name: &str, kind: TokenKind) -> String {
+    mint_with_limit(db, name, kind, None).await
+}
+
+/// A token with its own writes-per-minute limit.
+pub async fn mint_with_limit(db: &TestDb, name: &str, kind: TokenKind, writes_per_minute: Option<i32>) -> String {
     let token = crypto::new_token("tt_");
-    store::tokens::insert(&db.pool, name, kind, &crypto::hash_token(&token))
+    let id = store::tokens::insert(&db.pool, name, kind, &crypto::hash_token(&token))
+        .await
+        .unwrap();
+    store::tokens::set_writes_per_minute(&db.pool, id, writes_per_minute)
         .await
         .unwrap();
     token

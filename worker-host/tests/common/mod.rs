@@ -63,6 +63,11 @@ impl Env {
 
     /// Everything but the API: its port is reserved but nothing answers there.
     pub async fn without_api() -> Env {
+        Env::without_api_on(TestQueue::new().await).await
+    }
+
+    /// [`Env::without_api`] on the given queue.
+    pub async fn without_api_on(queue: TestQueue) -> Env {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter("terarchitect_worker_host=debug")
@@ -70,10 +75,10 @@ impl Env {
         agent_image();
         let db = TestDb::new().await;
         store::migrate(&db.pool).await.expect("migrate");
-        let queue = TestQueue::new().await;
         let app = App {
             db: db.pool.clone(),
-            queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
+            queue: JobQueue::new(queue.client.clone(), queue.url.clone())
+                .with_dead_letters(queue.dead_letter_url.clone()),
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
@@ -199,22 +204,7 @@ impl Env {
 
     /// Messages in the queue, visible or not.
     pub async fn messages_in_queue(&self) -> i64 {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .queue
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.queue.url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .expect("queue attributes");
-        let attrs = out.attributes.unwrap_or_default();
-        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
-            .iter()
-            .map(|k| attrs.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0))
-            .sum()
+        self.queue.count(&self.queue.url).await
     }
 
     pub async fn send_raw(&self, body: &str) {
