@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use terarchitect_stack::functions::{Functions, worker_host};
+use terarchitect_stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_stack::process::cargo;
 use terarchitect_stack::{Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue, sqs_client, wait_http};
 
@@ -23,6 +23,11 @@ fn up_env(pg_port: u16, moto_port: u16) -> Env {
         &format!("{endpoint}/123456789012/{QUEUE}"),
         &endpoint,
         &env_or("TERARCHITECT_SECRET_KEY", DEV_SECRET_KEY),
+    )
+    // Loopback unless the developer lists more (an LLM on the LAN, say).
+    .set(
+        "TERARCHITECT_OUTBOUND_ALLOW",
+        env_or("TERARCHITECT_OUTBOUND_ALLOW", LOCAL_OUTBOUND_ALLOW),
     )
 }
 
