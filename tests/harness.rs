@@ -15,7 +15,7 @@ use terarchitect_testkit::git::{PYTHON_PROJECT, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::process::ProcessGroup;
-use terarchitect_testkit::stack::functions::{Functions, worker_host};
+use terarchitect_testkit::stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_testkit::stack::{Env, Log, free_port, wait_http};
 use terarchitect_testkit::{TestDb, TestQueue};
 
@@ -192,6 +192,11 @@ impl System {
 
         let env = Env::functions(&db.url, &queue.url, &queue.endpoint, SECRET_KEY)
             .set("GITHUB_API_URL", &github.url)
+            // The stand-ins listen on the Docker bridge, a private address.
+            .set(
+                "TERARCHITECT_OUTBOUND_ALLOW",
+                format!("{LOCAL_OUTBOUND_ALLOW},{gateway}"),
+            )
             .set("RUST_LOG", "info");
         let functions = Functions::new(bin_dir(), env);
         functions.migrate().unwrap();

@@ -45,7 +45,13 @@ async fn main() {
         )),
         lease: Duration::from_secs(60),
         github_api_url: "http://127.0.0.1:1".into(),
-        http: reqwest::Client::new(),
+        outbound: terarchitect_functions::domain::outbound::Outbound::new(
+            terarchitect_functions::domain::outbound::Allowlist::parse(
+                terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
+            )
+            .unwrap(),
+        )
+        .unwrap(),
     };
     let project = terarchitect_protocol::ProjectId::new();
     let p = NewProject {

@@ -41,6 +41,9 @@ pub struct Config {
     pub secret_key: Option<SecretKeySource>,
     pub lease: Duration,
     pub github_api_url: String,
+    /// `TERARCHITECT_OUTBOUND_ALLOW`: internal networks and hosts that user-set URLs may
+    /// reach (plain http only to these); empty, the default, allows public https only.
+    pub outbound_allow: crate::domain::outbound::Allowlist,
 }
 
 /// The secrets of a [`Config`], fetched.
@@ -67,6 +70,10 @@ impl Config {
             secret_key,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            outbound_allow: crate::domain::outbound::Allowlist::parse(
+                &var(crate::domain::outbound::ALLOW_VAR).unwrap_or_default(),
+            )
+            .map_err(anyhow::Error::msg)?,
         })
     }
 

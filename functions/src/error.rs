@@ -24,6 +24,12 @@ pub enum Error {
     RateLimited(u64),
     #[error(transparent)]
     GitHub(#[from] crate::domain::github::GitHubError),
+    /// A user-set URL the outbound policy does not let us call.
+    #[error(transparent)]
+    Outbound(#[from] crate::domain::outbound::OutboundError),
+    /// An upstream service (that a user configured) answered more than we pass on.
+    #[error("{0}")]
+    UpstreamTooLarge(String),
     #[error("database error: {0}")]
     Db(#[source] sqlx::Error),
     #[error("{0}")]

@@ -602,7 +602,7 @@ async fn check_settings_reports_each_endpoint() {
             .unwrap()
             .contains("key was refused")
     );
-    assert_eq!(item("embeddings")["detail"], "cannot connect");
+    assert_eq!(item("embeddings")["detail"], "not reachable");
     assert_eq!(item("embeddings")["configured"], true);
     assert!(!report.to_string().contains("sk-good"), "keys never come back");
     // A project override applies to the project's check only.

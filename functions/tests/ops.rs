@@ -23,6 +23,10 @@ fn admin(t: &TestApp, args: &[&str]) -> (bool, String) {
         .env("JOB_QUEUE_URL", &t.queue.url)
         .env("AWS_ENDPOINT_URL", &t.queue.endpoint)
         .env("TERARCHITECT_SECRET_KEY", common::SECRET_KEY)
+        .env(
+            "TERARCHITECT_OUTBOUND_ALLOW",
+            terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
+        )
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .output()
         .expect("run admin");

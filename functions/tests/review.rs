@@ -960,3 +960,61 @@ async fn projects_without_a_token_are_skipped_and_a_failing_one_does_not_stop_th
     assert_eq!(jobs_of(&r.t, &down, &td).await.len(), 1);
     assert_eq!(jobs_of(&r.t, &r.pid, &tl).await[0]["kind"], "review");
 }
+
+/// Issue 15, outbound requests: the GitHub client goes only where the outbound policy
+/// allows, and follows no redirect (octocrab's own stack would).
+#[tokio::test]
+async fn github_calls_are_refused_for_internal_urls_and_follow_no_redirect() {
+    let r = Review::new().await;
+    let pr = r.gh.open_pull("Add tests", "ticket-1", "main");
+    let tid = r.ticket_with_pr("Test add()", pr).await;
+    let pid: terarchitect_protocol::ProjectId = r.pid.parse().unwrap();
+    let store_url = |url: String| {
+        let db = r.t.app.db.clone();
+        async move {
+            terarchitect_functions::store::settings::put_value(&db, Some(pid), "github_api_url", &json!(url))
+                .await
+                .unwrap()
+        }
+    };
+    // Saved past the save-time check: refused at request time, before any request.
+    store_url("https://169.254.169.254".into()).await;
+    for rest in ["", "/comments"] {
+        let e = if rest.is_empty() {
+            r.t.get(&r.path(&tid, rest)).await
+        } else {
+            r.t.post(&r.path(&tid, rest), json!({"body": "x"})).await
+        };
+        assert_eq!(
+            (e.status, e.code()),
+            (StatusCode::CONFLICT, "outbound_refused"),
+            "{rest}: {}",
+            e.body
+        );
+    }
+
+    // An allowed API that redirects to another place (here: the real stand-in).
+    let to = r.gh.url.clone();
+    let redirecting = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = to.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", format!("{to}{uri}"))]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await.unwrap() });
+    store_url(url).await;
+    let before = r.gh.requests().len();
+    let e = r.t.get(&r.path(&tid, "")).await;
+    assert_eq!(
+        (e.status, e.code()),
+        (StatusCode::CONFLICT, "github_refused"),
+        "{}",
+        e.body
+    );
+    assert!(
+        e.body["error"]["message"].as_str().unwrap().contains("307"),
+        "{}",
+        e.body
+    );
+    assert_eq!(r.gh.requests().len(), before, "the redirect was not followed");
+}

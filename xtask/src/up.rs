@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use terarchitect_stack::functions::{Functions, worker_host};
+use terarchitect_stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_stack::process::cargo;
 use terarchitect_stack::{
     Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue_with_dead_letters, sqs_client, wait_http,
@@ -27,6 +27,11 @@ fn up_env(pg_port: u16, moto_port: u16) -> Env {
         &env_or("TERARCHITECT_SECRET_KEY", DEV_SECRET_KEY),
     )
     .set("JOB_DLQ_URL", format!("{endpoint}/123456789012/{QUEUE}-dlq"))
+    // Loopback unless the developer lists more (an LLM on the LAN, say).
+    .set(
+        "TERARCHITECT_OUTBOUND_ALLOW",
+        env_or("TERARCHITECT_OUTBOUND_ALLOW", LOCAL_OUTBOUND_ALLOW),
+    )
 }
 
 /// `./dev admin ARGS` and `./dev token`: the operator CLI against the `up` stack.

@@ -82,7 +82,10 @@ pub async fn new_app() -> (App, TestDb, TestQueue) {
         secrets: Some(Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
         lease: Duration::from_secs(600),
         github_api_url: "http://127.0.0.1:1".into(),
-        http: reqwest::Client::new(),
+        outbound: domain::outbound::Outbound::new(
+            domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW).unwrap(),
+        )
+        .unwrap(),
     };
     (app, db, queue)
 }

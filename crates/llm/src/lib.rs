@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 /// Inputs per embeddings request.
 pub const EMBED_BATCH: usize = 64;
 
+/// The largest reply body read unless [`Client::with_max_body`] says otherwise: far
+/// above a batch of embeddings, far below what would exhaust a small function's memory.
+pub const DEFAULT_MAX_BODY: usize = 32 * 1024 * 1024;
+
 /// How a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,6 +29,9 @@ pub enum Error {
     /// The reply's body could not be read to its end.
     #[error("reply could not be read: {0}")]
     Body(String),
+    /// The reply body is larger than the client reads; nothing of it is used.
+    #[error("answered with more than {0} bytes")]
+    TooLarge(usize),
     #[error("answered HTTP {status}: {body}")]
     Status { status: StatusCode, body: String },
     /// A successful status with a body that is not what the API promises.
@@ -38,7 +45,7 @@ impl Error {
         match self {
             Error::Timeout(_) | Error::Unreachable(_) | Error::Body(_) => true,
             Error::Status { status, .. } => *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
-            Error::Malformed(_) => false,
+            Error::Malformed(_) | Error::TooLarge(_) => false,
         }
     }
 }
@@ -144,6 +151,7 @@ pub struct Client {
     model: String,
     key: Option<String>,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl Client {
@@ -156,7 +164,14 @@ impl Client {
             model: model.into(),
             key: key.map(str::to_owned),
             timeout: Duration::from_secs(60),
+            max_body: DEFAULT_MAX_BODY,
         }
+    }
+
+    /// The largest reply body read; a longer one is [`Error::TooLarge`].
+    pub fn with_max_body(mut self, bytes: usize) -> Client {
+        self.max_body = bytes;
+        self
     }
 
     /// How long one request may take, from connecting to the end of the body.
@@ -179,13 +194,23 @@ impl Client {
         if let Some(k) = &self.key {
             req = req.bearer_auth(k);
         }
-        let res = req.send().await.map_err(|e| self.transport(e))?;
+        let mut res = req.send().await.map_err(|e| self.transport(e))?;
         let status = res.status();
-        let text = res.text().await.map_err(|e| match self.transport(e) {
+        if res.content_length().is_some_and(|n| n > self.max_body as u64) {
+            return Err(Error::TooLarge(self.max_body));
+        }
+        // Read in chunks so that a reply without a length (or lying about it) stops at the cap.
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(|e| match self.transport(e) {
             Error::Unreachable(e) => Error::Body(e),
             other => other,
-        })?;
-        Ok((status, text))
+        })? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(Error::TooLarge(self.max_body));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     fn transport(&self, e: reqwest::Error) -> Error {

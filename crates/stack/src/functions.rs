@@ -8,6 +8,11 @@ use std::process::{Command, Stdio};
 use crate::Result;
 use crate::process::{ProcessGroup, cargo};
 
+/// What user-set URLs may reach locally (`TERARCHITECT_OUTBOUND_ALLOW`): the loopback
+/// stand-ins and services of the development stack and the tests. A deployment lists
+/// nothing.
+pub const LOCAL_OUTBOUND_ALLOW: &str = "127.0.0.0/8,::1/128,localhost";
+
 /// Environment variables for a child process, on top of what it inherits.
 #[derive(Clone, Debug, Default)]
 pub struct Env(Vec<(String, OsString)>);
@@ -23,11 +28,13 @@ impl Env {
             .set("AWS_REGION", "us-east-1")
     }
 
-    /// What the functions need: the database, the queue and the secrets key.
+    /// What the functions need: the database, the queue, the secrets key, and outbound
+    /// requests allowed to loopback ([`LOCAL_OUTBOUND_ALLOW`]).
     pub fn functions(database_url: &str, queue_url: &str, endpoint: &str, secret_key: &str) -> Env {
         Env::queue(queue_url, endpoint)
             .set("DATABASE_URL", database_url)
             .set("TERARCHITECT_SECRET_KEY", secret_key)
+            .set("TERARCHITECT_OUTBOUND_ALLOW", LOCAL_OUTBOUND_ALLOW)
     }
 
     /// Sets (or replaces) `name`.

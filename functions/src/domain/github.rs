@@ -2,11 +2,16 @@
 //! from the effective settings (`github_api_url`, secret `github_token`) and the project's
 //! repo URL. GitHub's failures become [`GitHubError`]s with stable meanings.
 
-use std::time::Duration;
-use terarchitect_protocol::ProjectId;
+use std::sync::Arc;
 
-use octocrab::Octocrab;
+use axum::http::header::USER_AGENT;
+use axum::http::{HeaderValue, Uri};
+use octocrab::service::middleware::auth_header::AuthHeaderLayer;
+use octocrab::service::middleware::base_uri::BaseUriLayer;
+use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
 use octocrab::service::middleware::retry::RetryConfig;
+use octocrab::{AuthState, Octocrab, OctocrabBuilder};
+use terarchitect_protocol::ProjectId;
 
 use super::App;
 use crate::store;
@@ -29,6 +34,9 @@ pub enum GitHubError {
     /// Any other refusal (422 and the like), with GitHub's message.
     #[error("GitHub refused the request: {0}")]
     Refused(String),
+    /// The GitHub API URL (or a link it sent) is not a destination we may call.
+    #[error(transparent)]
+    NotAllowed(#[from] super::outbound::OutboundError),
 }
 
 /// `owner/repo` of a GitHub remote: `https://host/o/r(.git)`, `ssh://git@host/o/r`,
@@ -120,17 +128,26 @@ impl Repo {
             .into());
         }
         let api = access.api_url.unwrap_or_else(|| app.github_api_url.clone());
-        let crab = Octocrab::builder()
-            .base_uri(api.as_str())
-            .map_err(|_| GitHubError::NotConfigured(format!("the github_api_url setting ({api}) is not a valid URL")))?
-            .personal_token(token)
-            .add_retry_config(if retry {
+        let invalid = || GitHubError::NotConfigured(format!("the github_api_url setting ({api}) is not a valid URL"));
+        let base: Uri = api.parse().map_err(|_| invalid())?;
+        // octocrab's own stack minus its transport and its redirect layer: requests go
+        // through the outbound policy (every URI checked, names resolved by the guarded
+        // resolver, redirects not followed), with the layers its builder would add.
+        let service = app.outbound.github_service(&api).await.map_err(GitHubError::from)?;
+        let auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| invalid())?;
+        let headers = vec![(USER_AGENT, HeaderValue::from_static("terarchitect"))];
+        let crab = OctocrabBuilder::new_empty()
+            .with_service(service)
+            .with_layer(&tower::retry::RetryLayer::new(if retry {
                 RetryConfig::Simple(2)
             } else {
                 RetryConfig::None
-            })
-            .set_connect_timeout(Some(Duration::from_secs(5)))
-            .set_read_timeout(Some(Duration::from_secs(20)))
+            }))
+            .with_layer(&ExtraHeadersLayer::new(Arc::new(headers)))
+            .with_layer(&BaseUriLayer::new(base.clone()))
+            // The token goes only to the API's own authority (not to hosts in links).
+            .with_layer(&AuthHeaderLayer::new(Some(auth), base.clone(), base))
+            .with_auth(AuthState::None)
             .build()
             .map_err(|e| GitHubError::NotConfigured(format!("cannot build a GitHub client: {e}")))?;
         Ok(Repo { crab, owner, repo })
@@ -157,6 +174,9 @@ impl Repo {
 }
 
 fn classify(repo: &str, number: u64, e: octocrab::Error) -> GitHubError {
+    if let Some(refused) = super::outbound::find_refusal(&e) {
+        return GitHubError::NotAllowed(refused.clone());
+    }
     match e {
         octocrab::Error::GitHub { source, .. } => {
             let status = source.status_code.as_u16();

@@ -34,30 +34,32 @@ const DAMPING: f64 = 0.5;
 const EXTRACTION_ATTEMPTS: usize = 3;
 
 struct Endpoints {
-    llm: Client,
+    /// The director LLM, when asked for.
+    llm: Option<Client>,
     embedding: Client,
 }
 
+/// Clients for the configured endpoints, their URLs checked by the outbound policy.
 async fn endpoints(app: &App, project_id: Option<ProjectId>, need_llm: bool) -> Result<Endpoints> {
     let s = super::settings::agent_settings(app, project_id).await?;
     let missing = |what: &str| Error::Conflict(format!("project memory needs `{what}` in settings"));
+    let embedding_url = s.embedding_url.ok_or_else(|| missing("embedding_url"))?;
     let embedding = Client::new(
-        app.http.clone(),
-        &s.embedding_url.ok_or_else(|| missing("embedding_url"))?,
+        app.outbound.client_for(&embedding_url).await?,
+        &embedding_url,
         &s.embedding_model.unwrap_or_default(),
         s.embedding_key.as_deref(),
     );
-    let llm_url = match (s.director_llm_url, need_llm) {
-        (Some(u), _) => u,
-        (None, false) => String::new(),
+    let llm = match (s.director_llm_url, need_llm) {
+        (_, false) => None,
         (None, true) => return Err(missing("director_llm_url")),
+        (Some(url), true) => Some(Client::new(
+            app.outbound.client_for(&url).await?,
+            &url,
+            &s.director_llm_model.unwrap_or_default(),
+            s.director_llm_key.as_deref(),
+        )),
     };
-    let llm = Client::new(
-        app.http.clone(),
-        &llm_url,
-        &s.director_llm_model.unwrap_or_default(),
-        s.director_llm_key.as_deref(),
-    );
     Ok(Endpoints { llm, embedding })
 }
 
@@ -170,11 +172,15 @@ pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Resu
         });
     }
     let ep = endpoints(app, Some(project_id), true).await?;
+    let llm = ep
+        .llm
+        .as_ref()
+        .ok_or_else(|| Error::Internal("the director LLM was asked for".into()))?;
 
     // The slow part (LLM and embeddings) happens before taking the project's write lock.
     let mut extractions = Vec::with_capacity(fresh.len());
     for d in &fresh {
-        extractions.push(extract(&ep.llm, d).await?);
+        extractions.push(extract(llm, d).await?);
     }
     let mut texts: Vec<String> = fresh.iter().map(|d| d.to_string()).collect();
     let entity_names: Vec<String> = extractions
@@ -421,13 +427,25 @@ fn rank(g: &Cached, facts: &[(Uuid, Uuid, f64)], dense: &[(Uuid, f64)], k: usize
 
 // ------------------------------------------------------------------ embeddings adapter
 
-/// `POST /v1/embeddings`: forwards to the configured embedding service.
+/// The largest upstream body `/v1/embeddings` passes on: it is held in memory and must
+/// fit in a Lambda response (6 MB).
+pub const FORWARD_MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// `POST /v1/embeddings`: forwards to the configured embedding service; a reply over
+/// [`FORWARD_MAX_BODY`] is an error and none of it is passed on.
 pub async fn forward_embeddings(app: &App, project_id: Option<ProjectId>, body: Value) -> Result<(u16, Value)> {
     let ep = endpoints(app, project_id, false).await?;
-    ep.embedding
+    match ep
+        .embedding
+        .with_max_body(FORWARD_MAX_BODY)
         .forward_embeddings(body)
         .await
-        .map_err(llm_unavailable("embedding service"))
+    {
+        Err(e @ terarchitect_llm::Error::TooLarge(_)) => Err(Error::UpstreamTooLarge(format!(
+            "the embedding service {e}, more than this API passes on"
+        ))),
+        other => other.map_err(llm_unavailable("embedding service")),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod notes;
 pub mod ops;
+pub mod outbound;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
@@ -40,9 +41,10 @@ pub struct App {
     pub secrets: Option<Arc<SecretBox>>,
     pub lease: Duration,
     pub github_api_url: String,
-    /// The one client for outgoing HTTP (LLMs, embeddings, the settings check); each call
-    /// sets its own timeout. Clones share the connection pool.
-    pub http: reqwest::Client,
+    /// Outgoing HTTP to user-set URLs (LLMs, embeddings, GitHub, the settings check), only
+    /// through its check of the URL; each call sets its own timeout. Clones share the
+    /// connection pools.
+    pub outbound: outbound::Outbound,
 }
 
 impl App {
@@ -58,14 +60,14 @@ impl App {
             .map(SecretBox::from_key)
             .transpose()?
             .map(Arc::new);
-        let http = reqwest::Client::builder().build()?;
+        let outbound = outbound::Outbound::new(cfg.outbound_allow.clone())?;
         Ok(App {
             db,
             queue,
             secrets,
             lease: cfg.lease,
             github_api_url: cfg.github_api_url.clone(),
-            http,
+            outbound,
         })
     }
 }

@@ -119,7 +119,7 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<ProjectId>) -> Result
         let (Some(url), Some(model)) = (url, model) else {
             continue;
         };
-        let llm = Client::new(app.http.clone(), url, model, key.as_deref());
+        let llm = Client::new(app.outbound.client_for(url).await?, url, model, key.as_deref());
         let started = Instant::now();
         let messages = [Message::user(
             "Reply with the JSON object {\"ok\": true} and nothing else.",
@@ -135,7 +135,12 @@ pub async fn smoke_test_llms(app: &App, project_id: Option<ProjectId>) -> Result
         });
     }
     if let (Some(url), Some(model)) = (&s.embedding_url, &s.embedding_model) {
-        let embedding = Client::new(app.http.clone(), url, model, s.embedding_key.as_deref());
+        let embedding = Client::new(
+            app.outbound.client_for(url).await?,
+            url,
+            model,
+            s.embedding_key.as_deref(),
+        );
         let started = Instant::now();
         let r = embedding
             .embed(&["Terarchitect smoke test".to_string()])

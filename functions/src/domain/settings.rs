@@ -15,7 +15,7 @@ fn key_of(key: &str) -> Result<SettingKey> {
     SettingKey::parse(key).ok_or_else(|| Error::invalid(key, "unknown setting"))
 }
 
-fn check_value(key: &str, kind: SettingKind, v: &Value) -> Result<()> {
+fn check_value(app: &App, key: &str, kind: SettingKind, v: &Value) -> Result<()> {
     let text = |v: &Value| {
         v.as_str()
             .map(str::to_owned)
@@ -30,6 +30,11 @@ fn check_value(key: &str, kind: SettingKind, v: &Value) -> Result<()> {
             {
                 return Err(Error::invalid(key, "must be an http(s) URL"));
             }
+            // What the URL alone shows (plain http to an unlisted host, an internal IP
+            // literal); where a name resolves to is checked at each request.
+            app.outbound
+                .check_url(&s)
+                .map_err(|e| Error::invalid(key, e.to_string()))?;
         }
         SettingKind::Text => {
             let s = text(v)?;
@@ -77,7 +82,7 @@ pub async fn update(app: &App, project_id: Option<ProjectId>, update: &SettingsU
         match value {
             None | Some(Value::Null) => store::settings::clear(&mut *tx, project_id, key).await?,
             Some(v) => {
-                check_value(key, setting.kind(), v)?;
+                check_value(app, key, setting.kind(), v)?;
                 if setting.is_secret() {
                     let sealed = app
                         .secrets
@@ -258,10 +263,11 @@ pub async fn agent_settings(app: &App, project_id: Option<ProjectId>) -> Result<
 
 /// Tests that the configured endpoints answer: each LLM's `GET {url}/models` with its key,
 /// the embedding endpoint with a one-word embedding, and GitHub's API with the token.
-/// Reports per item; never fails as a whole because one endpoint is down.
+/// Reports per item; never fails as a whole because one endpoint is down. Each item says
+/// only reachable, key refused, not allowed or not reachable: a check that told timeouts,
+/// refused connections and status codes apart would map a network for whoever sets URLs.
 pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsCheck> {
     let s = agent_settings(app, project_id).await?;
-    let http = &app.http;
     let mut items = Vec::new();
     let llms = [
         ("director LLM", &s.director_llm_url, &s.director_llm_key),
@@ -271,11 +277,15 @@ pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsC
         let item = match url {
             None => not_configured(name),
             Some(url) => {
-                let mut req = http.get(format!("{}/models", url.trim_end_matches('/')));
-                if let Some(k) = key {
-                    req = req.bearer_auth(k);
-                }
-                probe(name, req).await
+                let url = format!("{}/models", url.trim_end_matches('/'));
+                probe(app, name, &url, |http| {
+                    let req = http.get(&url);
+                    match key {
+                        Some(k) => req.bearer_auth(k),
+                        None => req,
+                    }
+                })
+                .await
             }
         };
         items.push(item);
@@ -283,23 +293,23 @@ pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsC
     items.push(match &s.embedding_url {
         None => not_configured("embeddings"),
         Some(url) => {
+            let url = format!("{}/embeddings", url.trim_end_matches('/'));
             let body = serde_json::json!({"model": s.embedding_model.clone().unwrap_or_default(), "input": ["ping"]});
-            probe(
-                "embeddings",
-                http.post(format!("{}/embeddings", url.trim_end_matches('/')))
-                    .json(&body),
-            )
-            .await
+            probe(app, "embeddings", &url, |http| http.post(&url).json(&body)).await
         }
     });
     if let Some(api) = &s.github_api_url {
-        let mut req = http
-            .get(format!("{}/rate_limit", api.trim_end_matches('/')))
-            .header("user-agent", "terarchitect");
-        if let Some(t) = &s.github_token {
-            req = req.bearer_auth(t);
-        }
-        items.push(probe("GitHub API", req).await);
+        let url = format!("{}/rate_limit", api.trim_end_matches('/'));
+        items.push(
+            probe(app, "GitHub API", &url, |http| {
+                let req = http.get(&url).header("user-agent", "terarchitect");
+                match &s.github_token {
+                    Some(t) => req.bearer_auth(t),
+                    None => req,
+                }
+            })
+            .await,
+        );
     }
     Ok(SettingsCheck { items })
 }
@@ -313,16 +323,23 @@ fn not_configured(name: &str) -> CheckItem {
     }
 }
 
-async fn probe(name: &str, req: reqwest::RequestBuilder) -> CheckItem {
-    let (ok, detail) = match req.timeout(std::time::Duration::from_secs(5)).send().await {
-        Ok(r) if r.status().is_success() => (true, format!("reachable ({})", r.status())),
-        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED || r.status() == reqwest::StatusCode::FORBIDDEN => {
-            (false, format!("reachable, but the key was refused ({})", r.status()))
-        }
-        Ok(r) => (false, format!("answered {}", r.status())),
-        Err(e) if e.is_timeout() => (false, "timed out after 5 s".into()),
-        Err(e) if e.is_connect() => (false, "cannot connect".into()),
-        Err(e) => (false, format!("request failed: {}", e.without_url())),
+/// One request to `url` (built by `request` on the policy's client), summed up in one of
+/// four words.
+async fn probe(
+    app: &App,
+    name: &str,
+    url: &str,
+    request: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> CheckItem {
+    let (ok, detail) = match app.outbound.client_for(url).await {
+        Err(e) => (false, format!("not allowed: {e}")),
+        Ok(http) => match request(&http).timeout(std::time::Duration::from_secs(5)).send().await {
+            Ok(r) if r.status().is_success() => (true, "reachable".to_string()),
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => (false, "reachable, but the key was refused".into()),
+            // A refusal by the resolver at connect time (the name's addresses changed).
+            Err(e) if super::outbound::find_refusal(&e).is_some() => (false, "not allowed".into()),
+            _ => (false, "not reachable".into()),
+        },
     };
     CheckItem {
         name: name.into(),

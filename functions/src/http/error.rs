@@ -51,12 +51,16 @@ impl IntoResponse for Error {
                     GitHubError::NotMergeable(_) => (StatusCode::CONFLICT, "not_mergeable"),
                     GitHubError::PullRequestNotFound { .. } => (StatusCode::NOT_FOUND, "pull_request_not_found"),
                     GitHubError::Refused(_) => (StatusCode::CONFLICT, "github_refused"),
+                    GitHubError::NotAllowed(_) => (StatusCode::CONFLICT, "outbound_refused"),
                 };
                 if status == StatusCode::BAD_GATEWAY {
                     tracing::warn!(error = %e, "GitHub call failed");
                 }
                 body(status, code, e.to_string(), None)
             }
+            // The URL is in settings the caller (or another user) set: theirs to change.
+            Error::Outbound(e) => body(StatusCode::CONFLICT, "outbound_refused", e.to_string(), None),
+            Error::UpstreamTooLarge(m) => body(StatusCode::BAD_GATEWAY, "upstream_too_large", m, None),
             // No connection to be had: the database is down, restarting or saturated.
             Error::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => body(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -61,11 +61,12 @@ async fn embeddings(_: User, s: S<State>, Json(body): Json<serde_json::Value>) -
     Ok(forwarded(status, body))
 }
 
-/// The embeddings service's answer, passed on (a status it should not send becomes 502).
+/// The embeddings service's answer, passed on (a status it should not send becomes 502:
+/// a redirect, which is never followed, among them).
 pub(super) fn forwarded(status: u16, body: serde_json::Value) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-        axum::Json(body),
-    )
-        .into_response()
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| s.is_success() || s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, axum::Json(body)).into_response()
 }

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
+use terarchitect_functions::domain::outbound::{Allowlist, Outbound};
 use terarchitect_functions::domain::{App, JobQueue, SecretBox, crypto};
 use terarchitect_functions::{http, store};
 use terarchitect_protocol::TokenKind;
@@ -50,7 +51,13 @@ impl Resp {
 }
 
 impl TestApp {
+    /// Outbound requests allowed to loopback, where the stand-ins listen.
     pub async fn new() -> TestApp {
+        TestApp::with_outbound_allow(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW).await
+    }
+
+    /// `allow` as `TERARCHITECT_OUTBOUND_ALLOW` ("" for a deployment's default).
+    pub async fn with_outbound_allow(allow: &str) -> TestApp {
         let db = TestDb::new().await;
         store::migrate(&db.pool).await.expect("migrate");
         let queue = TestQueue::new().await;
@@ -60,7 +67,7 @@ impl TestApp {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
-            http: reqwest::Client::new(),
+            outbound: Outbound::new(Allowlist::parse(allow).unwrap()).unwrap(),
         };
         // Tests write far faster than people: no rate limit for these two.
         let user_token = mint_with_limit(&db, "alice", TokenKind::User, Some(i32::MAX)).await;

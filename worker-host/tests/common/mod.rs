@@ -82,7 +82,11 @@ impl Env {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
-            http: reqwest::Client::new(),
+            outbound: domain::outbound::Outbound::new(
+                domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW)
+                    .unwrap(),
+            )
+            .unwrap(),
         };
         let token = crypto::new_token("wt_");
         store::tokens::insert(&db.pool, "host", TokenKind::Worker, &crypto::hash_token(&token))
