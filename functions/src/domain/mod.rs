@@ -50,10 +50,11 @@ impl App {
         let resolved = cfg.resolve().await?;
         let db = crate::store::connect(&resolved.database_url, max_connections).await?;
         let queue = JobQueue::from_env(cfg.job_queue_url.clone()).await;
+        let previous: Vec<&str> = resolved.previous_secret_keys.iter().map(String::as_str).collect();
         let secrets = resolved
             .secret_key
             .as_deref()
-            .map(SecretBox::from_key)
+            .map(|current| SecretBox::with_previous(current, &previous))
             .transpose()?
             .map(Arc::new);
         let http = reqwest::Client::builder().build()?;
