@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum DatabaseSource {
     /// `DATABASE_URL`
     Url(String),
@@ -22,12 +22,62 @@ pub enum DatabaseSource {
     },
 }
 
-#[derive(Clone, Debug)]
+// The URL may carry a password: Debug names the source, never the URL.
+impl std::fmt::Debug for DatabaseSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseSource::Url(_) => f.write_str("Url([redacted])"),
+            DatabaseSource::RdsSecret {
+                arn,
+                host,
+                port,
+                name,
+                sslmode,
+            } => f
+                .debug_struct("RdsSecret")
+                .field("arn", arn)
+                .field("host", host)
+                .field("port", port)
+                .field("name", name)
+                .field("sslmode", sslmode)
+                .finish(),
+        }
+    }
+}
+
+#[derive(Clone)]
 pub enum SecretKeySource {
-    /// `TERARCHITECT_SECRET_KEY`
+    /// `TERARCHITECT_SECRET_KEY` (or, for previous keys, `TERARCHITECT_SECRET_KEY_PREVIOUS`).
     Value(String),
-    /// `TERARCHITECT_SECRET_KEY_ARN`: a Secrets Manager secret holding the same base64 key.
+    /// `TERARCHITECT_SECRET_KEY_ARN` (`…_PREVIOUS_ARN`): a Secrets Manager secret holding
+    /// the same text.
     SecretArn(String),
+}
+
+impl std::fmt::Debug for SecretKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretKeySource::Value(_) => f.write_str("Value([redacted])"),
+            SecretKeySource::SecretArn(arn) => f.debug_tuple("SecretArn").field(arn).finish(),
+        }
+    }
+}
+
+impl SecretKeySource {
+    fn from_env(name: &str) -> Option<Self> {
+        match (var(name), var(&format!("{name}_ARN"))) {
+            (Some(v), _) => Some(SecretKeySource::Value(v)),
+            (None, Some(arn)) => Some(SecretKeySource::SecretArn(arn)),
+            (None, None) => None,
+        }
+    }
+
+    async fn resolve(&self, secrets: &SecretReader) -> anyhow::Result<String> {
+        Ok(match self {
+            SecretKeySource::Value(v) => v.clone(),
+            SecretKeySource::SecretArn(arn) => secrets.read(arn).await?.trim().to_string(),
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +89,9 @@ pub struct Config {
     pub job_dead_letter_url: Option<String>,
     /// 32-byte key (base64) for secrets at rest.
     pub secret_key: Option<SecretKeySource>,
+    /// Keys secrets were sealed with before a rotation (comma-separated base64): they
+    /// only open, until `admin rotate-secrets` has re-sealed everything with `secret_key`.
+    pub previous_secret_keys: Option<SecretKeySource>,
     pub lease: Duration,
     pub github_api_url: String,
     /// `TERARCHITECT_OUTBOUND_ALLOW`: internal networks and hosts that user-set URLs may
@@ -50,6 +103,7 @@ pub struct Config {
 pub struct Resolved {
     pub database_url: String,
     pub secret_key: Option<String>,
+    pub previous_secret_keys: Vec<String>,
 }
 
 fn var(k: &str) -> Option<String> {
@@ -58,16 +112,18 @@ fn var(k: &str) -> Option<String> {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let secret_key = match (var("TERARCHITECT_SECRET_KEY"), var("TERARCHITECT_SECRET_KEY_ARN")) {
-            (Some(v), _) => Some(SecretKeySource::Value(v)),
-            (None, Some(arn)) => Some(SecretKeySource::SecretArn(arn)),
-            (None, None) => None,
-        };
+        let secret_key = SecretKeySource::from_env("TERARCHITECT_SECRET_KEY");
+        let previous_secret_keys = SecretKeySource::from_env("TERARCHITECT_SECRET_KEY_PREVIOUS");
+        anyhow::ensure!(
+            secret_key.is_some() || previous_secret_keys.is_none(),
+            "TERARCHITECT_SECRET_KEY_PREVIOUS is set without TERARCHITECT_SECRET_KEY"
+        );
         Ok(Config {
             database: DatabaseSource::from_env()?,
             job_queue_url: var("JOB_QUEUE_URL").ok_or_else(|| anyhow::anyhow!("JOB_QUEUE_URL is not set"))?,
             job_dead_letter_url: var("JOB_DLQ_URL"),
             secret_key,
+            previous_secret_keys,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
             outbound_allow: crate::domain::outbound::Allowlist::parse(
@@ -82,12 +138,23 @@ impl Config {
         let secrets = SecretReader::default();
         let secret_key = match &self.secret_key {
             None => None,
-            Some(SecretKeySource::Value(v)) => Some(v.clone()),
-            Some(SecretKeySource::SecretArn(arn)) => Some(secrets.read(arn).await?.trim().to_string()),
+            Some(source) => Some(source.resolve(&secrets).await?),
+        };
+        let previous_secret_keys = match &self.previous_secret_keys {
+            None => Vec::new(),
+            Some(source) => source
+                .resolve(&secrets)
+                .await?
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         Ok(Resolved {
             database_url: self.database.resolve(&secrets).await?,
             secret_key,
+            previous_secret_keys,
         })
     }
 }
@@ -180,6 +247,23 @@ fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_never_prints_keys_or_database_urls() {
+        let cfg = super::Config {
+            database: super::DatabaseSource::Url("postgres://app:hunter2@db/terarchitect".into()),
+            job_queue_url: "q".into(),
+            secret_key: Some(super::SecretKeySource::Value("c2VjcmV0LWtleQ==".into())),
+            previous_secret_keys: Some(super::SecretKeySource::Value("b2xkLWtleQ==".into())),
+            lease: std::time::Duration::from_secs(1),
+            github_api_url: "https://api.github.com".into(),
+        };
+        let text = format!("{cfg:?}");
+        for secret in ["hunter2", "c2VjcmV0LWtleQ==", "b2xkLWtleQ=="] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+
     #[test]
     fn passwords_are_encoded_for_urls() {
         assert_eq!(super::percent_encode("a:b@c/d?é"), "a%3Ab%40c%2Fd%3F%C3%A9");

@@ -398,7 +398,8 @@ async fn github_problems_have_stable_codes() {
     };
     r.t.put(
         &format!("/api/projects/{}/settings", r.pid),
-        json!({"github_api_url": closed}),
+        // A new API URL clears the token that went to the old one: set it again.
+        json!({"github_api_url": closed, "github_token": "ghp_reviewsecret"}),
     )
     .await
     .ok();
@@ -424,7 +425,7 @@ async fn github_problems_have_stable_codes() {
     // The token refused.
     r.t.put(
         &format!("/api/projects/{}/settings", r.pid),
-        json!({"github_api_url": r.gh.url}),
+        json!({"github_api_url": r.gh.url, "github_token": "ghp_reviewsecret"}),
     )
     .await
     .ok();

@@ -500,7 +500,10 @@ async fn notes_settings_tokens_round_trip() {
         &db.pool,
         None,
         "github_token",
-        b"sealed-bytes-here-xxxxxxxxxxxxxxxxxxxx",
+        &terarchitect_functions::domain::crypto::Sealed {
+            key_id: Some("0123456789abcdef".into()),
+            bytes: b"sealed-bytes-here-xxxxxxxxxxxxxxxxxxxx".to_vec(),
+        },
     )
     .await
     .unwrap();

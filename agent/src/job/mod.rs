@@ -32,7 +32,8 @@ use crate::worker::Worker;
 
 pub use prompts::brief;
 
-#[derive(Debug, Clone)]
+/// `Debug` prints the job token as `[redacted]`.
+#[derive(Clone)]
 pub struct Config {
     pub api_url: String,
     pub job_token: String,
@@ -55,6 +56,46 @@ pub struct Config {
     pub claude_bin: String,
     /// The process's one HTTP client ([`crate::http_client`]).
     pub http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            api_url,
+            job_token: _,
+            work_dir,
+            max_turns,
+            max_plan_rounds,
+            wall_clock,
+            max_tokens,
+            test_timeout,
+            command_timeout,
+            worker_timeout,
+            cancel_poll,
+            llm_retry,
+            opencode_url,
+            opencode_bin,
+            claude_bin,
+            http: _,
+        } = self;
+        f.debug_struct("Config")
+            .field("api_url", api_url)
+            .field("job_token", &terarchitect_protocol::Redacted)
+            .field("work_dir", work_dir)
+            .field("max_turns", max_turns)
+            .field("max_plan_rounds", max_plan_rounds)
+            .field("wall_clock", wall_clock)
+            .field("max_tokens", max_tokens)
+            .field("test_timeout", test_timeout)
+            .field("command_timeout", command_timeout)
+            .field("worker_timeout", worker_timeout)
+            .field("cancel_poll", cancel_poll)
+            .field("llm_retry", llm_retry)
+            .field("opencode_url", opencode_url)
+            .field("opencode_bin", opencode_bin)
+            .field("claude_bin", claude_bin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -262,4 +303,14 @@ pub fn default_work_dir() -> std::io::Result<PathBuf> {
         return Ok(d);
     }
     Ok(tempfile::Builder::new().prefix("terarchitect-job-").tempdir()?.keep())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_redacts_the_job_token() {
+        let cfg = super::Config::new("http://api", "tj_job-secret", "/tmp/w".into());
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("tj_job-secret") && text.contains("[redacted]"), "{text}");
+    }
 }

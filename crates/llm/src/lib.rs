@@ -143,8 +143,9 @@ struct EmbeddingData {
     embedding: Vec<f32>,
 }
 
-/// One endpoint (base URL, model, key) reached through the caller's client.
-#[derive(Debug, Clone)]
+/// One endpoint (base URL, model, key) reached through the caller's client. `Debug`
+/// prints the key as `[redacted]`.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
@@ -152,6 +153,17 @@ pub struct Client {
     key: Option<String>,
     timeout: Duration,
     max_body: usize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("model", &self.model)
+            .field("key", &self.key.as_ref().map(|_| format_args!("[redacted]")))
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -354,6 +366,19 @@ mod tests {
         assert!(Error::Unreachable("refused".into()).is_transient());
         assert!(!Error::Malformed("x".into()).is_transient());
         assert_eq!(status(503).to_string(), "answered HTTP 503 Service Unavailable: ");
+    }
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let c = Client::new(
+            reqwest::Client::new(),
+            "https://llm.example/v1",
+            "m",
+            Some("sk-live-123"),
+        );
+        let text = format!("{c:?}");
+        assert!(!text.contains("sk-live-123") && text.contains("[redacted]"), "{text}");
+        assert!(text.contains("https://llm.example/v1"), "{text}");
     }
 
     #[test]

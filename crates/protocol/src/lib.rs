@@ -22,6 +22,7 @@ mod memory;
 mod note;
 pub mod pr_thread;
 mod project;
+mod redact;
 mod review;
 mod settings;
 mod ticket;
@@ -41,6 +42,7 @@ pub use memory::{
 };
 pub use note::{NewNote, Note, NotePatch};
 pub use project::{ExecutionMode, NewProject, Project, ProjectPatch};
+pub use redact::Redacted;
 pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,
     PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,

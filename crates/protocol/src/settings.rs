@@ -67,7 +67,8 @@ impl SettingKey {
         match self {
             Self::DirectorLlmUrl => agents(
                 Url,
-                "Base URL of the Director's OpenAI-compatible API (it plans, judges and writes memory).",
+                "Base URL of the Director's OpenAI-compatible API (it plans, judges and writes memory). \
+                 Changing it clears director_llm_key.",
             ),
             Self::DirectorLlmModel => agents(Text, "The model the Director asks."),
             Self::DirectorLlmKey => agents(Secret, "API key for the Director's endpoint."),
@@ -75,7 +76,10 @@ impl SettingKey {
                 WorkerMode,
                 "Which coding agent does the work: native, opencode or claude-code.",
             ),
-            Self::WorkerLlmUrl => agents(Url, "Base URL of the Worker's OpenAI-compatible API."),
+            Self::WorkerLlmUrl => agents(
+                Url,
+                "Base URL of the Worker's OpenAI-compatible API. Changing it clears worker_llm_key.",
+            ),
             Self::WorkerLlmModel => agents(Text, "The model the Worker uses."),
             Self::WorkerLlmKey => agents(Secret, "API key for the Worker's endpoint."),
             Self::AnthropicKey => agents(Secret, "Anthropic API key, for the claude-code Worker."),
@@ -91,10 +95,15 @@ impl SettingKey {
                        request. Never given to agents.",
                 for_agents: false,
             },
-            Self::GithubApiUrl => agents(Url, "GitHub's API; for GitHub Enterprise, https://HOST/api/v3."),
+            Self::GithubApiUrl => agents(
+                Url,
+                "GitHub's API; for GitHub Enterprise, https://HOST/api/v3. Changing it clears both \
+                 GitHub tokens.",
+            ),
             Self::EmbeddingUrl => agents(
                 Url,
-                "Base URL of the OpenAI-compatible embeddings API behind the project memory.",
+                "Base URL of the OpenAI-compatible embeddings API behind the project memory. Changing it \
+                 clears embedding_key.",
             ),
             Self::EmbeddingModel => agents(Text, "The embedding model."),
             Self::EmbeddingKey => agents(Secret, "API key for the embeddings endpoint."),
@@ -127,6 +136,27 @@ impl SettingKey {
 
     pub const fn is_secret(self) -> bool {
         matches!(self.kind(), SettingKind::Secret)
+    }
+
+    /// For a secret: the URL setting of the endpoint it is sent to. Changing that URL clears
+    /// the secret at the same scope, and a project that sets its own URL never gets the
+    /// global secret. None for secrets sent to a fixed endpoint (`anthropic_key`) and for
+    /// everything else.
+    pub const fn sent_to(self) -> Option<SettingKey> {
+        match self {
+            Self::DirectorLlmKey => Some(Self::DirectorLlmUrl),
+            Self::WorkerLlmKey => Some(Self::WorkerLlmUrl),
+            Self::EmbeddingKey => Some(Self::EmbeddingUrl),
+            Self::GithubToken | Self::GithubReviewToken => Some(Self::GithubApiUrl),
+            _ => None,
+        }
+    }
+
+    /// The secrets sent to the endpoint of this URL setting.
+    pub fn secrets_sent_here(self) -> impl Iterator<Item = SettingKey> {
+        SettingKey::ALL
+            .into_iter()
+            .filter(move |k| k.sent_to().is_some_and(|u| u == self))
     }
 }
 
@@ -182,5 +212,20 @@ mod tests {
             .collect();
         keys.sort_unstable();
         assert_eq!(fields, keys);
+    }
+
+    /// Every secret sent to a URL names a URL setting; every URL setting receives one.
+    #[test]
+    fn secrets_name_the_endpoint_they_go_to() {
+        for k in SettingKey::ALL {
+            if let Some(url) = k.sent_to() {
+                assert!(k.is_secret() && url.kind() == SettingKind::Url, "{k}");
+            }
+            if k.kind() == SettingKind::Url {
+                assert!(k.secrets_sent_here().next().is_some(), "{k}");
+            }
+        }
+        let github: Vec<_> = SettingKey::GithubApiUrl.secrets_sent_here().collect();
+        assert_eq!(github, [SettingKey::GithubToken, SettingKey::GithubReviewToken]);
     }
 }

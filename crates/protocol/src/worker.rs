@@ -1,5 +1,7 @@
 //! The worker API (claim, heartbeat, finish) and the context a job's agent fetches.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +9,7 @@ use crate::graph::Graph;
 use crate::job::Job;
 use crate::note::Note;
 use crate::project::Project;
+use crate::redact::Redacted;
 use crate::ticket::{Ticket, TicketComment};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -18,13 +21,30 @@ pub struct ClaimRequest {
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claim {
     pub job: Job,
     pub project: Project,
     /// Scoped to this job only; hand it to the agent, never log it.
     pub job_token: String,
     pub lease_expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Claim {
+            job,
+            project,
+            job_token: _,
+            lease_expires_at,
+        } = self;
+        f.debug_struct("Claim")
+            .field("job", job)
+            .field("project", project)
+            .field("job_token", &Redacted)
+            .field("lease_expires_at", lease_expires_at)
+            .finish()
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -96,8 +116,9 @@ pub struct BoardSummaryColumn {
 }
 
 /// Resolved settings with secrets in clear: only ever sent to the job's own agent.
+// `Debug` prints the secrets as `[redacted]` (below).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AgentSettings {
     pub director_llm_url: Option<String>,
     pub director_llm_model: Option<String>,
@@ -119,6 +140,51 @@ pub struct AgentSettings {
     pub git_author_email: Option<String>,
 }
 
+// Every field is named (a new one fails to compile until it is listed here), each secret
+// as whether it is set.
+impl fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let AgentSettings {
+            director_llm_url,
+            director_llm_model,
+            director_llm_key,
+            worker_mode,
+            worker_llm_url,
+            worker_llm_model,
+            worker_llm_key,
+            anthropic_key,
+            github_token,
+            github_api_url,
+            embedding_url,
+            embedding_model,
+            embedding_key,
+            max_review_rounds,
+            summarize_every_turns,
+            git_author_name,
+            git_author_email,
+        } = self;
+        f.debug_struct("AgentSettings")
+            .field("director_llm_url", director_llm_url)
+            .field("director_llm_model", director_llm_model)
+            .field("director_llm_key", &Redacted::opt(director_llm_key))
+            .field("worker_mode", worker_mode)
+            .field("worker_llm_url", worker_llm_url)
+            .field("worker_llm_model", worker_llm_model)
+            .field("worker_llm_key", &Redacted::opt(worker_llm_key))
+            .field("anthropic_key", &Redacted::opt(anthropic_key))
+            .field("github_token", &Redacted::opt(github_token))
+            .field("github_api_url", github_api_url)
+            .field("embedding_url", embedding_url)
+            .field("embedding_model", embedding_model)
+            .field("embedding_key", &Redacted::opt(embedding_key))
+            .field("max_review_rounds", max_review_rounds)
+            .field("summarize_every_turns", summarize_every_turns)
+            .field("git_author_name", git_author_name)
+            .field("git_author_email", git_author_email)
+            .finish()
+    }
+}
+
 string_enum! {
     #[derive(Default)]
     pub enum WorkerMode {
@@ -126,5 +192,37 @@ string_enum! {
         Native = "native",
         Opencode = "opencode",
         ClaudeCode = "claude-code",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SettingKey, SettingKind};
+
+    /// Every setting agents get, populated from `SettingKey`: `{:?}` shows each plain value
+    /// and no secret.
+    #[test]
+    fn debug_redacts_every_secret() {
+        let mut fields = serde_json::Map::new();
+        for k in SettingKey::ALL.into_iter().filter(|k| k.spec().for_agents) {
+            let v = match k.kind() {
+                SettingKind::Secret => serde_json::json!(format!("SECRET-{k}")),
+                SettingKind::Int { default, .. } => serde_json::json!(default),
+                SettingKind::WorkerMode => serde_json::json!("opencode"),
+                SettingKind::Url | SettingKind::Text => serde_json::json!(format!("plain-{k}")),
+            };
+            fields.insert(k.to_string(), v);
+        }
+        let s: AgentSettings = serde_json::from_value(fields.into()).unwrap();
+        assert_eq!(s.github_token.as_deref(), Some("SECRET-github_token"));
+        let text = format!("{s:?} {s:#?}");
+        assert!(!text.contains("SECRET-"), "{text}");
+        assert!(text.contains("github_token: Some([redacted])"), "{text}");
+        assert!(
+            text.contains("plain-director_llm_url") && text.contains("Opencode"),
+            "{text}"
+        );
+        assert!(format!("{:?}", AgentSettings::default()).contains("github_token: None"));
     }
 }

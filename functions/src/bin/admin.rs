@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use terarchitect_functions::{
     config::Config,
-    domain::{App, crypto, ops},
+    domain::{App, crypto, ops, settings},
     runtime, store,
 };
 use terarchitect_protocol::{ProjectId, TicketId, TokenKind};
@@ -16,7 +16,8 @@ use terarchitect_protocol::{ProjectId, TicketId, TokenKind};
 #[derive(Parser)]
 #[command(
     name = "admin",
-    about = "Terarchitect operator commands (DATABASE_URL, JOB_QUEUE_URL, TERARCHITECT_SECRET_KEY)"
+    about = "Terarchitect operator commands (DATABASE_URL, JOB_QUEUE_URL, TERARCHITECT_SECRET_KEY, \
+             TERARCHITECT_SECRET_KEY_PREVIOUS)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +59,10 @@ enum Cmd {
         #[arg(long)]
         project: Option<ProjectId>,
     },
+    /// Re-seal every stored secret with TERARCHITECT_SECRET_KEY, in one transaction. Secrets
+    /// sealed with a key of TERARCHITECT_SECRET_KEY_PREVIOUS (or before key ids existed) are
+    /// re-sealed; running it again changes nothing. Afterwards the previous keys can go.
+    RotateSecrets,
 }
 
 async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
@@ -152,6 +157,17 @@ async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
             if results.iter().any(|r| !r.ok) {
                 anyhow::bail!("{out}some endpoints failed");
             }
+        }
+        Cmd::RotateSecrets => {
+            let r = settings::rotate_secrets(app).await?;
+            writeln!(
+                out,
+                "{} secrets: {} re-sealed, {} already sealed with key {}",
+                r.total,
+                r.resealed,
+                r.total - r.resealed,
+                r.key_id
+            )?;
         }
     }
     Ok(out)

@@ -54,10 +54,11 @@ impl App {
         let queue = JobQueue::from_env(cfg.job_queue_url.clone())
             .await
             .with_dead_letters(cfg.job_dead_letter_url.clone());
+        let previous: Vec<&str> = resolved.previous_secret_keys.iter().map(String::as_str).collect();
         let secrets = resolved
             .secret_key
             .as_deref()
-            .map(SecretBox::from_key)
+            .map(|current| SecretBox::with_previous(current, &previous))
             .transpose()?
             .map(Arc::new);
         let outbound = outbound::Outbound::new(cfg.outbound_allow.clone())?;

@@ -7,7 +7,7 @@ use terarchitect_protocol::{
     WorkerMode,
 };
 
-use super::App;
+use super::{App, SecretBox};
 use crate::store;
 use crate::{Error, Result};
 
@@ -69,30 +69,49 @@ fn check_value(app: &App, key: &str, kind: SettingKind, v: &Value) -> Result<()>
 }
 
 /// Applies `{key: value|null}` at one scope (project, or global for `None`) atomically.
+/// A URL that changes (or is cleared) clears, at the same scope, the secrets that were sent
+/// to the old endpoint ([`SettingKey::sent_to`]), unless this update sets them too.
 pub async fn update(app: &App, project_id: Option<ProjectId>, update: &SettingsUpdate) -> Result<()> {
     if update.len() > SettingKey::ALL.len() {
         return Err(Error::invalid("settings", "too many keys"));
     }
+    let entries = update
+        .iter()
+        .map(|(key, value)| Ok((key_of(key)?, value.as_ref().filter(|v| !v.is_null()))))
+        .collect::<Result<Vec<_>>>()?;
     let mut tx = app.db.begin().await?;
-    if let Some(p) = project_id {
-        store::lock_project(&mut tx, p).await?;
+    match project_id {
+        Some(p) => store::lock_project(&mut tx, p).await?,
+        None => store::settings::lock_global(&mut *tx).await?,
     }
-    for (key, value) in update {
-        let setting = key_of(key)?;
+    let own: Vec<store::settings::Row> = store::settings::list(&mut *tx, project_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.project_id == project_id)
+        .collect();
+    for &(setting, value) in &entries {
+        let stored = own
+            .iter()
+            .find(|r| r.key == setting.as_str())
+            .and_then(|r| r.value.as_ref());
+        if setting.kind() != SettingKind::Url || stored == value {
+            continue;
+        }
+        for secret in setting.secrets_sent_here() {
+            let set_here = entries.iter().any(|&(k, v)| k == secret && v.is_some());
+            if !set_here {
+                store::settings::clear(&mut *tx, project_id, secret.as_str()).await?;
+            }
+        }
+    }
+    for (setting, value) in entries {
+        let key = setting.as_str();
         match value {
-            None | Some(Value::Null) => store::settings::clear(&mut *tx, project_id, key).await?,
+            None => store::settings::clear(&mut *tx, project_id, key).await?,
             Some(v) => {
                 check_value(app, key, setting.kind(), v)?;
                 if setting.is_secret() {
-                    let sealed = app
-                        .secrets
-                        .as_ref()
-                        .ok_or_else(|| {
-                            Error::Unavailable(
-                                "secrets cannot be stored: TERARCHITECT_SECRET_KEY is not configured".into(),
-                            )
-                        })?
-                        .seal(v.as_str().unwrap_or_default());
+                    let sealed = secret_box(app)?.seal(v.as_str().unwrap_or_default(), &secret_aad(project_id, key));
                     store::settings::put_secret(&mut *tx, project_id, key, &sealed).await?;
                 } else {
                     store::settings::put_value(&mut *tx, project_id, key, v).await?;
@@ -102,6 +121,71 @@ pub async fn update(app: &App, project_id: Option<ProjectId>, update: &SettingsU
     }
     tx.commit().await?;
     Ok(())
+}
+
+fn secret_box(app: &App) -> Result<&SecretBox> {
+    app.secrets.as_deref().ok_or_else(|| {
+        Error::Unavailable("secrets cannot be stored or read: TERARCHITECT_SECRET_KEY is not configured".into())
+    })
+}
+
+/// The associated data a secret is sealed with: its scope and key, so a sealed value
+/// copied to another project's row or another key does not open.
+fn secret_aad(project_id: Option<ProjectId>, key: &str) -> Vec<u8> {
+    match project_id {
+        None => format!("terarchitect/setting/global/{key}"),
+        Some(p) => format!("terarchitect/setting/project/{p}/{key}"),
+    }
+    .into_bytes()
+}
+
+/// Opens a row's secret (None when the row holds a plain value).
+fn open_row(b: &SecretBox, r: &store::settings::Row) -> Result<Option<String>> {
+    let Some(sealed) = r.sealed() else { return Ok(None) };
+    b.open(&sealed, &secret_aad(r.project_id, &r.key))
+        .map(Some)
+        .map_err(|e| {
+            let scope = r.project_id.map_or("global".to_string(), |p| format!("project {p}"));
+            // The configuration is wrong (or the row was tampered with), not the request.
+            Error::Unavailable(format!("the stored secret {} ({scope}) cannot be opened: {e}", r.key))
+        })
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The id of the key every secret is now sealed with.
+    pub key_id: String,
+    /// Secrets stored, in every scope.
+    pub total: usize,
+    /// Of those, the ones re-sealed now (under a previous key, or from before key ids).
+    pub resealed: usize,
+}
+
+/// Re-seals every stored secret with the current key, bound to its scope and key, in one
+/// transaction. Idempotent: secrets already under the current key are only checked. A secret
+/// that opens with none of the configured keys fails the rotation and nothing changes.
+pub async fn rotate_secrets(app: &App) -> Result<Rotation> {
+    let b = secret_box(app)?;
+    let mut tx = app.db.begin().await?;
+    let rows = store::settings::all_secrets_for_update(&mut *tx).await?;
+    let mut resealed = 0;
+    for r in &rows {
+        let (Some(sealed), Some(plain)) = (r.sealed(), open_row(b, r)?) else {
+            continue;
+        };
+        if !b.is_current(&sealed) {
+            let again = b.seal(&plain, &secret_aad(r.project_id, &r.key));
+            store::settings::reseal(&mut *tx, r.project_id, &r.key, &again).await?;
+            resealed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(Rotation {
+        key_id: b.key_id().to_string(),
+        total: rows.len(),
+        resealed,
+    })
 }
 
 /// Effective settings for a scope, secrets reported only as set / not set.
@@ -156,14 +240,21 @@ impl Effective {
         Ok(Effective { rows })
     }
 
-    /// The project's own row for `key`, else the global one.
+    /// The project's own row for `key`, else the global one; but never the global secret
+    /// for an endpoint whose URL the project sets itself.
     fn get(&self, key: SettingKey) -> Option<&store::settings::Row> {
-        let row = |own: bool| {
+        let row = |key: SettingKey, own: bool| {
             self.rows
                 .iter()
                 .find(|r| r.key == key.as_str() && r.project_id.is_some() == own)
         };
-        row(true).or_else(|| row(false))
+        if let Some(own) = row(key, true) {
+            return Some(own);
+        }
+        if key.sent_to().is_some_and(|url| row(url, true).is_some()) {
+            return None;
+        }
+        row(key, false)
     }
 
     /// An integer setting, its default when unset.
@@ -181,12 +272,8 @@ impl Effective {
     /// A text or secret value, secrets decrypted.
     fn text(&self, app: &App, key: SettingKey) -> Result<Option<String>> {
         let Some(r) = self.get(key) else { return Ok(None) };
-        if let Some(sealed) = &r.secret {
-            let b = app
-                .secrets
-                .as_ref()
-                .ok_or_else(|| Error::Unavailable("TERARCHITECT_SECRET_KEY is not configured".into()))?;
-            return b.open(sealed).map(Some);
+        if r.secret.is_some() {
+            return open_row(secret_box(app)?, r);
         }
         Ok(r.value.as_ref().and_then(|v| v.as_str().map(str::to_owned)))
     }
@@ -207,6 +294,15 @@ impl Effective {
 pub struct GitHubAccess {
     pub api_url: Option<String>,
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for GitHubAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubAccess")
+            .field("api_url", &self.api_url)
+            .field("token", &terarchitect_protocol::Redacted::opt(&self.token))
+            .finish()
+    }
 }
 
 pub async fn github_access(app: &App, project_id: ProjectId, reviewer: bool) -> Result<GitHubAccess> {
