@@ -1,5 +1,7 @@
 //! git2 for clone, branch, commit and push. The token only ever reaches libgit2 through
-//! the credentials callback: never the remote URL, the repository config or a log.
+//! the credentials callback: never the remote URL, the repository config or a log. The
+//! callback hands it only to the repository's own host over https ([`token_allowed`]), so
+//! a redirect, a submodule or a remote elsewhere, or plain http, never receives it.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -11,6 +13,8 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct GitAuth {
     pub token: Option<String>,
+    /// The repository's https URL (as cloned): the token goes to this host only.
+    pub origin: String,
     pub author_name: String,
     pub author_email: String,
 }
@@ -21,10 +25,12 @@ impl GitAuth {
     fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut cb = RemoteCallbacks::new();
         let tries = Cell::new(0);
-        cb.credentials(move |_url, user, allowed| {
+        cb.credentials(move |url, user, allowed| {
             tries.set(tries.get() + 1);
             match &self.token {
                 Some(t) if tries.get() == 1 && allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
+                    token_allowed(&self.origin, url)
+                        .map_err(|why| git2::Error::from_str(&format!("the GitHub token was not sent: {why}")))?;
                     Cred::userpass_plaintext(user.unwrap_or("x-access-token"), t)
                 }
                 _ => Err(git2::Error::from_str("authentication failed (check github_token)")),
@@ -36,6 +42,37 @@ impl GitAuth {
     pub fn signature(&self) -> Result<Signature<'static>> {
         Ok(Signature::now(&self.author_name, &self.author_email)?)
     }
+}
+
+/// Whether a credential request for `asked` may be answered with the token of the
+/// repository at `origin`: only over https, to the same host and port. Err says why not
+/// (hosts only: a URL could carry user info).
+pub fn token_allowed(origin: &str, asked: &str) -> std::result::Result<(), String> {
+    let origin = reqwest::Url::parse(origin).map_err(|_| "the repository URL is not a URL".to_string())?;
+    let asked = reqwest::Url::parse(asked)
+        .map_err(|_| "git asked for credentials for something that is not a URL".to_string())?;
+    let host = |u: &reqwest::Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
+    if origin.scheme() != "https" {
+        return Err(format!(
+            "the repository URL is {}://, and the token only travels over https",
+            origin.scheme()
+        ));
+    }
+    if asked.scheme() != "https" {
+        return Err(format!(
+            "{} asked for credentials over {}://, and the token only travels over https",
+            host(&asked),
+            asked.scheme()
+        ));
+    }
+    if host(&asked) != host(&origin) || asked.port_or_known_default() != origin.port_or_known_default() {
+        return Err(format!(
+            "{} asked for credentials, and the token only goes to the repository's host {}",
+            host(&asked),
+            host(&origin)
+        ));
+    }
+    Ok(())
 }
 
 /// A full clone (every branch), so review jobs and resumed tickets see their branch.
@@ -165,7 +202,91 @@ pub fn owner_repo(url: &str) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{clone_url, owner_repo};
+    use super::{GitAuth, clone_url, owner_repo, token_allowed};
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_token_goes_only_to_the_repositorys_host_over_https() {
+        let origin = "https://github.com/acme/shop.git";
+        for ok in [
+            "https://github.com/acme/shop.git/info/refs?service=git-upload-pack",
+            "https://GitHub.com:443/acme/other.git",
+        ] {
+            assert_eq!(token_allowed(origin, ok), Ok(()), "{ok}");
+        }
+        for (asked, why) in [
+            ("http://github.com/acme/shop.git", "over http://"),
+            ("https://evil.example/acme/shop.git", "evil.example asked"),
+            (
+                "https://github.com.evil.example/acme/shop.git",
+                "github.com.evil.example asked",
+            ),
+            ("https://github.com@evil.example/acme/shop.git", "evil.example asked"),
+            ("https://github.com:8443/acme/shop.git", "github.com asked"),
+            ("ssh://git@github.com/acme/shop.git", "over ssh://"),
+            ("not a url", "not a URL"),
+        ] {
+            let e = token_allowed(origin, asked).unwrap_err();
+            assert!(e.contains(why), "{asked}: {e}");
+        }
+        // A repository on plain http never gets the token, even from itself.
+        let e = token_allowed("http://git.local/acme/shop.git", "http://git.local/acme/shop.git").unwrap_err();
+        assert!(e.contains("only travels over https"), "{e}");
+    }
+
+    /// An HTTP git server that asks for Basic credentials and records every
+    /// Authorization header it is sent.
+    fn asking_server() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/acme/shop.git", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    if line.to_ascii_lowercase().starts_with("authorization:") {
+                        log.lock().unwrap().push(line.clone());
+                    }
+                    line.clear();
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+                      Content-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn a_remote_over_http_or_on_another_host_gets_no_token() {
+        let (url, seen) = asking_server();
+        // The remote itself over plain http; then a repository on https://github.com whose
+        // clone lands on another host and scheme.
+        for origin in [url.clone(), "https://github.com/acme/shop.git".to_string()] {
+            let auth = GitAuth {
+                token: Some("ghp_must_not_leave".into()),
+                origin,
+                author_name: "t".into(),
+                author_email: "t@example.com".into(),
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let err = super::clone(&url, &dir.path().join("repo"), &auth)
+                .err()
+                .expect("the clone fails without credentials")
+                .to_string();
+            assert!(
+                seen.lock().unwrap().is_empty(),
+                "credentials were sent: {:?}",
+                seen.lock().unwrap()
+            );
+            assert!(err.contains("the GitHub token was not sent"), "{err}");
+        }
+    }
 
     #[test]
     fn ssh_remotes_are_cloned_over_https() {

@@ -2,7 +2,7 @@
 
 use octocrab::Octocrab;
 use octocrab::params::State;
-use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
+use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry, Trust};
 
 use crate::error::{Error, Result};
 
@@ -18,6 +18,9 @@ pub struct Pr {
     pub url: String,
     /// The branch the PR merges from.
     pub head: String,
+    /// `owner/repo` that branch lives in (a fork's for a PR from a fork); None when GitHub
+    /// no longer shows it (a deleted fork).
+    pub head_repo: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct Thread {
     pub earlier: Vec<ThreadComment>,
     /// How many review rounds we already replied to.
     pub our_replies: usize,
+    /// Comments from outsiders, left out of everything above (never shown to the LLM).
+    pub ignored: usize,
 }
 
 fn gh(e: octocrab::Error) -> Error {
@@ -74,6 +79,7 @@ impl GitHub {
                 .map(|u| u.to_string())
                 .unwrap_or_else(|| p.url.clone()),
             head: p.head.ref_field.clone(),
+            head_repo: p.head.repo.as_ref().and_then(|r| r.full_name.clone()),
         }
     }
 
@@ -112,10 +118,23 @@ impl GitHub {
         Ok(Self::pr(&p))
     }
 
-    /// The whole review thread: PR (issue) comments and review comments, the reviewers'
-    /// split into those our replies answered and those still to address.
-    pub async fn review_thread(&self, number: u64) -> Result<Thread> {
+    /// Whether `pr` is the ticket's own: `branch` in this repository, not a fork's branch
+    /// of that name nor another branch.
+    pub fn is_own(&self, pr: &Pr, branch: &str) -> bool {
+        let own = format!("{}/{}", self.owner, self.repo);
+        pr.head == branch && pr.head_repo.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(&own))
+    }
+
+    /// The whole review thread: PR (issue) comments and review comments of trusted
+    /// authors (`trust`; outsiders' are only counted), the reviewers' split into those our
+    /// replies answered and those still to address.
+    pub async fn review_thread(&self, number: u64, trust: &Trust) -> Result<Thread> {
         let mut out = Vec::new();
+        let mut ignored = 0;
+        let association = |a: Option<&octocrab::models::AuthorAssociation>| {
+            a.and_then(|a| serde_json::to_value(a).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
         let issue = self
             .crab
             .issues(&self.owner, &self.repo)
@@ -125,6 +144,10 @@ impl GitHub {
             .await
             .map_err(gh)?;
         for c in issue.items {
+            if !trust.trusts(&c.user.login, association(c.author_association.as_ref()).as_deref()) {
+                ignored += 1;
+                continue;
+            }
             out.push(ThreadComment {
                 kind: CommentKind::Issue,
                 id: c.id.into_inner(),
@@ -143,10 +166,15 @@ impl GitHub {
             .await
             .map_err(gh)?;
         for c in review.items {
+            let author = c.user.map(|u| u.login).unwrap_or_default();
+            if !trust.trusts(&author, association(c.author_association.as_ref()).as_deref()) {
+                ignored += 1;
+                continue;
+            }
             out.push(ThreadComment {
                 kind: CommentKind::Review,
                 id: c.id.into_inner(),
-                author: c.user.map(|u| u.login).unwrap_or_default(),
+                author,
                 path: Some(c.path),
                 body: c.body,
                 at: c.created_at,
@@ -163,6 +191,7 @@ impl GitHub {
             new: Vec::new(),
             earlier: Vec::new(),
             our_replies: 0,
+            ignored,
         };
         for (c, standing) in out.into_iter().zip(standings) {
             match standing {

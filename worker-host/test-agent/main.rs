@@ -11,6 +11,8 @@
 //!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
 //!   --pr URL         print `TERARCHITECT_PR_URL=URL`
 //!   --exit CODE      exit with CODE (default 0)
+//!   --leak-token     print the job token (as a misbehaving agent might), in two writes
+//!                    on stdout and once on stderr, for the host to redact
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -85,6 +87,17 @@ fn main() {
             "--pr" => {
                 println!("TERARCHITECT_PR_URL={next}");
                 i += 2;
+            }
+            "--leak-token" => {
+                let token = std::env::var("TERARCHITECT_JOB_TOKEN").unwrap_or_default();
+                let (a, b) = token.split_at(token.len() / 2);
+                // Two writes with a pause: the engine hands them over as separate chunks.
+                print!("job token: {a}");
+                std::io::stdout().flush().ok();
+                std::thread::sleep(Duration::from_millis(200));
+                println!("{b}");
+                eprintln!("job token again: {token}");
+                i += 1;
             }
             "--exit" => {
                 code = next.parse().unwrap_or(1);

@@ -39,6 +39,7 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
         .await;
     let no_pr = env.queue_job("--lines 1").await;
     let crash = env.queue_job("--lines 2 --exit 3").await;
+    let leak = env.queue_job("--leak-token --exit 4").await;
 
     let job = wait_status(&env, ok, JobStatus::Succeeded, 60).await;
     assert_eq!(job.pr_url.as_deref(), Some("https://github.com/acme/shop/pull/7"));
@@ -69,6 +70,32 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
     let job = wait_status(&env, crash, JobStatus::Failed, 60).await;
     assert_eq!(job.exit_code, Some(3));
     assert!(job.failure_reason.unwrap().contains("exited with code 3"));
+
+    // An agent printing its job token (split over two writes, and on stderr): the host
+    // redacts it from the job's log and from the failure reason's output tail.
+    let job = wait_status(&env, leak, JobStatus::Failed, 60).await;
+    let reason = job.failure_reason.unwrap();
+    let events = env.events(leak).await;
+    let mut lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e.summary.starts_with("job token"))
+        .map(|e| e.summary.as_str())
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["job token again: [redacted]", "job token: [redacted]"],
+        "{events:#?}"
+    );
+    assert!(reason.contains("job token again: [redacted]"), "{reason}");
+    let leaked = |s: &str| s.contains("jt_");
+    assert!(
+        !leaked(&reason)
+            && !events
+                .iter()
+                .any(|e| leaked(&e.summary) || e.raw_output.as_deref().is_some_and(leaked)),
+        "{reason} {events:#?}"
+    );
 
     no_containers_left(&env).await;
     eventually("queue empty", secs(20), || async {

@@ -1,9 +1,11 @@
-//! A review job: check out the pull request's branch, address the reviewers' new comments
-//! through the execution loop, push, and reply on the thread naming what it answered.
+//! A review job: on the ticket's own pull request only (`ticket-{id}` in the project's
+//! repository), address the trusted reviewers' new comments through the execution loop,
+//! push, and reply on the thread naming what it answered.
 
 use super::{Job, Outcome, blocking};
+use terarchitect_protocol::pr_thread::Trust;
+
 use crate::error::{Error, Result};
-use crate::git;
 
 impl<'c> Job<'c> {
     pub(super) async fn review(&mut self) -> Result<Outcome> {
@@ -15,49 +17,44 @@ impl<'c> Job<'c> {
             as u64;
         let gh = self.github()?;
         let pr = gh.get_pr(number).await?;
-        // Work on the branch the PR really merges from (normally ticket-{id}), fetched in full.
-        if pr.head != self.branch {
-            let (dir, head, base) = (
-                self.repo_dir.clone(),
-                pr.head.clone(),
-                self.ctx.project.default_branch.clone(),
-            );
-            let existed = blocking(move || {
-                let repo = git2::Repository::open(&dir)?;
-                git::checkout_branch(&repo, &head, &base)
-            })
-            .await?;
-            if !existed {
-                return Err(Error::Git(format!("the PR branch {} is not on the remote", pr.head)));
-            }
-            self.log
-                .log("review", "branch", format!("checked out the PR branch {}", pr.head));
-            self.branch = pr.head.clone();
-        } else {
-            let (dir, b) = (self.repo_dir.clone(), self.branch.clone());
-            let on_remote = blocking(move || {
-                let repo = git2::Repository::open(&dir)?;
-                Ok(repo
-                    .find_branch(&format!("origin/{b}"), git2::BranchType::Remote)
-                    .is_ok())
-            })
-            .await?;
-            if !on_remote {
-                return Err(Error::Git(format!(
-                    "the PR branch {} is not on the remote",
-                    self.branch
-                )));
-            }
+        // Only the ticket's own PR: a fork's branch of the same name, or any other branch,
+        // is someone else's work and their thread is not ours to act on.
+        if !gh.is_own(&pr, &self.branch) {
+            return Err(Error::GitHub(format!(
+                "pull request #{number} is not this ticket's: it merges from {}:{}, not {}/{}:{}",
+                pr.head_repo.as_deref().unwrap_or("a deleted repository"),
+                pr.head,
+                gh.owner,
+                gh.repo,
+                self.branch
+            )));
         }
-        let thread = gh.review_thread(number).await?;
+        let (dir, b) = (self.repo_dir.clone(), self.branch.clone());
+        let on_remote = blocking(move || {
+            let repo = git2::Repository::open(&dir)?;
+            Ok(repo
+                .find_branch(&format!("origin/{b}"), git2::BranchType::Remote)
+                .is_ok())
+        })
+        .await?;
+        if !on_remote {
+            return Err(Error::Git(format!(
+                "the PR branch {} is not on the remote",
+                self.branch
+            )));
+        }
+        // Outsiders' comments never reach the LLM (the scheduler does not count them either).
+        let trust = Trust::from_setting(self.ctx.settings.review_trusted_logins.as_deref());
+        let thread = gh.review_thread(number, &trust).await?;
         self.log.log(
             "review",
             "thread",
             format!(
-                "PR #{number}: {} new comments to address, {} earlier, {} earlier rounds",
+                "PR #{number}: {} new comments to address, {} earlier, {} earlier rounds, {} from outsiders ignored",
                 thread.new.len(),
                 thread.earlier.len(),
-                thread.our_replies
+                thread.our_replies,
+                thread.ignored
             ),
         );
         let cap_rounds = self.ctx.settings.max_review_rounds.max(0) as usize;

@@ -45,6 +45,7 @@ impl<'c> Job<'c> {
         );
         let auth = GitAuth {
             token: s.github_token.clone(),
+            origin: git::clone_url(&ctx.project.repo_url),
             author_name: s.git_author_name.clone().unwrap_or_else(|| "Terarchitect Agent".into()),
             author_email: s
                 .git_author_email

@@ -5,6 +5,10 @@
 //! posts ends with [`AGENT_COMMENT_MARKER`](crate::AGENT_COMMENT_MARKER) and names the
 //! reviewers' comments it answered, so a comment posted while the agent worked stays
 //! unanswered even though the reply came after it.
+//!
+//! Only trusted comments steer the agent ([`Trust`]): both sides drop the others before
+//! anything else, so an outsider can neither start a review round nor, by faking the
+//! agent's marker, mark a collaborator's comment answered.
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +21,40 @@ string_enum! {
         Issue = "issue",
         /// On a line of the diff (`pulls/{n}/comments`).
         Review = "review",
+    }
+}
+
+/// GitHub's `author_association` values whose comments are trusted.
+pub const TRUSTED_ASSOCIATIONS: [&str; 3] = ["OWNER", "MEMBER", "COLLABORATOR"];
+
+/// Whose PR comments may steer a review job: the repository's owners, members and
+/// collaborators (GitHub's `author_association`), and the logins the project lists in
+/// `review_trusted_logins`. Anyone else's comments are shown but start nothing and never
+/// reach the agent's LLM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// Lower case: GitHub logins are case-insensitive.
+    logins: Vec<String>,
+}
+
+impl Trust {
+    /// From the `review_trusted_logins` setting: logins separated by commas (or blanks),
+    /// a leading `@` ignored.
+    pub fn from_setting(value: Option<&str>) -> Trust {
+        let logins = value
+            .unwrap_or_default()
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .map(|l| l.trim_start_matches('@').to_ascii_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect();
+        Trust { logins }
+    }
+
+    /// Whether a comment by `login`, whose `author_association` GitHub gave as
+    /// `association`, may steer the agent.
+    pub fn trusts(&self, login: &str, association: Option<&str>) -> bool {
+        association.is_some_and(|a| TRUSTED_ASSOCIATIONS.contains(&a))
+            || (!login.is_empty() && self.logins.iter().any(|l| l.eq_ignore_ascii_case(login)))
     }
 }
 
@@ -165,6 +203,32 @@ mod tests {
             [Standing::Unanswered, Standing::Answered, Standing::AgentReply]
         );
         assert_eq!(standings::<ThreadEntry>(&[], |e| *e), []);
+    }
+
+    #[test]
+    fn owners_members_collaborators_and_listed_logins_are_trusted() {
+        let none = Trust::default();
+        for a in ["OWNER", "MEMBER", "COLLABORATOR"] {
+            assert!(none.trusts("alice", Some(a)), "{a}");
+        }
+        for a in [
+            Some("CONTRIBUTOR"),
+            Some("FIRST_TIME_CONTRIBUTOR"),
+            Some("FIRST_TIMER"),
+            Some("MANNEQUIN"),
+            Some("NONE"),
+            Some("collaborator"),
+            None,
+        ] {
+            assert!(!none.trusts("mallory", a), "{a:?}");
+        }
+        let listed = Trust::from_setting(Some(" @Carol, dave ,,erin\nfrank "));
+        for login in ["carol", "CAROL", "dave", "erin", "frank"] {
+            assert!(listed.trusts(login, Some("NONE")), "{login}");
+        }
+        assert!(!listed.trusts("mallory", Some("CONTRIBUTOR")));
+        assert!(!listed.trusts("", None));
+        assert_eq!(Trust::from_setting(Some(" , ")), Trust::default());
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct PrComment {
     /// Posted by the agent (its hidden marker, removed from `body`).
     #[serde(default)]
     pub by_agent: bool,
+    /// Not from the repository's owners, members or collaborators, nor a login in
+    /// `review_trusted_logins`: shown, but never acted on by the agent.
+    #[serde(default)]
+    pub outsider: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

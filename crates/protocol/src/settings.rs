@@ -23,6 +23,7 @@ string_enum! {
         EmbeddingModel = "embedding_model",
         EmbeddingKey = "embedding_key",
         MaxReviewRounds = "max_review_rounds",
+        ReviewTrustedLogins = "review_trusted_logins",
         SummarizeEveryTurns = "summarize_every_turns",
         GitAuthorName = "git_author_name",
         GitAuthorEmail = "git_author_email",
@@ -115,6 +116,12 @@ impl SettingKey {
                 },
                 "How many times the agent answers review comments on one pull request before \
                  leaving it to a human.",
+            ),
+            Self::ReviewTrustedLogins => agents(
+                Text,
+                "GitHub logins (comma-separated) whose pull request comments the agent acts on, \
+                 besides the repository's owners, members and collaborators. Others' comments \
+                 are shown but start nothing.",
             ),
             Self::SummarizeEveryTurns => agents(
                 Int {

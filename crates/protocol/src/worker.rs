@@ -135,6 +135,10 @@ pub struct AgentSettings {
     #[serde(default)]
     pub embedding_key: Option<String>,
     pub max_review_rounds: i64,
+    /// Comma-separated logins trusted besides owners, members and collaborators
+    /// ([`Trust`](crate::pr_thread::Trust)).
+    #[serde(default)]
+    pub review_trusted_logins: Option<String>,
     pub summarize_every_turns: i64,
     pub git_author_name: Option<String>,
     pub git_author_email: Option<String>,

@@ -31,6 +31,10 @@ pub enum GitHubError {
     NotMergeable(String),
     #[error("pull request #{number} was not found in {repo} on GitHub (or the token cannot see that repository)")]
     PullRequestNotFound { number: u64, repo: String },
+    /// The ticket's PR number names a PR that is not the ticket's own: its head is not
+    /// `ticket-{id}` in the project's repository (another branch, or a fork's).
+    #[error("{0}")]
+    ForeignPullRequest(String),
     /// Any other refusal (422 and the like), with GitHub's message.
     #[error("GitHub refused the request: {0}")]
     Refused(String),

@@ -7,6 +7,8 @@ use terarchitect_protocol::{
     WorkerMode,
 };
 
+use terarchitect_protocol::pr_thread::Trust;
+
 use super::{App, SecretBox};
 use crate::store;
 use crate::{Error, Result};
@@ -322,11 +324,19 @@ pub async fn github_access(app: &App, project_id: ProjectId, reviewer: bool) -> 
     })
 }
 
-/// The project's `max_review_rounds` (no secret is decrypted for it).
-pub async fn max_review_rounds(app: &App, project_id: ProjectId) -> Result<i64> {
-    Ok(Effective::load(app, Some(project_id))
-        .await?
-        .int(SettingKey::MaxReviewRounds))
+/// What the review pass needs of a project's settings (no secret is decrypted for it).
+pub struct ReviewPolicy {
+    pub max_rounds: i64,
+    /// Whose comments may start a review job.
+    pub trust: Trust,
+}
+
+pub async fn review_policy(app: &App, project_id: ProjectId) -> Result<ReviewPolicy> {
+    let effective = Effective::load(app, Some(project_id)).await?;
+    Ok(ReviewPolicy {
+        max_rounds: effective.int(SettingKey::MaxReviewRounds),
+        trust: Trust::from_setting(effective.text(app, SettingKey::ReviewTrustedLogins)?.as_deref()),
+    })
 }
 
 /// Resolved settings with secrets decrypted: for a job's own agent only.
@@ -351,6 +361,7 @@ pub async fn agent_settings(app: &App, project_id: Option<ProjectId>) -> Result<
         embedding_model: text(K::EmbeddingModel)?,
         embedding_key: text(K::EmbeddingKey)?,
         max_review_rounds: int(K::MaxReviewRounds),
+        review_trusted_logins: text(K::ReviewTrustedLogins)?,
         summarize_every_turns: int(K::SummarizeEveryTurns),
         git_author_name: text(K::GitAuthorName)?,
         git_author_email: text(K::GitAuthorEmail)?,

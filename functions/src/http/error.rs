@@ -52,6 +52,7 @@ impl IntoResponse for Error {
                     GitHubError::PullRequestNotFound { .. } => (StatusCode::NOT_FOUND, "pull_request_not_found"),
                     GitHubError::Refused(_) => (StatusCode::CONFLICT, "github_refused"),
                     GitHubError::NotAllowed(_) => (StatusCode::CONFLICT, "outbound_refused"),
+                    GitHubError::ForeignPullRequest(_) => (StatusCode::CONFLICT, "foreign_pull_request"),
                 };
                 if status == StatusCode::BAD_GATEWAY {
                     tracing::warn!(error = %e, "GitHub call failed");

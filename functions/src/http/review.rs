@@ -1,6 +1,7 @@
 //! Pull request review from the UI. GitHub's failures: 404 `no_pull_request` /
 //! `pull_request_not_found`, 409 `github_not_configured` / `not_mergeable` /
-//! `github_refused`, 502 `github_unavailable` / `github_rejected`.
+//! `github_refused` / `foreign_pull_request` (approve and merge: the PR is not the
+//! ticket's own), 502 `github_unavailable` / `github_rejected`.
 
 use axum::extract::State as S;
 use axum::http::StatusCode;

@@ -58,18 +58,22 @@ pub struct Seen {
     pub created_at: DateTime<Utc>,
     /// Already answered (an agent reply names it): recorded as handled.
     pub answered: bool,
+    /// Not from a trusted author (`pr_thread::Trust`): recorded as handled, by no job, so
+    /// it never counts as unhandled.
+    pub outsider: bool,
 }
 
-/// Records comments not seen before; returns how many were new.
+/// Records comments not seen before; returns how many were new. Whether a comment is an
+/// outsider's is settled when it is first seen.
 pub async fn record(tx: &mut Tx<'_>, project_id: ProjectId, ticket_id: TicketId, seen: &[Seen]) -> Result<u64> {
     if seen.is_empty() {
         return Ok(0);
     }
     let done = sqlx::query(
-        "INSERT INTO pr_review_comments (project_id, ticket_id, kind, github_id, author, body, path, created_at, handled_at) \
-         SELECT $1, $2, k, g, a, b, p, c, CASE WHEN h THEN now() END \
-         FROM UNNEST($3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[]) \
-           AS x(k, g, a, b, p, c, h) \
+        "INSERT INTO pr_review_comments (project_id, ticket_id, kind, github_id, author, body, path, created_at, handled_at, outsider) \
+         SELECT $1, $2, k, g, a, b, p, c, CASE WHEN h OR o THEN now() END, o \
+         FROM UNNEST($3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[], $10::bool[]) \
+           AS x(k, g, a, b, p, c, h, o) \
          ON CONFLICT (ticket_id, kind, github_id) DO NOTHING",
     )
     .bind(project_id)
@@ -81,6 +85,7 @@ pub async fn record(tx: &mut Tx<'_>, project_id: ProjectId, ticket_id: TicketId,
     .bind(seen.iter().map(|s| s.path.clone()).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.created_at).collect::<Vec<_>>())
     .bind(seen.iter().map(|s| s.answered).collect::<Vec<_>>())
+    .bind(seen.iter().map(|s| s.outsider).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
@@ -136,11 +141,12 @@ pub struct Recorded {
     pub author: String,
     pub handled_by_job: Option<JobId>,
     pub handled_at: Option<DateTime<Utc>>,
+    pub outsider: bool,
 }
 
 pub async fn recorded(db: impl PgExecutor<'_>, ticket_id: TicketId) -> Result<Vec<Recorded>> {
     Ok(sqlx::query_as(
-        "SELECT kind, github_id, author, handled_by_job, handled_at FROM pr_review_comments \
+        "SELECT kind, github_id, author, handled_by_job, handled_at, outsider FROM pr_review_comments \
          WHERE ticket_id = $1 ORDER BY created_at, kind, github_id",
     )
     .bind(ticket_id)

@@ -112,6 +112,10 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
         .await?;
     let pid = p["id"].as_str().ok_or("no project id")?.to_string();
     let tid = ticket_in_review(s, &pid, "Checkout page", pr).await?;
+    // The agent's branch is named after its ticket, and approve and merge check that.
+    let branch = format!("ticket-{tid}");
+    git(&repo.work, &["push", "origin", &format!("ticket-checkout:{branch}")]);
+    gh.edit_pull(pr, |p| p.head = branch.clone());
 
     // ---- before GitHub is set up, the Review tab and the review page say so and link
     // to Settings

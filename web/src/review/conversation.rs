@@ -56,12 +56,18 @@ pub(super) fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl Int
                     <ol class="pr-comments">
                         {es.into_iter().map(|e| match e {
                             Entry::Comment(c) => {
-                                let (body, by_agent) = (c.body.clone(), c.by_agent);
+                                let (body, by_agent, outsider) = (c.body.clone(), c.by_agent, c.outsider);
                                 view! {
                                 <li class=format!("pr-comment kind-{}", if c.kind == PrCommentKind::Review { "review" } else { "issue" }) data-comment-id=c.id>
                                     <div class="event-head">
                                         <strong>{c.author.clone()}</strong>
                                         {by_agent.then(|| view! { <span class="badge">"agent"</span> })}
+                                        // The agent acts only on owners', members', collaborators' and listed logins' comments.
+                                        {outsider.then(|| view! {
+                                            <span class="badge outsider" title="Set review_trusted_logins to trust this login">
+                                                "not from a collaborator — not acted on"
+                                            </span>
+                                        })}
                                         {c.path.clone().map(|p| view! {
                                             <span class="mono small">{match c.line { Some(l) => format!("{p}:{l}"), None => p }}</span>
                                         })}
@@ -140,6 +146,7 @@ mod tests {
             line: None,
             created_at: at(m),
             by_agent: false,
+            outsider: false,
         };
         let r = |id, state: &str, body: &str, m: Option<u32>| PrReview {
             id,

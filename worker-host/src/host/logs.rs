@@ -1,6 +1,7 @@
 //! The agent's output streamed into the job's log in batches (event ids stable across a
 //! re-attach), remembering the line that names the pull request and the last lines for
-//! the failure reason.
+//! the failure reason. Every line is redacted first (`redact`): nothing of the output
+//! leaves the host unredacted.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use futures_util::stream::BoxStream;
 use terarchitect_protocol::{JobId, NewJobEvent};
 use uuid::Uuid;
 
+use super::redact::Redactor;
 use crate::api::{ApiError, WorkerApi};
 use crate::runtime::{LogLine, Stream};
 
@@ -52,6 +54,7 @@ pub(super) async fn pump_logs(
     job_id: JobId,
     ns: Uuid,
     mut lines: BoxStream<'static, LogLine>,
+    redactor: Redactor,
 ) -> LogSummary {
     let mut summary = LogSummary::default();
     let mut pending: Vec<NewJobEvent> = Vec::new();
@@ -60,7 +63,8 @@ pub(super) async fn pump_logs(
     loop {
         tokio::select! {
             line = lines.next() => match line {
-                Some(l) => {
+                Some(mut l) => {
+                    l.text = redactor.redact(&l.text);
                     n += 1;
                     if let Some(url) = l.text.trim().strip_prefix(PR_MARKER) {
                         summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
@@ -132,6 +136,21 @@ async fn flush(api: &WorkerApi, job_id: JobId, pending: &mut Vec<NewJobEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::docker::LineSplitter;
+
+    #[test]
+    fn a_secret_split_across_chunks_is_redacted_once_its_line_is_whole() {
+        let r = Redactor::new(["tj_0123456789abcdef".to_string()]);
+        let mut split = LineSplitter::default();
+        let mut lines = split.push(false, b"token: tj_0123456");
+        assert!(lines.is_empty(), "no line before its end");
+        lines.extend(split.push(false, b"789abcdef\nnext: tj_0123"));
+        lines.extend(split.push(true, b"stderr line\n"));
+        lines.extend(split.push(false, b"456789abcdef"));
+        lines.extend(split.finish());
+        let texts: Vec<String> = lines.iter().map(|l| r.redact(&l.text)).collect();
+        assert_eq!(texts, ["token: [redacted]", "stderr line", "next: [redacted]"]);
+    }
 
     #[test]
     fn event_ids_are_stable() {

@@ -6,11 +6,13 @@
 //! - `supervise`: one agent's run, from start to its end (exit, cancel, lost lease, drain);
 //! - `report`: outcomes and host events sent to the API, and how an exit is judged;
 //! - `reconcile`: agents left by an earlier life of the host;
-//! - `logs`: the agent's output streamed into the job's log, with its PR line and tail.
+//! - `logs`: the agent's output streamed into the job's log, with its PR line and tail;
+//! - `redact`: the secrets the host knows of, removed from that output before it leaves.
 
 mod logs;
 mod message;
 mod reconcile;
+mod redact;
 mod report;
 mod supervise;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use terarchitect_protocol::Outcome;
 
 use super::Inner;
+use super::redact::Redactor;
 use crate::api::ApiError;
 use crate::runtime::{Existing, ExistingState, Runtime};
 
@@ -43,7 +44,9 @@ impl<R: Runtime> Inner<R> {
                     };
                     tracing::info!(%job_id, agent = id, ?state, "re-attaching to an agent from an earlier run");
                     self.jobs.lock().expect("jobs").insert(job_id, None);
-                    tokio::spawn(self.clone().supervise(job_id, id, permit, true));
+                    let token = self.runtime.job_token(&id).await;
+                    let secrets = Redactor::new(token.into_iter().chain([self.cfg.worker_token.clone()]));
+                    tokio::spawn(self.clone().supervise(job_id, id, permit, true, secrets));
                 }
                 Err(ApiError::Conflict(_)) | Err(ApiError::NotFound) => {
                     tracing::info!(%job_id, agent = id, "agent from an earlier run no longer owns its job: removing it");

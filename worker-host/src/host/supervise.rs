@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::Inner;
 use super::logs::{PR_MARKER, collect, pump_logs, tail_text};
+use super::redact::Redactor;
 use super::report::{judge, pr_number};
 use crate::api::ApiError;
 use crate::runtime::{AgentSpec, Runtime, RuntimeError};
@@ -43,7 +44,10 @@ impl<R: Runtime> Inner<R> {
         };
         tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");
         match self.runtime.start(&spec).await {
-            Ok(agent) => self.supervise(job_id, agent, permit, false).await,
+            Ok(agent) => {
+                let secrets = Redactor::new([claim.job_token.clone(), self.cfg.worker_token.clone()]);
+                self.supervise(job_id, agent, permit, false, secrets).await
+            }
             Err(e) => {
                 // Environmental (engine down, image missing): hand it back. The agent never
                 // started, so the API does not count the attempt (up to a bound per job).
@@ -67,6 +71,7 @@ impl<R: Runtime> Inner<R> {
         agent: String,
         permit: OwnedSemaphorePermit,
         reattached: bool,
+        secrets: Redactor,
     ) {
         let short: String = agent.chars().take(12).collect();
         let (step, what) = if reattached {
@@ -84,7 +89,13 @@ impl<R: Runtime> Inner<R> {
         // Event ids derive from the agent id and line number: a re-attached host re-reads
         // the whole output without duplicating it in the job's log.
         let ns = Uuid::new_v5(&Uuid::NAMESPACE_OID, agent.as_bytes());
-        let logs = tokio::spawn(pump_logs(self.api.clone(), job_id, ns, self.runtime.logs(&agent)));
+        let logs = tokio::spawn(pump_logs(
+            self.api.clone(),
+            job_id,
+            ns,
+            self.runtime.logs(&agent),
+            secrets.clone(),
+        ));
 
         let end = {
             let mut wait = pin!(self.wait_for_exit(&agent));
@@ -118,6 +129,7 @@ impl<R: Runtime> Inner<R> {
                 if code == 0 && summary.pr_url.is_none() {
                     // The followed stream may have broken before the end: read the tail again.
                     for line in self.runtime.output_tail(&agent, 200).await {
+                        let line = secrets.redact(&line);
                         if let Some(url) = line.trim().strip_prefix(PR_MARKER) {
                             summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
                         }

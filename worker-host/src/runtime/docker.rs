@@ -166,36 +166,20 @@ impl Runtime for DockerRuntime {
             return stream::empty().boxed();
         };
         let raw = docker.logs(id, Some(opts));
-        // Chunks are not lines: split them, keeping partial lines per stream.
-        let mut partial: HashMap<bool, String> = HashMap::new();
+        let mut lines = LineSplitter::default();
         raw.take_while(|r| futures_util::future::ready(r.is_ok()))
             .map(Some)
             .chain(stream::once(async { None }))
             .flat_map(move |item| {
-                let mut out = Vec::new();
-                match item {
-                    Some(Ok(chunk)) => {
-                        let (is_err, bytes) = match chunk {
-                            LogOutput::StdErr { message } => (true, message),
-                            LogOutput::StdOut { message } | LogOutput::Console { message } => (false, message),
-                            LogOutput::StdIn { .. } => return stream::iter(out),
-                        };
-                        let buf = partial.entry(is_err).or_default();
-                        buf.push_str(&String::from_utf8_lossy(&bytes));
-                        while let Some(pos) = buf.find('\n') {
-                            let line: String = buf.drain(..=pos).collect();
-                            out.push(line_of(is_err, line.trim_end_matches(['\n', '\r'])));
-                        }
-                    }
-                    Some(Err(_)) => {}
-                    None => {
-                        for (is_err, rest) in partial.drain() {
-                            if !rest.is_empty() {
-                                out.push(line_of(is_err, &rest));
-                            }
-                        }
-                    }
-                }
+                let out = match item {
+                    Some(Ok(chunk)) => match chunk {
+                        LogOutput::StdErr { message } => lines.push(true, &message),
+                        LogOutput::StdOut { message } | LogOutput::Console { message } => lines.push(false, &message),
+                        LogOutput::StdIn { .. } => Vec::new(),
+                    },
+                    Some(Err(_)) => Vec::new(),
+                    None => lines.finish(),
+                };
                 stream::iter(out)
             })
             .boxed()
@@ -219,6 +203,20 @@ impl Runtime for DockerRuntime {
             .map(|c| String::from_utf8_lossy(&c.into_bytes()).into_owned())
             .collect();
         text.lines().map(String::from).collect()
+    }
+
+    async fn job_token(&self, id: &str) -> Option<String> {
+        let info = self
+            .client()
+            .await
+            .ok()?
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()?;
+        info.config?
+            .env?
+            .into_iter()
+            .find_map(|e| e.strip_prefix("TERARCHITECT_JOB_TOKEN=").map(str::to_owned))
     }
 
     async fn wait(&self, id: &str) -> Result<i64, RuntimeError> {
@@ -304,6 +302,36 @@ impl Runtime for DockerRuntime {
             out.push(Existing { id, job_id, state });
         }
         Ok(out)
+    }
+}
+
+/// Chunks are not lines: joins each stream's chunks and cuts them at newlines, keeping a
+/// partial line per stream until its end arrives (so a line, and a secret in it, is never
+/// cut where a chunk ended).
+#[derive(Default)]
+pub(crate) struct LineSplitter {
+    partial: HashMap<bool, String>,
+}
+
+impl LineSplitter {
+    pub(crate) fn push(&mut self, is_err: bool, bytes: &[u8]) -> Vec<LogLine> {
+        let buf = self.partial.entry(is_err).or_default();
+        buf.push_str(&String::from_utf8_lossy(bytes));
+        let mut out = Vec::new();
+        while let Some(pos) = buf.find('\n') {
+            let line: String = buf.drain(..=pos).collect();
+            out.push(line_of(is_err, line.trim_end_matches(['\n', '\r'])));
+        }
+        out
+    }
+
+    /// The partial lines left when the output ends.
+    pub(crate) fn finish(&mut self) -> Vec<LogLine> {
+        self.partial
+            .drain()
+            .filter(|(_, rest)| !rest.is_empty())
+            .map(|(is_err, rest)| line_of(is_err, &rest))
+            .collect()
     }
 }
 

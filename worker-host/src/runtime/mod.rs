@@ -90,6 +90,13 @@ pub trait Runtime: Send + Sync + 'static {
         let _ = (id, lines);
         async { Vec::new() }
     }
+    /// The job token agent `id` was started with, when the engine still tells (so the
+    /// output of an agent re-attached after a host restart is redacted too). None when not
+    /// supported.
+    fn job_token(&self, id: &str) -> impl Future<Output = Option<String>> + Send {
+        let _ = id;
+        async { None }
+    }
     /// Waits for the end; the exit code.
     fn wait(&self, id: &str) -> impl Future<Output = Result<i64, RuntimeError>> + Send;
     /// SIGTERM, then SIGKILL after `grace`.

@@ -17,7 +17,9 @@ pub(super) async fn list_review_comments(
     Path((o, r, n)): Path<(String, String, u64)>,
 ) -> Response {
     let g = s.lock().unwrap();
-    comments_of(&g, n, &g.review_comments, |c| review_comment_json(&o, &r, c))
+    comments_of(&g, n, &g.review_comments, |c| {
+        review_comment_json(&o, &r, c, g.association(&c.user))
+    })
 }
 
 pub(super) async fn list_issue_comments(
@@ -25,7 +27,9 @@ pub(super) async fn list_issue_comments(
     Path((o, r, n)): Path<(String, String, u64)>,
 ) -> Response {
     let g = s.lock().unwrap();
-    comments_of(&g, n, &g.issue_comments, |c| issue_comment_json(&o, &r, c))
+    comments_of(&g, n, &g.issue_comments, |c| {
+        issue_comment_json(&o, &r, c, g.association(&c.user))
+    })
 }
 
 /// PR `n`'s comments from `by_pr`, as `json` renders them (404 for no such PR).
@@ -55,5 +59,6 @@ pub(super) async fn create_issue_comment(
         line: None,
     };
     g.issue_comments.entry(n).or_default().push(c.clone());
-    (StatusCode::CREATED, axum::Json(issue_comment_json(&o, &r, &c))).into_response()
+    let json = issue_comment_json(&o, &r, &c, g.association(&c.user));
+    (StatusCode::CREATED, axum::Json(json)).into_response()
 }

@@ -56,12 +56,15 @@ pub(super) fn pull_json(g: &Inner, o: &str, r: &str, p: &Pull) -> Value {
         )
     };
     let count = |m: &HashMap<u64, Vec<Comment>>| m.get(&p.number).map_or(0, Vec::len);
+    let head_repo = p.head_repo.clone().unwrap_or_else(|| format!("{o}/{r}"));
+    let head_owner = super::pulls::head_owner(p, o);
     json!({
         "id": p.number * 10, "number": p.number, "node_id": format!("PR_{}", p.number),
         "url": api, "html_url": format!("{WEB}/{o}/{r}/pull/{}", p.number),
         "state": p.state, "locked": false, "title": p.title, "body": p.body,
         "user": user(&p.user), "draft": p.draft,
-        "head": {"label": format!("{o}:{}", p.head), "ref": p.head, "sha": head_sha},
+        "head": {"label": format!("{head_owner}:{}", p.head), "ref": p.head, "sha": head_sha,
+                 "user": user(&head_owner), "repo": repo_json(&head_repo, p.head_repo.is_some())},
         "base": {"label": format!("{o}:{}", p.base), "ref": p.base, "sha": base_sha},
         "created_at": "2026-01-01T00:00:00Z", "updated_at": created_at(p.updated),
         "merged": p.merged, "merged_at": if p.merged { json!("2026-01-02T00:00:00Z") } else { Value::Null },
@@ -73,13 +76,23 @@ pub(super) fn pull_json(g: &Inner, o: &str, r: &str, p: &Pull) -> Value {
     })
 }
 
+fn repo_json(full_name: &str, fork: bool) -> Value {
+    let (owner, name) = full_name.split_once('/').unwrap_or((full_name, full_name));
+    json!({
+        "id": 1, "node_id": "R_1", "name": name, "full_name": full_name, "owner": user(owner),
+        "private": false, "fork": fork,
+        "url": format!("{API}/repos/{full_name}"), "html_url": format!("{WEB}/{full_name}"),
+    })
+}
+
 /// Creation order as time: later comments and reviews have later timestamps.
 fn created_at(id: u64) -> String {
     format!("2026-01-01T{:02}:{:02}:{:02}Z", id / 3600 % 24, id / 60 % 60, id % 60)
 }
 
-pub(super) fn issue_comment_json(o: &str, r: &str, c: &Comment) -> Value {
+pub(super) fn issue_comment_json(o: &str, r: &str, c: &Comment, association: &str) -> Value {
     json!({
+        "author_association": association,
         "id": c.id, "node_id": format!("IC_{}", c.id),
         "url": format!("{API}/repos/{o}/{r}/issues/comments/{}", c.id),
         "html_url": format!("{WEB}/{o}/{r}/issues#issuecomment-{}", c.id),
@@ -88,8 +101,9 @@ pub(super) fn issue_comment_json(o: &str, r: &str, c: &Comment) -> Value {
     })
 }
 
-pub(super) fn review_comment_json(o: &str, r: &str, c: &Comment) -> Value {
+pub(super) fn review_comment_json(o: &str, r: &str, c: &Comment, association: &str) -> Value {
     json!({
+        "author_association": association,
         "id": c.id, "node_id": format!("RC_{}", c.id),
         "url": format!("{API}/repos/{o}/{r}/pulls/comments/{}", c.id),
         "html_url": format!("{WEB}/{o}/{r}/pull#discussion_r{}", c.id),

@@ -9,6 +9,10 @@
 //! base branch in that repository. Without a repository, commits and files can be seeded
 //! ([`GitHubStandIn::seed_commits`], [`GitHubStandIn::seed_files`]).
 //!
+//! Comments carry `author_association` (`COLLABORATOR` unless
+//! [`GitHubStandIn::set_association`] says otherwise, e.g. `NONE` for an outsider), and a PR's
+//! head names its repository (a fork's with [`GitHubStandIn::open_fork_pull`]).
+//!
 //! Failures on demand: [`GitHubStandIn::fail_requests`] (any status for matching
 //! requests), [`GitHubStandIn::require_token`] (401 for other tokens),
 //! [`GitHubStandIn::set_mergeable`] (405 on merge).
@@ -74,6 +78,7 @@ impl GitHubStandIn {
             required_token: None,
             login: "terarchitect-bot".into(),
             users: HashMap::new(),
+            associations: HashMap::new(),
             next_id: 1000,
             log: Vec::new(),
         }));
@@ -122,6 +127,26 @@ impl GitHubStandIn {
         self.inner.lock().unwrap().login = login.into();
     }
 
+    /// How `login` relates to the repository, as its comments' `author_association` says:
+    /// `OWNER`, `MEMBER`, `COLLABORATOR` (the default), `CONTRIBUTOR`, `NONE`, ...
+    pub fn set_association(&self, login: &str, association: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .associations
+            .insert(login.into(), association.into());
+    }
+
+    /// Opens a PR from a fork: `head` in `fork` (`owner/repo`), as a stranger would.
+    pub fn open_fork_pull(&self, title: &str, fork: &str, head: &str, base: &str) -> u64 {
+        let number = self.open_pull(title, head, base);
+        self.edit_pull(number, |p| {
+            p.head_repo = Some(fork.into());
+            p.user = fork.split('/').next().unwrap_or(fork).into();
+        });
+        number
+    }
+
     /// A second user: requests with `token` act as `login` (e.g. a human reviewer).
     pub fn add_user(&self, token: &str, login: &str) {
         self.inner.lock().unwrap().users.insert(token.into(), login.into());
@@ -159,6 +184,7 @@ impl GitHubStandIn {
             title: title.into(),
             body: String::new(),
             head: head.into(),
+            head_repo: None,
             base: base.into(),
             state: "open".into(),
             user: "terarchitect-bot".into(),

@@ -20,13 +20,19 @@ pub(super) async fn list_pulls(
 ) -> Response {
     let g = s.lock().unwrap();
     let state = q.get("state").map(String::as_str).unwrap_or("open");
-    // `head` is `owner:branch`.
-    let head = q.get("head").map(|h| h.rsplit(':').next().unwrap_or(h).to_string());
+    // `head` is `owner:branch` (or a bare branch, taken as the repository owner's).
+    let head = q.get("head").map(|h| match h.split_once(':') {
+        Some((owner, branch)) => (owner.to_string(), branch.to_string()),
+        None => (o.clone(), h.clone()),
+    });
     let mut pulls: Vec<&Pull> = g
         .pulls
         .iter()
         .filter(|p| state == "all" || p.state == state)
-        .filter(|p| head.as_ref().is_none_or(|h| *h == p.head))
+        .filter(|p| {
+            head.as_ref()
+                .is_none_or(|(owner, h)| *h == p.head && *owner == head_owner(p, &o))
+        })
         .collect();
     // GitHub's defaults: newest created first; `sort=updated` ascending unless told.
     let by_updated = q.get("sort").is_some_and(|s| s == "updated");
@@ -67,6 +73,7 @@ pub(super) async fn create_pull(
         title: title.into(),
         body: b["body"].as_str().unwrap_or_default().into(),
         head,
+        head_repo: None,
         base: b["base"].as_str().unwrap_or("main").into(),
         state: "open".into(),
         user: login.clone(),
@@ -250,4 +257,12 @@ pub(super) async fn merge_pull(
     pull.merge_commit_sha = Some(sha.clone());
     pull.merged_base_sha = git.map(|x| x.base);
     axum::Json(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"})).into_response()
+}
+
+/// The owner of the repository a PR's head branch lives in.
+pub(super) fn head_owner(p: &Pull, owner: &str) -> String {
+    p.head_repo
+        .as_deref()
+        .map_or(owner, |r| r.split('/').next().unwrap_or(r))
+        .to_string()
 }

@@ -11,6 +11,8 @@ pub struct Pull {
     pub title: String,
     pub body: String,
     pub head: String,
+    /// `owner/repo` the head branch lives in when it is a fork; None: the repository itself.
+    pub head_repo: Option<String>,
     pub base: String,
     /// `open` or `closed` (a merged PR is closed and `merged`).
     pub state: String,
@@ -89,12 +91,19 @@ pub(super) struct Inner {
     pub(super) login: String,
     /// Other users' tokens (token → login), accepted besides the required one.
     pub(super) users: HashMap<String, String>,
+    /// GitHub's `author_association` per login on comments; `COLLABORATOR` when unset.
+    pub(super) associations: HashMap<String, String>,
     pub(super) next_id: u64,
     /// `METHOD path` of every request, and whether it carried a token.
     pub(super) log: Vec<(String, bool)>,
 }
 
 impl Inner {
+    /// How `login` relates to the repository, as comments report it.
+    pub(super) fn association(&self, login: &str) -> &str {
+        self.associations.get(login).map_or("COLLABORATOR", String::as_str)
+    }
+
     /// Moves the clock and PR `pr`'s `updated` to now; returns now (also the next id).
     pub(super) fn touch(&mut self, pr: u64) -> u64 {
         self.next_id += 1;

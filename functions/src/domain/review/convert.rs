@@ -1,10 +1,11 @@
 //! GitHub's shapes turned into ours: PR state, reviews, comments, commits, test files.
 
 use octocrab::Page;
+use octocrab::models::AuthorAssociation;
 use octocrab::models::pulls::{PullRequest, Review};
 use octocrab::models::repos::{DiffEntry, RepoCommit};
 use serde::de::DeserializeOwned;
-use terarchitect_protocol::pr_thread::{self};
+use terarchitect_protocol::pr_thread::{self, Trust};
 use terarchitect_protocol::{
     AGENT_COMMENT_MARKER, PrComment, PrCommentKind, PrCommit, PrReview, PrState, PrTestFile, ProjectId, Ticket,
     TicketId,
@@ -78,8 +79,36 @@ pub(super) fn review_json(r: Review) -> PrReview {
     }
 }
 
-pub(super) fn issue_comment(c: octocrab::models::issues::Comment) -> PrComment {
+/// GitHub's `author_association` as it spells it (`COLLABORATOR`, `NONE`, ...).
+pub(super) fn association(a: Option<&AuthorAssociation>) -> Option<String> {
+    serde_json::to_value(a?).ok()?.as_str().map(str::to_owned)
+}
+
+/// The ticket's own PR: its head is `ticket-{id}` in the project's repository, not another
+/// branch and not a fork's branch of that name. Anything else is left alone.
+pub(super) fn check_own_pr(gh: &Repo, ticket_id: TicketId, pr: &PullRequest) -> Result<(), GitHubError> {
+    let branch = format!("ticket-{ticket_id}");
+    let own = format!("{}/{}", gh.owner, gh.repo);
+    let head_repo = pr.head.repo.as_ref().and_then(|r| r.full_name.clone());
+    let n = pr.number;
+    if pr.head.ref_field != branch {
+        return Err(GitHubError::ForeignPullRequest(format!(
+            "pull request #{n} is not this ticket's: it merges from {}, not the ticket's branch {branch}",
+            pr.head.ref_field
+        )));
+    }
+    if !head_repo.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(&own)) {
+        return Err(GitHubError::ForeignPullRequest(format!(
+            "pull request #{n} is not this ticket's: its branch {branch} is in {}, not in {own}",
+            head_repo.as_deref().unwrap_or("a repository GitHub no longer shows")
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn issue_comment(c: octocrab::models::issues::Comment, trust: &Trust) -> PrComment {
     PrComment {
+        outsider: !trust.trusts(&c.user.login, association(c.author_association.as_ref()).as_deref()),
         id: c.id.into_inner() as i64,
         kind: PrCommentKind::Issue,
         author: c.user.login,
@@ -91,8 +120,10 @@ pub(super) fn issue_comment(c: octocrab::models::issues::Comment) -> PrComment {
     }
 }
 
-pub(super) fn review_comment(c: octocrab::models::pulls::Comment) -> PrComment {
+pub(super) fn review_comment(c: octocrab::models::pulls::Comment, trust: &Trust) -> PrComment {
+    let login = c.user.as_ref().map(|u| u.login.as_str()).unwrap_or_default();
     PrComment {
+        outsider: !trust.trusts(login, association(c.author_association.as_ref()).as_deref()),
         id: c.id.into_inner() as i64,
         kind: PrCommentKind::Review,
         author: c.user.map(|u| u.login).unwrap_or_default(),

@@ -34,6 +34,7 @@ const BODY_SUMMARY_CHARS: usize = 600;
 pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<ReviewSummary> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Agent).await?;
+    let trust = super::settings::review_policy(app, project_id).await?.trust;
     let (pr, commits, files, issue_comments, review_comments, reviews) = tokio::try_join!(
         get_pull(&gh, n),
         list_all::<RepoCommit>(&gh, n, format!("pulls/{n}/commits")),
@@ -44,8 +45,8 @@ pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> R
     )?;
     let mut comments: Vec<PrComment> = issue_comments
         .into_iter()
-        .map(issue_comment)
-        .chain(review_comments.into_iter().map(review_comment))
+        .map(|c| issue_comment(c, &trust))
+        .chain(review_comments.into_iter().map(|c| review_comment(c, &trust)))
         .collect();
     comments.sort_by_key(|c| (c.created_at, c.id));
     let reviews: Vec<PrReview> = reviews.into_iter().map(review_json).collect();
@@ -80,20 +81,22 @@ pub async fn comment(app: &App, project_id: ProjectId, ticket_id: TicketId, inpu
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
+    let trust = super::settings::review_policy(app, project_id).await?.trust;
     let c = gh
         .issues()
         .create_comment(n, &input.body)
         .await
         .map_err(|e| gh.classify(n, e))?;
-    Ok(issue_comment(c))
+    Ok(issue_comment(c, &trust))
 }
 
-/// Approves the PR's current head.
+/// Approves the PR's current head, when it is the ticket's own PR.
 pub async fn approve(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &PrApproval) -> Result<PrReview> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let pr = get_pull(&gh, n).await?;
+    check_own_pr(&gh, ticket_id, &pr)?;
     let review: Review = gh
         .crab
         .post(
@@ -116,11 +119,13 @@ pub async fn approve(app: &App, project_id: ProjectId, ticket_id: TicketId, inpu
     Ok(review_json(review))
 }
 
-/// Merges the PR (squash unless asked otherwise) and, once merged, moves the ticket to
-/// Done like a user's move would (an active job is cancelled, the board version moves).
+/// Merges the PR (squash unless asked otherwise), when it is the ticket's own PR, and,
+/// once merged, moves the ticket to Done like a user's move would (an active job is
+/// cancelled, the board version moves).
 pub async fn merge(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &PrMerge) -> Result<MergeOutcome> {
     let (ticket, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
+    check_own_pr(&gh, ticket_id, &get_pull(&gh, n).await?)?;
     let method = match input.method.unwrap_or_default() {
         MergeMethod::Merge => octocrab::params::pulls::MergeMethod::Merge,
         MergeMethod::Squash => octocrab::params::pulls::MergeMethod::Squash,

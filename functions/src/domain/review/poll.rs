@@ -1,12 +1,13 @@
 //! The scheduler's review pass.
 
 use octocrab::models::pulls::PullRequest;
-use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry};
+use terarchitect_protocol::pr_thread::{self, CommentKind, Standing, ThreadEntry, Trust};
 use terarchitect_protocol::{ColumnRole, ProjectId};
 
 use crate::domain::App;
 use crate::domain::github::{Acting, GitHubError, Repo};
 use crate::domain::queue::JobTx;
+use crate::domain::settings::ReviewPolicy;
 use crate::store;
 use crate::{Error, Result};
 
@@ -21,8 +22,11 @@ pub struct PollReport {
     pub skipped: usize,
     /// Tickets whose PR was read.
     pub tickets: usize,
-    /// Reviewer comments seen for the first time.
+    /// Reviewer comments seen for the first time (outsiders' included).
     pub recorded: u64,
+    /// Comments from outsiders (not owners, members, collaborators or listed logins) on
+    /// the PRs read: recorded as such, never acted on.
+    pub outsiders: u64,
     /// Review jobs queued.
     pub queued: usize,
     /// Tickets whose new comments met the review round limit (a ticket comment says so).
@@ -31,6 +35,9 @@ pub struct PollReport {
     pub merged: usize,
     /// Tickets whose PR had not changed since its comments were last read (not re-read).
     pub unchanged: usize,
+    /// Tickets whose PR number names a PR that is not theirs (head not `ticket-{id}` of
+    /// the project's repository): left alone.
+    pub foreign: usize,
     /// Projects or tickets that failed (GitHub down, token refused...); retried next pass.
     pub failed: usize,
 }
@@ -40,9 +47,11 @@ const POLL_LIMIT: i64 = 1000;
 
 /// The scheduler's review pass: for every ticket in an In Review column with a PR and no
 /// active job whose PR changed since the last pass (one list request per project tells),
-/// reads the PR's issue and review comments, records reviewers' new ones
-/// (the agent's own replies carry [`AGENT_COMMENT_MARKER`] and are ignored; the comments
-/// they name as answered count so, see [`pr_thread`]), and when some are unhandled queues one `review`
+/// and is the ticket's own (head `ticket-{id}` in the project's repository), reads the
+/// PR's issue and review comments, records reviewers' new ones (outsiders' are recorded
+/// as such and never count, see [`Trust`]; the agent's own replies carry
+/// [`AGENT_COMMENT_MARKER`] and are ignored; the comments they name as answered count
+/// so, see [`pr_thread`]), and when some are unhandled queues one `review`
 /// job through the outbox (the ticket stays in In Review with the job on its card; a
 /// successful review job leaves it there). A PR merged on GitHub moves its ticket to
 /// Done; a closed one is left to the humans. Once `max_review_rounds` jobs were queued for a
@@ -72,8 +81,8 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
                 continue;
             }
         };
-        let max_rounds = match crate::domain::settings::max_review_rounds(app, project_id).await {
-            Ok(n) => n,
+        let policy = match crate::domain::settings::review_policy(app, project_id).await {
+            Ok(p) => p,
             Err(e) => {
                 tracing::warn!(%project_id, error = %e, "review poll: project skipped this pass");
                 report.failed += 1;
@@ -89,15 +98,17 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
             }
         };
         for c in tickets {
-            match poll_ticket(app, &gh, &recent, &c, max_rounds).await {
+            match poll_ticket(app, &gh, &recent, &c, &policy).await {
                 Ok(outcome) => {
                     report.tickets += 1;
                     report.recorded += outcome.recorded;
+                    report.outsiders += outcome.outsiders;
                     match outcome.action {
                         Action::Queued => report.queued += 1,
                         Action::Capped => report.capped += 1,
                         Action::Merged => report.merged += 1,
                         Action::Unchanged => report.unchanged += 1,
+                        Action::Foreign => report.foreign += 1,
                         Action::Nothing => {}
                     }
                 }
@@ -114,6 +125,7 @@ pub async fn poll_pull_requests(app: &App) -> Result<PollReport> {
 enum Action {
     Nothing,
     Unchanged,
+    Foreign,
     Queued,
     Capped,
     Merged,
@@ -145,12 +157,24 @@ impl RecentPulls {
 
 struct TicketPoll {
     recorded: u64,
+    outsiders: u64,
     action: Action,
 }
 
-/// The reviewers' comments on PR `n`, the ones the agent's replies already answered
-/// marked so.
-async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen>, GitHubError> {
+impl TicketPoll {
+    fn just(action: Action) -> TicketPoll {
+        TicketPoll {
+            recorded: 0,
+            outsiders: 0,
+            action,
+        }
+    }
+}
+
+/// The reviewers' comments on PR `n`: outsiders' marked so, the ones the agent's replies
+/// already answered marked so. Only trusted comments take part in the thread's standings,
+/// so an outsider cannot fake an agent reply that answers someone else's comment.
+async fn reviewer_comments(gh: &Repo, n: u64, trust: &Trust) -> Result<Vec<store::reviews::Seen>, GitHubError> {
     let (issue, review) = tokio::try_join!(
         list_all::<octocrab::models::issues::Comment>(gh, n, format!("issues/{n}/comments")),
         list_all::<octocrab::models::pulls::Comment>(gh, n, format!("pulls/{n}/comments")),
@@ -160,29 +184,35 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
         .map(|c| store::reviews::Seen {
             kind: CommentKind::Issue,
             github_id: c.id.into_inner(),
+            outsider: !trust.trusts(&c.user.login, association(c.author_association.as_ref()).as_deref()),
             author: c.user.login,
             body: c.body.unwrap_or_default(),
             path: None,
             created_at: c.created_at,
             answered: false,
         })
-        .chain(review.into_iter().map(|c| store::reviews::Seen {
-            kind: CommentKind::Review,
-            github_id: c.id.into_inner(),
-            author: c.user.map(|u| u.login).unwrap_or_default(),
-            body: c.body,
-            path: Some(c.path),
-            created_at: c.created_at,
-            answered: false,
+        .chain(review.into_iter().map(|c| {
+            let author = c.user.map(|u| u.login).unwrap_or_default();
+            store::reviews::Seen {
+                kind: CommentKind::Review,
+                github_id: c.id.into_inner(),
+                outsider: !trust.trusts(&author, association(c.author_association.as_ref()).as_deref()),
+                author,
+                body: c.body,
+                path: Some(c.path),
+                created_at: c.created_at,
+                answered: false,
+            }
         }))
         .collect();
-    let standings = pr_thread::standings(&all, |c| ThreadEntry {
+    let (trusted, outsiders): (Vec<_>, Vec<_>) = all.into_iter().partition(|c| !c.outsider);
+    let standings = pr_thread::standings(&trusted, |c| ThreadEntry {
         kind: c.kind,
         id: c.github_id,
         body: &c.body,
         created_at: c.created_at,
     });
-    Ok(all
+    Ok(trusted
         .into_iter()
         .zip(standings)
         .filter(|(_, s)| *s != Standing::AgentReply)
@@ -190,6 +220,7 @@ async fn reviewer_comments(gh: &Repo, n: u64) -> Result<Vec<store::reviews::Seen
             c.answered = s == Standing::Answered;
             c
         })
+        .chain(outsiders)
         .collect())
 }
 
@@ -198,8 +229,9 @@ async fn poll_ticket(
     gh: &Repo,
     recent: &RecentPulls,
     c: &store::reviews::Candidate,
-    max_rounds: i64,
+    policy: &ReviewPolicy,
 ) -> Result<TicketPoll> {
+    let max_rounds = policy.max_rounds;
     let n = c.pr_number as u64;
     let fetched;
     let pr = match recent.find(n) {
@@ -209,23 +241,24 @@ async fn poll_ticket(
             &fetched
         }
     };
+    if let Err(e) = check_own_pr(gh, c.ticket_id, pr) {
+        // Someone else's PR (another branch, or a fork's `ticket-{id}`): neither its
+        // comments nor its merge steer this ticket.
+        tracing::warn!(ticket_id = %c.ticket_id, pr = n, error = %e, "review poll: not the ticket's own PR; left alone");
+        return Ok(TicketPoll::just(Action::Foreign));
+    }
     if pr.merged_at.is_some() {
         return followed_merge(app, c, pr).await;
     }
     if pr.state == Some(octocrab::models::IssueState::Closed) {
         // Closed without merging: a human's call; nothing for an agent to answer.
-        return Ok(TicketPoll {
-            recorded: 0,
-            action: Action::Nothing,
-        });
+        return Ok(TicketPoll::just(Action::Nothing));
     }
     if pr.updated_at.is_some() && pr.updated_at == c.seen_updated_at {
-        return Ok(TicketPoll {
-            recorded: 0,
-            action: Action::Unchanged,
-        });
+        return Ok(TicketPoll::just(Action::Unchanged));
     }
-    let seen = reviewer_comments(gh, n).await?;
+    let seen = reviewer_comments(gh, n, &policy.trust).await?;
+    let outsiders = seen.iter().filter(|s| s.outsider).count() as u64;
     let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, c.project_id).await?;
     let recorded = store::reviews::record(&mut tx, c.project_id, c.ticket_id, &seen).await?;
@@ -234,6 +267,7 @@ async fn poll_ticket(
         tx.commit(app).await?;
         return Ok(TicketPoll {
             recorded,
+            outsiders,
             action: Action::Nothing,
         });
     };
@@ -247,6 +281,7 @@ async fn poll_ticket(
         tx.commit(app).await?;
         return Ok(TicketPoll {
             recorded,
+            outsiders,
             action: Action::Nothing,
         });
     }
@@ -262,6 +297,7 @@ async fn poll_ticket(
         tracing::info!(ticket_id = %c.ticket_id, pr = n, "review round limit reached; comments left to a human");
         return Ok(TicketPoll {
             recorded,
+            outsiders,
             action: Action::Capped,
         });
     }
@@ -274,6 +310,7 @@ async fn poll_ticket(
     tracing::info!(ticket_id = %c.ticket_id, job_id = %job.id, pr = n, comments = fresh, "review job queued");
     Ok(TicketPoll {
         recorded,
+        outsiders,
         action: Action::Queued,
     })
 }
@@ -290,8 +327,5 @@ async fn followed_merge(app: &App, c: &store::reviews::Candidate, pr: &PullReque
     let note = format!("PR #{} was merged on GitHub{by}; the ticket moved to Done.", pr.number);
     store::tickets::add_comment(&app.db, c.project_id, c.ticket_id, "terarchitect", &note).await?;
     tracing::info!(ticket_id = %c.ticket_id, pr = pr.number, "pull request merged on GitHub; ticket moved to Done");
-    Ok(TicketPoll {
-        recorded: 0,
-        action: Action::Merged,
-    })
+    Ok(TicketPoll::just(Action::Merged))
 }
