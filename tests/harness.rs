@@ -200,8 +200,8 @@ impl System {
             .set("RUST_LOG", "info");
         let functions = Functions::new(bin_dir(), env);
         functions.migrate().unwrap();
-        let user_token = functions.mint_token("system-user", "user").unwrap();
-        let worker_token = functions.mint_token("system-worker", "worker").unwrap();
+        let user_token = functions.mint_test_token("system-user", "user").unwrap();
+        let worker_token = functions.mint_test_token("system-worker", "worker").unwrap();
 
         // Both functions under the Lambda runtime emulation, on the gateway so agents reach it.
         let lambda_port = free_port();

@@ -252,10 +252,12 @@ mod tests {
         let cfg = super::Config {
             database: super::DatabaseSource::Url("postgres://app:hunter2@db/terarchitect".into()),
             job_queue_url: "q".into(),
+            job_dead_letter_url: None,
             secret_key: Some(super::SecretKeySource::Value("c2VjcmV0LWtleQ==".into())),
             previous_secret_keys: Some(super::SecretKeySource::Value("b2xkLWtleQ==".into())),
             lease: std::time::Duration::from_secs(1),
             github_api_url: "https://api.github.com".into(),
+            outbound_allow: Default::default(),
         };
         let text = format!("{cfg:?}");
         for secret in ["hunter2", "c2VjcmV0LWtleQ==", "b2xkLWtleQ=="] {

@@ -1034,6 +1034,8 @@ async fn github_calls_are_refused_for_internal_urls_and_follow_no_redirect() {
         e.body
     );
     assert_eq!(r.gh.requests().len(), before, "the redirect was not followed");
+}
+
 // ------------------------------------------------------------------ who may steer
 
 #[tokio::test]

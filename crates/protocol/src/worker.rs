@@ -163,6 +163,7 @@ impl fmt::Debug for AgentSettings {
             embedding_model,
             embedding_key,
             max_review_rounds,
+            review_trusted_logins,
             summarize_every_turns,
             git_author_name,
             git_author_email,
@@ -182,6 +183,7 @@ impl fmt::Debug for AgentSettings {
             .field("embedding_model", embedding_model)
             .field("embedding_key", &Redacted::opt(embedding_key))
             .field("max_review_rounds", max_review_rounds)
+            .field("review_trusted_logins", review_trusted_logins)
             .field("summarize_every_turns", summarize_every_turns)
             .field("git_author_name", git_author_name)
             .field("git_author_email", git_author_email)

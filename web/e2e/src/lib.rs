@@ -67,8 +67,8 @@ impl Stack {
         let env = Env::functions(&db.url, &queue.url, &queue.endpoint, SECRET_KEY).set("RUST_LOG", "warn");
         let functions = Functions::new(bin_dir(), env);
         functions.migrate()?;
-        let token = functions.mint_token("e2e-user", "user")?;
-        let worker_token = functions.mint_token("e2e-worker", "worker")?;
+        let token = functions.mint_test_token("e2e-user", "user")?;
+        let worker_token = functions.mint_test_token("e2e-worker", "worker")?;
 
         let logs = artifacts();
         let api_port = free_port();
