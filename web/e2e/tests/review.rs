@@ -145,7 +145,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.click("#check-settings").await?;
     b.wait_for(&format!("{github_check}[data-ok=false]")).await?;
     let refused = b.text_of(github_check).await?;
-    assert!(refused.contains("refused (401"), "{refused}");
+    assert!(refused.contains("key was refused"), "{refused}");
     let llm = b
         .text_of("#check-results li[data-check='director LLM'][data-state=unset]")
         .await?;
