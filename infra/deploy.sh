@@ -7,8 +7,10 @@
 #
 # Needs: the AWS CLI (credentials for the target account), the SAM CLI and cargo-lambda
 # (pip install aws-sam-cli cargo-lambda ziglang), Docker with buildx for the arm64 agent
-# image, and the web toolchain (`bash web/build.sh web_install`). Idempotent: re-run to
-# update; the secret key and the worker token are created on the first run only.
+# image, the web toolchain (`bash web/build.sh web_install`), curl and openssl. Idempotent:
+# re-run to update; the secret key and the worker token are created on the first run only.
+# While rotating the secret key, PREVIOUS_SECRET_KEY_ARN names the secret holding the old
+# key(s) (docs/deployment.md); deploy without it afterwards.
 set -euo pipefail
 
 say() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
@@ -48,6 +50,28 @@ ensure_secret() {
 
 new_secret_key() { openssl rand -base64 32 | tr -d '\n'; }
 
+# Amazon RDS's root certificates: the functions connect to Aurora with sslmode=verify-full
+# against this bundle, shipped in a layer (DatabaseCaLayer, ContentUri in the template).
+RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+RDS_CA_FILE=infra/.build/rds-ca/rds-global-bundle.pem
+
+# fetch_rds_ca FILE: downloads the bundle into FILE, or stops the deploy with FILE
+# absent (a stale or partial bundle is never packaged).
+fetch_rds_ca() {
+  local dest=$1 tmp; private_tmp tmp
+  rm -f "$dest"
+  if ! curl -fsS --proto '=https' --tlsv1.2 --retry 3 -o "$tmp" "$RDS_CA_URL"; then
+    say "cannot download the RDS root certificates from $RDS_CA_URL; stopping (the functions could not verify the database)"
+    return 1
+  fi
+  if ! grep -q -- '-----BEGIN CERTIFICATE-----' "$tmp" || ! openssl x509 -noout -in "$tmp" 2>/dev/null; then
+    say "$RDS_CA_URL did not answer a PEM certificate bundle; stopping"
+    return 1
+  fi
+  mkdir -p "$(dirname "$dest")"
+  install -m 0644 "$tmp" "$dest"
+}
+
 # Sourced by the tests for the functions above; run, it deploys.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
@@ -73,15 +97,16 @@ cargo lambda build --release --arm64 --locked -p terarchitect-worker-host --bin 
 aws s3 cp "target/lambda/worker-host/bootstrap" "s3://$ARTIFACT_BUCKET/terarchitect/$VERSION/worker-host"
 
 say "functions and the stack"
+fetch_rds_ca "$RDS_CA_FILE"
 sam build --template infra/template.yaml --beta-features
 sam deploy --stack-name "$STACK" --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset \
   --parameter-overrides VpcId="$VPC_ID" PrivateSubnetIds="$SUBNETS" \
     WorkerHostArtifactUri="s3://$ARTIFACT_BUCKET/terarchitect/$VERSION/worker-host" \
-    AgentImageUri="$AGENT_REPO:$VERSION"
+    AgentImageUri="$AGENT_REPO:$VERSION" PreviousSecretKeyArn="${PREVIOUS_SECRET_KEY_ARN:-}"
 
 ensure_secret "$(out AppSecretKeyArn)" "the secret key" new_secret_key
 
-say "migrations"
+say "migrations and the functions' database role"
 private_tmp migrated
 aws lambda invoke --function-name "$(out MigrateFunctionName)" "$migrated" >/dev/null
 grep -q '"migrated":true' "$migrated" || { cat "$migrated"; exit 1; }

@@ -4,21 +4,29 @@
 //! function's environment at all: it names them by ARN and they are read from Secrets
 //! Manager at cold start ([`Config::resolve`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 #[derive(Clone)]
 pub enum DatabaseSource {
     /// `DATABASE_URL`
     Url(String),
-    /// `DATABASE_SECRET_ARN` (the RDS-managed `{"username","password"}` secret) with
-    /// `DATABASE_HOST`, `DATABASE_PORT` (5432) and `DATABASE_NAME`; over TLS.
+    /// `DATABASE_SECRET_ARN` (a `{"username","password"}` secret: the functions' own
+    /// login, or the RDS-managed master secret for `migrate`) with `DATABASE_HOST`,
+    /// `DATABASE_PORT` (5432) and `DATABASE_NAME`.
     RdsSecret {
         arn: String,
         host: String,
         port: u16,
         name: String,
-        /// `DATABASE_SSLMODE`, `require` unless set.
-        sslmode: String,
+        /// `DATABASE_SSLMODE`, `verify-full` unless set: the server's certificate must
+        /// chain to `ca_file` and name `host`.
+        sslmode: PgSslMode,
+        /// `DATABASE_CA_FILE`: the root certificates the server's certificate is checked
+        /// against (in AWS, Amazon RDS's global bundle shipped with the functions).
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -33,6 +41,7 @@ impl std::fmt::Debug for DatabaseSource {
                 port,
                 name,
                 sslmode,
+                ca_file,
             } => f
                 .debug_struct("RdsSecret")
                 .field("arn", arn)
@@ -40,6 +49,7 @@ impl std::fmt::Debug for DatabaseSource {
                 .field("port", port)
                 .field("name", name)
                 .field("sslmode", sslmode)
+                .field("ca_file", ca_file)
                 .finish(),
         }
     }
@@ -101,7 +111,7 @@ pub struct Config {
 
 /// The secrets of a [`Config`], fetched.
 pub struct Resolved {
-    pub database_url: String,
+    pub database: PgConnectOptions,
     pub secret_key: Option<String>,
     pub previous_secret_keys: Vec<String>,
 }
@@ -152,7 +162,7 @@ impl Config {
                 .collect(),
         };
         Ok(Resolved {
-            database_url: self.database.resolve(&secrets).await?,
+            database: self.database.resolve(&secrets).await?,
             secret_key,
             previous_secret_keys,
         })
@@ -167,40 +177,80 @@ impl DatabaseSource {
         let Some(arn) = var("DATABASE_SECRET_ARN") else {
             anyhow::bail!("set DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST and DATABASE_NAME");
         };
+        let sslmode = match var("DATABASE_SSLMODE") {
+            Some(mode) => mode
+                .parse()
+                .map_err(|e| anyhow::anyhow!("DATABASE_SSLMODE {mode:?}: {e}"))?,
+            None => PgSslMode::VerifyFull,
+        };
+        let ca_file = var("DATABASE_CA_FILE").map(PathBuf::from);
+        // Checked at start: a missing bundle fails the cold start naming the file, not
+        // every connection with an unknown-issuer error.
+        match &ca_file {
+            Some(file) => anyhow::ensure!(file.is_file(), "DATABASE_CA_FILE {} is not a file", file.display()),
+            None => anyhow::ensure!(
+                !matches!(sslmode, PgSslMode::VerifyCa | PgSslMode::VerifyFull),
+                "DATABASE_CA_FILE is not set: the database's certificate cannot be verified \
+                 (set it to the root certificate bundle, or DATABASE_SSLMODE to a mode that does not verify)"
+            ),
+        }
         Ok(DatabaseSource::RdsSecret {
             arn,
             host: var("DATABASE_HOST").ok_or_else(|| anyhow::anyhow!("DATABASE_HOST is not set"))?,
             port: var("DATABASE_PORT").map(|p| p.parse()).transpose()?.unwrap_or(5432),
             name: var("DATABASE_NAME").unwrap_or_else(|| "terarchitect".into()),
-            sslmode: var("DATABASE_SSLMODE").unwrap_or_else(|| "require".into()),
+            sslmode,
+            ca_file,
         })
     }
 
-    pub async fn resolve(&self, secrets: &SecretReader) -> anyhow::Result<String> {
+    /// How to connect: the URL, or the secret's login with the TLS settings.
+    pub async fn resolve(&self, secrets: &SecretReader) -> anyhow::Result<PgConnectOptions> {
         match self {
-            DatabaseSource::Url(url) => Ok(url.clone()),
+            DatabaseSource::Url(url) => Ok(url.parse()?),
             DatabaseSource::RdsSecret {
                 arn,
                 host,
                 port,
                 name,
                 sslmode,
+                ca_file,
             } => {
-                #[derive(serde::Deserialize)]
-                struct Credentials {
-                    username: String,
-                    password: String,
-                }
-                let c: Credentials = serde_json::from_str(&secrets.read(arn).await?).map_err(|e| {
-                    anyhow::anyhow!("the database secret is not {{\"username\",\"password\"}} JSON: {e}")
-                })?;
-                Ok(format!(
-                    "postgres://{}:{}@{host}:{port}/{name}?sslmode={sslmode}",
-                    percent_encode(&c.username),
-                    percent_encode(&c.password)
-                ))
+                let login = Login::read(secrets, arn).await?;
+                let options = PgConnectOptions::new_without_pgpass()
+                    .host(host)
+                    .port(*port)
+                    .database(name)
+                    .username(&login.username)
+                    .password(&login.password)
+                    .ssl_mode(*sslmode);
+                Ok(match ca_file {
+                    Some(file) => options.ssl_root_cert(file),
+                    None => options,
+                })
             }
         }
+    }
+}
+
+/// A database login as Secrets Manager holds it: the RDS-managed master secret and the
+/// functions' own secret (`AppDatabaseSecret` in the template) share this shape.
+#[derive(serde::Deserialize)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+impl Login {
+    pub async fn read(secrets: &SecretReader, arn: &str) -> anyhow::Result<Login> {
+        serde_json::from_str(&secrets.read(arn).await?)
+            .map_err(|e| anyhow::anyhow!("secret {arn} is not {{\"username\",\"password\"}} JSON: {e}"))
+    }
+
+    /// `DATABASE_APP_SECRET_ARN` (the `migrate` function only): the login the other
+    /// functions use, which `migrate` creates or updates as a least-privilege role.
+    pub fn app_secret_arn() -> Option<String> {
+        var("DATABASE_APP_SECRET_ARN")
     }
 }
 
@@ -235,16 +285,6 @@ async fn read_secret(client: &aws_sdk_secretsmanager::Client, arn: &str) -> anyh
         .ok_or_else(|| anyhow::anyhow!("secret {arn} has no string value"))
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (URL userinfo).
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -264,11 +304,5 @@ mod tests {
             assert!(!text.contains(secret), "{text}");
         }
         assert!(text.contains("[redacted]"), "{text}");
-    }
-
-    #[test]
-    fn passwords_are_encoded_for_urls() {
-        assert_eq!(super::percent_encode("a:b@c/d?é"), "a%3Ab%40c%2Fd%3F%C3%A9");
-        assert_eq!(super::percent_encode("Plain-1_2.3~"), "Plain-1_2.3~");
     }
 }

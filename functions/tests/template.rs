@@ -140,3 +140,165 @@ fn scripts_come_only_from_the_origin() {
     assert_eq!(scripts, "script-src 'self' 'wasm-unsafe-eval'");
     assert!(csp.contains("frame-ancestors 'none'"));
 }
+
+/// The serverless functions, by logical name.
+fn functions(t: &Value) -> Vec<(&str, &Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect()
+}
+
+fn yaml(v: &Value) -> String {
+    serde_yaml::to_string(v).unwrap()
+}
+
+/// A function's `AWSSecretsManagerGetSecretValuePolicy` entries: the YAML of each one's
+/// `SecretArn` and whether it sits in an `!If`.
+fn secret_policies(function: &Value) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    for p in function["Properties"]["Policies"].as_sequence().unwrap() {
+        let (policy, conditional) = match p {
+            Value::Tagged(t) if t.tag == "!If" => (&t.value[1], true),
+            p => (p, false),
+        };
+        let arn = &policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"];
+        if !arn.is_null() {
+            found.push((yaml(arn).trim().to_string(), conditional));
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_migrate_function_logs_in_as_the_master_user() {
+    let t = template();
+    assert!(
+        !yaml(&t["Globals"]).contains("MasterUserSecret"),
+        "the functions' shared settings name the master secret"
+    );
+    let app_secret = "!Ref AppDatabaseSecret";
+    for (name, function) in functions(&t) {
+        let policies = secret_policies(function);
+        let reads = |arn: &str| policies.iter().any(|(a, _)| a == arn);
+        let master = reads("!GetAtt Database.MasterUserSecret.SecretArn");
+        assert_eq!(master, name == "MigrateFunction", "{name}: {policies:?}");
+        assert!(
+            reads(app_secret),
+            "{name} cannot read the app database login: {policies:?}"
+        );
+        if name != "MigrateFunction" {
+            assert!(
+                !yaml(function).contains("MasterUserSecret"),
+                "{name} names the master secret"
+            );
+        }
+    }
+    // Nothing else (roles, outputs aside) is given the master secret either.
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        if !["Database", "MigrateFunction"].contains(&name) {
+            assert!(!yaml(r).contains("MasterUserSecret"), "{name} names the master secret");
+        }
+    }
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(ref_name(&env["DATABASE_SECRET_ARN"]), Some("AppDatabaseSecret"));
+    let migrate = &resource(&t, "MigrateFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        yaml(&migrate["DATABASE_SECRET_ARN"]).trim(),
+        "!GetAtt Database.MasterUserSecret.SecretArn"
+    );
+    assert_eq!(ref_name(&migrate["DATABASE_APP_SECRET_ARN"]), Some("AppDatabaseSecret"));
+
+    // Its own generated password, under the stack's key, in the shape the code reads.
+    let secret = &resource(&t, "AppDatabaseSecret");
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(ref_name(&secret["Properties"]["KmsKeyId"]), Some("Key"));
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    assert_eq!(generate["GenerateStringKey"], "password");
+    let shape: serde_json::Value = serde_json::from_str(generate["SecretStringTemplate"].as_str().unwrap()).unwrap();
+    let username = shape["username"].as_str().unwrap();
+    assert!(!username.is_empty() && resource(&t, "Database")["Properties"]["MasterUsername"] != username);
+}
+
+#[test]
+fn the_functions_verify_the_database_certificate_and_name() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    let env = &globals["Environment"]["Variables"];
+    let ca_file = env["DATABASE_CA_FILE"].as_str().expect("DATABASE_CA_FILE is set");
+    // Layers are mounted at /opt; the bundle is what deploy.sh puts in the layer.
+    let in_layer = ca_file.strip_prefix("/opt/").expect("the bundle comes from a layer");
+    let layers: Vec<Option<&str>> = globals["Layers"].as_sequence().unwrap().iter().map(ref_name).collect();
+    assert_eq!(layers, [Some("DatabaseCaLayer")]);
+    let layer = &resource(&t, "DatabaseCaLayer")["Properties"];
+    let dir = layer["ContentUri"].as_str().unwrap();
+    let deploy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/deploy.sh")).unwrap();
+    assert!(
+        deploy.contains(&format!("RDS_CA_FILE=infra/{dir}/{in_layer}\n")),
+        "deploy.sh fills the layer"
+    );
+    assert!(deploy.contains("RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"));
+    // No function weakens the default mode (verify-full, config.rs) or swaps the bundle.
+    assert!(env["DATABASE_SSLMODE"].is_null());
+    for (name, function) in functions(&t) {
+        let vars = &function["Properties"]["Environment"]["Variables"];
+        for key in ["DATABASE_SSLMODE", "DATABASE_CA_FILE"] {
+            assert!(vars[key].is_null(), "{name} sets {key}");
+        }
+        assert!(
+            function["Properties"]["Layers"].is_null(),
+            "{name} has layers of its own"
+        );
+    }
+}
+
+#[test]
+fn the_previous_secret_key_is_readable_only_while_it_is_given() {
+    let t = template();
+    let param = &t["Parameters"]["PreviousSecretKeyArn"];
+    assert_eq!(param["Default"], "", "optional");
+    let condition = yaml(&t["Conditions"]["HasPreviousSecretKey"]);
+    assert!(
+        condition.contains("!Not") && condition.contains("PreviousSecretKeyArn"),
+        "{condition}"
+    );
+    let conditional = |v: &Value| -> Option<String> {
+        match v {
+            Value::Tagged(tag) if tag.tag == "!If" => {
+                assert_eq!(tag.value[0], "HasPreviousSecretKey");
+                assert_eq!(yaml(&tag.value[2]).trim(), "!Ref AWS::NoValue");
+                Some(yaml(&tag.value[1]))
+            }
+            _ => None,
+        }
+    };
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let value = conditional(&env["TERARCHITECT_SECRET_KEY_PREVIOUS_ARN"]).expect("set only when given");
+    assert_eq!(value.trim(), "!Ref PreviousSecretKeyArn");
+    // Every function that opens secrets (reads the key) may read the previous key, and
+    // only under the condition.
+    for (name, function) in functions(&t) {
+        let policies = secret_policies(function);
+        let reads_key = policies.iter().any(|(a, _)| a == "!Ref AppSecretKey");
+        let previous: Vec<(String, bool)> = policies
+            .into_iter()
+            .filter(|(a, _)| a.contains("PreviousSecretKeyArn"))
+            .collect();
+        let expected = match reads_key {
+            true => vec![("!Ref PreviousSecretKeyArn".to_string(), true)],
+            false => vec![],
+        };
+        assert_eq!(previous, expected, "{name}");
+    }
+    // Referenced nowhere else.
+    let everywhere = yaml(&t["Resources"]);
+    let policy_refs = functions(&t)
+        .iter()
+        .filter(|(_, f)| yaml(&f["Properties"]["Policies"]).contains("PreviousSecretKeyArn"))
+        .count();
+    assert_eq!(everywhere.matches("PreviousSecretKeyArn").count(), policy_refs);
+}

@@ -1,7 +1,8 @@
-//! `infra/deploy.sh`'s secret handling, run by bash against a stand-in `aws` command
-//! (the AWS CLI cannot reach AWS here): a secret is created only when Secrets Manager
-//! says it has no value, never on another failure, and its value never appears on a
-//! command line or outlives the script in a temporary file.
+//! `infra/deploy.sh`'s functions, run by bash against stand-in `aws` and `curl` commands
+//! (nothing here reaches AWS): a secret is created only when Secrets Manager says it has
+//! no value, never on another failure, and its value never appears on a command line or
+//! outlives the script in a temporary file; the RDS root certificates are downloaded
+//! over https or the deploy stops with no bundle to package.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,19 @@ case "$1 $2" in
 esac
 "#;
 
+/// A stand-in `curl`: logs its arguments; writes to its `-o` file a self-signed PEM
+/// certificate (`FAKE_CURL=ok`), an HTML page (`html`), or fails like an unreachable
+/// host (anything else).
+const FAKE_CURL: &str = r#"#!/usr/bin/env bash
+echo "$*" >> "$FAKE_DIR/curl-log"
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+case "$FAKE_CURL" in
+  ok) openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=stand-in-root -days 1 -out "$out" 2>/dev/null ;;
+  html) echo '<html>sign in to the wifi</html>' > "$out" ;;
+  *) echo "curl: (6) Could not resolve host: truststore.pki.rds.amazonaws.com" >&2; exit 6 ;;
+esac
+"#;
+
 struct Run {
     ok: bool,
     dir: tempfile::TempDir,
@@ -40,31 +54,47 @@ fn deploy_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/deploy.sh")
 }
 
-fn ensure_secret(state: &str) -> Run {
+/// Runs `script` in bash after sourcing deploy.sh, with the stand-ins first on PATH.
+fn run_sourced(script: &str, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let aws = bin.join("aws");
-    std::fs::write(&aws, FAKE_AWS).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, text) in [("aws", FAKE_AWS), ("curl", FAKE_CURL)] {
+        let file = bin.join(name);
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let status = Command::new("bash")
         .arg("-c")
-        .arg(
-            r#"set -euo pipefail; source "$1"; ensure_secret arn:aws:secretsmanager:x "the secret key" new_secret_key"#,
-        )
+        .arg(format!(r#"set -euo pipefail; source "$1"; {script}"#))
         .arg("bash")
         .arg(deploy_script())
         .env("PATH", path)
         .env("FAKE_DIR", dir.path())
-        .env("FAKE_STATE", state)
+        .envs(env.iter().copied())
         .status()
         .expect("run bash");
     Run {
         ok: status.success(),
         dir,
     }
+}
+
+fn ensure_secret(state: &str) -> Run {
+    run_sourced(
+        r#"ensure_secret arn:aws:secretsmanager:x "the secret key" new_secret_key"#,
+        &[("FAKE_STATE", state)],
+    )
+}
+
+/// `fetch_rds_ca` into `$FAKE_DIR/ca/bundle.pem`, which holds a stale bundle beforehand.
+fn fetch_rds_ca(curl: &str) -> Run {
+    run_sourced(
+        r#"mkdir -p "$FAKE_DIR/ca"; echo stale > "$FAKE_DIR/ca/bundle.pem"; fetch_rds_ca "$FAKE_DIR/ca/bundle.pem""#,
+        &[("FAKE_CURL", curl)],
+    )
 }
 
 #[test]
@@ -94,4 +124,52 @@ fn a_failure_other_than_not_found_stops_without_writing() {
     assert!(!run.ok, "a transient failure must stop the deploy");
     assert!(run.file("value").is_none());
     assert!(!run.file("log").unwrap().contains("put-secret-value"));
+}
+
+#[test]
+fn the_rds_root_certificates_are_downloaded_over_https() {
+    let run = fetch_rds_ca("ok");
+    assert!(run.ok);
+    let bundle = run.file("ca/bundle.pem").unwrap();
+    assert!(bundle.starts_with("-----BEGIN CERTIFICATE-----"), "{bundle}");
+    let log = run.file("curl-log").unwrap();
+    assert!(
+        log.contains("--proto =https")
+            && log.contains("https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"),
+        "{log}"
+    );
+}
+
+#[test]
+fn without_the_rds_root_certificates_the_deploy_stops_with_nothing_to_package() {
+    for curl in ["unreachable", "html"] {
+        let run = fetch_rds_ca(curl);
+        assert!(!run.ok, "{curl}: the deploy went on");
+        assert!(
+            run.file("ca/bundle.pem").is_none(),
+            "{curl}: a bundle was left to package"
+        );
+    }
+}
+
+#[test]
+fn the_bundle_is_fetched_before_the_build_into_the_layer_the_functions_read() {
+    let script = std::fs::read_to_string(deploy_script()).unwrap();
+    let fetch = script.find("\nfetch_rds_ca ").expect("deploy.sh fetches the bundle");
+    let build = script.find("\nsam build").unwrap();
+    assert!(fetch < build, "the bundle is fetched after `sam build`");
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")).unwrap();
+    let layer_dir = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ContentUri: "))
+        .expect("the template has the CA layer");
+    let ca_file = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("DATABASE_CA_FILE: /opt/"))
+        .expect("the functions read the bundle from the layer");
+    assert!(
+        script.contains(&format!("RDS_CA_FILE=infra/{layer_dir}/{ca_file}\n")),
+        "deploy.sh writes the bundle where the layer takes it from"
+    );
 }

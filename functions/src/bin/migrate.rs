@@ -1,13 +1,21 @@
 //! Applies the database migrations (deploy step; `./dev up`). Safe to run concurrently.
 //! In AWS it is a function that deploy.sh invokes once per deploy; elsewhere it runs once.
+//! With `DATABASE_APP_SECRET_ARN` (AWS) it then creates or updates the functions' own
+//! least-privilege login from that secret (`store::roles`).
 use lambda_runtime::{LambdaEvent, service_fn};
-use terarchitect_functions::config::{DatabaseSource, SecretReader};
+use terarchitect_functions::config::{DatabaseSource, Login, SecretReader};
 use terarchitect_functions::{runtime, store};
 
 async fn migrate(database: &DatabaseSource) -> anyhow::Result<()> {
-    let pool = store::connect(&database.resolve(&SecretReader::default()).await?, 2).await?;
+    let secrets = SecretReader::default();
+    let pool = store::connect(database.resolve(&secrets).await?, 2);
     store::migrate(&pool).await?;
     tracing::info!("migrations applied");
+    if let Some(arn) = Login::app_secret_arn() {
+        let app = Login::read(&secrets, &arn).await?;
+        store::roles::ensure_app_role(&pool, &app.username, &app.password).await?;
+        tracing::info!(role = %app.username, "app database role set up");
+    }
     Ok(())
 }
 

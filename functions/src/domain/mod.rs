@@ -50,7 +50,7 @@ pub struct App {
 impl App {
     pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
         let resolved = cfg.resolve().await?;
-        let db = crate::store::connect(&resolved.database_url, max_connections).await?;
+        let db = crate::store::connect(resolved.database, max_connections);
         let queue = JobQueue::from_env(cfg.job_queue_url.clone())
             .await
             .with_dead_letters(cfg.job_dead_letter_url.clone());

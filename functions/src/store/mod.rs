@@ -14,6 +14,7 @@ pub mod memory;
 pub mod notes;
 pub mod projects;
 pub mod reviews;
+pub mod roles;
 pub mod settings;
 pub mod tickets;
 pub mod tokens;
@@ -29,12 +30,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// A pool that connects on first use: a function that cold-starts while the database is
 /// down still starts, and answers 503 `unavailable` until the database is back.
-pub async fn connect(url: &str, max_connections: u32) -> crate::Result<PgPool> {
-    let opts: PgConnectOptions = url.parse().map_err(crate::Error::Db)?;
-    Ok(PgPoolOptions::new()
+pub fn connect(opts: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(opts))
+        .connect_lazy_with(opts)
 }
 
 /// Applies pending migrations. Safe to call from several processes at once: sqlx holds a
