@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use backon::Retryable;
 use serde::Deserialize;
-use terarchitect_protocol::{EventBatch, WorkerContext};
+use terarchitect_protocol::{EventBatch, MemoryDocs, WorkerContext};
 
 use crate::error::{Error, Result};
 
@@ -96,14 +96,23 @@ impl ApiClient {
         }
     }
 
-    /// Writes documents into the project's memory (`/agent/memory/index`).
+    /// Writes documents into the project's memory (`/agent/memory/index`), as many
+    /// requests as the API's bound per request takes (`MemoryDocs::batches`: a long
+    /// document is cut into pieces).
     pub async fn remember(&self, docs: Vec<String>) -> Result<()> {
+        for batch in MemoryDocs::batches(docs) {
+            self.index(&batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn index(&self, batch: &MemoryDocs) -> Result<()> {
         let r = self
             .http
             .post(format!("{}/agent/memory/index", self.base))
             .bearer_auth(&self.token)
-            .json(&serde_json::json!({ "docs": docs }))
-            .timeout(Duration::from_secs(120))
+            .json(batch)
+            .timeout(Duration::from_secs(60))
             .send()
             .await
             .map_err(|e| Error::Api(e.to_string()))?;

@@ -560,3 +560,44 @@ async fn the_same_failure_three_times_stops_the_run() {
         "{nudged}"
     );
 }
+
+#[tokio::test]
+async fn a_memory_write_larger_than_one_request_is_split_and_stored_whole() {
+    use terarchitect_protocol::validate::{MAX_INDEX_DOCS, MAX_TEXT};
+    let lessons: Vec<String> = (0..2 * MAX_INDEX_DOCS + 3)
+        .map(|i| format!("lesson {i}: {}", "y".repeat(6_000)))
+        .collect();
+    let long = format!("long: {}", "z".repeat(MAX_TEXT)); // over one document's limit: two pieces
+    let mut docs = lessons.clone();
+    docs.push(long.clone());
+    let extraction = Reply::json(json!({"entities": [], "triples": []}));
+    let embeddings = terarchitect_testkit::llm::LlmStandIn::start(vec![]).await;
+    let setup = Setup {
+        settings: json!({"embedding_url": embeddings.url}),
+        ..Setup::default()
+    };
+    let env = Env::new(python_repo(), setup, vec![extraction; docs.len() + 1], vec![]).await;
+    let api = terarchitect_agent::api::ApiClient::new(terarchitect_agent::http_client(), &env.api_url, &env.token);
+    api.remember(docs)
+        .await
+        .expect("every request under the bound is accepted");
+
+    let stored: Vec<(String,)> =
+        sqlx::query_as("SELECT content FROM memory_passages WHERE project_id = $1 ORDER BY created_at, content")
+            .bind(env.project_id)
+            .fetch_all(&env.db.pool)
+            .await
+            .unwrap();
+    let stored: Vec<String> = stored.into_iter().map(|r| r.0).collect();
+    for l in &lessons {
+        assert!(stored.contains(l), "{} missing", &l[..10]);
+    }
+    let pieces: Vec<&String> = stored.iter().filter(|s| !s.starts_with("lesson")).collect();
+    assert_eq!(pieces.len(), 2, "the long document in two pieces");
+    assert_eq!(pieces.iter().map(|p| p.len()).sum::<usize>(), long.len());
+    assert_eq!(
+        env.director.requests().len(),
+        lessons.len() + 2,
+        "one extraction per piece"
+    );
+}

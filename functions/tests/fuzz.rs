@@ -41,6 +41,11 @@ const ROUTES: &[&str] = &[
     "/worker/jobs/{j}/events",
     "/agent/context",
     "/agent/events",
+    "/api/projects?limit={q}&cursor={q}",
+    "/api/projects/{p}/notes?cursor={q}",
+    "/api/projects/{p}/tickets/{t}/jobs?limit={q}",
+    "/api/projects/{p}/tickets/{t}/comments?limit={q}&cursor=AAAA{q}",
+    "/api/projects/{p}/review?limit={q}",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -174,6 +179,12 @@ fn templates() -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"github_token": "ghp_x"})),
         ),
         (Method::GET, "/api/projects/{p}/board", None),
+        (Method::GET, "/api/projects?limit={q}&cursor={q}", None),
+        (
+            Method::GET,
+            "/api/projects/{p}/tickets/{t}/comments?limit={q}&cursor=AAAA{q}",
+            None,
+        ),
         (
             Method::GET,
             "/api/projects/{p}/jobs/{j}/events?after={q}&limit={q}",

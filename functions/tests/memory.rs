@@ -172,18 +172,7 @@ async fn projects_never_see_each_others_memory_and_agents_only_their_own() {
         .ok();
     assert_eq!(texts(&r), [HOP_2]);
     // An agent of project b reads b's memory through the worker API with its job token.
-    let tid = t.ticket(&b, "t").await["id"].as_str().unwrap().to_string();
-    let jid = t.move_to(&b, &tid, "in_progress").await.ok()["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = t
-        .worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
-        .await
-        .ok()["job_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = job_token(&t, &b).await;
     let r = t
         .agent_post("/agent/memory/retrieve", &token, json!({"queries": [HOP_1]}))
         .await
@@ -263,4 +252,97 @@ async fn the_embeddings_adapter_forwards_openai_requests() {
         .ok();
     let r = t.post("/v1/embeddings", json!({"input": "x"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+}
+
+/// The job token of a claimed job in project `pid`.
+async fn job_token(t: &TestApp, pid: &str) -> String {
+    let tid = t.ticket(pid, "t").await["id"].as_str().unwrap().to_string();
+    let jid = t.move_to(pid, &tid, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .await
+        .ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn index_requests_over_the_bound_are_refused_and_write_nothing() {
+    use terarchitect_protocol::validate::{MAX_INDEX_BYTES, MAX_INDEX_DOCS};
+    let t = TestApp::new().await;
+    let ai = OpenAi::start().await;
+    let pid = setup(&t, &ai).await;
+    let token = job_token(&t, &pid).await;
+    let too_many: Vec<String> = (0..=MAX_INDEX_DOCS).map(|i| format!("document {i}")).collect();
+    // Few documents, each within the per-document limit, but too many bytes together.
+    let too_big = vec!["word ".repeat(4_000); MAX_INDEX_BYTES / 20_000 + 1];
+    for docs in [too_many, too_big] {
+        let body = json!({ "docs": docs });
+        for r in [
+            t.post(&format!("/api/projects/{pid}/memory/index"), body.clone()).await,
+            t.agent_post("/agent/memory/index", &token, body.clone()).await,
+        ] {
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::BAD_REQUEST, "invalid_input"),
+                "{}",
+                r.body
+            );
+            assert_eq!(r.body["error"]["field"], "docs");
+            assert!(
+                r.body["error"]["message"].as_str().unwrap().contains("split"),
+                "{}",
+                r.body
+            );
+        }
+    }
+    assert!(
+        ai.script.lock().unwrap().chat_requests.is_empty(),
+        "no LLM call for a refused request"
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM memory_passages WHERE project_id = $1::uuid")
+        .bind(&pid)
+        .fetch_one(&t.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_request_at_the_bound_asks_the_llm_about_its_documents_at_once() {
+    use std::time::{Duration, Instant};
+    use terarchitect_protocol::validate::{MAX_INDEX_BYTES, MAX_INDEX_DOCS};
+    use terarchitect_testkit::llm::{LlmStandIn, Reply};
+    let t = TestApp::new().await;
+    // Each extraction takes 2 s: one after the other, the request would take 16 s.
+    let slow = Reply::Delay(
+        Duration::from_secs(2),
+        Box::new(Reply::json(json!({"entities": [], "triples": []}))),
+    );
+    let llm = LlmStandIn::start(vec![slow; MAX_INDEX_DOCS]).await;
+    t.put(
+        "/api/settings",
+        json!({"director_llm_url": llm.url, "embedding_url": llm.url}),
+    )
+    .await
+    .ok();
+    let pid = t.project("memory").await["id"].as_str().unwrap().to_string();
+    let per_doc = MAX_INDEX_BYTES / MAX_INDEX_DOCS;
+    let docs: Vec<String> = (0..MAX_INDEX_DOCS)
+        .map(|i| format!("{i:04} {}", "x".repeat(per_doc - 5)))
+        .collect();
+    let started = Instant::now();
+    let r = t
+        .post(&format!("/api/projects/{pid}/memory/index"), json!({ "docs": docs }))
+        .await
+        .ok();
+    assert_eq!(r["indexed"], MAX_INDEX_DOCS);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "{took:?}: the extractions ran one after the other"
+    );
 }

@@ -480,7 +480,10 @@ async fn notes_settings_tokens_round_trip() {
         .await
         .unwrap();
     assert_eq!(
-        store::notes::list(&db.pool, p).await.unwrap()[0].body,
+        store::notes::list(&db.pool, p, terarchitect_functions::domain::page::Slice::ALL)
+            .await
+            .unwrap()[0]
+            .body,
         "cache it in redis"
     );
     let bad = NewNote {

@@ -156,6 +156,31 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
     call("GET", path, None).await
 }
 
+/// Every page of a paged list (`/api/projects`, notes, comments, a ticket's runs, the
+/// review list): follows `Link: <…>; rel="next"` until the server sends none.
+pub async fn get_all<T: DeserializeOwned>(path: &str) -> ApiResult<Vec<T>> {
+    let mut all = Vec::new();
+    let mut next = Some(path.to_string());
+    while let Some(page) = next.take() {
+        let resp = send(builder("GET", &page), None).await?;
+        next = resp.headers().get("link").as_deref().and_then(next_link);
+        let items: Vec<T> = resp
+            .json()
+            .await
+            .map_err(|e| ApiError::local("response", &format!("The server sent something unexpected: {e}")))?;
+        all.extend(items);
+    }
+    Ok(all)
+}
+
+/// The `rel="next"` target of a `Link` header, if it names one.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',')
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| part.trim().strip_prefix('<')?.split_once('>'))
+        .map(|(url, _)| url.to_string())
+}
+
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> ApiResult<T> {
     call("POST", path, Some(encode(body)?)).await
 }
@@ -182,4 +207,22 @@ pub async fn move_ticket(
 ) -> ApiResult<MoveOutcome> {
     let path = format!("/api/projects/{project}/tickets/{ticket}/move");
     call_with("POST", &path, Some(encode(to)?), Some(idempotency_key)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn next_links() {
+        assert_eq!(
+            next_link("</api/projects?limit=50&cursor=abc>; rel=\"next\"").as_deref(),
+            Some("/api/projects?limit=50&cursor=abc")
+        );
+        assert_eq!(
+            next_link("</a?x>; rel=\"prev\", </b?y>; rel=\"next\"").as_deref(),
+            Some("/b?y")
+        );
+        assert_eq!(next_link("</a>; rel=\"prev\""), None);
+    }
 }

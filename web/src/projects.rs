@@ -15,7 +15,7 @@ pub fn ProjectsPage() -> impl IntoView {
     let creating = RwSignal::new(false);
     let reload = move || {
         leptos::task::spawn_local(async move {
-            match api::get::<Vec<Project>>("/api/projects").await {
+            match api::get_all::<Project>("/api/projects").await {
                 Ok(p) => {
                     projects.set(Some(p));
                     error.set(None);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use serde_json::Value;
-use terarchitect_protocol::{CheckItem, ProjectId, SettingView, SettingsCheck, SettingsUpdate};
+use terarchitect_protocol::{CheckItem, ProjectId, SettingKey, SettingView, SettingsCheck, SettingsUpdate};
 
 use crate::api;
 use crate::util::{ErrorNote, Loading};
@@ -21,6 +21,35 @@ fn label(key: &str) -> String {
         f.make_ascii_uppercase();
     }
     s
+}
+
+/// The saved secrets that saving `drafts` would clear, by the API's rule
+/// (`SettingKey::sent_to`): each set at this level and sent to a URL the drafts change
+/// or clear, unless the drafts set it again. As `(url key, secret key)`.
+fn keys_cleared(list: &[SettingView], drafts: &SettingsUpdate, project: bool) -> Vec<(String, String)> {
+    let level = if project { "project" } else { "global" };
+    let view = |key: &str| list.iter().find(|s| s.key == key);
+    let mut out = Vec::new();
+    for (url_key, draft) in drafts {
+        let Ok(url) = url_key.parse::<SettingKey>() else {
+            continue;
+        };
+        let saved = view(url_key)
+            .filter(|v| v.source == level)
+            .and_then(|v| v.value.clone());
+        if draft.clone().filter(|v| !v.is_null()) == saved {
+            continue;
+        }
+        for secret in url.secrets_sent_here() {
+            let key = secret.as_str();
+            let set_here = view(key).is_some_and(|v| v.is_set && v.source == level);
+            let set_again = matches!(drafts.get(key), Some(Some(v)) if !v.is_null());
+            if set_here && !set_again {
+                out.push((url_key.clone(), key.to_string()));
+            }
+        }
+    }
+    out
 }
 
 fn is_int(key: &str) -> bool {
@@ -74,6 +103,11 @@ pub fn SettingsForm(project: Option<ProjectId>) -> impl IntoView {
     };
     let scope_word = if project.is_some() { "Reset" } else { "Clear" };
     let unsaved = Signal::derive(move || drafts.with(|d| !d.is_empty()));
+    let is_project = project.is_some();
+    // Saving a changed endpoint URL clears the keys sent to it: say so before the save.
+    let cleared = Memo::new(move |_| {
+        items.with(|l| drafts.with(|d| l.as_deref().map(|l| keys_cleared(l, d, is_project)).unwrap_or_default()))
+    });
     view! {
         <ErrorNote error=load_error />
         {move || match items.get() {
@@ -181,6 +215,18 @@ pub fn SettingsForm(project: Option<ProjectId>) -> impl IntoView {
                                                         _ => view! { <span class="muted small">{source}</span> }.into_any(),
                                                     }}
                                                     {move || error.with(|e| e.as_ref().and_then(|e| e.for_field(&k3))).map(|m| view! { <span class="field-error">{m}</span> })}
+                                                    {
+                                                        let k5 = key.clone();
+                                                        move || {
+                                                            let keys: Vec<String> = cleared
+                                                                .with(|c| c.iter().filter(|(u, _)| *u == k5).map(|(_, s)| label(s)).collect());
+                                                            (!keys.is_empty()).then(|| view! {
+                                                                <span class="url-warning warn small">
+                                                                    {format!("Changing this URL clears the saved key: {}. Enter it again to keep it.", keys.join(", "))}
+                                                                </span>
+                                                            })
+                                                        }
+                                                    }
                                                 </td>
                                                 <td>
                                                     {own.then(|| {
@@ -200,6 +246,14 @@ pub fn SettingsForm(project: Option<ProjectId>) -> impl IntoView {
                             </tbody>
                         </table>
                         {move || error.get().map(|e| view! { <p class="error">{e.to_string()}</p> })}
+                        {move || {
+                            let keys: Vec<String> = cleared.with(|c| c.iter().map(|(_, s)| label(s)).collect());
+                            (!keys.is_empty()).then(|| view! {
+                                <p class="warning" id="settings-warning">
+                                    {format!("Saving clears {}: a key is only sent to the URL it was saved for.", keys.join(", "))}
+                                </p>
+                            })
+                        }}
                         <div class="row">
                             <button class="btn primary" type="submit" id="save-settings">"Save settings"</button>
                             <span class="save-state" id="settings-state">{move || state.get()}</span>
@@ -283,6 +337,58 @@ fn ConnectionCheck(path: String, #[prop(into)] unsaved: Signal<bool>) -> impl In
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+    use terarchitect_protocol::{SettingView, SettingsUpdate};
+
+    fn view(key: &str, value: Option<&str>, is_set: bool, source: &str) -> SettingView {
+        SettingView {
+            key: key.into(),
+            secret: key.ends_with("_key"),
+            value: value.map(|v| json!(v)),
+            is_set,
+            source: source.into(),
+            help: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_changed_or_cleared_url_warns_about_the_keys_sent_to_it() {
+        let list = vec![
+            view("director_llm_url", Some("https://a.example/v1"), true, "global"),
+            view("director_llm_key", None, true, "global"),
+            view("embedding_url", Some("https://e.example/v1"), true, "global"),
+            view("embedding_key", None, false, "default"),
+        ];
+        let drafts = |pairs: &[(&str, Option<&str>)]| -> SettingsUpdate {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(|v| json!(v))))
+                .collect()
+        };
+        let changed = drafts(&[("director_llm_url", Some("https://b.example/v1"))]);
+        let want = vec![("director_llm_url".to_string(), "director_llm_key".to_string())];
+        assert_eq!(super::keys_cleared(&list, &changed, false), want);
+        assert_eq!(
+            super::keys_cleared(&list, &drafts(&[("director_llm_url", None)]), false),
+            want
+        );
+        // The same URL, a URL whose key is not set, the key typed again, another level.
+        for quiet in [
+            drafts(&[("director_llm_url", Some("https://a.example/v1"))]),
+            drafts(&[("embedding_url", Some("https://f.example/v1"))]),
+            drafts(&[
+                ("director_llm_url", Some("https://b.example/v1")),
+                ("director_llm_key", Some("sk")),
+            ]),
+        ] {
+            assert!(super::keys_cleared(&list, &quiet, false).is_empty(), "{quiet:?}");
+        }
+        assert!(
+            super::keys_cleared(&list, &changed, true).is_empty(),
+            "global keys stay at project level"
+        );
+    }
+
     #[test]
     fn keys_read_as_words() {
         assert_eq!(super::label("github_api_url"), "GitHub API URL");

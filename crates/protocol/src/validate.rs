@@ -358,6 +358,32 @@ impl Validate for FinishRequest {
 
 pub const MAX_MEMORY_DOCS: usize = 100;
 pub const MAX_RETRIEVE: usize = 50;
+/// Documents one index request may carry: indexing asks the LLM about each (all at once)
+/// and must finish inside the API function's 29 s timeout (docs/architecture.md, Memory).
+pub const MAX_INDEX_DOCS: usize = 8;
+/// Bytes of text (UTF-8, all documents together) one index request may carry.
+pub const MAX_INDEX_BYTES: usize = 64 * 1024;
+
+impl MemoryDocs {
+    /// What an index request must also respect (besides `validate`): at most
+    /// `MAX_INDEX_DOCS` documents and `MAX_INDEX_BYTES` of text. `MemoryDocs::batches`
+    /// splits a larger write into requests that do.
+    pub fn validate_index(&self) -> Result<(), FieldError> {
+        self.validate()?;
+        let bytes: usize = self.docs.iter().map(String::len).sum();
+        if self.docs.len() > MAX_INDEX_DOCS || bytes > MAX_INDEX_BYTES {
+            return Err(FieldError::new(
+                "docs",
+                format!(
+                    "an index request holds at most {MAX_INDEX_DOCS} documents and {MAX_INDEX_BYTES} bytes of text \
+                     (this one: {} documents, {bytes} bytes); split it into several requests",
+                    self.docs.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl Validate for MemoryDocs {
     fn validate(&self) -> Result<(), FieldError> {
@@ -392,6 +418,28 @@ impl Validate for MemoryQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_batches_each_pass_the_index_bound_and_keep_all_text_in_order() {
+        let mut docs: Vec<String> = (0..20).map(|i| format!("doc {i} ").repeat(50)).collect();
+        docs.push("é".repeat(MAX_TEXT + 7)); // longer than one document may be, 2 bytes a char
+        docs.push("x".repeat(MAX_INDEX_BYTES - 10));
+        docs.push("   ".into());
+        let batches = MemoryDocs::batches(docs.clone());
+        for b in &batches {
+            b.validate_index().unwrap();
+        }
+        let joined: String = batches.iter().flat_map(|b| b.docs.iter().map(String::as_str)).collect();
+        assert_eq!(joined, docs.concat().trim_end());
+        let over = MemoryDocs {
+            docs: vec!["a".into(); MAX_INDEX_DOCS + 1],
+        };
+        assert_eq!(over.validate_index().unwrap_err().field, "docs");
+        let big = MemoryDocs {
+            docs: vec!["a".repeat(MAX_TEXT); 4],
+        };
+        assert!(big.validate().is_ok() && big.validate_index().is_err());
+    }
 
     #[test]
     fn repo_urls() {

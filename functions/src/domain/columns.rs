@@ -4,8 +4,11 @@
 use terarchitect_protocol::{Column, ColumnId, ColumnPatch, NewColumn, ProjectId, Validate};
 
 use super::App;
-use crate::Result;
 use crate::store;
+use crate::{Error, Result};
+
+/// The most columns a board may have (the board and the column list are sent whole).
+pub const MAX_COLUMNS: i32 = 50;
 
 /// The project's columns in order (404 for an unknown project).
 pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<Column>> {
@@ -18,6 +21,9 @@ pub async fn create(app: &App, project_id: ProjectId, input: &NewColumn) -> Resu
     let id = ColumnId::new();
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
+    if store::board::count(&mut tx, project_id).await? >= MAX_COLUMNS {
+        return Err(Error::Conflict(format!("a board has at most {MAX_COLUMNS} columns")));
+    }
     store::board::insert(&mut tx, project_id, id, &input.title, input.position).await?;
     let column = store::board::get(&mut *tx, project_id, id).await?;
     tx.commit().await?;

@@ -1,6 +1,7 @@
 //! The architecture graph: read whole, changed in one transaction that checks and bumps
 //! its version (optimistic concurrency through `expected_version`).
 
+use terarchitect_protocol::validate::MAX_GRAPH_ITEMS;
 use terarchitect_protocol::{EdgeId, Graph, GraphChange, NodeId, ProjectId, Validate};
 
 use super::App;
@@ -44,6 +45,12 @@ async fn apply(app: &App, project_id: ProjectId, change: &GraphChange, replace: 
     store::graph::upsert_nodes(&mut tx, project_id, &change.nodes).await?;
     store::graph::upsert_edges(&mut tx, project_id, &change.edges).await?;
     let graph = store::graph::get(&mut tx, project_id).await?;
+    // The graph is read whole (by the UI and the agent): PATCHes add up, so bound the sum.
+    if graph.nodes.len() > MAX_GRAPH_ITEMS || graph.edges.len() > MAX_GRAPH_ITEMS {
+        return Err(Error::Conflict(format!(
+            "a graph holds at most {MAX_GRAPH_ITEMS} nodes and {MAX_GRAPH_ITEMS} edges"
+        )));
+    }
     tx.commit().await?;
     Ok(graph)
 }

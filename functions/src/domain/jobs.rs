@@ -9,6 +9,7 @@ use terarchitect_protocol::{
 };
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
+use super::page::{Key, Page, PageRequest, Slice};
 use super::queue::{self, JobTx};
 use super::{App, crypto};
 use crate::store;
@@ -159,9 +160,11 @@ pub async fn of_project(app: &App, project_id: ProjectId, job_id: JobId) -> Resu
 }
 
 /// The ticket's jobs, newest first (404 for a ticket not in the project).
-pub async fn of_ticket(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<Vec<Job>> {
+/// A page of a ticket's jobs, newest first.
+pub async fn of_ticket(app: &App, project_id: ProjectId, ticket_id: TicketId, page: PageRequest) -> Result<Page<Job>> {
     store::tickets::get(&app.db, project_id, ticket_id).await?;
-    store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await
+    let rows = store::jobs::list_for_ticket(&app.db, project_id, ticket_id, page.slice()).await?;
+    Ok(page.page(rows, |j| Key::new(j.created_at, j.id)))
 }
 
 /// Asks the ticket's job to stop (a queued job is cancelled at once).
@@ -216,11 +219,13 @@ pub async fn append_events(app: &App, job_id: JobId, batch: &EventBatch) -> Resu
     Ok(n)
 }
 
+/// The most log events one page may hold (a larger `limit` is refused, like every list's).
 pub const MAX_PAGE: i64 = 1000;
 
 pub async fn events(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<EventPage> {
+    let limit = super::page::check_limit(limit, MAX_PAGE)?;
     let job = store::jobs::get(&app.db, job_id).await?;
-    let events = store::jobs::events(&app.db, job_id, after.max(0), limit.clamp(1, MAX_PAGE)).await?;
+    let events = store::jobs::events(&app.db, job_id, after.max(0), limit).await?;
     let next_after = events.last().map_or(after.max(0), |e| e.seq);
     Ok(EventPage {
         events,
@@ -261,8 +266,8 @@ pub async fn worker_context(app: &App, job: &Job) -> Result<WorkerContext> {
             edges,
         }
     };
-    let notes = store::notes::list(&mut *conn, job.project_id).await?;
-    let comments = store::tickets::comments(&mut *conn, job.project_id, job.ticket_id).await?;
+    let notes = store::notes::list(&mut *conn, job.project_id, Slice::ALL).await?;
+    let comments = store::tickets::comments(&mut *conn, job.project_id, job.ticket_id, Slice::ALL).await?;
     let board = super::projects::board(app, job.project_id)
         .await?
         .columns

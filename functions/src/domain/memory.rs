@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use futures_util::future::try_join_all;
 use pgvector::Vector;
 use serde::Deserialize;
 use serde_json::Value;
@@ -149,8 +150,38 @@ fn fact_text(s: &str, r: &str, o: &str) -> String {
     format!("{s} {r} {o}")
 }
 
+/// Embeds the documents, their entities and their facts in one batch; answers the texts
+/// with their vectors, in the same order.
+async fn embed_all(
+    embedding: &Client,
+    docs: &[&String],
+    extractions: &[Extraction],
+) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    let mut texts: Vec<String> = docs.iter().map(|d| d.to_string()).collect();
+    let entity_names: HashSet<&String> = extractions.iter().flat_map(|x| x.entities.iter()).collect();
+    texts.extend(entity_names.into_iter().cloned());
+    texts.extend(
+        extractions
+            .iter()
+            .flat_map(|x| x.triples.iter().map(|(s, r, o)| fact_text(s, r, o))),
+    );
+    let vectors = embedding
+        .embed(&texts)
+        .await
+        .map_err(llm_unavailable("embedding service"))?;
+    Ok((texts, vectors))
+}
+
+/// How long an index request may spend on the LLM and the embedding service: what is
+/// left of the function's 29 s timeout covers the write (under a second for
+/// `MAX_INDEX_DOCS` documents at the 70 passages/s the memory bench measures).
+const INDEX_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Bounded so it finishes inside the function timeout: at most `MAX_INDEX_DOCS` documents
+/// and `MAX_INDEX_BYTES` of text (`validate_index`), extracted concurrently, the LLM and
+/// embedding calls given `INDEX_BUDGET` together; past it nothing is written (503).
 pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Result<MemoryIndexed> {
-    input.validate()?;
+    input.validate_index()?;
     store::projects::get(&app.db, project_id).await?;
     let mut docs: Vec<&String> = Vec::new();
     let mut hashes = HashSet::new();
@@ -178,28 +209,18 @@ pub async fn index(app: &App, project_id: ProjectId, input: &MemoryDocs) -> Resu
         .ok_or_else(|| Error::Internal("the director LLM was asked for".into()))?;
 
     // The slow part (LLM and embeddings) happens before taking the project's write lock.
-    let mut extractions = Vec::with_capacity(fresh.len());
-    for d in &fresh {
-        extractions.push(extract(llm, d).await?);
-    }
-    let mut texts: Vec<String> = fresh.iter().map(|d| d.to_string()).collect();
-    let entity_names: Vec<String> = extractions
-        .iter()
-        .flat_map(|x| x.entities.iter().cloned())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    texts.extend(entity_names.iter().cloned());
-    texts.extend(
-        extractions
-            .iter()
-            .flat_map(|x| x.triples.iter().map(|(s, r, o)| fact_text(s, r, o))),
-    );
-    let vectors = ep
-        .embedding
-        .embed(&texts)
-        .await
-        .map_err(llm_unavailable("embedding service"))?;
+    let slow = async {
+        // All at once: `validate_index` keeps them few.
+        let extractions = try_join_all(fresh.iter().map(|d| extract(llm, d))).await?;
+        let (texts, vectors) = embed_all(&ep.embedding, &fresh, &extractions).await?;
+        Ok::<_, Error>((extractions, texts, vectors))
+    };
+    let (extractions, texts, vectors) = tokio::time::timeout(INDEX_BUDGET, slow).await.map_err(|_| {
+        Error::Unavailable(format!(
+            "the LLM and embedding service took over {} s for these documents; nothing was stored, send fewer or shorter ones",
+            INDEX_BUDGET.as_secs()
+        ))
+    })??;
     let dims = vectors[0].len() as i32;
     let vector_of: HashMap<&str, Vector> = texts
         .iter()

@@ -11,6 +11,7 @@ pub mod memory;
 pub mod notes;
 pub mod ops;
 pub mod outbound;
+pub mod page;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;

@@ -3,13 +3,15 @@
 use terarchitect_protocol::{NewNote, Note, NoteId, NotePatch, ProjectId, Validate};
 
 use super::App;
+use super::page::{Key, Page, PageRequest};
 use crate::Result;
 use crate::store;
 
 /// The project's notes (404 for an unknown project).
-pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<Note>> {
+pub async fn list(app: &App, project_id: ProjectId, page: PageRequest) -> Result<Page<Note>> {
     store::projects::get(&app.db, project_id).await?;
-    store::notes::list(&app.db, project_id).await
+    let rows = store::notes::list(&app.db, project_id, page.slice()).await?;
+    Ok(page.page(rows, |n| Key::new(n.created_at, n.id)))
 }
 
 pub async fn create(app: &App, project_id: ProjectId, input: &NewNote) -> Result<Note> {

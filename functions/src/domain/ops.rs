@@ -7,6 +7,7 @@ use serde::Serialize;
 use terarchitect_llm::{Client, Message};
 use terarchitect_protocol::{ColumnRole, Job, JobEvent, JobStatus, ProjectId, TicketId};
 
+use super::page::Slice;
 use super::queue::JobTx;
 use super::{App, jobs, llm_unavailable, settings};
 use crate::store;
@@ -24,7 +25,7 @@ pub struct Requeued {
 /// is left alone (stop it first): requeueing it would run the ticket twice.
 pub async fn requeue_ticket(app: &App, ticket_id: TicketId) -> Result<Requeued> {
     let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
-    let history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
+    let history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id, Slice::ALL).await?;
     let latest = history.iter().max_by_key(|j| j.created_at);
     match latest {
         Some(j) if j.status == JobStatus::Running => Err(Error::Conflict(format!(
@@ -66,7 +67,7 @@ pub struct JobLog {
 /// Every job of the ticket, oldest first, with all of its events.
 pub async fn ticket_logs(app: &App, ticket_id: TicketId) -> Result<Vec<JobLog>> {
     let project_id = store::tickets::project_of(&app.db, ticket_id).await?;
-    let mut history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id).await?;
+    let mut history = store::jobs::list_for_ticket(&app.db, project_id, ticket_id, Slice::ALL).await?;
     history.sort_by_key(|j| j.created_at);
     let mut out = Vec::with_capacity(history.len());
     for job in history {

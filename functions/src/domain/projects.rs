@@ -8,6 +8,7 @@ use terarchitect_protocol::{
 };
 
 use super::App;
+use super::page::{Key, Page, PageRequest};
 use crate::Result;
 use crate::store;
 
@@ -36,8 +37,9 @@ pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
     store::projects::get(&app.db, id).await
 }
 
-pub async fn list(app: &App) -> Result<Vec<Project>> {
-    store::projects::list(&app.db).await
+pub async fn list(app: &App, page: PageRequest) -> Result<Page<Project>> {
+    let rows = store::projects::list(&app.db, page.slice()).await?;
+    Ok(page.page(rows, |p| Key::new(p.created_at, p.id)))
 }
 
 pub async fn get(app: &App, id: ProjectId) -> Result<Project> {

@@ -10,6 +10,10 @@ use super::queue::JobTx;
 use crate::store::{self, Tx};
 use crate::{Error, Result};
 
+/// The most tickets a project may hold: the board (and the agent's board summary) lists
+/// them all in one response, so this is what bounds that response (docs/api.md).
+pub const MAX_TICKETS: i64 = 5_000;
+
 pub async fn get(app: &App, project_id: ProjectId, id: TicketId) -> Result<Ticket> {
     store::tickets::get(&app.db, project_id, id).await
 }
@@ -19,6 +23,11 @@ pub async fn create(app: &App, project_id: ProjectId, input: &NewTicket) -> Resu
     let id = TicketId::new();
     let mut tx = app.db.begin().await?;
     store::lock_project(&mut tx, project_id).await?;
+    if store::tickets::count(&mut *tx, project_id).await? >= MAX_TICKETS {
+        return Err(Error::Conflict(format!(
+            "a project holds at most {MAX_TICKETS} tickets; delete some before adding more"
+        )));
+    }
     let column = match input.column_id {
         Some(c) => store::board::get(&mut *tx, project_id, c)
             .await

@@ -1,7 +1,8 @@
 //! A ticket's jobs, one job, its log, and cancelling or retrying it.
 
 use axum::extract::State as S;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use serde::Deserialize;
 use terarchitect_protocol::{ErrorBody, EventPage, Job, JobId, ProjectId, TicketId};
 use utoipa_axum::router::OpenApiRouter;
@@ -9,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::auth::User;
 use super::extract::{Json, Path, Query};
+use super::page::{self, PageQuery};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -22,9 +24,21 @@ pub(super) fn routes() -> OpenApiRouter<State> {
         .routes(routes!(retry_job))
 }
 
-#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<Job>), (status = "4XX", body = ErrorBody)))]
-async fn list_jobs(_: User, s: S<State>, Path((pid, tid)): Path<(ProjectId, TicketId)>) -> JsonResult<Vec<Job>> {
-    Ok(Json(domain::jobs::of_ticket(&s, pid, tid).await?))
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/jobs", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id"), ("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<Job>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
+/// Paged, newest first: follow `Link: <…>; rel="next"` until it is absent.
+async fn list_jobs(
+    _: User,
+    s: S<State>,
+    uri: Uri,
+    Path((pid, tid)): Path<(ProjectId, TicketId)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let req = q.request()?;
+    Ok(page::respond(
+        &uri,
+        &req,
+        domain::jobs::of_ticket(&s, pid, tid, req).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
@@ -45,7 +59,7 @@ fn default_limit() -> i64 {
     200
 }
 
-#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}/events", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id"), ("after" = Option<i64>, Query, description = "only events with seq > after"), ("limit" = Option<i64>, Query, description = "page size, at most 1000")), responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{pid}/jobs/{jid}/events", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id"), ("after" = Option<i64>, Query, description = "only events with seq > after"), ("limit" = Option<i64>, Query, description = "page size, 1 to 1000 (default 200)")), responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)))]
 async fn job_events(
     _: User,
     s: S<State>,

@@ -15,6 +15,7 @@ mod idempotency;
 mod jobs;
 mod memory;
 mod notes;
+mod page;
 mod projects;
 mod review;
 mod settings;

@@ -1,13 +1,15 @@
 //! Notes on the architecture graph.
 
 use axum::extract::State as S;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use terarchitect_protocol::{ErrorBody, NewNote, Note, NoteId, NotePatch, ProjectId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path, Valid};
+use super::extract::{Json, Path, Query, Valid};
+use super::page::{self, PageQuery};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -18,9 +20,17 @@ pub(super) fn routes() -> OpenApiRouter<State> {
         .routes(routes!(update_note, delete_note))
 }
 
-#[utoipa::path(get, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Note>), (status = "4XX", body = ErrorBody)))]
-async fn list_notes(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<Note>> {
-    Ok(Json(domain::notes::list(&s, pid).await?))
+#[utoipa::path(get, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id"), ("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<Note>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
+/// Paged, oldest first: follow `Link: <…>; rel="next"` until it is absent.
+async fn list_notes(
+    _: User,
+    s: S<State>,
+    uri: Uri,
+    Path(pid): Path<ProjectId>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let req = q.request()?;
+    Ok(page::respond(&uri, &req, domain::notes::list(&s, pid, req).await?))
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/notes", tag = "notes", params(("pid" = Uuid, Path, description = "project id")), request_body = NewNote, responses((status = 201, body = Note), (status = "4XX", body = ErrorBody)))]

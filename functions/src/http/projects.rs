@@ -1,13 +1,15 @@
 //! Projects.
 
 use axum::extract::State as S;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectId, ProjectPatch};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path, Valid};
+use super::extract::{Json, Path, Query, Valid};
+use super::page::{self, PageQuery};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -18,9 +20,11 @@ pub(super) fn routes() -> OpenApiRouter<State> {
         .routes(routes!(get_project, update_project, delete_project))
 }
 
-#[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = Vec<Project>), (status = "4XX", body = ErrorBody)))]
-async fn list_projects(_: User, s: S<State>) -> JsonResult<Vec<Project>> {
-    Ok(Json(domain::projects::list(&s).await?))
+#[utoipa::path(get, path = "/api/projects", tag = "projects", params(("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<Project>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
+/// Paged, oldest first: follow `Link: <…>; rel="next"` until it is absent.
+async fn list_projects(_: User, s: S<State>, uri: Uri, Query(q): Query<PageQuery>) -> Result<Response> {
+    let req = q.request()?;
+    Ok(page::respond(&uri, &req, domain::projects::list(&s, req).await?))
 }
 
 #[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = NewProject, responses((status = 201, body = Project), (status = "4XX", body = ErrorBody)))]

@@ -4,7 +4,8 @@
 //! ticket's own), 502 `github_unavailable` / `github_rejected`.
 
 use axum::extract::State as S;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use terarchitect_protocol::{
     ErrorBody, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ProjectId, ReviewListItem,
     ReviewSummary, TicketId,
@@ -13,7 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path, Valid};
+use super::extract::{Json, Path, Query, Valid};
+use super::page::{self, PageQuery};
 use super::{JsonResult, State};
 use crate::Result;
 use crate::domain;
@@ -73,8 +75,16 @@ async fn review_merge(
     Ok(Json(domain::review::merge(&s, pid, tid, &m).await?))
 }
 
-#[utoipa::path(get, path = "/api/projects/{pid}/review", tag = "review", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<ReviewListItem>), (status = "4XX", body = ErrorBody)))]
-/// Tickets in In Review with a pull request, each with its PR's state (or why it could not be read).
-async fn review_list(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<Vec<ReviewListItem>> {
-    Ok(Json(domain::review::list(&s, pid).await?))
+#[utoipa::path(get, path = "/api/projects/{pid}/review", tag = "review", params(("pid" = Uuid, Path, description = "project id"), ("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<ReviewListItem>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
+/// Tickets in In Review with a pull request, each with its PR's state (or why it could not be
+/// read). Paged, oldest ticket first: follow `Link: <…>; rel="next"` until it is absent.
+async fn review_list(
+    _: User,
+    s: S<State>,
+    uri: Uri,
+    Path(pid): Path<ProjectId>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let req = q.request()?;
+    Ok(page::respond(&uri, &req, domain::review::list(&s, pid, req).await?))
 }

@@ -2,7 +2,7 @@
 //! jobs), and their comments.
 
 use axum::extract::State as S;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use terarchitect_protocol::{
     ErrorBody, MoveOutcome, NewComment, NewTicket, ProjectId, Ticket, TicketComment, TicketId, TicketMove, TicketPatch,
@@ -11,7 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::User;
-use super::extract::{Json, Path, Valid};
+use super::extract::{Json, Path, Query, Valid};
+use super::page::{self, PageQuery};
 use super::{JsonResult, State, idempotency};
 use crate::Result;
 use crate::domain;
@@ -68,13 +69,21 @@ async fn move_ticket(
     idempotency::once(&s, &token, &headers, &(pid, tid, &mv), moved).await
 }
 
-#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), responses((status = 200, body = Vec<TicketComment>), (status = "4XX", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id"), ("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<TicketComment>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
+/// Paged, oldest first: follow `Link: <…>; rel="next"` until it is absent.
 async fn list_comments(
     _: User,
     s: S<State>,
+    uri: Uri,
     Path((pid, tid)): Path<(ProjectId, TicketId)>,
-) -> JsonResult<Vec<TicketComment>> {
-    Ok(Json(domain::comments::list(&s, pid, tid).await?))
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let req = q.request()?;
+    Ok(page::respond(
+        &uri,
+        &req,
+        domain::comments::list(&s, pid, tid, req).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/tickets/{tid}/comments", tag = "tickets", params(("pid" = Uuid, Path, description = "project id"), ("tid" = Uuid, Path, description = "ticket id")), request_body = NewComment, responses((status = 201, body = TicketComment), (status = "4XX", body = ErrorBody)))]

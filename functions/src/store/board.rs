@@ -70,7 +70,8 @@ pub async fn create_defaults(tx: &mut Tx<'_>, project_id: ProjectId) -> Result<(
     Ok(())
 }
 
-async fn count(tx: &mut Tx<'_>, project_id: ProjectId) -> Result<i32> {
+/// How many columns the project has.
+pub async fn count(tx: &mut Tx<'_>, project_id: ProjectId) -> Result<i32> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM board_columns WHERE project_id = $1")
         .bind(project_id)
         .fetch_one(&mut **tx)

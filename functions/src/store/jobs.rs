@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Tx;
 use crate::domain::lifecycle::JobState;
+use crate::domain::page::Slice;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -71,14 +72,20 @@ pub async fn get(db: impl PgExecutor<'_>, id: JobId) -> Result<Job> {
     row.map(Into::into).ok_or(Error::NotFound("job"))
 }
 
-pub async fn list_for_ticket(db: impl PgExecutor<'_>, project_id: ProjectId, ticket_id: TicketId) -> Result<Vec<Job>> {
-    let rows: Vec<Row> = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at DESC, id"
-    ))
-    .bind(project_id)
-    .bind(ticket_id)
-    .fetch_all(db)
-    .await?;
+/// A ticket's jobs, newest first.
+pub async fn list_for_ticket(
+    db: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    ticket_id: TicketId,
+    slice: Slice,
+) -> Result<Vec<Job>> {
+    let page = super::keyset("", 3, true);
+    let q = sqlx::query_as(sql!(
+        "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND ticket_id = $2 AND {page}"
+    ));
+    let rows: Vec<Row> = super::bind_slice(q.bind(project_id).bind(ticket_id), slice)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

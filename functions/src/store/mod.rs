@@ -46,6 +46,29 @@ pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
         .map_err(|e| crate::Error::Internal(format!("migration failed: {e}")))
 }
 
+/// SQL for one `Slice` of a list in `(created_at, id)` order of the table aliased
+/// `alias` (`"t."`, or `""`), newest first when `newest_first`: the rows after the slice's
+/// key, at most its limit. Reads the key and the limit from `$n`, `$n+1`, `$n+2`
+/// (bound by [`bind_slice`]).
+fn keyset(alias: &str, n: usize, newest_first: bool) -> String {
+    let (cmp, dir) = if newest_first { ("<", " DESC") } else { (">", "") };
+    format!(
+        "(${n}::timestamptz IS NULL OR ({alias}created_at, {alias}id) {cmp} (${n}, ${})) \
+         ORDER BY {alias}created_at{dir}, {alias}id{dir} LIMIT ${}",
+        n + 1,
+        n + 2
+    )
+}
+
+type QueryAs<'q, O> = sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>;
+
+/// Binds the parameters [`keyset`] reads.
+fn bind_slice<O>(q: QueryAs<'_, O>, slice: crate::domain::page::Slice) -> QueryAs<'_, O> {
+    q.bind(slice.after.map(|k| k.created_at))
+        .bind(slice.after.map(|k| k.id))
+        .bind(slice.limit)
+}
+
 /// Serialises changes to one project's board (positions, moves, job creation).
 pub async fn lock_project(tx: &mut Tx<'_>, project_id: terarchitect_protocol::ProjectId) -> crate::Result<()> {
     let found: Option<(terarchitect_protocol::ProjectId,)> =

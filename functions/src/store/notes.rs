@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use terarchitect_protocol::{EdgeId, NewNote, NodeId, Note, NoteId, ProjectId};
 
+use crate::domain::page::Slice;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -31,13 +32,10 @@ impl From<Row> for Note {
 
 const COLUMNS: &str = "id, project_id, node_id, edge_id, body, created_at, updated_at";
 
-pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Vec<Note>> {
-    let rows: Vec<Row> = sqlx::query_as(sql!(
-        "SELECT {COLUMNS} FROM notes WHERE project_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(project_id)
-    .fetch_all(db)
-    .await?;
+pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId, slice: Slice) -> Result<Vec<Note>> {
+    let page = super::keyset("", 2, false);
+    let q = sqlx::query_as(sql!("SELECT {COLUMNS} FROM notes WHERE project_id = $1 AND {page}"));
+    let rows: Vec<Row> = super::bind_slice(q.bind(project_id), slice).fetch_all(db).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectId, ProjectPatch};
 
+use crate::domain::page::Slice;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -39,8 +40,9 @@ const SELECT: &str = "SELECT p.id, p.name, p.description, p.repo_url, p.default_
      p.local_path, p.created_at, p.updated_at, \
      (SELECT count(*) FROM tickets t WHERE t.project_id = p.id) AS ticket_count FROM projects p";
 
-pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Project>> {
-    let rows: Vec<Row> = sqlx::query_as(sql!("{SELECT} ORDER BY p.created_at, p.id"))
+pub async fn list(db: impl PgExecutor<'_>, slice: Slice) -> Result<Vec<Project>> {
+    let page = super::keyset("p.", 1, false);
+    let rows: Vec<Row> = super::bind_slice(sqlx::query_as(sql!("{SELECT} WHERE {page}")), slice)
         .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(Into::into).collect())

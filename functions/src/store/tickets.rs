@@ -9,6 +9,7 @@ use terarchitect_protocol::{
 };
 
 use super::Tx;
+use crate::domain::page::Slice;
 use crate::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -104,6 +105,32 @@ pub async fn list(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<Vec<
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// A column's tickets that have a pull request (the review list), oldest first.
+pub async fn with_pr_in_column(
+    db: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    column_id: ColumnId,
+    slice: Slice,
+) -> Result<Vec<Ticket>> {
+    let page = super::keyset("t.", 3, false);
+    let q = sqlx::query_as(sql!(
+        "{SELECT} WHERE t.project_id = $1 AND t.column_id = $2 AND t.pr_number > 0 AND {page}"
+    ));
+    let rows: Vec<Row> = super::bind_slice(q.bind(project_id).bind(column_id), slice)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// How many tickets the project has.
+pub async fn count(db: impl PgExecutor<'_>, project_id: ProjectId) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tickets WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(db)
+        .await?;
+    Ok(n)
 }
 
 async fn column_len(tx: &mut Tx<'_>, column_id: ColumnId) -> Result<i32> {
@@ -312,15 +339,16 @@ pub async fn comments(
     db: impl PgExecutor<'_>,
     project_id: ProjectId,
     ticket_id: TicketId,
+    slice: Slice,
 ) -> Result<Vec<TicketComment>> {
-    let rows: Vec<CommentRow> = sqlx::query_as(
+    let page = super::keyset("", 3, false);
+    let q = sqlx::query_as(sql!(
         "SELECT id, ticket_id, author, body, created_at FROM ticket_comments \
-         WHERE project_id = $1 AND ticket_id = $2 ORDER BY created_at, id",
-    )
-    .bind(project_id)
-    .bind(ticket_id)
-    .fetch_all(db)
-    .await?;
+         WHERE project_id = $1 AND ticket_id = $2 AND {page}"
+    ));
+    let rows: Vec<CommentRow> = super::bind_slice(q.bind(project_id).bind(ticket_id), slice)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -776,6 +776,17 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     let page = b.client.source().await?;
     assert!(!page.contains("ghp_e2e_secret"), "the secret must not be in the page");
     b.screenshot("06-settings.png").await?;
+    // Editing the URL the saved token is sent to warns, before saving, that it clears it.
+    b.type_into("tr[data-key=github_api_url] input", "https://ghe.example.com/api/v3")
+        .await?;
+    let row = b.text_of("tr[data-key=github_api_url] .url-warning").await?;
+    assert!(
+        row.contains("Changing this URL clears the saved key: GitHub token"),
+        "{row}"
+    );
+    let warning = b.text_of("#settings-warning").await?;
+    assert!(warning.contains("GitHub token"), "{warning}");
+    b.screenshot("06b-settings-url-warning.png").await?;
 
     // ---- project settings tab
     b.client.goto(&format!("{}/projects/{pid}/settings", s.base)).await?;

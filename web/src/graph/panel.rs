@@ -125,7 +125,7 @@ pub(super) fn Notes(ed: Ed) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let pid = ed.project;
     leptos::task::spawn_local(async move {
-        match api::get::<Vec<Note>>(&format!("/api/projects/{pid}/notes")).await {
+        match api::get_all::<Note>(&format!("/api/projects/{pid}/notes")).await {
             Ok(n) => notes.set(Some(n)),
             Err(e) => error.set(Some(format!("Could not load notes: {e}"))),
         }

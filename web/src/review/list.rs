@@ -18,7 +18,7 @@ pub fn ReviewList(project: ProjectId) -> impl IntoView {
     let load = move || {
         loading.set(true);
         leptos::task::spawn_local(async move {
-            match api::get::<Vec<ReviewListItem>>(&format!("/api/projects/{project}/review")).await {
+            match api::get_all::<ReviewListItem>(&format!("/api/projects/{project}/review")).await {
                 Ok(v) => {
                     items.set(Some(v));
                     error.set(None);

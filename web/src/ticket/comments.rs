@@ -19,7 +19,7 @@ pub(super) fn Comments(project: ProjectId, ticket: TicketId) -> impl IntoView {
     {
         let path = path.clone();
         leptos::task::spawn_local(async move {
-            match api::get::<Vec<TicketComment>>(&path).await {
+            match api::get_all::<TicketComment>(&path).await {
                 Ok(c) => comments.set(Some(c)),
                 Err(e) => load_error.set(Some(format!("Could not load the comments: {e}"))),
             }

@@ -32,7 +32,7 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                     Ok(t) => data.set(Some(t)),
                     Err(e) => error.set(Some(format!("Could not load the ticket: {e}"))),
                 }
-                match api::get::<Vec<Job>>(&format!("{base}/jobs")).await {
+                match api::get_all::<Job>(&format!("{base}/jobs")).await {
                     Ok(js) => {
                         let first = js.first().map(|j| j.id);
                         jobs.set(Some(js));
@@ -55,7 +55,7 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
         move || {
             let base = base.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(js) = api::get::<Vec<Job>>(&format!("{base}/jobs")).await {
+                if let Ok(js) = api::get_all::<Job>(&format!("{base}/jobs")).await {
                     let newest = js.first().map(|j| j.id);
                     let known_newest = jobs.with_untracked(|k| k.as_ref().and_then(|k| k.first().map(|j| j.id)));
                     let changed = jobs.with_untracked(|k| k.as_ref() != Some(&js));

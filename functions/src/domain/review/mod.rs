@@ -12,11 +12,12 @@ use octocrab::models::repos::{DiffEntry, RepoCommit};
 use terarchitect_protocol::pr_thread::{self};
 use terarchitect_protocol::{
     ColumnRole, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrMerge, PrReview, ProjectId,
-    ReviewListItem, ReviewSummary, Ticket, TicketId, Validate,
+    ReviewListItem, ReviewSummary, TicketId, Validate,
 };
 
 use super::App;
 use super::github::{Acting, GitHubError, Repo};
+use super::page::{Key, Page, PageRequest};
 use crate::store;
 use crate::{Error, Result};
 
@@ -163,18 +164,18 @@ pub async fn merge(app: &App, project_id: ProjectId, ticket_id: TicketId, input:
 }
 
 /// The In Review column's tickets that have a PR, each with its PR's state from GitHub
-/// (read concurrently). A PR that cannot be read gives an item with `error` instead of
-/// failing the list.
-pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<ReviewListItem>> {
+/// (read concurrently), a page at a time so one request's GitHub calls stay bounded. A PR
+/// that cannot be read gives an item with `error` instead of failing the list.
+pub async fn list(app: &App, project_id: ProjectId, page: PageRequest) -> Result<Page<ReviewListItem>> {
     store::projects::get(&app.db, project_id).await?;
     let column = store::board::by_role(&app.db, project_id, ColumnRole::InReview).await?;
-    let tickets: Vec<Ticket> = store::tickets::list(&app.db, project_id)
-        .await?
-        .into_iter()
-        .filter(|t| t.column_id == column.id && t.pr_number.is_some_and(|n| n > 0))
-        .collect();
+    let rows = store::tickets::with_pr_in_column(&app.db, project_id, column.id, page.slice()).await?;
+    let Page { items: tickets, next } = page.page(rows, |t| Key::new(t.created_at, t.id));
     if tickets.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Page {
+            items: Vec::new(),
+            next,
+        });
     }
     let gh = match Repo::for_project(app, project_id, Acting::Agent).await {
         Ok(gh) => Ok(gh),
@@ -217,5 +218,5 @@ pub async fn list(app: &App, project_id: ProjectId) -> Result<Vec<ReviewListItem
         .buffered(LIST_CONCURRENCY)
         .collect()
         .await;
-    Ok(items)
+    Ok(Page { items, next })
 }
