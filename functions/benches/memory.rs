@@ -45,6 +45,7 @@ async fn main() {
         )),
         lease: Duration::from_secs(60),
         github_api_url: "http://127.0.0.1:1".into(),
+        anthropic_api_url: "http://127.0.0.1:1".into(),
         outbound: terarchitect_functions::domain::outbound::Outbound::new(
             terarchitect_functions::domain::outbound::Allowlist::parse(
                 terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,

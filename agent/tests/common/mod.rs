@@ -82,6 +82,7 @@ pub async fn new_app() -> (App, TestDb, TestQueue) {
         secrets: Some(Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
         lease: Duration::from_secs(600),
         github_api_url: "http://127.0.0.1:1".into(),
+        anthropic_api_url: "http://127.0.0.1:1".into(),
         outbound: domain::outbound::Outbound::new(
             domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW).unwrap(),
         )

@@ -3,6 +3,7 @@
 pub mod columns;
 pub mod comments;
 pub mod crypto;
+pub mod gateway;
 pub mod github;
 pub mod graph;
 pub mod jobs;
@@ -41,6 +42,8 @@ pub struct App {
     pub secrets: Option<Arc<SecretBox>>,
     pub lease: Duration,
     pub github_api_url: String,
+    /// The Anthropic API's base (without `/v1`), for the gateway's messages route.
+    pub anthropic_api_url: String,
     /// Outgoing HTTP to user-set URLs (LLMs, embeddings, GitHub, the settings check), only
     /// through its check of the URL; each call sets its own timeout. Clones share the
     /// connection pools.
@@ -68,6 +71,7 @@ impl App {
             secrets,
             lease: cfg.lease,
             github_api_url: cfg.github_api_url.clone(),
+            anthropic_api_url: cfg.anthropic_api_url.clone(),
             outbound,
         })
     }

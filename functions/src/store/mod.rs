@@ -17,6 +17,7 @@ pub mod reviews;
 pub mod settings;
 pub mod tickets;
 pub mod tokens;
+pub mod usage;
 
 use std::time::Duration;
 
