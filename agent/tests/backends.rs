@@ -359,9 +359,13 @@ async fn a_job_runs_end_to_end_on_the_claude_code_backend() {
     let args = std::fs::read_to_string(tools.path().join("log.args")).unwrap();
     assert_eq!(args.lines().count(), 3, "research, plan, execution");
     let envs = std::fs::read_to_string(tools.path().join("log.env")).unwrap();
+    // The CLI calls the gateway with the job token; the Anthropic key never reaches it.
     assert!(
-        envs.lines().all(|l| l == "key=sk-ant-job-key job="),
-        "key in env, job token scrubbed: {envs}"
+        envs.lines()
+            .all(|l| l.starts_with("base=http://")
+                && l.ends_with(&format!("/gateway/worker token={} key= job=", env.token))),
+        "the gateway and the job token in env, no key: {envs}"
     );
+    assert!(!envs.contains("sk-ant-job-key"));
     assert!(!env.github.pulls()[0].body.contains("sk-ant"));
 }
