@@ -51,6 +51,21 @@ pub struct App {
 }
 
 impl App {
+    /// An `App` for tests and benchmarks: `allow` as `TERARCHITECT_OUTBOUND_ALLOW`, and
+    /// GitHub and Anthropic at an address nothing answers at.
+    pub fn for_tests(db: PgPool, queue: JobQueue, secret_key: &str, lease: Duration, allow: &str) -> App {
+        let parsed = outbound::Allowlist::parse(allow).expect("a valid allowlist");
+        App {
+            db,
+            queue,
+            secrets: Some(Arc::new(SecretBox::from_key(secret_key).expect("a valid secret key"))),
+            lease,
+            github_api_url: "http://127.0.0.1:1".into(),
+            anthropic_api_url: "http://127.0.0.1:1".into(),
+            outbound: outbound::Outbound::new(parsed).expect("an HTTP client"),
+        }
+    }
+
     pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
         let resolved = cfg.resolve().await?;
         let db = crate::store::connect(&resolved.database_url, max_connections).await?;
