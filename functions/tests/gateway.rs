@@ -200,12 +200,15 @@ async fn usage_totals_per_job_ticket_and_project_are_the_exact_sum_of_upstream_u
         (ticket["input_tokens"].as_i64(), ticket["output_tokens"].as_i64()),
         (Some(input), Some(output))
     );
-    let db = &g.t.app.db;
-    let project = store::usage::project_totals(db, pid.parse().unwrap()).await.unwrap();
+    let project = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
     assert_eq!(
-        (project.calls, project.input_tokens, project.output_tokens),
-        (5, input + 100, output + 1)
+        project,
+        json!({"calls": 5, "input_tokens": input + 100, "output_tokens": output + 1})
     );
+    let other = g.t.project("unmetered").await["id"].as_str().unwrap().to_string();
+    let none = g.t.get(&format!("/api/projects/{other}/usage")).await.ok();
+    assert_eq!(none, json!({"calls": 0, "input_tokens": 0, "output_tokens": 0}));
+    let db = &g.t.app.db;
     let by_job = store::usage::job_totals(db, jid.parse().unwrap()).await.unwrap();
     assert_eq!(
         (by_job.calls, by_job.input_tokens, by_job.output_tokens),

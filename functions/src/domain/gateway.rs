@@ -173,6 +173,12 @@ pub async fn call(
     })
 }
 
+/// A project's metered LLM usage: every gateway call of every job, summed.
+pub async fn project_usage(app: &App, project_id: terarchitect_protocol::ProjectId) -> Result<store::usage::Totals> {
+    store::projects::get(&app.db, project_id).await?;
+    store::usage::project_totals(&app.db, project_id).await
+}
+
 fn unreachable(role: Role, e: &reqwest::Error) -> Error {
     if let Some(refused) = super::outbound::find_refusal(e) {
         return Error::Outbound(refused.clone());
