@@ -142,7 +142,7 @@ fn fake_claude(dir: &std::path::Path) -> String {
 prompt=$(cat)
 LOG="$(dirname "$0")/log"
 echo "$*" >> "$LOG.args"
-echo "key=$ANTHROPIC_API_KEY job=$TERARCHITECT_JOB_TOKEN" >> "$LOG.env"
+echo "base=$ANTHROPIC_BASE_URL token=$ANTHROPIC_AUTH_TOKEN key=$ANTHROPIC_API_KEY job=$TERARCHITECT_JOB_TOKEN" >> "$LOG.env"
 case "$prompt" in
   fail*) echo '{"type":"result","is_error":true,"result":"model overloaded"}'; exit 1;;
 esac
@@ -174,7 +174,8 @@ async fn claude_code_backend_runs_headless_and_resumes_its_session() {
         &bin,
         ws.path().to_path_buf(),
         Some("sonnet".into()),
-        Some("sk-ant-secret".into()),
+        "http://api.test/gateway/worker",
+        "job-token-123",
         Duration::from_secs(10),
     );
     w.start().await.unwrap();
@@ -196,11 +197,15 @@ async fn claude_code_backend_runs_headless_and_resumes_its_session() {
     assert!(!lines[0].contains("--resume"), "a new session first");
     assert!(lines[1].ends_with("--resume sess-42") && lines[2].ends_with("--resume sess-42"));
     assert!(
-        !args.contains("add a test") && !args.contains("sk-ant"),
+        !args.contains("add a test") && !args.contains("job-token-123"),
         "prompt and key stay off the command line"
     );
     let env = std::fs::read_to_string(format!("{}.env", logp.display())).unwrap();
-    assert!(env.lines().all(|l| l == "key=sk-ant-secret job="), "{env}");
+    assert!(
+        env.lines()
+            .all(|l| l == "base=http://api.test/gateway/worker token=job-token-123 key= job="),
+        "{env}"
+    );
     let err = w.send("fail now").await.unwrap_err().to_string();
     assert!(
         err.contains("claude exited") && err.contains("model overloaded"),
@@ -354,9 +359,13 @@ async fn a_job_runs_end_to_end_on_the_claude_code_backend() {
     let args = std::fs::read_to_string(tools.path().join("log.args")).unwrap();
     assert_eq!(args.lines().count(), 3, "research, plan, execution");
     let envs = std::fs::read_to_string(tools.path().join("log.env")).unwrap();
+    // The CLI calls the gateway with the job token; the Anthropic key never reaches it.
     assert!(
-        envs.lines().all(|l| l == "key=sk-ant-job-key job="),
-        "key in env, job token scrubbed: {envs}"
+        envs.lines()
+            .all(|l| l.starts_with("base=http://")
+                && l.ends_with(&format!("/gateway/worker token={} key= job=", env.token))),
+        "the gateway and the job token in env, no key: {envs}"
     );
+    assert!(!envs.contains("sk-ant-job-key"));
     assert!(!env.github.pulls()[0].body.contains("sk-ant"));
 }

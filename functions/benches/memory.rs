@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use pgvector::Vector;
 use rand::{Rng, SeedableRng};
-use terarchitect_functions::domain::{App, JobQueue, SecretBox, memory, settings};
+use terarchitect_functions::domain::{App, JobQueue, memory, settings};
 use terarchitect_functions::store;
 use terarchitect_protocol::{MemoryQuery, NewProject};
 use terarchitect_testkit::{TestDb, TestQueue};
@@ -37,22 +37,13 @@ async fn main() {
     store::migrate(&db.pool).await.unwrap();
     let queue = TestQueue::new().await;
     let ai = openai::OpenAi::start().await;
-    let app = App {
-        db: db.pool.clone(),
-        queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
-        secrets: Some(std::sync::Arc::new(
-            SecretBox::from_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
-        )),
-        lease: Duration::from_secs(60),
-        github_api_url: "http://127.0.0.1:1".into(),
-        outbound: terarchitect_functions::domain::outbound::Outbound::new(
-            terarchitect_functions::domain::outbound::Allowlist::parse(
-                terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    };
+    let app = App::for_tests(
+        db.pool.clone(),
+        JobQueue::new(queue.client.clone(), queue.url.clone()),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        Duration::from_secs(60),
+        terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
+    );
     let project = terarchitect_protocol::ProjectId::new();
     let p = NewProject {
         name: "bench".into(),

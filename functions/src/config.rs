@@ -104,6 +104,8 @@ pub struct Config {
     pub previous_secret_keys: Option<SecretKeySource>,
     pub lease: Duration,
     pub github_api_url: String,
+    /// `ANTHROPIC_API_URL`: where the gateway sends Anthropic messages calls.
+    pub anthropic_api_url: String,
     /// `TERARCHITECT_OUTBOUND_ALLOW`: internal networks and hosts that user-set URLs may
     /// reach (plain http only to these); empty, the default, allows public https only.
     pub outbound_allow: crate::domain::outbound::Allowlist,
@@ -136,6 +138,7 @@ impl Config {
             previous_secret_keys,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            anthropic_api_url: var("ANTHROPIC_API_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
             outbound_allow: crate::domain::outbound::Allowlist::parse(
                 &var(crate::domain::outbound::ALLOW_VAR).unwrap_or_default(),
             )
@@ -297,6 +300,7 @@ mod tests {
             previous_secret_keys: Some(super::SecretKeySource::Value("b2xkLWtleQ==".into())),
             lease: std::time::Duration::from_secs(1),
             github_api_url: "https://api.github.com".into(),
+            anthropic_api_url: "https://api.anthropic.com".into(),
             outbound_allow: Default::default(),
         };
         let text = format!("{cfg:?}");

@@ -30,6 +30,9 @@ pub enum Error {
     /// An upstream service (that a user configured) answered more than we pass on.
     #[error("{0}")]
     UpstreamTooLarge(String),
+    /// The gateway's upstream LLM could not be reached, or broke off before answering.
+    #[error("{0}")]
+    UpstreamUnavailable(String),
     #[error("database error: {0}")]
     Db(#[source] sqlx::Error),
     #[error("{0}")]

@@ -223,7 +223,25 @@ async fn a_project_url_override_never_receives_the_global_key() {
     let s = &ctx["settings"];
     assert_eq!(s["director_llm_url"], own.url.as_str());
     assert!(s["director_llm_key"].is_null() && s["github_token"].is_null(), "{s}");
-    assert_eq!(s["worker_llm_key"], "sk-global-worker");
+    assert!(s["worker_llm_key"].is_null(), "LLM keys never reach the agent: {s}");
+    // Its LLM calls through the gateway: the project's endpoint gets no key, the global
+    // Worker endpoint its global key.
+    let token = claim["job_token"].as_str().unwrap();
+    let (own_before, global_before) = (own.auth_headers().len(), global.auth_headers().len());
+    for role in ["director", "worker"] {
+        t.agent_post(
+            &format!("/gateway/{role}/v1/chat/completions"),
+            token,
+            json!({"messages": []}),
+        )
+        .await
+        .ok();
+    }
+    assert_eq!(own.auth_headers()[own_before..], [None]);
+    assert_eq!(
+        global.auth_headers()[global_before..],
+        [Some("Bearer sk-global-worker".to_string())]
+    );
 
     // GitHub calls for the project (the review page): no token of its own, none at all.
     t.worker_post(

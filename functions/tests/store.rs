@@ -397,13 +397,16 @@ async fn a_jobs_log_stops_at_its_limits_and_says_how_much_it_dropped() {
     assert_eq!(all.len(), 4, "{all:#?}");
     assert_eq!(all[3].step, "log-limit");
     assert!(all[3].summary.contains("2 later lines dropped"), "{}", all[3].summary);
-    // Later batches only grow the count, and their tokens still count.
+    // Later batches only grow the count.
     assert_eq!(append(vec![ev("1"), ev("2"), ev("3")]).await, 0);
     let all = store::jobs::events(&db.pool, job.id, 0, 100).await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(all[3].summary.contains("5 later lines dropped"), "{}", all[3].summary);
     let ticket = store::tickets::get(&db.pool, p, t).await.unwrap();
-    assert_eq!(ticket.input_tokens, 8);
+    assert_eq!(
+        ticket.input_tokens, 0,
+        "reported tokens are never totals (the gateway meters)"
+    );
 
     // The line limit: 9 lines and the marker.
     let (_, other) = queued_job(&db, project(&db).await).await;
@@ -426,7 +429,7 @@ async fn a_jobs_log_stops_at_its_limits_and_says_how_much_it_dropped() {
 }
 
 #[tokio::test]
-async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
+async fn events_are_ordered_deduplicated_and_their_tokens_are_not_totals() {
     let db = fresh().await;
     let p = project(&db).await;
     let (t, job) = queued_job(&db, p).await;
@@ -458,8 +461,10 @@ async fn events_are_ordered_deduplicated_and_roll_up_tokens() {
     let steps: Vec<(i64, &str)> = all.iter().map(|e| (e.seq, e.step.as_str())).collect();
     assert_eq!(steps, vec![(1, "a"), (2, "b"), (3, "c")]);
     assert_eq!(store::jobs::events(&db.pool, job.id, 2, 100).await.unwrap().len(), 1);
+    assert_eq!(all[0].input_tokens, 10, "each event keeps what it reported");
+    // The totals are the gateway's metering alone: the agent's report is not trusted.
     let ticket = store::tickets::get(&db.pool, p, t).await.unwrap();
-    assert_eq!((ticket.input_tokens, ticket.output_tokens), (30, 3));
+    assert_eq!((ticket.input_tokens, ticket.output_tokens), (0, 0));
 }
 
 #[tokio::test]

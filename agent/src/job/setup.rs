@@ -35,12 +35,17 @@ impl<'c> Job<'c> {
         cancel: Cancel,
     ) -> Result<Job<'c>> {
         let s = ctx.settings.clone();
+        // Every LLM call goes through the API's gateway with the job token: it adds the
+        // project's key (which this process never sees) and meters the call.
+        let gateway = |role: &str| format!("{}/gateway/{role}", cfg.api_url.trim_end_matches('/'));
+        let token = Some(cfg.job_token.as_str());
+        required(&s.director_llm_url, "director_llm_url")?;
         let director_llm = ChatClient::new(
             cfg.http.clone(),
             "Director",
-            &required(&s.director_llm_url, "director_llm_url")?,
+            &format!("{}/v1", gateway("director")),
             &required(&s.director_llm_model, "director_llm_model")?,
-            s.director_llm_key.as_deref(),
+            token,
             cfg.llm_retry.clone(),
         );
         let auth = GitAuth {
@@ -80,26 +85,22 @@ impl<'c> Job<'c> {
         ws.command_timeout = cfg.command_timeout;
         let worker: Box<dyn Worker> = match s.worker_mode {
             WorkerMode::Native => {
-                // The Worker may share the Director's endpoint when it has none of its own.
-                let url = s.worker_llm_url.clone().or(s.director_llm_url.clone());
+                // The Worker may share the Director's endpoint when it has none of its own
+                // (the gateway does the same with the URL and key).
                 let model = s.worker_llm_model.clone().or(s.director_llm_model.clone());
-                let key = if s.worker_llm_url.is_some() {
-                    &s.worker_llm_key
-                } else {
-                    &s.director_llm_key
-                };
                 let llm = ChatClient::new(
                     cfg.http.clone(),
                     "Worker",
-                    &required(&url, "worker_llm_url")?,
+                    &format!("{}/v1", gateway("worker")),
                     &required(&model, "worker_llm_model")?,
-                    key.as_deref(),
+                    token,
                     cfg.llm_retry.clone(),
                 );
                 Box::new(NativeWorker::new(llm, ws, log.clone()))
             }
             WorkerMode::Opencode => {
                 let model = required(&s.worker_llm_model, "worker_llm_model")?;
+                required(&s.worker_llm_url, "worker_llm_url")?;
                 match &cfg.opencode_url {
                     Some(u) => Box::new(OpencodeWorker::connect(
                         cfg.http.clone(),
@@ -113,26 +114,23 @@ impl<'c> Job<'c> {
                             cfg.http.clone(),
                             &cfg.opencode_bin,
                             repo_dir.clone(),
-                            &required(&s.worker_llm_url, "worker_llm_url")?,
+                            &format!("{}/v1", gateway("worker")),
                             &model,
-                            s.worker_llm_key.as_deref(),
+                            token,
                             cfg.worker_timeout,
                         )
                         .await?,
                     ),
                 }
             }
-            WorkerMode::ClaudeCode => {
-                let key = s.anthropic_key.clone().or(s.worker_llm_key.clone());
-                required(&key, "anthropic_key")?;
-                Box::new(ClaudeWorker::new(
-                    &cfg.claude_bin,
-                    repo_dir.clone(),
-                    s.worker_llm_model.clone(),
-                    key,
-                    cfg.worker_timeout,
-                ))
-            }
+            WorkerMode::ClaudeCode => Box::new(ClaudeWorker::new(
+                &cfg.claude_bin,
+                repo_dir.clone(),
+                s.worker_llm_model.clone(),
+                &gateway("worker"),
+                &cfg.job_token,
+                cfg.worker_timeout,
+            )),
         };
         let director = Director::new(
             director_llm,

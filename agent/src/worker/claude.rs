@@ -1,5 +1,7 @@
 //! Claude Code headless: `claude -p --output-format json [--resume id]`, the prompt on
-//! stdin (never the command line), the key in the child's environment only.
+//! stdin (never the command line). It calls the API's gateway (`ANTHROPIC_BASE_URL`) with
+//! the job token as its bearer token (`ANTHROPIC_AUTH_TOKEN`), in the child's environment
+//! only; the project's Anthropic key never reaches it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,18 +20,28 @@ pub struct ClaudeWorker {
     bin: String,
     dir: PathBuf,
     model: Option<String>,
-    key: Option<String>,
+    base_url: String,
+    token: String,
     timeout: Duration,
     session: Option<String>,
 }
 
 impl ClaudeWorker {
-    pub fn new(bin: &str, dir: PathBuf, model: Option<String>, key: Option<String>, timeout: Duration) -> ClaudeWorker {
+    /// `base_url`: the gateway for the Worker (`{api}/gateway/worker`).
+    pub fn new(
+        bin: &str,
+        dir: PathBuf,
+        model: Option<String>,
+        base_url: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> ClaudeWorker {
         ClaudeWorker {
             bin: bin.into(),
             dir,
             model,
-            key,
+            base_url: base_url.into(),
+            token: token.into(),
             timeout,
             session: None,
         }
@@ -50,9 +62,8 @@ impl ClaudeWorker {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         crate::tools::scrub_env(&mut cmd);
-        if let Some(k) = &self.key {
-            cmd.env("ANTHROPIC_API_KEY", k);
-        }
+        cmd.env("ANTHROPIC_BASE_URL", &self.base_url)
+            .env("ANTHROPIC_AUTH_TOKEN", &self.token);
         let mut child = cmd
             .spawn()
             .map_err(|e| Error::Worker(format!("cannot start `{}`: {e}", self.bin)))?;

@@ -3,13 +3,12 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use terarchitect_agent::Config;
 use terarchitect_agent::llm::RetryPolicy;
-use terarchitect_functions::domain::{self, App, JobQueue, SecretBox};
+use terarchitect_functions::domain::{self, App, JobQueue};
 use terarchitect_functions::{http, store};
 use terarchitect_protocol::*;
 use terarchitect_testkit::git::{TempRepo, git};
@@ -76,17 +75,13 @@ pub async fn new_app() -> (App, TestDb, TestQueue) {
     let db = TestDb::new().await;
     store::migrate(&db.pool).await.expect("migrate");
     let queue = TestQueue::new().await;
-    let app = App {
-        db: db.pool.clone(),
-        queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
-        secrets: Some(Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
-        lease: Duration::from_secs(600),
-        github_api_url: "http://127.0.0.1:1".into(),
-        outbound: domain::outbound::Outbound::new(
-            domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW).unwrap(),
-        )
-        .unwrap(),
-    };
+    let app = App::for_tests(
+        db.pool.clone(),
+        JobQueue::new(queue.client.clone(), queue.url.clone()),
+        SECRET_KEY,
+        Duration::from_secs(600),
+        terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
+    );
     (app, db, queue)
 }
 

@@ -115,7 +115,8 @@ pub struct BoardSummaryColumn {
     pub tickets: Vec<String>,
 }
 
-/// Resolved settings with secrets in clear: only ever sent to the job's own agent.
+/// Resolved settings with secrets in clear. What a job's agent gets has no LLM or embedding
+/// key (the API's gateway adds them to its calls); its `github_token` is still there.
 // `Debug` prints the secrets as `[redacted]` (below).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -1,5 +1,9 @@
-//! An OpenAI-compatible chat-completions server that replays a script and records every
-//! request, so tests drive the agent's real HTTP client without a paid LLM.
+//! An OpenAI-compatible chat-completions server (and Anthropic messages, at `/v1/messages`)
+//! that replays a script and records every request, so tests drive the agent's real HTTP
+//! client without a paid LLM. A request with `"stream": true` gets its reply as SSE events
+//! in the provider's shape, with usage where the provider puts it (OpenAI: a last chunk,
+//! only when `stream_options.include_usage` asks; Anthropic: `message_start` and
+//! `message_delta`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -7,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -62,6 +66,8 @@ pub enum Reply {
     Delay(Duration, Box<Reply>),
     /// Answers only once the test opens the gate (to act while an agent is mid-run).
     Held(Gate, Box<Reply>),
+    /// The reply, reporting this usage (input, output) instead of the default 10 and 5.
+    Usage(i64, i64, Box<Reply>),
 }
 
 /// Holds [`Reply::Held`] replies until [`Gate::open`].
@@ -95,12 +101,25 @@ impl Reply {
     pub fn tool(name: &str, args: Value) -> Reply {
         Reply::Tools(vec![(name.to_string(), args)])
     }
+    /// This reply with `input` and `output` tokens in its usage.
+    pub fn with_usage(self, input: i64, output: i64) -> Reply {
+        Reply::Usage(input, output, Box::new(self))
+    }
+}
+
+/// Which provider's wire format a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    OpenAi,
+    Anthropic,
 }
 
 #[derive(Default)]
 struct Inner {
     script: VecDeque<Reply>,
     requests: Vec<Value>,
+    /// The credential each request carried: `Authorization`, else `x-api-key`.
+    credentials: Vec<Option<String>>,
     served: usize,
 }
 
@@ -125,6 +144,7 @@ impl LlmStandIn {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/chat/completions", post(chat))
+            .route("/v1/messages", post(messages))
             .route("/v1/embeddings", post(embeddings))
             .route("/embeddings", post(embeddings))
             .with_state(inner.clone());
@@ -149,37 +169,62 @@ impl LlmStandIn {
         self.inner.lock().unwrap().requests.clone()
     }
 
+    /// The credential of every request, in order: its `Authorization` header, else its
+    /// `x-api-key`.
+    pub fn credentials(&self) -> Vec<Option<String>> {
+        self.inner.lock().unwrap().credentials.clone()
+    }
+
     /// Scripted replies not consumed yet.
     pub fn remaining(&self) -> usize {
         self.inner.lock().unwrap().script.len()
     }
 }
 
-async fn chat(State(inner): State<Arc<Mutex<Inner>>>, body: String) -> Response {
+async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: String) -> Response {
+    serve(inner, headers, body, Shape::OpenAi).await
+}
+
+async fn messages(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: String) -> Response {
+    serve(inner, headers, body, Shape::Anthropic).await
+}
+
+async fn serve(inner: Arc<Mutex<Inner>>, headers: HeaderMap, body: String, shape: Shape) -> Response {
+    let request = serde_json::from_str(&body).unwrap_or(Value::String(body));
     let (reply, n) = {
         let mut g = inner.lock().unwrap();
-        g.requests
-            .push(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+        let credential = ["authorization", "x-api-key"]
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned));
+        g.credentials.push(credential);
+        g.requests.push(request.clone());
         g.served += 1;
         (g.script.pop_front(), g.served)
     };
     let Some(reply) = reply else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "llm stand-in: script exhausted").into_response();
     };
-    render(reply, n).await
+    render(reply, n, (10, 5), shape, request).await
 }
 
-fn render(reply: Reply, n: usize) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
+fn render(
+    reply: Reply,
+    n: usize,
+    usage: (i64, i64),
+    shape: Shape,
+    request: Value,
+) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
     Box::pin(async move {
         let message = match reply {
             Reply::Delay(d, inner) => {
                 tokio::time::sleep(d).await;
-                return render(*inner, n).await;
+                return render(*inner, n, usage, shape, request).await;
             }
             Reply::Held(gate, inner) => {
                 gate.passed().await;
-                return render(*inner, n).await;
+                return render(*inner, n, usage, shape, request).await;
             }
+            Reply::Usage(i, o, inner) => return render(*inner, n, (i, o), shape, request).await,
             Reply::Status(code, body) => {
                 return (StatusCode::from_u16(code).unwrap(), body).into_response();
             }
@@ -195,19 +240,121 @@ fn render(reply: Reply, n: usize) -> std::pin::Pin<Box<dyn Future<Output = Respo
                 })).collect::<Vec<_>>(),
             }),
         };
-        let finish = if message.get("tool_calls").is_some() {
-            "tool_calls"
-        } else {
-            "stop"
-        };
-        axum::Json(json!({
-            "id": format!("chatcmpl-{n}"),
-            "object": "chat.completion",
-            "created": 0,
-            "model": "stand-in",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        }))
-        .into_response()
+        let streamed = request["stream"] == true;
+        match (shape, streamed) {
+            (Shape::OpenAi, false) => axum::Json(openai_completion(n, message, usage)).into_response(),
+            (Shape::OpenAi, true) => {
+                let with_usage = request["stream_options"]["include_usage"] == true;
+                sse(openai_chunks(n, &message, usage, with_usage))
+            }
+            (Shape::Anthropic, false) => axum::Json(anthropic_message(n, &message, usage)).into_response(),
+            (Shape::Anthropic, true) => sse(anthropic_events(n, &message, usage)),
+        }
     })
+}
+
+fn openai_completion(n: usize, message: Value, (input, output): (i64, i64)) -> Value {
+    let finish = if message.get("tool_calls").is_some() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
+    json!({
+        "id": format!("chatcmpl-{n}"),
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stand-in",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
+    })
+}
+
+/// The reply's text in two deltas, a finish chunk, and (when asked) a usage chunk.
+fn openai_chunks(
+    n: usize,
+    message: &Value,
+    (input, output): (i64, i64),
+    with_usage: bool,
+) -> Vec<(Option<&'static str>, Value)> {
+    let text = message["content"].as_str().unwrap_or_default();
+    let (a, b) = text.split_at(text.len() / 2);
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "model": "stand-in",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": null})
+    };
+    let mut out = vec![
+        (None, chunk(json!({"role": "assistant", "content": a}), Value::Null)),
+        (None, chunk(json!({"content": b}), Value::Null)),
+        (None, chunk(json!({}), json!("stop"))),
+    ];
+    if with_usage {
+        out.push((
+            None,
+            json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "choices": [],
+            "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}}),
+        ));
+    }
+    out
+}
+
+fn anthropic_message(n: usize, message: &Value, (input, output): (i64, i64)) -> Value {
+    json!({
+        "id": format!("msg_{n}"),
+        "type": "message",
+        "role": "assistant",
+        "model": "stand-in",
+        "content": [{"type": "text", "text": message["content"].as_str().unwrap_or_default()}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": input, "output_tokens": output},
+    })
+}
+
+/// Anthropic's event sequence: input in `message_start`, a running output count in
+/// `message_delta` (the last one is the total).
+fn anthropic_events(n: usize, message: &Value, (input, output): (i64, i64)) -> Vec<(Option<&'static str>, Value)> {
+    let text = message["content"].as_str().unwrap_or_default();
+    vec![
+        (
+            Some("message_start"),
+            json!({"type": "message_start", "message": {"id": format!("msg_{n}"), "type": "message",
+            "role": "assistant", "content": [], "model": "stand-in", "usage": {"input_tokens": input, "output_tokens": 1}}}),
+        ),
+        (
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            Some("content_block_delta"),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        (
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            Some("message_delta"),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output}}),
+        ),
+        (Some("message_stop"), json!({"type": "message_stop"})),
+    ]
+}
+
+/// Events as `text/event-stream`, each in its own chunk (OpenAI's end with `[DONE]`).
+fn sse(events: Vec<(Option<&'static str>, Value)>) -> Response {
+    let openai = events.iter().all(|(name, _)| name.is_none());
+    let mut chunks: Vec<String> = events
+        .into_iter()
+        .map(|(name, data)| match name {
+            Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+            None => format!("data: {data}\n\n"),
+        })
+        .collect();
+    if openai {
+        chunks.push("data: [DONE]\n\n".into());
+    }
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap()
 }

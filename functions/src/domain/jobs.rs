@@ -241,7 +241,8 @@ pub async fn authenticate_job_token(app: &App, token: &str) -> Result<Job> {
         .ok_or(Error::Unauthenticated)
 }
 
-/// Everything the agent needs for its job, secrets included (job token holders only).
+/// Everything the agent needs for its job (job token holders only). No LLM key: the
+/// agent calls its LLMs through the gateway with its job token.
 pub async fn worker_context(app: &App, job: &Job) -> Result<WorkerContext> {
     let mut conn = app.db.acquire().await?;
     let project = store::projects::get(&mut *conn, job.project_id).await?;
@@ -277,7 +278,7 @@ pub async fn worker_context(app: &App, job: &Job) -> Result<WorkerContext> {
             tickets: c.tickets.into_iter().map(|t| t.title).collect(),
         })
         .collect();
-    let settings = super::settings::agent_settings(app, Some(job.project_id)).await?;
+    let settings = super::settings::agent_context_settings(app, job.project_id).await?;
     Ok(WorkerContext {
         job: job.clone(),
         project,

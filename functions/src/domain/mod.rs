@@ -3,6 +3,7 @@
 pub mod columns;
 pub mod comments;
 pub mod crypto;
+pub mod gateway;
 pub mod github;
 pub mod graph;
 pub mod jobs;
@@ -42,6 +43,8 @@ pub struct App {
     pub secrets: Option<Arc<SecretBox>>,
     pub lease: Duration,
     pub github_api_url: String,
+    /// The Anthropic API's base (without `/v1`), for the gateway's messages route.
+    pub anthropic_api_url: String,
     /// Outgoing HTTP to user-set URLs (LLMs, embeddings, GitHub, the settings check), only
     /// through its check of the URL; each call sets its own timeout. Clones share the
     /// connection pools.
@@ -49,6 +52,21 @@ pub struct App {
 }
 
 impl App {
+    /// An `App` for tests and benchmarks: `allow` as `TERARCHITECT_OUTBOUND_ALLOW`, and
+    /// GitHub and Anthropic at an address nothing answers at.
+    pub fn for_tests(db: PgPool, queue: JobQueue, secret_key: &str, lease: Duration, allow: &str) -> App {
+        let parsed = outbound::Allowlist::parse(allow).expect("a valid allowlist");
+        App {
+            db,
+            queue,
+            secrets: Some(Arc::new(SecretBox::from_key(secret_key).expect("a valid secret key"))),
+            lease,
+            github_api_url: "http://127.0.0.1:1".into(),
+            anthropic_api_url: "http://127.0.0.1:1".into(),
+            outbound: outbound::Outbound::new(parsed).expect("an HTTP client"),
+        }
+    }
+
     pub async fn from_config(cfg: &crate::config::Config, max_connections: u32) -> anyhow::Result<Self> {
         let resolved = cfg.resolve().await?;
         let db = crate::store::connect(resolved.database, max_connections);
@@ -69,6 +87,7 @@ impl App {
             secrets,
             lease: cfg.lease,
             github_api_url: cfg.github_api_url.clone(),
+            anthropic_api_url: cfg.anthropic_api_url.clone(),
             outbound,
         })
     }

@@ -324,6 +324,59 @@ pub async fn github_access(app: &App, project_id: ProjectId, reviewer: bool) -> 
     })
 }
 
+/// Where the gateway sends a job's LLM call, and the key it adds (decrypted). `Debug`
+/// redacts the key.
+pub struct LlmEndpoint {
+    /// The base: `…/v1` for OpenAI chat completions, the host (without `/v1`) for Anthropic.
+    pub url: String,
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for LlmEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmEndpoint")
+            .field("url", &self.url)
+            .field("key", &terarchitect_protocol::Redacted::opt(&self.key))
+            .finish()
+    }
+}
+
+/// The upstream for `role` speaking `api`. OpenAI: the role's URL and key; the Worker
+/// falls back to the Director's endpoint when it has no URL of its own. Anthropic: the
+/// deployment's Anthropic API with `anthropic_key`, else the role's key. Only the one key
+/// needed is decrypted.
+pub async fn llm_endpoint(
+    app: &App,
+    project_id: ProjectId,
+    role: super::gateway::Role,
+    api: super::gateway::Api,
+) -> Result<LlmEndpoint> {
+    use super::gateway::{Api, Role};
+    use SettingKey as K;
+    let effective = Effective::load(app, Some(project_id)).await?;
+    let (url_key, secret) = match role {
+        Role::Worker if effective.get(K::WorkerLlmUrl).is_some() => (K::WorkerLlmUrl, K::WorkerLlmKey),
+        _ => (K::DirectorLlmUrl, K::DirectorLlmKey),
+    };
+    if api == Api::Anthropic {
+        let key = match effective.text(app, K::AnthropicKey)? {
+            Some(k) => Some(k),
+            None => effective.text(app, secret)?,
+        };
+        return Ok(LlmEndpoint {
+            url: app.anthropic_api_url.clone(),
+            key,
+        });
+    }
+    let url = effective
+        .text(app, url_key)?
+        .ok_or_else(|| Error::Conflict(format!("the {} LLM is not configured: set `{url_key}`", role.as_str())))?;
+    Ok(LlmEndpoint {
+        url,
+        key: effective.text(app, secret)?,
+    })
+}
+
 /// What the review pass needs of a project's settings (no secret is decrypted for it).
 pub struct ReviewPolicy {
     pub max_rounds: i64,
@@ -339,27 +392,38 @@ pub async fn review_policy(app: &App, project_id: ProjectId) -> Result<ReviewPol
     })
 }
 
-/// Resolved settings with secrets decrypted: for a job's own agent only.
-/// `project_id` None: the global values alone.
+/// Resolved settings with secrets decrypted, for the control plane's own calls (memory,
+/// the settings check). `project_id` None: the global values alone.
 pub async fn agent_settings(app: &App, project_id: Option<ProjectId>) -> Result<AgentSettings> {
+    resolve(app, project_id, true).await
+}
+
+/// What a job's agent gets (`GET /agent/context`): no LLM or embedding key, which only
+/// the gateway adds to the agent's calls. The GitHub token is still there (issue 14, item 3).
+pub async fn agent_context_settings(app: &App, project_id: ProjectId) -> Result<AgentSettings> {
+    resolve(app, Some(project_id), false).await
+}
+
+async fn resolve(app: &App, project_id: Option<ProjectId>, llm_keys: bool) -> Result<AgentSettings> {
     let effective = Effective::load(app, project_id).await?;
     let text = |k: SettingKey| effective.text(app, k);
+    let key = |k: SettingKey| if llm_keys { text(k) } else { Ok(None) };
     let int = |k: SettingKey| effective.int(k);
     use SettingKey as K;
     Ok(AgentSettings {
         director_llm_url: text(K::DirectorLlmUrl)?,
         director_llm_model: text(K::DirectorLlmModel)?,
-        director_llm_key: text(K::DirectorLlmKey)?,
+        director_llm_key: key(K::DirectorLlmKey)?,
         worker_mode: effective.worker_mode()?,
         worker_llm_url: text(K::WorkerLlmUrl)?,
         worker_llm_model: text(K::WorkerLlmModel)?,
-        worker_llm_key: text(K::WorkerLlmKey)?,
-        anthropic_key: text(K::AnthropicKey)?,
+        worker_llm_key: key(K::WorkerLlmKey)?,
+        anthropic_key: key(K::AnthropicKey)?,
         github_token: text(K::GithubToken)?,
         github_api_url: text(K::GithubApiUrl)?.or_else(|| Some(app.github_api_url.clone())),
         embedding_url: text(K::EmbeddingUrl)?,
         embedding_model: text(K::EmbeddingModel)?,
-        embedding_key: text(K::EmbeddingKey)?,
+        embedding_key: key(K::EmbeddingKey)?,
         max_review_rounds: int(K::MaxReviewRounds),
         review_trusted_logins: text(K::ReviewTrustedLogins)?,
         summarize_every_turns: int(K::SummarizeEveryTurns),

@@ -62,6 +62,7 @@ impl IntoResponse for Error {
             // The URL is in settings the caller (or another user) set: theirs to change.
             Error::Outbound(e) => body(StatusCode::CONFLICT, "outbound_refused", e.to_string(), None),
             Error::UpstreamTooLarge(m) => body(StatusCode::BAD_GATEWAY, "upstream_too_large", m, None),
+            Error::UpstreamUnavailable(m) => body(StatusCode::BAD_GATEWAY, "upstream_unavailable", m, None),
             // No connection to be had: the database is down, restarting or saturated.
             Error::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => body(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -18,6 +18,27 @@ pub(super) fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(list_projects, create_project))
         .routes(routes!(get_project, update_project, delete_project))
+        .routes(routes!(project_usage))
+}
+
+/// LLM usage metered by the gateway from the upstreams' own `usage` fields.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UsageTotals {
+    /// Successful LLM calls.
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+#[utoipa::path(get, path = "/api/projects/{pid}/usage", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = UsageTotals), (status = "4XX", body = ErrorBody)))]
+/// The project's LLM usage: every call its jobs made through the gateway.
+async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<UsageTotals> {
+    let t = domain::gateway::project_usage(&s, pid).await?;
+    Ok(Json(UsageTotals {
+        calls: t.calls,
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/projects", tag = "projects", params(("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<Project>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]

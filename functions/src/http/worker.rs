@@ -1,6 +1,7 @@
 //! Routes for worker hosts (`WorkerHost` token) and agents (`JobAgent` job token).
 
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use terarchitect_protocol::JobId;
 use terarchitect_protocol::*;
@@ -27,6 +28,8 @@ pub(super) fn routes() -> OpenApiRouter<State> {
         .routes(routes!(memory_retrieve))
         .routes(routes!(memory_delete))
         .routes(routes!(embeddings))
+        .routes(routes!(gateway_chat))
+        .routes(routes!(gateway_messages))
 }
 
 #[utoipa::path(get, path = "/worker/health", operation_id = "worker_health", tag = "worker", responses((status = 200, body = Health), (status = "4XX", body = ErrorBody)))]
@@ -151,4 +154,56 @@ async fn embeddings(
 ) -> Result<Response> {
     let (status, body) = domain::memory::forward_embeddings(&s, Some(job.project_id), body).await?;
     Ok(super::memory::forwarded(status, body))
+}
+
+// The LLM gateway: the job token in, the project's key out (domain/gateway.rs).
+
+#[utoipa::path(post, path = "/gateway/{role}/v1/chat/completions", operation_id = "gateway_chat", tag = "agent", params(("role" = String, Path, description = "`director` or `worker`")), request_body = serde_json::Value, responses((status = 200, description = "the upstream's reply (JSON, or SSE when `stream` is true)", body = serde_json::Value), (status = "4XX", description = "ours, or the upstream's error with its status", body = ErrorBody), (status = "5XX", description = "the upstream's error with its status, or 502 when it could not be reached", body = ErrorBody)))]
+/// OpenAI chat completions with the project's key for `role`; usage is metered.
+async fn gateway_chat(
+    agent: JobAgent,
+    s: axum::extract::State<State>,
+    Path(role): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response> {
+    gateway(agent, &s, &role, domain::gateway::Api::OpenAi, &headers, body).await
+}
+
+#[utoipa::path(post, path = "/gateway/{role}/v1/messages", operation_id = "gateway_messages", tag = "agent", params(("role" = String, Path, description = "`director` or `worker`")), request_body = serde_json::Value, responses((status = 200, description = "the upstream's reply (JSON, or SSE when `stream` is true)", body = serde_json::Value), (status = "4XX", description = "ours, or the upstream's error with its status", body = ErrorBody), (status = "5XX", description = "the upstream's error with its status, or 502 when it could not be reached", body = ErrorBody)))]
+/// Anthropic messages with the project's Anthropic key; usage is metered.
+async fn gateway_messages(
+    agent: JobAgent,
+    s: axum::extract::State<State>,
+    Path(role): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response> {
+    gateway(agent, &s, &role, domain::gateway::Api::Anthropic, &headers, body).await
+}
+
+async fn gateway(
+    JobAgent(job): JobAgent,
+    s: &State,
+    role: &str,
+    api: domain::gateway::Api,
+    headers: &HeaderMap,
+    body: serde_json::Value,
+) -> Result<Response> {
+    let role = domain::gateway::Role::parse(role).ok_or(crate::Error::NotFound("gateway role"))?;
+    let passed = domain::gateway::PASSED_HEADERS
+        .into_iter()
+        .filter_map(|k| Some((k, headers.get(k)?.to_str().ok()?.to_string())))
+        .collect();
+    let f = domain::gateway::call(s, &job, role, api, body, passed).await?;
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    Ok((
+        status,
+        [
+            (header::CONTENT_TYPE, f.content_type),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        f.body,
+    )
+        .into_response())
 }

@@ -349,7 +349,9 @@ fn event_bytes(e: &NewJobEvent) -> i64 {
 /// Appends a batch in order. Events whose `event_id` was already stored are skipped, so
 /// a sender may re-send a batch it is unsure about. Past `limits` events are dropped: the
 /// first drop adds one `log-limit` event, whose summary then keeps the count of dropped
-/// lines (their tokens still count). Returns how many were stored.
+/// lines. The tokens an event reports are shown with it but never added to the job's
+/// totals: those come from the gateway's metering (`store::usage`). Returns how many were
+/// stored.
 pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent], limits: LogLimits) -> Result<u64> {
     // The job row lock orders concurrent appenders: seq follows commit order.
     let (last, stored_bytes, dropped, limit_seq): (i64, i64, i64, Option<i64>) = sqlx::query_as(
@@ -373,10 +375,6 @@ pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent
     if all_fresh.is_empty() {
         return Ok(0);
     }
-    let (input_tokens, output_tokens) = (
-        all_fresh.iter().map(|e| e.input_tokens).sum::<i64>(),
-        all_fresh.iter().map(|e| e.output_tokens).sum::<i64>(),
-    );
     // Keep the longest prefix that fits (once a line is dropped, all later ones are too,
     // so the stored log never has holes in its middle).
     let mut fresh = Vec::with_capacity(all_fresh.len());
@@ -448,13 +446,11 @@ pub async fn append_events(tx: &mut Tx<'_>, job_id: JobId, events: &[NewJobEvent
         }
     }
     sqlx::query(
-        "UPDATE jobs SET last_event_seq = $2, input_tokens = input_tokens + $3, output_tokens = output_tokens + $4, \
-         event_bytes = $5, events_dropped = events_dropped + $6, log_limit_seq = $7 WHERE id = $1",
+        "UPDATE jobs SET last_event_seq = $2, event_bytes = $3, events_dropped = events_dropped + $4, \
+         log_limit_seq = $5 WHERE id = $1",
     )
     .bind(job_id)
     .bind(seq)
-    .bind(input_tokens)
-    .bind(output_tokens)
     .bind(bytes)
     .bind(newly_dropped)
     .bind(new_limit_seq)

@@ -18,6 +18,7 @@ pub mod roles;
 pub mod settings;
 pub mod tickets;
 pub mod tokens;
+pub mod usage;
 
 use std::time::Duration;
 

@@ -67,6 +67,7 @@ impl TestApp {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
+            anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: Outbound::new(Allowlist::parse(allow).unwrap()).unwrap(),
         };
         // Tests write far faster than people: no rate limit for these two.

@@ -82,6 +82,7 @@ impl Env {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             github_api_url: "http://127.0.0.1:1".into(),
+            anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: domain::outbound::Outbound::new(
                 domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW)
                     .unwrap(),
