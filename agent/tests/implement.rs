@@ -560,3 +560,95 @@ async fn the_same_failure_three_times_stops_the_run() {
         "{nudged}"
     );
 }
+
+#[tokio::test]
+async fn only_what_the_worker_meant_is_committed_under_a_one_line_subject() {
+    // No .gitignore: the test run leaves __pycache__ and a report behind.
+    let files: Vec<(&str, &str)> = terarchitect_testkit::git::PYTHON_PROJECT
+        .iter()
+        .copied()
+        .filter(|(f, _)| *f != ".gitignore")
+        .map(|(f, c)| {
+            if f == "Makefile" {
+                // Bytecode written whatever the environment says.
+                (
+                    f,
+                    "test:\n\tenv -u PYTHONDONTWRITEBYTECODE python3 -m unittest -q\n\techo ok > test-report.txt\n",
+                )
+            } else {
+                (f, c)
+            }
+        })
+        .collect();
+    let repo = terarchitect_testkit::git::TempRepo::with_files(&files);
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ];
+    let worker = vec![
+        Reply::text("calc.py has the bug."),
+        Reply::text("Plan: fix add()."),
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"}),
+        ),
+        Reply::tool(
+            "run_command",
+            json!({"command": "make test && echo draft > CHANGES.md"}),
+        ),
+        // Output of a command that the Worker then writes itself: meant, so committed.
+        Reply::tool(
+            "write_file",
+            json!({"path": "CHANGES.md", "content": "add() returns the sum\n"}),
+        ),
+        Reply::tool("write_file", json!({"path": "docs/calc.md", "content": "# calc\n"})),
+        Reply::tool("run_command", json!({"command": "exit 4"})),
+        Reply::text("Fixed add(), documented it."),
+    ];
+    let setup = Setup {
+        title: "Crème brûlée:   make add() return the sum of both arguments, as the menu's price calculator expects",
+        ..Setup::default()
+    };
+    let env = Env::new(repo, setup, director, worker).await;
+    terarchitect_agent::run(env.config()).await.expect("the run succeeds");
+
+    let branch = env.branch();
+    let tree = git(&env.repo.remote, &["ls-tree", "-r", "--name-only", &branch]);
+    let tree: Vec<&str> = tree.lines().collect();
+    for f in ["calc.py", "CHANGES.md", "docs/calc.md"] {
+        assert!(tree.contains(&f), "{f} not committed: {tree:?}");
+    }
+    assert!(
+        !tree
+            .iter()
+            .any(|f| f.contains("__pycache__") || *f == "test-report.txt"),
+        "artifacts committed: {tree:?}"
+    );
+    let events = env.events().await;
+    let left = events.iter().find(|e| e.step == "left_out").expect("a left_out event");
+    let raw = left.raw_output.as_deref().unwrap_or_default();
+    assert!(raw.contains("__pycache__/") && raw.contains("test-report.txt"), "{raw}");
+    assert!(!raw.contains("CHANGES.md"), "{raw}");
+
+    // The subject is the head of the title, one line of at most 72 characters.
+    let message = git(&env.repo.remote, &["log", "-1", "--format=%B", &branch]);
+    let subject = message.lines().next().unwrap();
+    assert!(
+        subject.starts_with("Crème brûlée: make add() return the sum"),
+        "{message}"
+    );
+    assert!(subject.chars().count() <= 72 && subject.ends_with('…'), "{subject}");
+    assert!(message.contains("as the menu's price calculator expects"), "{message}");
+
+    // A failing command is logged as failed, with its exit status.
+    let failed = events
+        .iter()
+        .find(|e| e.step == "tool_failed")
+        .expect("a tool_failed event");
+    assert!(failed.summary.ends_with("→ exit code 4"), "{}", failed.summary);
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.step == "tool_call" && e.summary.contains("exit 4"))
+    );
+}

@@ -78,6 +78,7 @@ impl<'c> Job<'c> {
         );
         let mut ws = Workspace::new(&repo_dir)?;
         ws.command_timeout = cfg.command_timeout;
+        let outputs = ws.outputs.clone();
         let worker: Box<dyn Worker> = match s.worker_mode {
             WorkerMode::Native => {
                 // The Worker may share the Director's endpoint when it has none of its own.
@@ -154,6 +155,7 @@ impl<'c> Job<'c> {
             worker,
             worker_turns: 0,
             worker_tokens: 0,
+            outputs,
         })
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{BoxFut, Worker, WorkerReply};
 use crate::error::{Error, Result};
-use crate::events::cap;
+use crate::events::cap_tail;
 
 const TOOLS: &str = "Bash,Read,Edit,Write,MultiEdit,Glob,Grep,LS";
 
@@ -67,7 +67,7 @@ impl ClaudeWorker {
             return Err(Error::Worker(format!(
                 "claude exited with {}: {}",
                 out.status,
-                cap(&format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), 500)
+                cap_tail(&format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), 500)
             )));
         }
         let Ok(v) = serde_json::from_str::<Value>(&stdout) else {
@@ -79,7 +79,7 @@ impl ClaudeWorker {
         if v["is_error"] == true {
             return Err(Error::Worker(format!(
                 "claude reported an error: {}",
-                cap(&v["result"].to_string(), 500)
+                cap_tail(&v["result"].to_string(), 500)
             )));
         }
         if let Some(s) = v["session_id"].as_str() {

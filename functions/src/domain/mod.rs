@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
+pub mod repository;
 pub mod review;
 pub mod settings;
 pub mod test_files;

@@ -16,6 +16,7 @@ mod jobs;
 mod memory;
 mod notes;
 mod projects;
+mod repository;
 mod review;
 mod settings;
 mod system;
@@ -42,6 +43,7 @@ fn api_routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .merge(system::routes())
         .merge(projects::routes())
+        .merge(repository::routes())
         .merge(graph::routes())
         .merge(board::routes())
         .merge(tickets::routes())

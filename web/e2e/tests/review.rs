@@ -132,7 +132,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.click(".error[data-code=github_not_configured] a.settings-link")
         .await?;
     // "Check connections" calls GitHub with the saved settings: without the token it is
-    // refused, with it it answers; the LLMs are reported as not configured.
+    // refused, with it it answers; the LLMs are reported as not set up.
     gh.require_token("ghp_e2e_review");
     b.type_into("tr[data-key=github_api_url] input", &gh.url).await?;
     b.click("#save-settings").await?;
@@ -149,7 +149,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     let llm = b
         .text_of("#check-results li[data-check='director LLM'][data-state=unset]")
         .await?;
-    assert!(llm.contains("not configured"), "{llm}");
+    assert!(llm.contains("not set up"), "{llm}");
     b.type_into("tr[data-key=github_token] input", "ghp_e2e_review").await?;
     b.click("#save-settings").await?;
     b.wait_js(
