@@ -129,7 +129,7 @@ async fn opencode_http_errors_are_clear_worker_errors() {
         Duration::from_secs(2),
     );
     let err = w.send("hi").await.unwrap_err().to_string();
-    assert!(err.starts_with("worker: opencode /session"), "{err}");
+    assert!(err.starts_with("the coding agent failed: opencode /session"), "{err}");
 }
 
 /// A `claude` executable that behaves like `claude -p --output-format json`.

@@ -526,7 +526,10 @@ async fn a_missing_setting_is_a_clear_configuration_failure() {
     };
     let env = Env::new(python_repo(), setup, vec![], vec![]).await;
     let err = terarchitect_agent::run(env.config()).await.unwrap_err();
-    assert_eq!(err.to_string(), "misconfigured: setting `director_llm_url` is not set");
+    assert_eq!(
+        err.to_string(),
+        "the project's settings are incomplete: setting `director_llm_url` is not set"
+    );
     assert_eq!(err.exit_code(), 2);
     let last = env.events().await.pop().unwrap();
     assert_eq!(

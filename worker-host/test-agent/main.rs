@@ -11,7 +11,8 @@
 //!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
 //!   --pr URL         print `TERARCHITECT_PR_URL=URL`
 //!   --exit CODE      exit with CODE (default 0)
-//!   --leak-token     print the job token (as a misbehaving agent might), in two writes
+//!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
+//!                    and in its error line
 //!                    on stdout and once on stderr, for the host to redact
 
 use std::io::{Read, Write};
@@ -97,6 +98,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(200));
                 println!("{b}");
                 eprintln!("job token again: {token}");
+                println!("TERARCHITECT_ERROR=could not go on with {token}");
                 i += 1;
             }
             "--exit" => {
