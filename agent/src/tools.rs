@@ -325,18 +325,8 @@ impl CommandOutput {
     }
 }
 
-/// Keeps the agent's own credentials (the job token) away from every child process: the
-/// Worker's commands, the tests, and the Worker CLIs.
-pub fn scrub_env(cmd: &mut tokio::process::Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TERARCHITECT_") {
-            cmd.env_remove(k);
-        }
-    }
-}
-
 /// `sh -c command` in `dir`, own process group (killed whole on timeout), output capped,
-/// and without the agent's own credentials in its environment.
+/// confined ([`crate::sandbox::confine`]: not as the agent, without its credentials).
 pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandOutput {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
@@ -347,7 +337,7 @@ pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandO
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    scrub_env(&mut cmd);
+    crate::sandbox::confine(&mut cmd);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -33,6 +33,23 @@ fn fix_with_tools() -> Vec<Reply> {
     ]
 }
 
+/// The real binary, with only the three variables the host provides.
+async fn run_binary(env: &Env) -> std::process::Output {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_terarchitect-agent"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("TERARCHITECT_API_URL", &env.api_url)
+            .env("TERARCHITECT_JOB_ID", env.job_id.to_string())
+            .env("TERARCHITECT_JOB_TOKEN", &env.token)
+            .output(),
+    )
+    .await
+    .expect("agent finished in time")
+    .unwrap()
+}
+
 const APPROVED: &str = "1. Fix add() in calc.py to return a + b\n2. Run make test";
 
 #[tokio::test]
@@ -56,20 +73,7 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
     };
     let env = Env::new(python_repo(), setup, director, worker).await;
 
-    // The real binary, with only the three variables the host provides.
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_terarchitect-agent"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("TERARCHITECT_API_URL", &env.api_url)
-            .env("TERARCHITECT_JOB_ID", env.job_id.to_string())
-            .env("TERARCHITECT_JOB_TOKEN", &env.token)
-            .output(),
-    )
-    .await
-    .expect("agent finished in time")
-    .unwrap();
+    let out = run_binary(&env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "agent failed: {stdout}\n{stderr}");
@@ -654,4 +658,47 @@ async fn only_what_the_worker_meant_is_committed_under_a_one_line_subject() {
             .iter()
             .any(|e| e.step == "tool_call" && e.summary.contains("exit 4"))
     );
+}
+
+#[tokio::test]
+async fn the_workers_commands_cannot_read_the_agents_job_token() {
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ];
+    // What a prompt-injected Worker would try: its identity, the agent's environment and
+    // every process's, and its own.
+    let probe = "id -u; cat /proc/$PPID/environ; cat /proc/*/environ | tr '\\0' '\\n' | grep TERARCHITECT; env";
+    let worker = vec![
+        Reply::text("calc.py has the bug."),
+        Reply::text("Plan: fix add()."),
+        Reply::tool("run_command", json!({"command": probe})),
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"}),
+        ),
+        Reply::text("Fixed add()."),
+    ];
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    // The real binary, the token in its environment as the host passes it.
+    let out = run_binary(&env).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The probe's output, as the Worker LLM received it.
+    let seen = env.worker.requests()[3]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(seen.contains("$ id -u"), "{seen}");
+    assert!(!seen.contains(&env.token), "the job token reached the Worker: {seen}");
+    assert!(
+        !seen.contains("TERARCHITECT_"),
+        "the agent's variables reached the Worker: {seen}"
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let uid = seen.lines().nth(1).unwrap_or_default();
+        assert_eq!(uid, "1000", "the Worker's commands run as the worker user: {seen}");
+    }
+    // And the Worker could still change the repository and the tests ran.
+    assert!(env.remote_file(&env.branch(), "calc.py").contains("return a + b"));
 }

@@ -10,6 +10,7 @@
 //!   --hang           wait until SIGTERM, then exit 143
 //!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
 //!   --pr URL         print `TERARCHITECT_PR_URL=URL`
+//!   --caps           print its effective capabilities and NoNewPrivs (/proc/self/status)
 //!   --exit CODE      exit with CODE (default 0)
 //!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
 //!                    and in its error line
@@ -69,6 +70,14 @@ fn main() {
                     }
                 }
                 i += 2;
+            }
+            "--caps" => {
+                // What the container allows: effective capabilities and no_new_privs.
+                let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+                for l in status.lines().filter(|l| l.starts_with("CapEff:") || l.starts_with("NoNewPrivs:")) {
+                    println!("status {}", l.split_whitespace().collect::<Vec<_>>().join(" "));
+                }
+                i += 1;
             }
             "--sleep" => {
                 std::thread::sleep(Duration::from_secs_f64(next.parse().unwrap_or(0.0)));

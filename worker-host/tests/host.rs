@@ -35,7 +35,7 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
     let env = Env::new().await;
     let host = RunningHost::docker(env.config(3)).await;
     let ok = env
-        .queue_job("--lines 4 --pr https://github.com/acme/shop/pull/7")
+        .queue_job("--lines 4 --caps --pr https://github.com/acme/shop/pull/7")
         .await;
     let no_pr = env.queue_job("--lines 1").await;
     let crash = env.queue_job("--lines 2 --exit 3").await;
@@ -50,6 +50,10 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
     // The agent reached the API with its job token via host.docker.internal.
     assert!(has("stdout", "context: --lines 4"), "{events:#?}");
     assert!(has("stdout", "line 1 of job"), "{events:#?}");
+    // Only the capabilities the agent needs (chown, dac_override, fowner, kill, setgid,
+    // setuid = 0xeb), and no privilege to gain through exec.
+    assert!(has("stdout", "status CapEff: 00000000000000eb"), "{events:#?}");
+    assert!(has("stdout", "status NoNewPrivs: 1"), "{events:#?}");
     assert!(has("stderr", "line 2 of job"), "{events:#?}");
     assert!(has("stdout", "TERARCHITECT_PR_URL="), "{events:#?}");
     assert!(has("start", "started on"), "{events:#?}");

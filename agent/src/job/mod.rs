@@ -131,6 +131,7 @@ pub struct Outcome {
 
 /// Runs the job; every step is logged, and the log is flushed before returning.
 pub async fn run(cfg: Config) -> Result<Outcome> {
+    crate::sandbox::harden_self();
     let api = ApiClient::new(cfg.http.clone(), &cfg.api_url, &cfg.job_token);
     let log = EventLog::start(api.clone());
     log.redact([cfg.job_token.clone()]);
@@ -275,6 +276,8 @@ impl<'c> Job<'c> {
         if let Some(oid) = done.oid {
             self.log.log("finalise", "commit", format!("committed {oid}"));
         }
+        // What git (as the agent) wrote stays the Worker's to change in a later round.
+        crate::sandbox::give(&self.repo_dir)?;
         Ok(done.oid.is_some())
     }
 

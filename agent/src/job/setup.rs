@@ -64,7 +64,11 @@ impl<'c> Job<'c> {
         );
         let existed = blocking(move || {
             let repo = git::clone(&git::clone_url(&url), &dir, &a)?;
-            git::checkout_branch(&repo, &b, &base)
+            let existed = git::checkout_branch(&repo, &b, &base)?;
+            // The Worker's commands run as another user: the clone is theirs to change.
+            crate::sandbox::prepare(dir.parent().unwrap_or(&dir))?;
+            crate::sandbox::give(&dir)?;
+            Ok(existed)
         })
         .await?;
         log.log(

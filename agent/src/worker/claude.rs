@@ -49,7 +49,7 @@ impl ClaudeWorker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        crate::tools::scrub_env(&mut cmd);
+        crate::sandbox::confine(&mut cmd);
         if let Some(k) = &self.key {
             cmd.env("ANTHROPIC_API_KEY", k);
         }

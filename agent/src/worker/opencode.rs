@@ -68,7 +68,7 @@ impl OpencodeWorker {
             "model": format!("{PROVIDER}/{model}"),
         });
         let mut cmd = tokio::process::Command::new(bin);
-        crate::tools::scrub_env(&mut cmd);
+        crate::sandbox::confine(&mut cmd);
         let child = cmd
             .args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(&directory)
