@@ -45,7 +45,7 @@ pub use project::{ExecutionMode, NewProject, Project, ProjectPatch, RepoCheck, R
 pub use redact::Redacted;
 pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,
-    PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
+    PrFile, PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
 };
 pub use settings::{CheckItem, SettingKey, SettingKind, SettingSpec, SettingView, SettingsCheck, SettingsUpdate};
 pub use string_enum::UnknownVariant;
