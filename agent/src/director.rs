@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::events::{EventLog, cap};
+use crate::events::{EventLog, cap, cap_tail};
 use crate::llm::{ChatClient, Message};
 
 const SYSTEM: &str = "You are the Director: a senior engineer guiding a coding Worker through one ticket in one repository. \
@@ -215,7 +215,7 @@ impl Director {
             Message::system(
                 "Summarise this conversation between a Director and a coding Worker: what was done, what was decided, what is still open. Under 300 words, plain text.",
             ),
-            Message::user(cap(&format!("{prior}\n\n{transcript}"), 60_000)),
+            Message::user(cap_tail(&format!("{prior}\n\n{transcript}"), 60_000)),
         ];
         let (reply, usage) = self.llm.chat(&msgs, None).await?;
         self.tokens_used += usage.input_tokens + usage.output_tokens;

@@ -2,26 +2,27 @@ use thiserror::Error;
 
 /// Why a job stopped without a pull request.
 #[derive(Debug, Error)]
+/// Each message is the sentence the run table shows a person (the details are in the log).
 pub enum Error {
-    #[error("cancelled by request")]
+    #[error("cancelled on request")]
     Cancelled,
-    #[error("misconfigured: {0}")]
+    #[error("the project's settings are incomplete: {0}")]
     Config(String),
-    #[error("Terarchitect API: {0}")]
+    #[error("the agent lost contact with Terarchitect: {0}")]
     Api(String),
-    #[error("LLM: {0}")]
+    #[error("the LLM could not be used: {0}")]
     Llm(String),
-    #[error("worker: {0}")]
+    #[error("the coding agent failed: {0}")]
     Worker(String),
-    #[error("git: {0}")]
+    #[error("the agent could not work with the repository: {0}")]
     Git(String),
-    #[error("GitHub: {0}")]
+    #[error("GitHub refused: {0}")]
     GitHub(String),
-    #[error("budget exhausted: {0}")]
+    #[error("the budget ran out: {0}")]
     Budget(String),
-    #[error("tests did not pass: {0}")]
+    #[error("the tests still fail: {0}")]
     TestsFailed(String),
-    #[error("io: {0}")]
+    #[error("a file could not be read or written: {0}")]
     Io(#[from] std::io::Error),
 }
 

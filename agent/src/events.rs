@@ -91,8 +91,22 @@ impl EventLog {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a char boundary, keeping the end (where errors are).
+/// Cuts `s` to at most `max` bytes on a char boundary, keeping the beginning (titles,
+/// descriptions, plans, replies: what comes first matters) and marking the cut with "…".
 pub fn cap(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary, keeping the end (command output:
+/// errors and test summaries come last) and saying how much was cut.
+pub fn cap_tail(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -101,6 +115,22 @@ pub fn cap(s: &str, max: usize) -> String {
         start += 1;
     }
     format!("[… {start} bytes cut]{}", &s[start..])
+}
+
+/// A commit subject from a ticket title: one line, whitespace collapsed, at most 72
+/// characters, cut at a word boundary where one is near, with "…" when cut.
+pub fn commit_subject(title: &str) -> String {
+    const MAX: usize = 72;
+    let line = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= MAX {
+        return line;
+    }
+    let head: String = line.chars().take(MAX - 1).collect();
+    let cut = match head.rfind(' ') {
+        Some(i) if head[..i].chars().count() >= MAX / 2 => &head[..i],
+        _ => head.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ';', ':', '-']))
 }
 
 async fn sender(api: ApiClient, mut rx: mpsc::UnboundedReceiver<Msg>) {
@@ -155,5 +185,32 @@ fn take(m: Msg, pending: &mut Vec<NewJobEvent>, waiters: &mut Vec<oneshot::Sende
     match m {
         Msg::Event(e) => pending.push(e),
         Msg::Flush(w) => waiters.push(w),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_keeps_the_beginning_and_cuts_on_a_char_boundary() {
+        let title = "Crème brûlée, café: add the dessert menu to the ordering page";
+        assert_eq!(cap(title, 200), title);
+        let cut = cap(title, 14);
+        assert!(cut.len() <= 14, "{cut}");
+        assert_eq!(cut, "Crème brû…");
+        assert!(cap_tail("error at the end", 8).ends_with("the end"));
+    }
+
+    #[test]
+    fn a_commit_subject_is_one_line_of_at_most_72_characters() {
+        assert_eq!(commit_subject("  Fix   the\nlogin  "), "Fix the login");
+        let long = "Crème brûlée: make the dessert menu show allergens, prices and photos for every item on the page";
+        let s = commit_subject(long);
+        assert!(s.chars().count() <= 72, "{s}");
+        assert!(s.starts_with("Crème brûlée: make the dessert menu"), "{s}");
+        assert!(s.ends_with('…') && !s.ends_with(" …"), "{s}");
+        let word = "x".repeat(100);
+        assert_eq!(commit_subject(&word).chars().count(), 72);
     }
 }

@@ -4,6 +4,7 @@
 //! a redirect, a submodule or a remote elsewhere, or plain http, never receives it.
 
 use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use git2::{BranchType, Cred, FetchOptions, PushOptions, RemoteCallbacks, Repository, Signature};
@@ -108,20 +109,87 @@ pub fn checkout_branch(repo: &Repository, branch: &str, base: &str) -> Result<bo
     Ok(existed)
 }
 
-/// Stages everything (respecting .gitignore) and commits when something changed.
-pub fn commit_all(repo: &Repository, message: &str, auth: &GitAuth) -> Result<Option<git2::Oid>> {
+/// Directory names and file suffixes that are build or test output in every ecosystem:
+/// never committed as new files, even in a repository without an ignore rule for them.
+const ARTIFACT_DIRS: &[&str] = &[
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    ".venv",
+    "node_modules",
+    ".next",
+    ".nyc_output",
+    ".gradle",
+    "htmlcov",
+    "target",
+    ".eggs",
+];
+const ARTIFACT_SUFFIXES: &[&str] = &[".pyc", ".pyo", ".o", ".class", ".coverage", ".DS_Store", ".egg-info"];
+
+/// Whether a new (untracked) path is a well-known build or test artifact.
+pub fn is_artifact(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    let (dirs, file) = parts.split_at(parts.len() - 1);
+    dirs.iter()
+        .any(|d| ARTIFACT_DIRS.contains(d) || d.ends_with(".egg-info"))
+        || ARTIFACT_SUFFIXES.iter().any(|s| file[0].ends_with(s))
+}
+
+/// Untracked, not ignored files, as repository-relative paths.
+pub fn untracked(repo: &Repository) -> Result<BTreeSet<String>> {
+    let mut o = git2::StatusOptions::new();
+    o.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    Ok(repo
+        .statuses(Some(&mut o))?
+        .iter()
+        .filter(|e| e.status().contains(git2::Status::WT_NEW))
+        .filter_map(|e| e.path().ok().map(str::to_string))
+        .collect())
+}
+
+/// What a commit took in and what it left out.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub oid: Option<git2::Oid>,
+    /// New files not committed: well-known artifacts and `outputs` (sorted).
+    pub left_out: Vec<String>,
+}
+
+/// Stages the Worker's changes (respecting .gitignore) and commits when something changed.
+/// New files that are well-known artifacts, or that appeared only as the output of a
+/// command (`outputs`), stay out of the commit.
+pub fn commit_all(repo: &Repository, message: &str, auth: &GitAuth, outputs: &BTreeSet<String>) -> Result<Committed> {
+    let new_files = untracked(repo)?;
+    let left_out: Vec<String> = new_files
+        .iter()
+        .filter(|p| is_artifact(p) || outputs.contains(*p))
+        .cloned()
+        .collect();
     let mut index = repo.index()?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    let mut skip = |path: &Path, _: &[u8]| -> i32 {
+        let p = path.to_string_lossy();
+        i32::from(left_out.binary_search_by(|l| l.as_str().cmp(&p)).is_ok())
+    };
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, Some(&mut skip))?;
     index.update_all(["*"], None)?;
     index.write()?;
     let tree_id = index.write_tree()?;
     let head = repo.head()?.peel_to_commit()?;
     if head.tree_id() == tree_id {
-        return Ok(None);
+        return Ok(Committed { oid: None, left_out });
     }
     let tree = repo.find_tree(tree_id)?;
     let sig = auth.signature()?;
-    Ok(Some(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])?))
+    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])?;
+    Ok(Committed {
+        oid: Some(oid),
+        left_out,
+    })
 }
 
 /// Files changed between `origin/base` and HEAD.

@@ -1,9 +1,6 @@
 //! Running the repository's tests: the command the Director named, or one we detect.
 
 use std::path::Path;
-use std::time::Duration;
-
-use crate::tools::{CommandOutput, run_shell};
 
 /// A test command from the files at the repository root, if any looks familiar.
 pub fn detect(root: &Path) -> Option<String> {
@@ -35,10 +32,6 @@ pub fn detect(root: &Path) -> Option<String> {
         return Some("python3 -m pytest".into());
     }
     None
-}
-
-pub async fn run(root: &Path, command: &str, timeout: Duration) -> CommandOutput {
-    run_shell(root, command, timeout).await
 }
 
 #[cfg(test)]

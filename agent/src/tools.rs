@@ -1,13 +1,15 @@
 //! The native Worker's tools, confined to the workspace: no `..`, no absolute paths, no
 //! symlink that leads outside, nothing inside `.git`. Outputs are capped, commands timed out.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::events::cap;
+use crate::events::{cap, cap_tail};
 
 pub const MAX_OUTPUT: usize = 16 * 1024;
 const MAX_LIST: usize = 500;
@@ -18,6 +20,50 @@ const MAX_FILE: u64 = 1024 * 1024;
 pub struct Workspace {
     root: PathBuf,
     pub command_timeout: Duration,
+    /// New files that commands produced (shared with the job, which leaves them out of
+    /// the commit); a file the Worker writes itself is taken off again.
+    pub outputs: CommandOutputs,
+}
+
+/// The new, untracked files that appeared while a command ran (test caches, build
+/// output): what the Worker did not mean to change.
+#[derive(Clone, Debug, Default)]
+pub struct CommandOutputs(Arc<Mutex<BTreeSet<String>>>);
+
+impl CommandOutputs {
+    /// Runs `command` in `root` and records the untracked files it left behind.
+    pub async fn run(&self, root: &Path, command: &str, timeout: Duration) -> CommandOutput {
+        let before = untracked(root).await;
+        let out = run_shell(root, command, timeout).await;
+        if let (Some(before), Some(after)) = (before, untracked(root).await) {
+            self.lock().extend(after.difference(&before).cloned());
+        }
+        out
+    }
+
+    pub fn forget(&self, path: &str) {
+        self.lock().remove(path);
+    }
+
+    pub fn snapshot(&self) -> BTreeSet<String> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The repository's untracked files, or None when `root` is not a repository.
+async fn untracked(root: &Path) -> Option<BTreeSet<String>> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let repo = git2::Repository::open(&root).ok()?;
+        crate::git::untracked(&repo).ok()
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 impl Workspace {
@@ -25,6 +71,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.canonicalize()?,
             command_timeout: Duration::from_secs(300),
+            outputs: CommandOutputs::default(),
         })
     }
 
@@ -113,7 +160,7 @@ impl Workspace {
     }
 
     /// Runs one tool; errors come back as text for the model to read, never as a crash.
-    pub async fn call(&self, name: &str, args: &Value) -> (bool, String) {
+    pub async fn call(&self, name: &str, args: &Value) -> ToolReply {
         let arg = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let r = match name {
             "list_files" => self.list_files(&arg("path")),
@@ -126,13 +173,26 @@ impl Workspace {
                     .get("timeout_secs")
                     .and_then(Value::as_u64)
                     .map(Duration::from_secs);
-                Ok(self.run_command(&arg("command"), t).await.render())
+                let out = self.run_command(&arg("command"), t).await;
+                return ToolReply {
+                    ok: out.success(),
+                    status: out.status(),
+                    output: cap(&out.render(), MAX_OUTPUT),
+                };
             }
             other => Err(format!("unknown tool `{other}`")),
         };
         match r {
-            Ok(s) => (true, cap(&s, MAX_OUTPUT)),
-            Err(e) => (false, format!("error: {e}")),
+            Ok(s) => ToolReply {
+                ok: true,
+                status: "ok".into(),
+                output: cap(&s, MAX_OUTPUT),
+            },
+            Err(e) => ToolReply {
+                ok: false,
+                status: "refused".into(),
+                output: format!("error: {e}"),
+            },
         }
     }
 
@@ -207,6 +267,7 @@ impl Workspace {
         // create_dir_all may have followed nothing new; re-check the final target.
         self.resolve(rel)?;
         std::fs::write(&p, content).map_err(|e| format!("{rel}: {e}"))?;
+        self.outputs.forget(&self.display(&p));
         Ok(format!("wrote {} bytes to {rel}", content.len()))
     }
 
@@ -215,7 +276,9 @@ impl Workspace {
         match text.matches(old).count() {
             0 => Err(format!("{rel}: `old` not found")),
             1 => {
-                std::fs::write(self.resolve(rel)?, text.replacen(old, new, 1)).map_err(|e| e.to_string())?;
+                let p = self.resolve(rel)?;
+                std::fs::write(&p, text.replacen(old, new, 1)).map_err(|e| e.to_string())?;
+                self.outputs.forget(&self.display(&p));
                 Ok(format!("replaced 1 occurrence in {rel}"))
             }
             n => Err(format!("{rel}: `old` occurs {n} times; include more context")),
@@ -224,8 +287,17 @@ impl Workspace {
 
     pub async fn run_command(&self, command: &str, timeout: Option<Duration>) -> CommandOutput {
         let timeout = timeout.unwrap_or(self.command_timeout).min(self.command_timeout);
-        run_shell(&self.root, command, timeout).await
+        self.outputs.run(&self.root, command, timeout).await
     }
+}
+
+/// What one tool call did: `ok` and a short `status` for the log ("ok", "exit code 3",
+/// "timed out", "refused"), and the `output` the model reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolReply {
+    pub ok: bool,
+    pub status: String,
+    pub output: String,
 }
 
 #[derive(Debug, Clone)]
@@ -240,28 +312,21 @@ impl CommandOutput {
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out
     }
-    pub fn render(&self) -> String {
-        let status = if self.timed_out {
-            "timed out".to_string()
-        } else {
-            format!("exit code {}", self.exit_code.map_or("?".into(), |c| c.to_string()))
-        };
-        format!("$ {}\n{}\n[{status}]", self.command, self.output)
-    }
-}
-
-/// Keeps the agent's own credentials (the job token) away from every child process: the
-/// Worker's commands, the tests, and the Worker CLIs.
-pub fn scrub_env(cmd: &mut tokio::process::Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TERARCHITECT_") {
-            cmd.env_remove(k);
+    /// "exit code 0", "exit code 3", "timed out", "no exit code" (killed by a signal).
+    pub fn status(&self) -> String {
+        match (self.timed_out, self.exit_code) {
+            (true, _) => "timed out".into(),
+            (false, Some(c)) => format!("exit code {c}"),
+            (false, None) => "no exit code".into(),
         }
+    }
+    pub fn render(&self) -> String {
+        format!("$ {}\n{}\n[{}]", self.command, self.output, self.status())
     }
 }
 
 /// `sh -c command` in `dir`, own process group (killed whole on timeout), output capped,
-/// and without the agent's own credentials in its environment.
+/// confined ([`crate::sandbox::confine`]: not as the agent, without its credentials).
 pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandOutput {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
@@ -272,7 +337,7 @@ pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandO
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    scrub_env(&mut cmd);
+    crate::sandbox::confine(&mut cmd);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -290,7 +355,7 @@ pub async fn run_shell(dir: &Path, command: &str, timeout: Duration) -> CommandO
             command: command.into(),
             exit_code: out.status.code(),
             timed_out: false,
-            output: cap(&String::from_utf8_lossy(&out.stdout), MAX_OUTPUT),
+            output: cap_tail(&String::from_utf8_lossy(&out.stdout), MAX_OUTPUT),
         },
         Ok(Err(e)) => CommandOutput {
             command: command.into(),
@@ -350,9 +415,13 @@ mod tests {
             ("list_files", json!({"path": "escape"})),
             ("search", json!({"pattern": "secret", "path": ".."})),
         ] {
-            let (ok, out) = w.call(tool, &args).await;
-            assert!(!ok, "{tool} {args} was allowed: {out}");
-            assert!(!out.contains("top secret"));
+            let r = w.call(tool, &args).await;
+            assert!(
+                !r.ok && r.status == "refused",
+                "{tool} {args} was allowed: {}",
+                r.output
+            );
+            assert!(!r.output.contains("top secret"));
         }
         assert!(!outside.path().join("new.txt").exists());
         assert_eq!(
@@ -364,32 +433,37 @@ mod tests {
     #[tokio::test]
     async fn tools_work_inside_the_workspace() {
         let (root, _o, w) = ws();
-        assert_eq!(
-            w.call("read_file", &json!({"path": "inside.txt"})).await,
-            (true, "hello\nworld\n".into())
-        );
+        let r = w.call("read_file", &json!({"path": "inside.txt"})).await;
+        assert!(r.ok && r.status == "ok" && r.output == "hello\nworld\n", "{r:?}");
         assert!(
             w.call("write_file", &json!({"path": "new/dir/b.txt", "content": "hi"}))
                 .await
-                .0
+                .ok
         );
         assert!(
             w.call("replace", &json!({"path": "src/a.txt", "old": "world", "new": "there"}))
                 .await
-                .0
+                .ok
         );
         assert_eq!(
             std::fs::read_to_string(root.path().join("src/a.txt")).unwrap(),
             "hello\nthere\n"
         );
-        let (_, files) = w.call("list_files", &json!({})).await;
+        let files = w.call("list_files", &json!({})).await.output;
         assert!(files.contains("new/dir/b.txt") && files.contains("src/a.txt") && !files.contains(".git"));
-        let (_, hits) = w.call("search", &json!({"pattern": "there"})).await;
+        let hits = w.call("search", &json!({"pattern": "there"})).await.output;
         assert!(hits.contains("src/a.txt:2"), "{hits}");
-        let (ok, out) = w
+        // A failing command is a failed tool call, with its exit status, not an "ok".
+        let r = w
             .call("run_command", &json!({"command": "cat src/a.txt; exit 3"}))
             .await;
-        assert!(ok && out.contains("hello") && out.contains("exit code 3"), "{out}");
+        assert!(!r.ok && r.status == "exit code 3", "{r:?}");
+        assert!(
+            r.output.contains("hello") && r.output.contains("[exit code 3]"),
+            "{r:?}"
+        );
+        let r = w.call("run_command", &json!({"command": "true"})).await;
+        assert!(r.ok && r.status == "exit code 0", "{r:?}");
     }
 
     #[tokio::test]

@@ -129,11 +129,14 @@ async fn opencode_http_errors_are_clear_worker_errors() {
         Duration::from_secs(2),
     );
     let err = w.send("hi").await.unwrap_err().to_string();
-    assert!(err.starts_with("worker: opencode /session"), "{err}");
+    assert!(err.starts_with("the coding agent failed: opencode /session"), "{err}");
 }
 
 /// A `claude` executable that behaves like `claude -p --output-format json`.
 fn fake_claude(dir: &std::path::Path) -> String {
+    // Run as the agent's child user (when the tests run as root): it logs into `dir`.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let bin = dir.join("claude");
     let source = dir.join("claude.sh");
     std::fs::write(
@@ -168,6 +171,7 @@ printf '{"type":"result","subtype":"success","is_error":false,"result":"done: %s
 async fn claude_code_backend_runs_headless_and_resumes_its_session() {
     let tools = tempfile::tempdir().unwrap();
     let ws = tempfile::tempdir().unwrap();
+    terarchitect_agent::sandbox::give(ws.path()).unwrap(); // as a job's setup does
     let bin = fake_claude(tools.path());
     let logp = tools.path().join("log");
     let mut w = ClaudeWorker::new(

@@ -33,6 +33,23 @@ fn fix_with_tools() -> Vec<Reply> {
     ]
 }
 
+/// The real binary, with only the three variables the host provides.
+async fn run_binary(env: &Env) -> std::process::Output {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_terarchitect-agent"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("TERARCHITECT_API_URL", &env.api_url)
+            .env("TERARCHITECT_JOB_ID", env.job_id.to_string())
+            .env("TERARCHITECT_JOB_TOKEN", &env.token)
+            .output(),
+    )
+    .await
+    .expect("agent finished in time")
+    .unwrap()
+}
+
 const APPROVED: &str = "1. Fix add() in calc.py to return a + b\n2. Run make test";
 
 #[tokio::test]
@@ -56,20 +73,7 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
     };
     let env = Env::new(python_repo(), setup, director, worker).await;
 
-    // The real binary, with only the three variables the host provides.
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_terarchitect-agent"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("TERARCHITECT_API_URL", &env.api_url)
-            .env("TERARCHITECT_JOB_ID", env.job_id.to_string())
-            .env("TERARCHITECT_JOB_TOKEN", &env.token)
-            .output(),
-    )
-    .await
-    .expect("agent finished in time")
-    .unwrap();
+    let out = run_binary(&env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "agent failed: {stdout}\n{stderr}");
@@ -529,7 +533,10 @@ async fn a_missing_setting_is_a_clear_configuration_failure() {
     };
     let env = Env::new(python_repo(), setup, vec![], vec![]).await;
     let err = terarchitect_agent::run(env.config()).await.unwrap_err();
-    assert_eq!(err.to_string(), "misconfigured: setting `director_llm_url` is not set");
+    assert_eq!(
+        err.to_string(),
+        "the project's settings are incomplete: setting `director_llm_url` is not set"
+    );
     assert_eq!(err.exit_code(), 2);
     let last = env.events().await.pop().unwrap();
     assert_eq!(
@@ -603,4 +610,139 @@ async fn a_memory_write_larger_than_one_request_is_split_and_stored_whole() {
         lessons.len() + 2,
         "one extraction per piece"
     );
+}
+
+#[tokio::test]
+async fn only_what_the_worker_meant_is_committed_under_a_one_line_subject() {
+    // No .gitignore: the test run leaves __pycache__ and a report behind.
+    let files: Vec<(&str, &str)> = terarchitect_testkit::git::PYTHON_PROJECT
+        .iter()
+        .copied()
+        .filter(|(f, _)| *f != ".gitignore")
+        .map(|(f, c)| {
+            if f == "Makefile" {
+                // Bytecode written whatever the environment says.
+                (
+                    f,
+                    "test:\n\tenv -u PYTHONDONTWRITEBYTECODE python3 -m unittest -q\n\techo ok > test-report.txt\n",
+                )
+            } else {
+                (f, c)
+            }
+        })
+        .collect();
+    let repo = terarchitect_testkit::git::TempRepo::with_files(&files);
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ];
+    let worker = vec![
+        Reply::text("calc.py has the bug."),
+        Reply::text("Plan: fix add()."),
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"}),
+        ),
+        Reply::tool(
+            "run_command",
+            json!({"command": "make test && echo draft > CHANGES.md"}),
+        ),
+        // Output of a command that the Worker then writes itself: meant, so committed.
+        Reply::tool(
+            "write_file",
+            json!({"path": "CHANGES.md", "content": "add() returns the sum\n"}),
+        ),
+        Reply::tool("write_file", json!({"path": "docs/calc.md", "content": "# calc\n"})),
+        Reply::tool("run_command", json!({"command": "exit 4"})),
+        Reply::text("Fixed add(), documented it."),
+    ];
+    let setup = Setup {
+        title: "Crème brûlée:   make add() return the sum of both arguments, as the menu's price calculator expects",
+        ..Setup::default()
+    };
+    let env = Env::new(repo, setup, director, worker).await;
+    terarchitect_agent::run(env.config()).await.expect("the run succeeds");
+
+    let branch = env.branch();
+    let tree = git(&env.repo.remote, &["ls-tree", "-r", "--name-only", &branch]);
+    let tree: Vec<&str> = tree.lines().collect();
+    for f in ["calc.py", "CHANGES.md", "docs/calc.md"] {
+        assert!(tree.contains(&f), "{f} not committed: {tree:?}");
+    }
+    assert!(
+        !tree
+            .iter()
+            .any(|f| f.contains("__pycache__") || *f == "test-report.txt"),
+        "artifacts committed: {tree:?}"
+    );
+    let events = env.events().await;
+    let left = events.iter().find(|e| e.step == "left_out").expect("a left_out event");
+    let raw = left.raw_output.as_deref().unwrap_or_default();
+    assert!(raw.contains("__pycache__/") && raw.contains("test-report.txt"), "{raw}");
+    assert!(!raw.contains("CHANGES.md"), "{raw}");
+
+    // The subject is the head of the title, one line of at most 72 characters.
+    let message = git(&env.repo.remote, &["log", "-1", "--format=%B", &branch]);
+    let subject = message.lines().next().unwrap();
+    assert!(
+        subject.starts_with("Crème brûlée: make add() return the sum"),
+        "{message}"
+    );
+    assert!(subject.chars().count() <= 72 && subject.ends_with('…'), "{subject}");
+    assert!(message.contains("as the menu's price calculator expects"), "{message}");
+
+    // A failing command is logged as failed, with its exit status.
+    let failed = events
+        .iter()
+        .find(|e| e.step == "tool_failed")
+        .expect("a tool_failed event");
+    assert!(failed.summary.ends_with("→ exit code 4"), "{}", failed.summary);
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.step == "tool_call" && e.summary.contains("exit 4"))
+    );
+}
+
+#[tokio::test]
+async fn the_workers_commands_cannot_read_the_agents_job_token() {
+    let director = vec![
+        Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),
+        Reply::json(json!({"action": "done", "summary": "Fixed add().", "test_command": "make test"})),
+    ];
+    // What a prompt-injected Worker would try: its identity, the agent's environment and
+    // every process's, and its own.
+    let probe = "id -u; cat /proc/$PPID/environ; cat /proc/*/environ | tr '\\0' '\\n' | grep TERARCHITECT; env";
+    let worker = vec![
+        Reply::text("calc.py has the bug."),
+        Reply::text("Plan: fix add()."),
+        Reply::tool("run_command", json!({"command": probe})),
+        Reply::tool(
+            "replace",
+            json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"}),
+        ),
+        Reply::text("Fixed add()."),
+    ];
+    let env = Env::new(python_repo(), Setup::default(), director, worker).await;
+    // The real binary, the token in its environment as the host passes it.
+    let out = run_binary(&env).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The probe's output, as the Worker LLM received it.
+    let seen = env.worker.requests()[3]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(seen.contains("$ id -u"), "{seen}");
+    assert!(!seen.contains(&env.token), "the job token reached the Worker: {seen}");
+    assert!(
+        !seen.contains("TERARCHITECT_"),
+        "the agent's variables reached the Worker: {seen}"
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let uid = seen.lines().nth(1).unwrap_or_default();
+        assert_eq!(uid, "1000", "the Worker's commands run as the worker user: {seen}");
+    }
+    // And the Worker could still change the repository and the tests ran.
+    assert!(env.remote_file(&env.branch(), "calc.py").contains("return a + b"));
 }

@@ -604,6 +604,14 @@ async fn check_settings_reports_each_endpoint() {
     );
     assert_eq!(item("embeddings")["detail"], "not reachable");
     assert_eq!(item("embeddings")["configured"], true);
+    // No GitHub setting was ever made: nothing to check, not a problem.
+    assert_eq!(
+        (
+            item("GitHub API")["configured"].clone(),
+            item("GitHub API")["detail"].clone()
+        ),
+        (json!(false), json!("not set up"))
+    );
     assert!(!report.to_string().contains("sk-good"), "keys never come back");
     // A project override applies to the project's check only.
     let pid = t.project("p").await["id"].as_str().unwrap().to_string();
@@ -618,6 +626,22 @@ async fn check_settings_reports_each_endpoint() {
         .await
         .ok();
     assert_eq!(report["items"][1]["ok"], true, "{report}");
+
+    // Without a Worker endpoint the native Worker uses the Director's: said so, judged by it.
+    t.put("/api/settings", json!({"worker_llm_url": null, "worker_llm_key": null}))
+        .await
+        .ok();
+    let report = t.post("/api/settings/check", json!({})).await.ok();
+    let worker = &report["items"][1];
+    assert_eq!(
+        (&worker["name"], &worker["ok"], &worker["detail"]),
+        (
+            &json!("worker LLM"),
+            &json!(true),
+            &json!("uses the Director's endpoint")
+        ),
+        "{report}"
+    );
 }
 
 #[tokio::test]

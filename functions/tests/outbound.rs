@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use common::TestApp;
 use serde_json::{Value, json};
 use terarchitect_functions::store;
+use terarchitect_testkit::github::GitHubStandIn;
 
 /// A server on loopback that records the paths it was asked for and answers with `reply`.
 struct StandIn {
@@ -307,4 +308,68 @@ async fn the_settings_check_says_reachable_key_refused_not_allowed_or_not_reacha
         before + 2,
         "only the worker LLM and GitHub were called"
     );
+}
+
+/// A real repository whose HEAD is `trunk`, with a second branch `feature`, served by the
+/// GitHub stand-in as `o/r` (git's smart HTTP, answered by `git upload-pack`).
+async fn served_repository() -> (terarchitect_testkit::git::TempRepo, GitHubStandIn) {
+    let repo = terarchitect_testkit::git::TempRepo::on_trunk();
+    let github = GitHubStandIn::start().await;
+    github.serve_repo("o", "r", &repo.remote);
+    (repo, github)
+}
+
+#[tokio::test]
+async fn a_remote_is_checked_before_saving_and_the_token_goes_only_to_its_own_github() {
+    let t = TestApp::new().await;
+    let (_repo, github) = served_repository().await;
+    t.put(
+        "/api/settings",
+        json!({"github_api_url": github.url, "github_token": "ghp_repo_check"}),
+    )
+    .await
+    .ok();
+    let check = |url: String| {
+        let t = &t;
+        async move { t.post("/api/repository/check", json!({"repo_url": url})).await }
+    };
+    let info_refs = |github: &GitHubStandIn| -> Vec<bool> {
+        github
+            .requests()
+            .into_iter()
+            .filter(|(what, _)| what.ends_with("/info/refs"))
+            .map(|(_, authed)| authed)
+            .collect()
+    };
+
+    // On the GitHub the token is for: the branches, HEAD's branch, and the token sent.
+    let r = check(format!("{}/o/r.git", github.url)).await.ok();
+    assert_eq!(
+        (&r["reachable"], &r["default_branch"], &r["branches"]),
+        (&json!(true), &json!("trunk"), &json!(["feature", "trunk"])),
+        "{r}"
+    );
+    assert_eq!(info_refs(&github), [true]);
+
+    // The same server under another name is another host: no token.
+    let other = github.url.replace("127.0.0.1", "localhost");
+    let r = check(format!("{other}/o/r")).await.ok();
+    assert_eq!(r["reachable"], true, "{r}");
+    assert_eq!(info_refs(&github), [true, false]);
+
+    let r = check(format!("{}/o/missing.git", github.url)).await.ok();
+    assert_eq!((&r["reachable"], &r["detail"]), (&json!(false), &json!("not found")));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r = check(format!("http://{closed}/o/r.git")).await.ok();
+    assert_eq!(r["detail"], "not reachable", "{r}");
+    let r = check("git@github.com:o/r.git".into()).await.ok();
+    assert_eq!(r["checked"], false, "{r}");
+    // Outside the allowlist nothing is sent at all.
+    let r = check("http://10.1.2.3/o/r.git".into()).await.ok();
+    assert!(r["detail"].as_str().unwrap().starts_with("not allowed"), "{r}");
+    let bad = check("not a url".into()).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

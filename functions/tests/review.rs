@@ -145,6 +145,7 @@ async fn the_summary_shows_commits_test_files_tests_and_the_conversation_from_a_
     let body = s["body_summary"].as_str().unwrap();
     assert!(body.starts_with("This PR adds tests.") && body.ends_with('…'), "{body}");
     assert_eq!(body.chars().count(), 601);
+    assert_eq!(s["body"], long, "the whole description, for the Markdown view");
 
     // Commits straight from git, oldest first.
     let shas: Vec<String> = git(&repo.remote, &["log", "--reverse", "--format=%H", "main..ticket-1"])
@@ -175,6 +176,26 @@ async fn the_summary_shows_commits_test_files_tests_and_the_conversation_from_a_
             s["changed_files"].as_i64()
         ),
         (Some(adds), Some(dels), Some(4))
+    );
+
+    // Every file with its patch, as git has it.
+    let changed: Vec<String> = git(&repo.remote, &["diff", "--name-only", "main...ticket-1"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut paths = strings(&s["files"], "path");
+    paths.sort();
+    assert_eq!(paths, changed);
+    let math = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "tests/math.rs")
+        .unwrap();
+    let patch = math["patch"].as_str().unwrap();
+    assert!(
+        patch.starts_with("@@ ") && patch.contains("+fn adds_small_numbers"),
+        "{patch}"
     );
 
     // Only the test files, with the tests their added lines define.

@@ -5,6 +5,7 @@
 mod api;
 mod board;
 mod graph;
+mod markdown;
 mod projects;
 mod review;
 mod route;

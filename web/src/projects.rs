@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 use terarchitect_protocol::validate::{self, MAX_NAME, MAX_TEXT};
-use terarchitect_protocol::{ExecutionMode, NewProject, Project, ProjectId, ProjectPatch, Validate};
+use terarchitect_protocol::{
+    ExecutionMode, NewProject, Project, ProjectId, ProjectPatch, RepoCheck, RepoCheckRequest, Validate,
+};
 
 use crate::api;
 use crate::route::{Link, Route, Tab};
@@ -179,6 +181,39 @@ pub fn ProjectForm(
     let touched = RwSignal::new(Vec::<&'static str>::new());
     let server_error = RwSignal::new(None::<api::ApiError>);
     let busy = RwSignal::new(false);
+    // What the remote showed, for the URL it was asked about; the warning the user has
+    // seen (a second "Save anyway" click goes ahead).
+    let remote = RwSignal::new(None::<(String, RepoCheck)>);
+    let confirmed = RwSignal::new(None::<String>);
+    let branch_edited = RwSignal::new(initial.is_some());
+    let check_remote = move |url: String| async move {
+        let req = RepoCheckRequest {
+            repo_url: url.clone(),
+            project_id: editing_id,
+        };
+        if req.validate().is_err() || remote.with_untracked(|r| r.as_ref().is_some_and(|(u, _)| *u == url)) {
+            return;
+        }
+        let found = api::post::<_, RepoCheck>("/api/repository/check", &req)
+            .await
+            .unwrap_or_else(|e| RepoCheck {
+                detail: format!("not checked: {e}"),
+                ..Default::default()
+            });
+        // The remote's default branch, unless the user chose one.
+        if let Some(head) = found.default_branch.clone().filter(|_| !branch_edited.get_untracked()) {
+            branch.set(head);
+        }
+        remote.set(Some((url, found)));
+    };
+    let warning = move || {
+        let url = repo.get().trim().to_string();
+        remote.with(|r| {
+            r.as_ref()
+                .filter(|(u, _)| *u == url)
+                .and_then(|(_, found)| remote_warning(found, branch.get().trim()))
+        })
+    };
 
     let value = move || NewProject {
         name: name.get(),
@@ -228,6 +263,15 @@ pub fn ProjectForm(
         busy.set(true);
         server_error.set(None);
         leptos::task::spawn_local(async move {
+            // Save anyway, but only once the user has seen what is wrong with the remote.
+            check_remote(v.repo_url.clone()).await;
+            let v = value(); // the check may have filled in the default branch
+            let seen = format!("{}#{}", v.repo_url, v.default_branch);
+            if untrack(warning).is_some() && confirmed.get_untracked().as_deref() != Some(seen.as_str()) {
+                confirmed.set(Some(seen));
+                busy.set(false);
+                return;
+            }
             let result = match editing_id {
                 None => api::post::<_, Project>("/api/projects", &v).await,
                 Some(id) => {
@@ -289,8 +333,36 @@ pub fn ProjectForm(
                         repo.set(event_target_value(&ev));
                         touch("repo_url");
                     }
+                    on:change=move |ev| {
+                        leptos::task::spawn_local(check_remote(event_target_value(&ev).trim().to_string()))
+                    }
                 />
                 {field_error("repo_url")}
+                {move || {
+                    let url = repo.get().trim().to_string();
+                    remote
+                        .get()
+                        .filter(|(u, _)| *u == url)
+                        .map(|(_, found)| {
+                            let text = if !found.checked {
+                                String::new()
+                            } else if found.reachable {
+                                format!(
+                                    "Found {} branch{}; default branch {}",
+                                    found.branches.len(),
+                                    if found.branches.len() == 1 { "" } else { "es" },
+                                    found.default_branch.as_deref().unwrap_or("not said"),
+                                )
+                            } else {
+                                format!("Could not check the repository: {}", found.detail)
+                            };
+                            view! {
+                                <span class="hint repo-check" data-reachable=found.reachable.to_string()>
+                                    {text}
+                                </span>
+                            }
+                        })
+                }}
             </label>
             <div class="row">
                 <label>
@@ -300,6 +372,7 @@ pub fn ProjectForm(
                         prop:value=move || branch.get()
                         on:input=move |ev| {
                             branch.set(event_target_value(&ev));
+                            branch_edited.set(true);
                             touch("default_branch");
                         }
                     />
@@ -349,10 +422,16 @@ pub fn ProjectForm(
                     .filter(|e| e.field.is_none())
                     .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
             }}
+            {move || {
+                warning()
+                    .filter(|_| confirmed.get().is_some())
+                    .map(|w| view! { <p class="warning repo-warning" role="alert">{w}" Save anyway?"</p> })
+            }}
             <div class="row">
                 <button class="btn primary" type="submit" disabled=move || busy.get()>
                     {move || match (busy.get(), editing_id.is_some()) {
                         (true, _) => "Saving…",
+                        _ if warning().is_some() && confirmed.get().is_some() => "Save anyway",
                         (false, true) => "Save project",
                         (false, false) => "Create project",
                     }}
@@ -427,5 +506,52 @@ pub fn ProjectPage(id: ProjectId, tab: Tab) -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// What to warn about before saving, from what the remote showed (None: nothing).
+fn remote_warning(found: &RepoCheck, branch: &str) -> Option<String> {
+    if !found.checked {
+        return None;
+    }
+    if !found.reachable {
+        return Some(format!(
+            "The repository could not be checked ({}): runs will fail if agents cannot reach it either.",
+            found.detail
+        ));
+    }
+    (!found.branches.iter().any(|b| b == branch)).then(|| {
+        let known = found.branches.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        format!("The repository has no branch \"{branch}\" (it has {known}).")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_branch_or_an_unreachable_remote_is_warned_about() {
+        let found = RepoCheck {
+            checked: true,
+            reachable: true,
+            detail: "reachable".into(),
+            default_branch: Some("trunk".into()),
+            branches: vec!["feature".into(), "trunk".into()],
+        };
+        assert_eq!(remote_warning(&found, "trunk"), None);
+        let w = remote_warning(&found, "main").unwrap();
+        assert!(w.contains("no branch \"main\"") && w.contains("feature, trunk"), "{w}");
+        let down = RepoCheck {
+            checked: true,
+            detail: "not reachable".into(),
+            ..Default::default()
+        };
+        assert!(remote_warning(&down, "main").unwrap().contains("(not reachable)"));
+        let ssh = RepoCheck {
+            detail: "not checked: only http(s) remotes can be checked from here".into(),
+            ..Default::default()
+        };
+        assert_eq!(remote_warning(&ssh, "main"), None, "nothing to warn about");
     }
 }

@@ -107,9 +107,25 @@ pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Log steps that report something going wrong ("failed", "tool_failed", "tests_failed"):
+/// the log marks them.
+pub fn is_failure_step(step: &str) -> bool {
+    step == "failed" || step.ends_with("_failed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_steps_are_recognised() {
+        for s in ["failed", "tool_failed", "tests_failed"] {
+            assert!(is_failure_step(s), "{s}");
+        }
+        for s in ["tool_call", "test_run", "plan_rejected", "finished"] {
+            assert!(!is_failure_step(s), "{s}");
+        }
+    }
 
     #[test]
     fn durations_and_numbers_read_well() {

@@ -96,6 +96,11 @@ pub struct Config {
     #[arg(long, env = "AGENT_PIDS_LIMIT", default_value_t = 4096)]
     pub agent_pids_limit: i64,
 
+    /// Writable space per agent container, MiB (0: no limit). Needs an engine whose storage
+    /// driver enforces `--storage-opt size` (overlay2 on xfs with pquota, btrfs, zfs).
+    #[arg(long, env = "AGENT_DISK_MB", default_value_t = 0)]
+    pub agent_disk_mb: i64,
+
     /// Agent binary for the local runtime.
     #[arg(long, env = "LOCAL_AGENT_BIN", default_value = "terarchitect-agent")]
     pub local_agent_bin: String,

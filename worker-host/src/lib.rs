@@ -51,6 +51,7 @@ pub fn docker_settings(cfg: &Config) -> DockerSettings {
         cpus: cfg.agent_cpus,
         memory_mb: cfg.agent_memory_mb,
         pids_limit: cfg.agent_pids_limit,
+        disk_mb: cfg.agent_disk_mb,
     }
 }
 

@@ -10,8 +10,10 @@
 //!   --hang           wait until SIGTERM, then exit 143
 //!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
 //!   --pr URL         print `TERARCHITECT_PR_URL=URL`
+//!   --caps           print its effective capabilities and NoNewPrivs (/proc/self/status)
 //!   --exit CODE      exit with CODE (default 0)
-//!   --leak-token     print the job token (as a misbehaving agent might), in two writes
+//!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
+//!                    and in its error line
 //!                    on stdout and once on stderr, for the host to redact
 
 use std::io::{Read, Write};
@@ -69,6 +71,14 @@ fn main() {
                 }
                 i += 2;
             }
+            "--caps" => {
+                // What the container allows: effective capabilities and no_new_privs.
+                let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+                for l in status.lines().filter(|l| l.starts_with("CapEff:") || l.starts_with("NoNewPrivs:")) {
+                    println!("status {}", l.split_whitespace().collect::<Vec<_>>().join(" "));
+                }
+                i += 1;
+            }
             "--sleep" => {
                 std::thread::sleep(Duration::from_secs_f64(next.parse().unwrap_or(0.0)));
                 i += 2;
@@ -97,6 +107,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(200));
                 println!("{b}");
                 eprintln!("job token again: {token}");
+                println!("TERARCHITECT_ERROR=could not go on with {token}");
                 i += 1;
             }
             "--exit" => {

@@ -181,7 +181,8 @@ pub async fn up() -> Result<()> {
         "starting the API under cargo lambda watch, the scheduler, the UI and the worker host ({runtime} runtime)"
     ));
     let logs = ["api", "scheduler", "ui", "worker-host"].map(|n| paths.state.join(format!("{n}.log")));
-    let [api_log, scheduler_log, ui_log, host_log] = logs.clone().map(Log::File);
+    let [api_log, scheduler_log, ui_log] = [&logs[0], &logs[1], &logs[2]].map(|l| Log::File(l.clone()));
+    let host_log = logs[3].clone();
     running
         .procs
         .push(functions.lambda_watch(&paths.root.join("functions"), listen, api_port, &api_log)?);
@@ -203,13 +204,16 @@ pub async fn up() -> Result<()> {
         )
         .set("TERARCHITECT_AGENT_API_URL", &agent_api)
         .set("TERARCHITECT_WORKER_TOKEN", &worker_token)
-        .set("WORKER_HOST_ID", "dev")
+        .set("WORKER_HOST_ID", dev_host_id(&paths.root))
         .set("WORKER_RUNTIME", runtime)
         .set("AGENT_ISOLATION", env_or("AGENT_ISOLATION", "plain"))
         .set("LOCAL_AGENT_BIN", paths.debug("terarchitect-agent"));
-    running
-        .procs
-        .push(worker_host(&paths.debug("worker-host"), &host_env, &host_log)?);
+    let host_bin = paths.debug("worker-host");
+    // Appended to: what the host said before it died stays readable after a restart.
+    let host_file = Log::Append(host_log.clone());
+    let mut host = Supervised::start("the worker host", &host_log, move || {
+        worker_host(&host_bin, &host_env, &host_file)
+    })?;
 
     // Every route needs a token, so an answering API says 401 here.
     let health = format!("http://127.0.0.1:{api_port}/lambda-url/api/api/health");
@@ -244,6 +248,114 @@ pub async fn up() -> Result<()> {
     let mut tail = Command::new("tail");
     tail.args(["-n", "+1", "-F"]).args(&logs);
     running.procs.push(ProcessGroup::spawn(tail)?);
-    signals.recv().await;
+    tokio::select! {
+        _ = signals.recv() => {}
+        r = host.keep_running() => r?,
+    }
+    host.stop();
     Ok(())
+}
+
+/// The worker host's id under `./dev up`: one per checkout, so that two stacks on one
+/// Docker engine never reconcile (stop and remove) each other's agent containers.
+pub fn dev_host_id(root: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    // FNV-1a: the same id on every run and toolchain (std's hasher promises neither).
+    let hash = root
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("dev-{:08x}", hash as u32)
+}
+
+/// A process that `./dev up` restarts when it dies, saying so loudly; it gives up when it
+/// keeps dying (5 times within a minute).
+pub struct Supervised<F> {
+    name: &'static str,
+    log: std::path::PathBuf,
+    start: F,
+    proc: Option<ProcessGroup>,
+    deaths: Vec<std::time::Instant>,
+}
+
+impl<F: FnMut() -> Result<ProcessGroup>> Supervised<F> {
+    pub fn start(name: &'static str, log: &std::path::Path, mut start: F) -> Result<Self> {
+        let proc = Some(start()?);
+        Ok(Supervised {
+            name,
+            log: log.to_path_buf(),
+            start,
+            proc,
+            deaths: Vec::new(),
+        })
+    }
+
+    /// Returns only when the process keeps dying (an error) or cannot be started again.
+    pub async fn keep_running(&mut self) -> Result<()> {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let Some(status) = self.proc.as_mut().and_then(|p| p.child().try_wait().ok().flatten()) else {
+                continue;
+            };
+            let now = std::time::Instant::now();
+            self.deaths.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+            self.deaths.push(now);
+            eprintln!(
+                "\n\x1b[1;31m[dev] {} DIED ({status}); see {}\x1b[0m",
+                self.name,
+                self.log.display()
+            );
+            if self.deaths.len() >= 5 {
+                self.proc = None;
+                return Err(format!("{} died 5 times within a minute; not restarting it", self.name).into());
+            }
+            eprintln!("\x1b[1;31m[dev] restarting {}\x1b[0m\n", self.name);
+            self.proc = Some((self.start)()?);
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(p) = self.proc.take() {
+            p.terminate(Duration::from_secs(5));
+        }
+    }
+
+    #[cfg(test)]
+    fn restarts(&self) -> usize {
+        self.deaths.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_checkout_has_its_own_stable_host_id() {
+        let a = dev_host_id(std::path::Path::new("/home/ann/terarchitect"));
+        assert_eq!(a, dev_host_id(std::path::Path::new("/home/ann/terarchitect")));
+        assert_ne!(a, dev_host_id(std::path::Path::new("/home/ann/terarchitect-2")));
+        assert!(a.starts_with("dev-") && a.len() == 12, "{a}");
+    }
+
+    #[tokio::test]
+    async fn a_dying_process_is_restarted_until_it_keeps_dying() {
+        let dir = tempfile::tempdir().unwrap();
+        let starts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = starts.clone();
+        let mut p = Supervised::start("a test process", &dir.path().join("log"), move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(ProcessGroup::spawn(Command::new("false"))?)
+        })
+        .unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(30), p.keep_running())
+            .await
+            .expect("gives up in time")
+            .unwrap_err();
+        assert!(err.to_string().contains("died 5 times"), "{err}");
+        assert_eq!((p.restarts(), starts.load(std::sync::atomic::Ordering::SeqCst)), (5, 5));
+    }
 }

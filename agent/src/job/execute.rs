@@ -4,7 +4,7 @@
 use super::Job;
 use crate::director::{Decision, Phase};
 use crate::error::{Error, Result};
-use crate::events::cap;
+use crate::events::{cap, cap_tail};
 use crate::testrun;
 use crate::tools::CommandOutput;
 
@@ -44,11 +44,16 @@ impl<'c> Job<'c> {
                         return Ok((summary, None));
                     };
                     self.step()?;
-                    let out = testrun::run(&self.repo_dir, &cmd, self.cfg.test_timeout).await;
+                    let out = self.outputs.run(&self.repo_dir, &cmd, self.cfg.test_timeout).await;
                     let verdict = if out.success() { "passed" } else { "FAILED" };
-                    self.log
-                        .log_raw("tests", "test_run", format!("`{cmd}` {verdict}"), out.render());
-                    self.director.last_tests = Some(format!("`{cmd}` {verdict}\n{}", cap(&out.output, 3000)));
+                    let step = if out.success() { "test_run" } else { "tests_failed" };
+                    self.log.log_raw(
+                        "tests",
+                        step,
+                        format!("`{cmd}` {verdict} ({})", out.status()),
+                        out.render(),
+                    );
+                    self.director.last_tests = Some(format!("`{cmd}` {verdict}\n{}", cap_tail(&out.output, 3000)));
                     if out.success() {
                         return Ok((summary, Some(out)));
                     }
@@ -60,7 +65,7 @@ impl<'c> Job<'c> {
                     if same_failures >= 2 {
                         return Err(Error::TestsFailed(format!(
                             "stuck: `{cmd}` failed the same way three times: {}",
-                            cap(out.output.trim(), 300)
+                            cap_tail(out.output.trim(), 300)
                         )));
                     }
                     let nudge = if same {
@@ -70,7 +75,7 @@ impl<'c> Job<'c> {
                     };
                     prompt = format!(
                         "The tests fail{nudge}. `{cmd}` printed:\n{}\n\nFix the code so that they pass, then report.",
-                        cap(&out.output, 6000)
+                        cap_tail(&out.output, 6000)
                     );
                     last_tests = Some(out);
                 }
@@ -82,7 +87,7 @@ impl<'c> Job<'c> {
                 "`{}` still failing after {} turns: {}",
                 t.command,
                 self.cfg.max_turns,
-                cap(t.output.trim(), 300)
+                cap_tail(t.output.trim(), 300)
             )),
             None => Error::Budget(format!("the ticket was not done within {} turns", self.cfg.max_turns)),
         })

@@ -1,11 +1,11 @@
 //! An implement job: research, a plan the Director approves (or sends back), execution,
 //! then commit, push and the pull request, and what was learned into project memory.
 
-use super::prompts::{cap_start, pr_body};
+use super::prompts::pr_body;
 use super::{Job, Outcome, blocking};
 use crate::director::{Decision, Phase};
 use crate::error::{Error, Result};
-use crate::events::cap;
+use crate::events::{cap, commit_subject};
 use crate::git;
 use crate::tools::CommandOutput;
 
@@ -84,10 +84,16 @@ impl<'c> Job<'c> {
         let test_line = tests.map_or("no test command found".to_string(), |o| {
             format!("`{}` passed", o.command)
         });
+        // A one-line subject; the whole title follows when the subject had to cut it.
+        let subject = commit_subject(&t.title);
+        let title = if subject.ends_with('…') {
+            format!("{}\n\n", cap(t.title.trim(), 1000))
+        } else {
+            String::new()
+        };
         let message = format!(
-            "{}\n\n{}\n\nTicket: {}\nTests: {test_line}",
-            cap(&t.title, 200),
-            summary.trim(),
+            "{subject}\n\n{title}{}\n\nTicket: {}\nTests: {test_line}",
+            cap(summary.trim(), 4000),
             t.id
         );
         let (dir, base) = (self.repo_dir.clone(), self.ctx.project.default_branch.clone());
@@ -111,7 +117,7 @@ impl<'c> Job<'c> {
             .upsert_pr(
                 &self.branch,
                 &self.ctx.project.default_branch,
-                &cap_start(&t.title, 256),
+                &cap(t.title.trim(), 256),
                 &body,
             )
             .await?;

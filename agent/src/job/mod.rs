@@ -28,6 +28,7 @@ use crate::events::{EventLog, cap};
 use crate::git::{self, GitAuth};
 use crate::github::GitHub;
 use crate::llm::RetryPolicy;
+use crate::tools::CommandOutputs;
 use crate::worker::Worker;
 
 pub use prompts::brief;
@@ -130,6 +131,7 @@ pub struct Outcome {
 
 /// Runs the job; every step is logged, and the log is flushed before returning.
 pub async fn run(cfg: Config) -> Result<Outcome> {
+    crate::sandbox::harden_self();
     let api = ApiClient::new(cfg.http.clone(), &cfg.api_url, &cfg.job_token);
     let log = EventLog::start(api.clone());
     log.redact([cfg.job_token.clone()]);
@@ -192,6 +194,8 @@ struct Job<'c> {
     worker: Box<dyn Worker>,
     worker_turns: usize,
     worker_tokens: i64,
+    /// Files that commands produced: left out of the commit.
+    outputs: CommandOutputs,
 }
 
 impl<'c> Job<'c> {
@@ -247,19 +251,34 @@ impl<'c> Job<'c> {
         Ok(reply.text)
     }
 
-    /// Commits everything the Worker changed. Returns whether there was anything to commit.
+    /// Commits what the Worker changed (not the artifacts and outputs of commands).
+    /// Returns whether there was anything to commit.
     async fn commit(&self, message: String) -> Result<bool> {
         self.cancel.check_now().await?;
-        let (dir, a) = (self.repo_dir.clone(), self.auth.clone());
-        let oid = blocking(move || {
+        let (dir, a, outputs) = (self.repo_dir.clone(), self.auth.clone(), self.outputs.snapshot());
+        let done = blocking(move || {
             let repo = git2::Repository::open(&dir)?;
-            git::commit_all(&repo, &message, &a)
+            git::commit_all(&repo, &message, &a, &outputs)
         })
         .await?;
-        if let Some(oid) = oid {
+        if !done.left_out.is_empty() {
+            self.log.log_raw(
+                "finalise",
+                "left_out",
+                format!(
+                    "left {} new file{} out of the commit as build or test output",
+                    done.left_out.len(),
+                    if done.left_out.len() == 1 { "" } else { "s" }
+                ),
+                done.left_out.join("\n"),
+            );
+        }
+        if let Some(oid) = done.oid {
             self.log.log("finalise", "commit", format!("committed {oid}"));
         }
-        Ok(oid.is_some())
+        // What git (as the agent) wrote stays the Worker's to change in a later round.
+        crate::sandbox::give(&self.repo_dir)?;
+        Ok(done.oid.is_some())
     }
 
     /// Pushes the branch, unless cancelled: the last look happens right before.

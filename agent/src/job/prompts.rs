@@ -3,12 +3,8 @@
 
 use terarchitect_protocol::WorkerContext;
 
-use crate::events::cap;
+use crate::events::{cap, cap_tail};
 use crate::tools::CommandOutput;
-
-pub(super) fn cap_start(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
 
 /// The ticket and its context as the Director and the Worker see it: no settings, no secrets.
 pub fn brief(ctx: &WorkerContext) -> String {
@@ -73,7 +69,7 @@ pub(super) fn pr_body(
         Some(o) => format!(
             "`{}` passed.\n\n<details><summary>Output</summary>\n\n```\n{}\n```\n</details>",
             o.command,
-            cap(o.output.trim(), 4000)
+            cap_tail(o.output.trim(), 4000)
         ),
         None => "No test command was found in the repository.".into(),
     };
@@ -87,5 +83,5 @@ pub(super) fn pr_body(
         t.id,
         ctx.job.id
     );
-    cap_start(&body, 60_000)
+    cap(&body, 60_000)
 }

@@ -69,7 +69,11 @@ impl<'c> Job<'c> {
         );
         let existed = blocking(move || {
             let repo = git::clone(&git::clone_url(&url), &dir, &a)?;
-            git::checkout_branch(&repo, &b, &base)
+            let existed = git::checkout_branch(&repo, &b, &base)?;
+            // The Worker's commands run as another user: the clone is theirs to change.
+            crate::sandbox::prepare(dir.parent().unwrap_or(&dir))?;
+            crate::sandbox::give(&dir)?;
+            Ok(existed)
         })
         .await?;
         log.log(
@@ -83,6 +87,7 @@ impl<'c> Job<'c> {
         );
         let mut ws = Workspace::new(&repo_dir)?;
         ws.command_timeout = cfg.command_timeout;
+        let outputs = ws.outputs.clone();
         let worker: Box<dyn Worker> = match s.worker_mode {
             WorkerMode::Native => {
                 // The Worker may share the Director's endpoint when it has none of its own
@@ -152,6 +157,7 @@ impl<'c> Job<'c> {
             worker,
             worker_turns: 0,
             worker_tokens: 0,
+            outputs,
         })
     }
 }

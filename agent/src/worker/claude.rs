@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{BoxFut, Worker, WorkerReply};
 use crate::error::{Error, Result};
-use crate::events::cap;
+use crate::events::cap_tail;
 
 const TOOLS: &str = "Bash,Read,Edit,Write,MultiEdit,Glob,Grep,LS";
 
@@ -61,7 +61,7 @@ impl ClaudeWorker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        crate::tools::scrub_env(&mut cmd);
+        crate::sandbox::confine(&mut cmd);
         cmd.env("ANTHROPIC_BASE_URL", &self.base_url)
             .env("ANTHROPIC_AUTH_TOKEN", &self.token);
         let mut child = cmd
@@ -78,7 +78,7 @@ impl ClaudeWorker {
             return Err(Error::Worker(format!(
                 "claude exited with {}: {}",
                 out.status,
-                cap(&format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), 500)
+                cap_tail(&format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)), 500)
             )));
         }
         let Ok(v) = serde_json::from_str::<Value>(&stdout) else {
@@ -90,7 +90,7 @@ impl ClaudeWorker {
         if v["is_error"] == true {
             return Err(Error::Worker(format!(
                 "claude reported an error: {}",
-                cap(&v["result"].to_string(), 500)
+                cap_tail(&v["result"].to_string(), 500)
             )));
         }
         if let Some(s) = v["session_id"].as_str() {

@@ -4,9 +4,9 @@ use serde_json::Value;
 
 use super::{BoxFut, Worker, WorkerReply};
 use crate::error::{Error, Result};
-use crate::events::{EventLog, cap};
+use crate::events::{EventLog, cap, cap_tail};
 use crate::llm::{ChatClient, Message};
-use crate::tools::Workspace;
+use crate::tools::{ToolReply, Workspace};
 
 const SYSTEM: &str = "You are a careful software engineer working in a git repository. \
 Use the tools to inspect and change files and to run commands; all paths are relative to the \
@@ -49,10 +49,14 @@ impl NativeWorker {
             }
             for c in calls {
                 let args: Value = serde_json::from_str(&c.function.arguments).unwrap_or(Value::Null);
-                let (ok, out) = if args.is_object() {
+                let r = if args.is_object() {
                     self.ws.call(&c.function.name, &args).await
                 } else {
-                    (false, "error: arguments must be a JSON object".to_string())
+                    ToolReply {
+                        ok: false,
+                        status: "refused".into(),
+                        output: "error: arguments must be a JSON object".into(),
+                    }
                 };
                 let target = args
                     .get("path")
@@ -61,16 +65,11 @@ impl NativeWorker {
                     .unwrap_or_default();
                 self.log.log_raw(
                     "worker",
-                    "tool_call",
-                    format!(
-                        "{} {} → {}",
-                        c.function.name,
-                        cap(target, 200),
-                        if ok { "ok" } else { "refused/failed" }
-                    ),
-                    &out,
+                    if r.ok { "tool_call" } else { "tool_failed" },
+                    format!("{} {} → {}", c.function.name, cap(target, 200), r.status),
+                    &r.output,
                 );
-                self.messages.push(Message::tool(&c.id, out));
+                self.messages.push(Message::tool(&c.id, r.output));
             }
         }
         Err(Error::Worker(format!(
@@ -109,7 +108,7 @@ impl Worker for NativeWorker {
                 Message::system(
                     "Summarise this work session for the engineer who continues it: files touched, decisions, open problems. Plain text, under 300 words.",
                 ),
-                Message::user(cap(&transcript, 60_000)),
+                Message::user(cap_tail(&transcript, 60_000)),
             ];
             let (msg, _) = self.llm.chat(&ask, None).await?;
             self.messages.truncate(1);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFut, Worker, WorkerReply};
 use crate::error::{Error, Result};
-use crate::events::cap;
+use crate::events::cap_tail;
 
 const PROVIDER: &str = "terarchitect";
 
@@ -68,7 +68,7 @@ impl OpencodeWorker {
             "model": format!("{PROVIDER}/{model}"),
         });
         let mut cmd = tokio::process::Command::new(bin);
-        crate::tools::scrub_env(&mut cmd);
+        crate::sandbox::confine(&mut cmd);
         let child = cmd
             .args(["serve", "--hostname", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(&directory)
@@ -120,11 +120,11 @@ impl OpencodeWorker {
         if !status.is_success() {
             return Err(Error::Worker(format!(
                 "opencode {path}: HTTP {status}: {}",
-                cap(&text, 500)
+                cap_tail(&text, 500)
             )));
         }
         serde_json::from_str(&text)
-            .map_err(|_| Error::Worker(format!("opencode {path}: not JSON: {}", cap(&text, 200))))
+            .map_err(|_| Error::Worker(format!("opencode {path}: not JSON: {}", cap_tail(&text, 200))))
     }
 
     fn model_ref(&self) -> Value {
@@ -183,7 +183,7 @@ impl Worker for OpencodeWorker {
             if let Some(err) = v["info"].get("error").filter(|e| !e.is_null()) {
                 return Err(Error::Worker(format!(
                     "opencode reported an error: {}",
-                    cap(&err.to_string(), 500)
+                    cap_tail(&err.to_string(), 500)
                 )));
             }
             Ok(reply_text(&v))

@@ -41,11 +41,11 @@ pub use memory::{
     MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage,
 };
 pub use note::{NewNote, Note, NotePatch};
-pub use project::{ExecutionMode, NewProject, Project, ProjectPatch};
+pub use project::{ExecutionMode, NewProject, Project, ProjectPatch, RepoCheck, RepoCheckRequest};
 pub use redact::Redacted;
 pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,
-    PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
+    PrFile, PrMerge, PrReview, PrState, PrTestFile, ReviewListItem, ReviewSummary,
 };
 pub use settings::{CheckItem, SettingKey, SettingKind, SettingSpec, SettingView, SettingsCheck, SettingsUpdate};
 pub use string_enum::UnknownVariant;

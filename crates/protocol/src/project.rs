@@ -82,3 +82,32 @@ mod double_option {
         Option::<T>::deserialize(d).map(Some)
     }
 }
+
+/// Asked before a project is saved: can the control plane see this remote?
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RepoCheckRequest {
+    pub repo_url: String,
+    /// The project being edited, whose GitHub token applies (the global one otherwise).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub project_id: Option<ProjectId>,
+}
+
+/// What the remote showed: its branches and the branch its HEAD points at.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RepoCheck {
+    /// Whether a request was made at all (only http(s) remotes are checked).
+    pub checked: bool,
+    /// Whether the remote answered with its branches.
+    pub reachable: bool,
+    /// A few words for the form: "reachable", "not found", "access refused",
+    /// "not reachable", "not allowed: …" or "not checked: …".
+    pub detail: String,
+    /// The remote's default branch (where its HEAD points), when it says.
+    pub default_branch: Option<String>,
+    /// Branch names, sorted (at most 500).
+    pub branches: Vec<String>,
+}

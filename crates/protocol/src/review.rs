@@ -84,6 +84,20 @@ pub struct PrReview {
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
+/// One changed file of a pull request and its unified-diff patch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrFile {
+    pub path: String,
+    /// `added`, `modified`, `removed`, `renamed`, ...
+    pub status: String,
+    pub additions: i64,
+    pub deletions: i64,
+    /// The hunks; null when GitHub gives none (binary or very large files) or the patch is
+    /// longer than 200,000 characters.
+    pub patch: Option<String>,
+}
+
 /// Everything the review screen shows about a ticket's pull request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,6 +111,10 @@ pub struct ReviewSummary {
     pub draft: bool,
     /// The PR description, cut to about 600 characters (ending in "…" when cut).
     pub body_summary: String,
+    /// The whole description (Markdown, at most 65,536 characters), without the agent's
+    /// hidden markers.
+    #[serde(default)]
+    pub body: String,
     pub head_branch: String,
     pub base_branch: String,
     /// Null while GitHub is still computing it.
@@ -107,6 +125,9 @@ pub struct ReviewSummary {
     /// Oldest first.
     pub commits: Vec<PrCommit>,
     pub test_files: Vec<PrTestFile>,
+    /// Every changed file with its patch, in GitHub's order.
+    #[serde(default)]
+    pub files: Vec<PrFile>,
     /// Issue and review comments together, oldest first.
     pub comments: Vec<PrComment>,
     pub reviews: Vec<PrReview>,

@@ -117,6 +117,12 @@ impl Validate for NewProject {
     }
 }
 
+impl Validate for RepoCheckRequest {
+    fn validate(&self) -> Result<(), FieldError> {
+        repo_url("repo_url", &self.repo_url)
+    }
+}
+
 impl Validate for ProjectPatch {
     fn validate(&self) -> Result<(), FieldError> {
         if let Some(v) = &self.name {

@@ -64,18 +64,26 @@ pub fn build_scratch_image(tag: &str, binary: &Path) {
     );
 }
 
-/// Compiles `source` and builds it into the image `tag` once per test process.
-pub fn scratch_image_from_source(tag: &str, source: &Path) -> String {
+/// Compiles `source` and builds it into the image `{name}:src-{hash of source}` once per
+/// test process; returns that tag. The tag follows the source, so another checkout
+/// building another version of it on the same engine never swaps the image under a test.
+pub fn scratch_image_from_source(name: &str, source: &Path) -> String {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let text = std::fs::read(source).unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
+    // FNV-1a: stable across runs and toolchains.
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let tag = format!("{name}:src-{hash:016x}");
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !built.iter().any(|t| t == tag) {
+    if !built.contains(&tag) {
         require_engine();
         let bin: PathBuf = std::env::temp_dir().join(format!("terarchitect-scratch-{}", tag.replace([':', '/'], "-")));
         build_static_binary(source, &bin);
-        build_scratch_image(tag, &bin);
-        built.push(tag.to_string());
+        build_scratch_image(&tag, &bin);
+        built.push(tag.clone());
     }
-    tag.to_string()
+    tag
 }
 
 #[derive(Debug, Clone, PartialEq)]

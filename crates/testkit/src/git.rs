@@ -70,6 +70,16 @@ impl TempRepo {
         TempRepo::with_files(PYTHON_PROJECT)
     }
 
+    /// [`PYTHON_PROJECT`] on two branches, `trunk` (where the remote's HEAD points) and
+    /// `feature`, and no `main`: a remote whose default branch is not the usual one.
+    pub fn on_trunk() -> TempRepo {
+        let repo = TempRepo::python_project();
+        git(&repo.work, &["push", "origin", "main:trunk", "main:feature"]);
+        git(&repo.remote, &["symbolic-ref", "HEAD", "refs/heads/trunk"]);
+        git(&repo.remote, &["branch", "-D", "main"]);
+        repo
+    }
+
     pub fn remote_url(&self) -> String {
         format!("file://{}", self.remote.display())
     }

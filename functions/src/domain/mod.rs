@@ -16,6 +16,7 @@ pub mod page;
 pub mod pagerank;
 pub mod projects;
 pub mod queue;
+pub mod repository;
 pub mod review;
 pub mod settings;
 pub mod test_files;

@@ -308,7 +308,12 @@ impl std::fmt::Debug for GitHubAccess {
 }
 
 pub async fn github_access(app: &App, project_id: ProjectId, reviewer: bool) -> Result<GitHubAccess> {
-    let effective = Effective::load(app, Some(project_id)).await?;
+    github_access_in(app, Some(project_id), reviewer).await
+}
+
+/// [`github_access`] for a project, or for none (the global settings alone).
+pub async fn github_access_in(app: &App, project_id: Option<ProjectId>, reviewer: bool) -> Result<GitHubAccess> {
+    let effective = Effective::load(app, project_id).await?;
     let review_token = if reviewer {
         effective.text(app, SettingKey::GithubReviewToken)?
     } else {
@@ -440,38 +445,34 @@ async fn resolve(app: &App, project_id: Option<ProjectId>, llm_keys: bool) -> Re
 pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsCheck> {
     let s = agent_settings(app, project_id).await?;
     let mut items = Vec::new();
-    let llms = [
-        ("director LLM", &s.director_llm_url, &s.director_llm_key),
-        ("worker LLM", &s.worker_llm_url, &s.worker_llm_key),
-    ];
-    for (name, url, key) in llms {
-        let item = match url {
-            None => not_configured(name),
-            Some(url) => {
-                let url = format!("{}/models", url.trim_end_matches('/'));
-                probe(app, name, &url, |http| {
-                    let req = http.get(&url);
-                    match key {
-                        Some(k) => req.bearer_auth(k),
-                        None => req,
-                    }
-                })
-                .await
-            }
-        };
-        items.push(item);
-    }
+    let director = match &s.director_llm_url {
+        None => not_set_up("director LLM"),
+        Some(url) => probe_llm(app, "director LLM", url, &s.director_llm_key).await,
+    };
+    let worker = match &s.worker_llm_url {
+        Some(url) => probe_llm(app, "worker LLM", url, &s.worker_llm_key).await,
+        // The native Worker falls back to the Director's endpoint (the CLIs do not).
+        None if s.worker_mode == WorkerMode::Native && director.configured => CheckItem {
+            name: "worker LLM".into(),
+            detail: "uses the Director's endpoint".into(),
+            ..director.clone()
+        },
+        None => not_set_up("worker LLM"),
+    };
+    items.extend([director, worker]);
     items.push(match &s.embedding_url {
-        None => not_configured("embeddings"),
+        None => not_set_up("embeddings"),
         Some(url) => {
             let url = format!("{}/embeddings", url.trim_end_matches('/'));
             let body = serde_json::json!({"model": s.embedding_model.clone().unwrap_or_default(), "input": ["ping"]});
             probe(app, "embeddings", &url, |http| http.post(&url).json(&body)).await
         }
     });
-    if let Some(api) = &s.github_api_url {
-        let url = format!("{}/rate_limit", api.trim_end_matches('/'));
-        items.push(
+    // The deployment's default GitHub URL with no token is nothing the user set up.
+    let github_set_up = s.github_token.is_some() || s.github_api_url.as_deref() != Some(app.github_api_url.as_str());
+    items.push(match &s.github_api_url {
+        Some(api) if github_set_up => {
+            let url = format!("{}/rate_limit", api.trim_end_matches('/'));
             probe(app, "GitHub API", &url, |http| {
                 let req = http.get(&url).header("user-agent", "terarchitect");
                 match &s.github_token {
@@ -479,19 +480,33 @@ pub async fn check(app: &App, project_id: Option<ProjectId>) -> Result<SettingsC
                     None => req,
                 }
             })
-            .await,
-        );
-    }
+            .await
+        }
+        _ => not_set_up("GitHub API"),
+    });
     Ok(SettingsCheck { items })
 }
 
-fn not_configured(name: &str) -> CheckItem {
+fn not_set_up(name: &str) -> CheckItem {
     CheckItem {
         name: name.into(),
         ok: false,
         configured: false,
-        detail: "not configured".into(),
+        detail: "not set up".into(),
     }
+}
+
+/// An OpenAI-compatible endpoint answers `GET /models` with the key.
+async fn probe_llm(app: &App, name: &str, url: &str, key: &Option<String>) -> CheckItem {
+    let url = format!("{}/models", url.trim_end_matches('/'));
+    probe(app, name, &url, |http| {
+        let req = http.get(&url);
+        match key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        }
+    })
+    .await
 }
 
 /// One request to `url` (built by `request` on the policy's client), summed up in one of

@@ -17,6 +17,7 @@ mod memory;
 mod notes;
 mod page;
 mod projects;
+mod repository;
 mod review;
 mod settings;
 mod system;
@@ -43,6 +44,7 @@ fn api_routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .merge(system::routes())
         .merge(projects::routes())
+        .merge(repository::routes())
         .merge(graph::routes())
         .merge(board::routes())
         .merge(tickets::routes())

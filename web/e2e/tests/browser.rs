@@ -19,6 +19,18 @@ async fn press(b: &Browser, key: char) -> Res<()> {
     Ok(())
 }
 
+/// A repository whose HEAD is `trunk` (and a `feature` branch), served by the GitHub
+/// stand-in as `acme/shop`.
+async fn served_shop() -> (
+    terarchitect_testkit::git::TempRepo,
+    terarchitect_testkit::github::GitHubStandIn,
+) {
+    let repo = terarchitect_testkit::git::TempRepo::on_trunk();
+    let gh = terarchitect_testkit::github::GitHubStandIn::start().await;
+    gh.serve_repo("acme", "shop", &repo.remote);
+    (repo, gh)
+}
+
 async fn node(b: &Browser, label: &str) -> Res<fantoccini::elements::Element> {
     b.wait_for(&format!(".node[data-label=\"{label}\"] circle")).await
 }
@@ -91,8 +103,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .await?;
     let err = b.text_of(".field-error[data-field=repo_url]").await?;
     assert!(err.contains("must be a git remote URL"), "{err}");
-    b.type_into(".project-form input[name=repo_url]", "https://github.com/acme/shop.git")
-        .await?;
+    // The repository as GitHub serves it (smart HTTP), its HEAD on `trunk`: the form
+    // checks it before saving and takes the default branch from it.
+    let (_shop, gh) = served_shop().await;
+    let shop_url = format!("{}/acme/shop.git", gh.url);
+    b.type_into(".project-form input[name=repo_url]", &shop_url).await?;
     b.wait_js(
         "the repo error to go",
         "return !document.querySelector('.field-error[data-field=repo_url]')",
@@ -106,7 +121,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     let projects = s.api("GET", "/api/projects", None).await?;
     let pid = projects[0]["id"].as_str().ok_or("no project")?.to_string();
-    assert_eq!(projects[0]["repo_url"], "https://github.com/acme/shop.git");
+    assert_eq!(
+        (projects[0]["repo_url"].as_str(), projects[0]["default_branch"].as_str()),
+        (Some(shop_url.as_str()), Some("trunk")),
+        "the default branch comes from the remote's HEAD"
+    );
     assert_eq!(b.text_of(".project-card .ticket-count").await?, "1");
     b.screenshot("01-projects.png").await?;
 
@@ -807,10 +826,22 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .text_of(".project-card .field-error[data-field=default_branch]")
         .await?;
     assert!(err.contains("not a valid git branch name"), "{err}");
-    b.type_into(".project-card .project-form input[name=default_branch]", "trunk")
+    b.type_into(".project-card .project-form input[name=default_branch]", "release")
         .await?;
     b.type_into(".project-card .project-form input[name=name]", "Shop 2")
         .await?;
+    // A branch the remote does not have: warned about, saved on the second click.
+    b.click(".project-card .project-form button[type=submit]").await?;
+    let warning = b.text_of(".project-card .repo-warning").await?;
+    assert!(
+        warning.contains("no branch \"release\"") && warning.contains("feature, trunk"),
+        "{warning}"
+    );
+    assert_eq!(
+        b.text_of(".project-card .project-form button[type=submit]").await?,
+        "Save anyway"
+    );
+    b.screenshot("07b-project-branch-warning.png").await?;
     b.click(".project-card .project-form button[type=submit]").await?;
     b.wait_js(
         "the renamed project",
@@ -820,7 +851,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     let p = s.api("GET", &format!("/api/projects/{pid}"), None).await?;
     assert_eq!(
         (p["name"].as_str(), p["default_branch"].as_str()),
-        (Some("Shop 2"), Some("trunk"))
+        (Some("Shop 2"), Some("release"))
     );
     b.click(".project-card .btn.danger").await?;
     b.wait_js(

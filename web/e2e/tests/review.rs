@@ -14,7 +14,7 @@ const CHECKOUT_TESTS: &str = "use shop::total;\n\n#[test]\nfn total_adds_up_the_
 fn cart() -> Vec<i64> {\n    vec![]\n}\n\n#[test]\nfn an_empty_cart_costs_nothing() {\n    assert_eq!(total(&cart()), 0);\n}\n";
 
 /// A bare remote whose `main` has a library and whose `branch` adds a checkout with its
-/// tests in two commits.
+/// tests and a large price list in two commits.
 fn repo_with_branch(branch: &str) -> TempRepo {
     let repo = TempRepo::with_files(&[("src/lib.rs", "pub fn hello() {}\n"), ("README.md", "# Shop\n")]);
     let w = &repo.work;
@@ -28,6 +28,10 @@ fn repo_with_branch(branch: &str) -> TempRepo {
     git(w, &["commit", "-m", "Add the cart total\n\nSums the items."]);
     std::fs::create_dir_all(w.join("tests")).expect("tests dir");
     std::fs::write(w.join("tests/checkout.rs"), CHECKOUT_TESTS).expect("write tests");
+    // A large file: its diff starts folded.
+    std::fs::create_dir_all(w.join("data")).expect("data dir");
+    let prices: String = (1..=400).map(|i| format!("item-{i},{}\n", i * 3)).collect();
+    std::fs::write(w.join("data/prices.csv"), prices).expect("write prices");
     git(w, &["add", "-A"]);
     git(w, &["commit", "-m", "Test the checkout total"]);
     git(w, &["push", "origin", branch]);
@@ -98,7 +102,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     gh.set_login("alice");
     let pr = gh.open_pull("Checkout page", "ticket-checkout", "main");
     gh.edit_pull(pr, |p| {
-        p.body = "## What was accomplished\n\nA cart total with two tests.".into()
+        p.body = "## What was accomplished\n\nA cart total with **two tests**.\n\n- sums the items\n- an empty cart costs nothing\n\n```rust\nlet t = total(&[2, 3]);\n```\n\n<details><summary>Test output</summary>\n\nall green\n\n</details>\n\n<script>document.title = 'owned'</script>".into()
     });
     let carol = gh.add_issue_comment(pr, "carol", "Looks promising.");
     let footer = agent_reply_footer(&[(CommentKind::Issue, carol)]);
@@ -132,7 +136,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.click(".error[data-code=github_not_configured] a.settings-link")
         .await?;
     // "Check connections" calls GitHub with the saved settings: without the token it is
-    // refused, with it it answers; the LLMs are reported as not configured.
+    // refused, with it it answers; the LLMs are reported as not set up.
     gh.require_token("ghp_e2e_review");
     b.type_into("tr[data-key=github_api_url] input", &gh.url).await?;
     b.click("#save-settings").await?;
@@ -149,7 +153,7 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     let llm = b
         .text_of("#check-results li[data-check='director LLM'][data-state=unset]")
         .await?;
-    assert!(llm.contains("not configured"), "{llm}");
+    assert!(llm.contains("not set up"), "{llm}");
     b.type_into("tr[data-key=github_token] input", "ghp_e2e_review").await?;
     b.click("#save-settings").await?;
     b.wait_js(
@@ -175,9 +179,54 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     b.click(&format!("{row} .review-open")).await?;
     b.wait_for(".review-page [data-pr-state=open]").await?;
     assert_eq!(b.text_of("#review-title").await?, "Checkout page");
+    // The description as Markdown: heading, bold, list, code block, <details>; no script.
     let body = b.text_of(".pr-body").await?;
     assert!(body.contains("A cart total with two tests."), "{body}");
-    assert_eq!(b.text_of(".pr-body .md-heading").await?, "What was accomplished");
+    assert_eq!(b.text_of(".pr-body h2").await?, "What was accomplished");
+    assert_eq!(b.text_of(".pr-body strong").await?, "two tests");
+    let md = b
+        .js(
+            "const q = s => document.querySelectorAll('.pr-body ' + s).length; \
+             return [q('li'), q('pre code'), q('details summary'), q('script')]",
+            vec![],
+        )
+        .await?;
+    assert_eq!(md, json!([2, 1, 1, 0]), "list items, code block, details, scripts");
+    assert_ne!(b.js("return document.title", vec![]).await?, json!("owned"));
+    // The diff: three files, the large one folded, lines marked and highlighted.
+    let files = b
+        .wait_js(
+            "three changed files",
+            "const f = [...document.querySelectorAll('#pr-diff .diff-file')]; \
+             return f.length === 3 && f.map(d => [d.dataset.path, d.open])",
+        )
+        .await?;
+    assert_eq!(
+        files,
+        json!([
+            ["data/prices.csv", false],
+            ["src/lib.rs", true],
+            ["tests/checkout.rs", true]
+        ])
+    );
+    let lib = "#pr-diff .diff-file[data-path=\"src/lib.rs\"]";
+    let added = b
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' tr.add td.code')].map(e => e.textContent)",
+            vec![json!(lib)],
+        )
+        .await?;
+    assert_eq!(
+        added,
+        json!([
+            "",
+            "pub fn total(items: &[i64]) -> i64 {",
+            "    items.iter().sum()",
+            "}"
+        ])
+    );
+    assert_eq!(b.text_of(&format!("{lib} tr.add .tok-kw")).await?, "pub");
+    b.screenshot("12b-review-diff.png").await?;
     let commits = b
         .wait_js(
             "two commits",

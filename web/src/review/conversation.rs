@@ -73,7 +73,7 @@ pub(super) fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl Int
                                         })}
                                         <span class="muted small">{util::time_text(c.created_at)}</span>
                                     </div>
-                                    <p class="summary">{body}</p>
+                                    <div class="summary markdown" inner_html=crate::markdown::to_html(&body)></div>
                                 </li>
                                 }.into_any()
                             }
@@ -87,7 +87,7 @@ pub(super) fn Conversation(summary: RwSignal<Option<ReviewSummary>>) -> impl Int
                                             <span class=format!("badge review-{state}") class:ok=state == "approved">{label}</span>
                                             {r.submitted_at.map(|d| view! { <span class="muted small">{util::time_text(d)}</span> })}
                                         </div>
-                                        {(!r.body.trim().is_empty()).then(|| view! { <p class="summary">{r.body.clone()}</p> })}
+                                        {(!r.body.trim().is_empty()).then(|| view! { <div class="summary markdown" inner_html=crate::markdown::to_html(&r.body)></div> })}
                                     </li>
                                 }.into_any()
                             }

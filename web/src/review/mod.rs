@@ -4,11 +4,13 @@
 //!
 //! - `list`: the Review tab (`ReviewList`).
 //! - `page`: one ticket's pull request (`ReviewPage`): read it, comment, approve, merge.
-//! - `conversation`: its comments and reviews in time order.
+//! - `conversation`: its comments and reviews in time order (Markdown, `crate::markdown`).
+//! - `diff`: its changed files, each patch highlighted and collapsible.
 //! - `error`: API errors in words, with a link to Settings when that is the fix.
 //! - `pr`: small pieces of a pull request as shown (state badge, description, commits).
 
 mod conversation;
+mod diff;
 mod error;
 mod list;
 mod page;

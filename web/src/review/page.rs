@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 
 use super::conversation::Conversation;
+use super::diff::Diff;
 use super::error::ReviewError;
-use super::pr::{Block, blocks, first_line, short_sha, state_badge};
+use super::pr::{first_line, short_sha, state_badge};
 use crate::api::{self, ApiError};
 use crate::route::{Link, Route, Tab};
 use crate::util::{self, Loading};
@@ -247,25 +248,15 @@ pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                     <div class="review-main">
                         <div class="card">
                             <h2>"Summary"</h2>
-                            {move || summary.with(|s| s.as_ref().map(|s| s.body_summary.clone())).map(|b| {
+                            {move || summary.with(|s| s.as_ref().map(|s| if s.body.is_empty() { s.body_summary.clone() } else { s.body.clone() })).map(|b| {
                                 if b.trim().is_empty() {
                                     view! { <p class="empty">"The pull request has no description."</p> }.into_any()
                                 } else {
-                                    view! {
-                                        <div class="pr-body">
-                                            {blocks(&b)
-                                                .into_iter()
-                                                .map(|blk| match blk {
-                                                    Block::Heading(t) => view! { <h3 class="md-heading">{t}</h3> }.into_any(),
-                                                    Block::Text(t) => view! { <p>{t}</p> }.into_any(),
-                                                })
-                                                .collect_view()}
-                                        </div>
-                                    }
-                                        .into_any()
+                                    view! { <div class="pr-body markdown" inner_html=crate::markdown::to_html(&b)></div> }.into_any()
                                 }
                             })}
                         </div>
+                        {move || summary.with(|s| s.as_ref().map(|s| s.files.clone())).map(|files| view! { <Diff files=files /> })}
                         <div class="card">
                             <h2>{move || format!("Commits ({})", summary.with(|s| s.as_ref().map_or(0, |s| s.commits.len())))}</h2>
                             {move || {

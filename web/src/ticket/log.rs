@@ -186,7 +186,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
                                         .map(|e| {
                                             let seq = e.seq;
                                             view! {
-                                                <li class="event" data-seq=seq>
+                                                <li class="event" class:failed=util::is_failure_step(&e.step) data-seq=seq>
                                                     <div class="event-head">
                                                         <span class="step">{e.step.clone()}</span>
                                                         <span class="muted small">{util::short_time(e.at)}</span>

@@ -1,9 +1,8 @@
 //! The agent's output streamed into the job's log in batches (event ids stable across a
-//! re-attach), remembering the line that names the pull request and the last lines for
-//! the failure reason. Every line is redacted first (`redact`): nothing of the output
+//! re-attach), remembering the line that names the pull request and the agent's own
+//! sentence on why it stopped. Every line is redacted first (`redact`): nothing of the output
 //! leaves the host unredacted.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -17,9 +16,10 @@ use crate::runtime::{LogLine, Stream};
 
 /// The line an agent prints to name the pull request it opened.
 pub const PR_MARKER: &str = "TERARCHITECT_PR_URL=";
-/// Lines of output kept for the failure reason.
-const TAIL_LINES: usize = 20;
-const TAIL_CHARS: usize = 4000;
+/// The line an agent prints to say, for a person, why it stopped.
+pub const ERROR_MARKER: &str = "TERARCHITECT_ERROR=";
+/// The longest failure reason taken from an agent.
+const ERROR_CHARS: usize = 500;
 const SUMMARY_CHARS: usize = 2000;
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 const MAX_BATCH: usize = 200;
@@ -29,14 +29,8 @@ const MAX_PENDING_EVENTS: usize = 20_000;
 #[derive(Default)]
 pub(super) struct LogSummary {
     pub(super) pr_url: Option<String>,
-    pub(super) tail: VecDeque<String>,
-}
-
-pub(super) fn tail_text(logs: &LogSummary) -> String {
-    let all: Vec<&str> = logs.tail.iter().map(String::as_str).collect();
-    let text = all.join("\n");
-    let skip = text.chars().count().saturating_sub(TAIL_CHARS);
-    text.chars().skip(skip).collect()
+    /// The agent's last `TERARCHITECT_ERROR=` line (redacted, capped).
+    pub(super) error: Option<String>,
 }
 
 pub(super) async fn collect(logs: tokio::task::JoinHandle<LogSummary>) -> LogSummary {
@@ -48,7 +42,7 @@ pub(super) async fn collect(logs: tokio::task::JoinHandle<LogSummary>) -> LogSum
 }
 
 /// Streams the agent's output into the job's log in batches; remembers the PR line and
-/// the tail.
+/// the error line.
 pub(super) async fn pump_logs(
     api: WorkerApi,
     job_id: JobId,
@@ -69,9 +63,8 @@ pub(super) async fn pump_logs(
                     if let Some(url) = l.text.trim().strip_prefix(PR_MARKER) {
                         summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
                     }
-                    summary.tail.push_back(l.text.clone());
-                    if summary.tail.len() > TAIL_LINES {
-                        summary.tail.pop_front();
+                    if let Some(e) = l.text.trim().strip_prefix(ERROR_MARKER) {
+                        summary.error = Some(e.trim().chars().take(ERROR_CHARS).collect()).filter(|e: &String| !e.is_empty());
                     }
                     pending.push(event(ns, n, l));
                     if pending.len() > MAX_PENDING_EVENTS {

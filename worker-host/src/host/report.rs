@@ -8,7 +8,7 @@ use terarchitect_protocol::{FinishRequest, JobId, NewJobEvent, Outcome};
 use uuid::Uuid;
 
 use super::Inner;
-use super::logs::{LogSummary, tail_text};
+use super::logs::LogSummary;
 use crate::api::ApiError;
 use crate::runtime::Runtime;
 
@@ -69,27 +69,17 @@ impl<R: Runtime> Inner<R> {
     }
 }
 
-/// exit 0 alone is not success: the agent must name its pull request.
+/// exit 0 alone is not success: the agent must name its pull request. A failure's reason
+/// is a sentence for a person: the agent's own when it gave one; the output is in the log.
 pub(super) fn judge(code: i64, logs: &LogSummary) -> (Outcome, Option<String>) {
-    match (code, &logs.pr_url) {
-        (0, Some(_)) => (Outcome::Succeeded, None),
-        (0, None) => (
-            Outcome::Failed,
-            Some(with_tail("agent exited without a pull request", logs)),
-        ),
-        (c, _) => (
-            Outcome::Failed,
-            Some(with_tail(&format!("agent exited with code {c}"), logs)),
-        ),
-    }
-}
-
-fn with_tail(reason: &str, logs: &LogSummary) -> String {
-    if logs.tail.is_empty() {
-        reason.to_string()
-    } else {
-        format!("{reason}\n--- last output ---\n{}", tail_text(logs))
-    }
+    let reason = match (code, &logs.pr_url, &logs.error) {
+        (0, Some(_), _) => return (Outcome::Succeeded, None),
+        (0, None, _) => "the agent finished without opening a pull request".to_string(),
+        (_, _, Some(error)) => error.clone(),
+        (137 | 143, _, None) => "the agent was stopped".to_string(),
+        (c, _, None) => format!("the agent stopped unexpectedly (exit code {c}); its output is in the log"),
+    };
+    (Outcome::Failed, Some(reason))
 }
 
 /// `https://github.com/o/r/pull/42` → 42.
@@ -106,7 +96,13 @@ mod tests {
     fn judging_exits() {
         let mut logs = LogSummary::default();
         assert_eq!(judge(0, &logs).0, Outcome::Failed);
-        assert!(judge(0, &logs).1.unwrap().contains("without a pull request"));
+        assert!(judge(0, &logs).1.unwrap().contains("without opening a pull request"));
+        assert_eq!(judge(143, &logs).1.as_deref(), Some("the agent was stopped"));
+        logs.error = Some("the tests still fail: 2 failed".into());
+        assert_eq!(
+            judge(1, &logs),
+            (Outcome::Failed, Some("the tests still fail: 2 failed".into()))
+        );
         logs.pr_url = Some("https://x/o/r/pull/7".into());
         assert_eq!(judge(0, &logs), (Outcome::Succeeded, None));
         assert_eq!(judge(2, &logs).0, Outcome::Failed);

@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use uuid::Uuid;
 
 use super::Inner;
-use super::logs::{PR_MARKER, collect, pump_logs, tail_text};
+use super::logs::{PR_MARKER, collect, pump_logs};
 use super::redact::Redactor;
 use super::report::{judge, pr_number};
 use crate::api::ApiError;
@@ -173,11 +173,8 @@ impl<R: Runtime> Inner<R> {
                 return;
             }
         };
-        let summary = collect(logs).await;
-        let mut reason = reason;
-        if !summary.tail.is_empty() {
-            reason = format!("{reason}\n--- last output ---\n{}", tail_text(&summary));
-        }
+        // Its output stays in the log; the reason says what happened.
+        collect(logs).await;
         let req = self.finish_request(outcome, code, Some(reason));
         self.end_event(job_id, outcome, code).await;
         let done = self.finish(job_id, &req).await;

@@ -26,6 +26,35 @@ pub struct DockerSettings {
     pub cpus: f64,
     pub memory_mb: i64,
     pub pids_limit: i64,
+    /// Writable space, MiB; 0: no limit.
+    pub disk_mb: i64,
+}
+
+/// What the agent (root in its container) needs and nothing more: to hand the repository
+/// to the unprivileged user its children run as (chown, setuid/setgid), to work in files
+/// that user owns, and to stop that user's processes.
+const AGENT_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"];
+
+impl DockerSettings {
+    /// Limits and privileges of an agent container. `plain`: every capability dropped but
+    /// [`AGENT_CAPABILITIES`], no privilege gained through exec; `dind` runs privileged
+    /// (its own dockerd needs it), so only the limits apply.
+    pub fn host_config(&self) -> HostConfig {
+        let plain = self.isolation != Isolation::Dind;
+        HostConfig {
+            privileged: Some(!plain),
+            cap_drop: plain.then(|| vec!["ALL".into()]),
+            cap_add: plain.then(|| AGENT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+            security_opt: plain.then(|| vec!["no-new-privileges:true".into()]),
+            nano_cpus: Some((self.cpus * 1e9) as i64),
+            memory: Some(self.memory_mb * 1024 * 1024),
+            pids_limit: Some(self.pids_limit),
+            storage_opt: (self.disk_mb > 0)
+                .then(|| HashMap::from([("size".to_string(), format!("{}M", self.disk_mb))])),
+            extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+            ..Default::default()
+        }
+    }
 }
 
 pub struct DockerRuntime {
@@ -109,14 +138,7 @@ impl Runtime for DockerRuntime {
             (LABEL_HOST.to_string(), spec.host_id.clone()),
             (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
         ]);
-        let host_config = HostConfig {
-            privileged: Some(s.isolation == Isolation::Dind),
-            nano_cpus: Some((s.cpus * 1e9) as i64),
-            memory: Some(s.memory_mb * 1024 * 1024),
-            pids_limit: Some(s.pids_limit),
-            extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
-            ..Default::default()
-        };
+        let host_config = s.host_config();
         let body = ContainerCreateBody {
             image: Some(s.image.clone()),
             cmd: (!s.args.is_empty()).then(|| s.args.clone()),

@@ -17,7 +17,7 @@ use terarchitect_worker_host::Config;
 use uuid::Uuid;
 
 pub const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-pub const AGENT_IMAGE: &str = "terarchitect-test-agent:latest";
+pub const AGENT_IMAGE: &str = "terarchitect-test-agent";
 
 pub fn agent_source() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-agent/main.rs")
@@ -140,7 +140,7 @@ impl Env {
             format!("--aws-endpoint-url={}", self.queue.endpoint),
             format!("--host-id={}", self.host_id),
             format!("--max-concurrent-agents={max}"),
-            format!("--agent-image={}", AGENT_IMAGE),
+            format!("--agent-image={}", agent_image()),
             "--agent-args=--from-title".into(),
             "--isolation=plain".into(),
             "--agent-cpus=0.5".into(),

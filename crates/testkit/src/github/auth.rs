@@ -23,8 +23,12 @@ pub(super) async fn gate(State(s): State<Shared>, mut req: Request, next: Next) 
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
-        .map(str::to_owned)
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("token "))
+                .map(str::to_owned)
+                .or_else(|| v.strip_prefix("Basic ").and_then(basic_token))
+        })
         .filter(|t| !t.is_empty());
     let refusal = {
         let mut g = s.lock().unwrap();
@@ -48,6 +52,14 @@ pub(super) async fn gate(State(s): State<Shared>, mut req: Request, next: Next) 
             .into_response(),
         None => next.run(req).await,
     }
+}
+
+/// The token of git's HTTP basic auth, as GitHub takes it (`x-access-token:TOKEN`).
+fn basic_token(encoded: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let pair = String::from_utf8(raw).ok()?;
+    pair.split_once(':').map(|(_, token)| token.to_owned())
 }
 
 pub(super) async fn current_user(Extension(Caller(login)): Extension<Caller>) -> Response {

@@ -99,6 +99,7 @@ impl GitHubStandIn {
                 "/repos/{o}/{r}/issues/{n}/comments",
                 get(list_issue_comments).post(create_issue_comment),
             )
+            .route("/{o}/{r}/info/refs", get(repo::info_refs))
             .layer(middleware::from_fn_with_state(inner.clone(), gate))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");

@@ -171,3 +171,30 @@ pub(super) fn merge_in_repo(
     )?;
     Ok(sha)
 }
+
+/// `GET /{owner}/{repo}/info/refs?service=git-upload-pack`: the first request of a clone or
+/// `git ls-remote` over smart HTTP, answered from the served repository by `git upload-pack`.
+pub(crate) async fn info_refs(
+    axum::extract::State(s): axum::extract::State<super::state::Shared>,
+    axum::extract::Path((owner, repo)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let name = repo.trim_end_matches(".git").to_string();
+    let path = s.lock().unwrap().repos.get(&(owner, name)).cloned();
+    let (Some(path), Some("service=git-upload-pack")) = (path, uri.query()) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let refs = Command::new("git")
+        .args(["upload-pack", "--stateless-rpc", "--advertise-refs"])
+        .arg(&path)
+        .output();
+    match refs {
+        Ok(out) if out.status.success() => {
+            let mut body = b"001e# service=git-upload-pack\n0000".to_vec();
+            body.extend(out.stdout);
+            ([("content-type", "application/x-git-upload-pack-advertisement")], body).into_response()
+        }
+        _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

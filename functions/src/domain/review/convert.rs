@@ -7,7 +7,7 @@ use octocrab::models::repos::{DiffEntry, RepoCommit};
 use serde::de::DeserializeOwned;
 use terarchitect_protocol::pr_thread::{self, Trust};
 use terarchitect_protocol::{
-    AGENT_COMMENT_MARKER, PrComment, PrCommentKind, PrCommit, PrReview, PrState, PrTestFile, ProjectId, Ticket,
+    AGENT_COMMENT_MARKER, PrComment, PrCommentKind, PrCommit, PrFile, PrReview, PrState, PrTestFile, ProjectId, Ticket,
     TicketId,
 };
 
@@ -173,17 +173,33 @@ pub(super) fn test_file(f: &DiffEntry) -> Option<PrTestFile> {
     if !test_files::is_test_file(&f.filename) {
         return None;
     }
-    let status = serde_json::to_value(&f.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "changed".into());
     Some(PrTestFile {
         path: f.filename.clone(),
-        status,
+        status: status_text(f),
         additions: f.additions as i64,
         deletions: f.deletions as i64,
         tests: test_files::added_tests(&f.filename, f.patch.as_deref().unwrap_or_default()),
     })
+}
+
+/// Longest patch passed on; a longer one is shown as "too large" (as GitHub does itself).
+const MAX_PATCH_CHARS: usize = 200_000;
+
+pub(super) fn file_json(f: &DiffEntry) -> PrFile {
+    PrFile {
+        path: f.filename.clone(),
+        status: status_text(f),
+        additions: f.additions as i64,
+        deletions: f.deletions as i64,
+        patch: f.patch.clone().filter(|p| p.chars().count() <= MAX_PATCH_CHARS),
+    }
+}
+
+fn status_text(f: &DiffEntry) -> String {
+    serde_json::to_value(&f.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "changed".into())
 }
 
 #[cfg(test)]

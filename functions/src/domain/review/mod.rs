@@ -30,6 +30,8 @@ use convert::*;
 const LIST_CONCURRENCY: usize = 4;
 /// Characters of the PR description in a summary.
 const BODY_SUMMARY_CHARS: usize = 600;
+/// GitHub's own limit on a PR description.
+const MAX_BODY_CHARS: usize = 65_536;
 
 /// The ticket's PR as the review screen shows it.
 pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> Result<ReviewSummary> {
@@ -52,6 +54,7 @@ pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> R
     comments.sort_by_key(|c| (c.created_at, c.id));
     let reviews: Vec<PrReview> = reviews.into_iter().map(review_json).collect();
     let sum = |f: fn(&DiffEntry) -> u64| files.iter().map(f).sum::<u64>();
+    let body = pr_thread::visible_text(pr.body.as_deref().unwrap_or_default());
     Ok(ReviewSummary {
         ticket_id,
         pr_number: n as i64,
@@ -59,10 +62,8 @@ pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> R
         title: pr.title.clone().unwrap_or_default(),
         state: pr_state(&pr),
         draft: pr.draft.unwrap_or(false),
-        body_summary: summarize(
-            &pr_thread::visible_text(pr.body.as_deref().unwrap_or_default()),
-            BODY_SUMMARY_CHARS,
-        ),
+        body_summary: summarize(&body, BODY_SUMMARY_CHARS),
+        body: summarize(&body, MAX_BODY_CHARS),
         head_branch: pr.head.ref_field.clone(),
         base_branch: pr.base.ref_field.clone(),
         mergeable: pr.mergeable,
@@ -71,6 +72,7 @@ pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> R
         changed_files: pr.changed_files.unwrap_or(files.len() as u64) as i64,
         commits: commits.into_iter().map(commit_json).collect(),
         test_files: files.iter().filter_map(test_file).collect(),
+        files: files.iter().map(file_json).collect(),
         comments,
         approved: is_approved(&reviews),
         reviews,
