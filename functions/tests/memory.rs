@@ -178,7 +178,10 @@ async fn projects_never_see_each_others_memory_and_agents_only_their_own() {
         .unwrap()
         .to_string();
     let token = t
-        .worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .worker_post(
+            &format!("/worker/jobs/{jid}/claim"),
+            json!({"host_id": "h", "execution_mode": "docker"}),
+        )
         .await
         .ok()["job_token"]
         .as_str()

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use terarchitect_stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
+use terarchitect_stack::functions::{Functions, Holder, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_stack::process::cargo;
 use terarchitect_stack::{
     Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue_with_dead_letters, sqs_client, wait_http,
@@ -16,6 +16,8 @@ use crate::{Paths, Signals, agent_image, env_or, log, port, run};
 /// reads it from Secrets Manager/KMS.
 const DEV_SECRET_KEY: &str = "dGVyYXJjaGl0ZWN0LWxvY2FsLWRldi1rZXktMzJieXQ=";
 const QUEUE: &str = "terarchitect-jobs";
+/// The `./dev up` worker host's id, which its token is minted for.
+const DEV_HOST_ID: &str = "dev";
 
 /// The environment of every process of the `up` stack.
 fn up_env(pg_port: u16, moto_port: u16) -> Env {
@@ -194,7 +196,7 @@ pub async fn up() -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let worker_token = functions.mint_token(&format!("dev-worker-host-{now}"), "worker")?;
+    let worker_token = functions.mint_token(&format!("dev-worker-host-{now}"), Holder::Host(DEV_HOST_ID))?;
     let host_env = env
         .clone()
         .set(
@@ -203,7 +205,7 @@ pub async fn up() -> Result<()> {
         )
         .set("TERARCHITECT_AGENT_API_URL", &agent_api)
         .set("TERARCHITECT_WORKER_TOKEN", &worker_token)
-        .set("WORKER_HOST_ID", "dev")
+        .set("WORKER_HOST_ID", DEV_HOST_ID)
         .set("WORKER_RUNTIME", runtime)
         .set("AGENT_ISOLATION", env_or("AGENT_ISOLATION", "plain"))
         .set("LOCAL_AGENT_BIN", paths.debug("terarchitect-agent"));

@@ -5,6 +5,7 @@ pub mod comments;
 pub mod crypto;
 pub mod github;
 pub mod graph;
+pub mod hosts;
 pub mod jobs;
 pub mod lifecycle;
 pub mod memory;
