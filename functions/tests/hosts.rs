@@ -6,7 +6,8 @@ mod common;
 use axum::http::StatusCode;
 use common::{TestApp, admin};
 use serde_json::{Value, json};
-use terarchitect_functions::{domain::crypto, store};
+use terarchitect_functions::domain::{crypto, hosts};
+use terarchitect_functions::store;
 use terarchitect_protocol::TokenKind;
 
 /// A project (`docker` unless `local_path` is given) with one ticket moved to In Progress;
@@ -228,4 +229,68 @@ async fn a_host_claims_only_jobs_whose_project_runs_its_way() {
         r.body
     );
     assert_eq!(job(&t, &third).await, ("queued".into(), None, 0));
+}
+
+/// What AWS does with a worker instance (infra/template.yaml: the group's launch and
+/// terminate events run `register-host` and `retire-host`), against moto's Secrets Manager.
+#[tokio::test]
+async fn an_instance_gets_a_token_of_its_own_at_launch_and_loses_it_at_termination() {
+    let t = TestApp::new().await;
+    let aws = terarchitect_testkit::stack::emulator_config(&t.queue.endpoint).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&aws);
+    let prefix = format!("stack-{}/worker-host/", uuid::Uuid::new_v4().simple());
+    let (host, arn) = ("i-0abc", "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc");
+    let secret = format!("{prefix}{host}");
+    let register = [
+        "register-host",
+        "--host",
+        host,
+        "--secret-prefix",
+        &prefix,
+        "--host-arn",
+        arn,
+    ];
+    let token_in_secret = || async {
+        sm.get_secret_value()
+            .secret_id(&secret)
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap()
+    };
+
+    let (ok, out, _) = admin(&t, &register);
+    assert!(ok, "{out}");
+    // Only the instance with this ARN may read it (the worker role's condition).
+    let described = sm.describe_secret().secret_id(&secret).send().await.unwrap();
+    let tags: Vec<_> = described.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [(Some(hosts::HOST_ARN_TAG), Some(arn))]);
+    let first = token_in_secret().await;
+    let jid = queued_job(&t, None).await;
+    let path = format!("/worker/jobs/{jid}/claim");
+    let c = t.worker_post_with(&first, &path, claim_body("docker")).await.ok();
+    assert_eq!(c["job"]["lease_owner"], host);
+
+    // The launch event delivered twice: the secret holds the newer token, which works.
+    let (ok, out, _) = admin(&t, &register);
+    assert!(ok, "{out}");
+    let second = token_in_secret().await;
+    assert_ne!(first, second);
+    let beat = format!("/worker/jobs/{jid}/heartbeat");
+    t.worker_post_with(&second, &beat, json!({})).await.ok();
+
+    // Terminated: every token of the host dies and its secret goes.
+    let (ok, out, _) = admin(&t, &["retire-host", "--host", host, "--secret-prefix", &prefix]);
+    assert!(ok && out.contains("2 token(s) revoked"), "{out}");
+    for token in [&first, &second] {
+        assert_eq!(
+            t.worker_post_with(token, &beat, json!({})).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert!(sm.describe_secret().secret_id(&secret).send().await.is_err());
+    // Retiring again has nothing left to do, and says so without failing.
+    let (ok, out, _) = admin(&t, &["retire-host", "--host", host, "--secret-prefix", &prefix]);
+    assert!(ok && out.contains("0 token(s) revoked"), "{out}");
 }
