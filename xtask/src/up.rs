@@ -236,7 +236,7 @@ pub async fn up() -> Result<()> {
     Worker API  http://127.0.0.1:{api_port}/lambda-url/worker-api/worker/...
     Postgres    postgres://postgres@127.0.0.1:{pg_port}/terarchitect
     SQS (moto)  http://127.0.0.1:{moto_port}   queue: {queue_url}
-    Worker host {runtime} runtime (docker when the image {image} exists)
+    Worker host {runtime} runtime (docker when the image {image} exists; it runs {runtime} projects only)
     Logs        {}/*.log
   Mint an API token:  ./dev token my-laptop
   Ctrl-C stops everything.
