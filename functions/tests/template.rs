@@ -265,6 +265,17 @@ fn each_worker_host_reaches_the_private_api_with_a_token_of_its_own() {
         assert!(script.lines().any(|l| l.trim() == line), "{line}");
     }
     assert!(!script.contains("${HttpApi}"), "{script}");
+    // The queue and its token come through the VPC endpoints (private DNS): they let it in.
+    let into_endpoints = t["Resources"].as_mapping().unwrap().values().any(|r| {
+        r["Type"] == "AWS::EC2::SecurityGroupIngress"
+            && ref_name(&r["Properties"]["GroupId"]) == Some("EndpointSecurityGroup")
+            && ref_name(&r["Properties"]["SourceSecurityGroupId"]) == Some("WorkerSecurityGroup")
+            && r["Properties"]["FromPort"].as_u64() == Some(443)
+    });
+    assert!(
+        into_endpoints,
+        "worker hosts reach the SQS and Secrets Manager endpoints"
+    );
     // Its token is its own: minted for its instance id, read from its own secret.
     let prefix = "${AWS::StackName}/worker-host/";
     assert!(
