@@ -8,9 +8,9 @@
 # Needs: the AWS CLI (credentials for the target account), the SAM CLI and cargo-lambda
 # (pip install aws-sam-cli cargo-lambda ziglang), Docker with buildx for the arm64 agent
 # image, the web toolchain (`bash web/build.sh web_install`), curl and openssl. Idempotent:
-# re-run to update; the secret key and the worker token are created on the first run only.
-# While rotating the secret key, PREVIOUS_SECRET_KEY_ARN names the secret holding the old
-# key(s) (docs/deployment.md); deploy without it afterwards.
+# re-run to update; the secret key is created on the first run only. While rotating the
+# secret key, PREVIOUS_SECRET_KEY_ARN names the secret holding the old key(s)
+# (docs/deployment.md); deploy without it afterwards.
 set -euo pipefail
 
 say() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
@@ -111,8 +111,8 @@ private_tmp migrated
 aws lambda invoke --function-name "$(out MigrateFunctionName)" "$migrated" >/dev/null
 grep -q '"migrated":true' "$migrated" || { cat "$migrated"; exit 1; }
 
-mint_worker_token() { admin mint-token --name worker-hosts --kind worker | tr -d '\n'; }
-ensure_secret "$(out WorkerTokenSecretArn)" "the worker hosts' token" mint_worker_token
+# Worker hosts need no token from here: each instance gets its own when it launches
+# (WorkerLaunchRule → admin register-host).
 
 say "UI"
 bash web/build.sh web_build

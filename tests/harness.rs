@@ -15,7 +15,7 @@ use terarchitect_testkit::git::{PYTHON_PROJECT, git};
 use terarchitect_testkit::github::GitHubStandIn;
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::process::ProcessGroup;
-use terarchitect_testkit::stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
+use terarchitect_testkit::stack::functions::{Functions, Holder, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_testkit::stack::{Env, Log, free_port, wait_http};
 use terarchitect_testkit::{TestDb, TestQueue};
 
@@ -200,8 +200,11 @@ impl System {
             .set("RUST_LOG", "info");
         let functions = Functions::new(bin_dir(), env);
         functions.migrate().unwrap();
-        let user_token = functions.mint_test_token("system-user", "user").unwrap();
-        let worker_token = functions.mint_test_token("system-worker", "worker").unwrap();
+        let user_token = functions.mint_test_token("system-user", Holder::User).unwrap();
+        let host_id = format!("system-{tag}");
+        let worker_token = functions
+            .mint_test_token("system-worker", Holder::Host(&host_id))
+            .unwrap();
 
         // Both functions under the Lambda runtime emulation, on the gateway so agents reach it.
         let lambda_port = free_port();
@@ -238,7 +241,7 @@ impl System {
             user_token,
             worker_token,
             lambda_port,
-            host_id: format!("system-{tag}"),
+            host_id,
             host: None,
             gateway,
             _procs: procs,

@@ -258,13 +258,9 @@ async fn events_are_delivered_after_the_api_was_briefly_unreachable() {
     .unwrap()
     .job
     .unwrap();
-    let claim = domain::jobs::claim(
-        &app,
-        job.id,
-        &terarchitect_protocol::ClaimRequest { host_id: "h".into() },
-    )
-    .await
-    .unwrap();
+    let claim = domain::jobs::claim(&app, job.id, "h", terarchitect_protocol::ExecutionMode::Docker)
+        .await
+        .unwrap();
 
     // The API is down: reserve a port, close it, log, then bring the API up there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

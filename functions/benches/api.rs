@@ -35,7 +35,9 @@ fn start(bin: &str, port: u16, db: &TestDb, queue: &TestQueue) -> ProcessGroup {
 
 async fn mint(db: &TestDb, kind: TokenKind) -> String {
     let token = crypto::new_token("tt_");
-    let id = store::tokens::insert(&db.pool, "bench", kind, &crypto::hash_token(&token))
+    // A worker token is the host "bench"'s.
+    let host = (kind == TokenKind::Worker).then_some("bench");
+    let id = store::tokens::insert(&db.pool, "bench", kind, host, &crypto::hash_token(&token))
         .await
         .unwrap();
     // A benchmark writes far faster than the default per-token limit allows.
@@ -198,7 +200,7 @@ async fn main() {
         &http,
         &worker,
         format!("http://127.0.0.1:{wport}/worker/jobs/{job}/claim"),
-        json!({"host_id": "bench"}),
+        json!({"host_id": "bench", "execution_mode": "docker"}),
     )
     .await;
     let job_token = claim["job_token"].as_str().unwrap().to_string();

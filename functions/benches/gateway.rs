@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use terarchitect_functions::domain::{self, App, JobQueue};
 use terarchitect_functions::{http, store};
-use terarchitect_protocol::{ClaimRequest, ColumnRole, NewProject, NewTicket, SettingsUpdate};
+use terarchitect_protocol::{ColumnRole, ExecutionMode, NewProject, NewTicket, SettingsUpdate};
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use terarchitect_testkit::{TestDb, TestQueue};
 
@@ -89,15 +89,9 @@ async fn main() {
         let mv = domain::tickets::move_to_role(&app, project.id, ticket.id, ColumnRole::InProgress)
             .await
             .unwrap();
-        let claim = domain::jobs::claim(
-            &app,
-            mv.job.unwrap().id,
-            &ClaimRequest {
-                host_id: "bench".into(),
-            },
-        )
-        .await
-        .unwrap();
+        let claim = domain::jobs::claim(&app, mv.job.unwrap().id, "bench", ExecutionMode::Docker)
+            .await
+            .unwrap();
         tokens.push(claim.job_token);
     }
 

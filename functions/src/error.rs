@@ -49,6 +49,9 @@ pub enum JobConflict {
     JobFinished,
     /// The job was cancelled, or is being stopped.
     JobCancelled,
+    /// The job's project runs agents in another execution mode than the claiming host:
+    /// the job stays queued for a host that matches.
+    WrongExecutionMode,
 }
 
 impl JobConflict {
@@ -57,6 +60,7 @@ impl JobConflict {
             JobConflict::LeaseLost => "lease_lost",
             JobConflict::JobFinished => "job_finished",
             JobConflict::JobCancelled => "job_cancelled",
+            JobConflict::WrongExecutionMode => "wrong_execution_mode",
         }
     }
 }

@@ -34,7 +34,7 @@ async fn every_route_needs_a_valid_token() {
         Method::POST,
         &format!("/worker/jobs/{}/claim", Uuid::new_v4()),
         Some(&t.user_token),
-        Some(json!({"host_id": "h"})),
+        Some(json!({"host_id": "h", "execution_mode": "docker"})),
         &[],
     )
     .await;
@@ -690,9 +690,12 @@ async fn the_board_has_an_etag_that_moves_with_every_change() {
         .to_string();
     let third = etag(&t).await;
     assert_ne!(second, third);
-    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
-        .await
-        .ok();
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/claim"),
+        json!({"host_id": "h", "execution_mode": "docker"}),
+    )
+    .await
+    .ok();
     assert_ne!(third, etag(&t).await);
     assert_eq!(
         t.board(&pid).await["columns"][1]["tickets"][0]["job"]["status"],

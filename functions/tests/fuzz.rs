@@ -329,7 +329,10 @@ fn world() -> World {
             .unwrap()
             .to_string();
         let claim = t
-            .worker_post(&format!("/worker/jobs/{j}/claim"), json!({"host_id": "fuzz"}))
+            .worker_post(
+                &format!("/worker/jobs/{j}/claim"),
+                json!({"host_id": "fuzz", "execution_mode": "docker"}),
+            )
             .await
             .ok();
         let job_token = claim["job_token"].as_str().unwrap().to_string();

@@ -94,7 +94,7 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
             let r = http
                 .post(&claim_url)
                 .bearer_auth(&worker)
-                .json(&json!({"host_id": "lambda-test"}))
+                .json(&json!({"execution_mode": "docker"}))
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::TestApp;
+use common::{TestApp, admin};
 use serde_json::json;
 use terarchitect_functions::domain;
 use terarchitect_protocol::{
@@ -14,29 +14,6 @@ use terarchitect_protocol::{
 };
 use terarchitect_testkit::llm::{LlmStandIn, Reply};
 use uuid::Uuid;
-
-/// Runs `admin ARGS` with the test app's database and queue; returns (success, stdout+stderr).
-fn admin(t: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_admin"))
-        .args(args)
-        .env("DATABASE_URL", &t.db.url)
-        .env("JOB_QUEUE_URL", &t.queue.url)
-        .env("AWS_ENDPOINT_URL", &t.queue.endpoint)
-        .env("TERARCHITECT_SECRET_KEY", common::SECRET_KEY)
-        .env(
-            "TERARCHITECT_OUTBOUND_ALLOW",
-            terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
-        )
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .expect("run admin");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 async fn project_and_ticket(t: &TestApp) -> (ProjectId, TicketId) {
     let p = domain::projects::create(
@@ -68,7 +45,7 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
     let t = TestApp::new().await;
     let (pid, tid) = project_and_ticket(&t).await;
 
-    let (ok, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
+    let (ok, out, _) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     assert!(ok, "{out}");
     assert!(out.starts_with("queued: job "), "{out}");
     let job_id: JobId = out.split_whitespace().nth(2).unwrap().parse().unwrap();
@@ -86,19 +63,15 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
     assert_eq!(ticket.column_id, progress.column.id, "the card moved to In Progress");
 
     // A queued job whose message was lost: sent again, still one job.
-    let (ok, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
+    let (ok, out, _) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     assert!(ok && out.starts_with(&format!("resent: job {job_id}")), "{out}");
     assert_eq!(t.queue.drain_bodies().await, [msg]);
 
     // Running: refused with the reason, nothing sent.
-    domain::jobs::claim(
-        &t.app,
-        job_id,
-        &terarchitect_protocol::ClaimRequest { host_id: "h1".into() },
-    )
-    .await
-    .unwrap();
-    let (ok, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
+    domain::jobs::claim(&t.app, job_id, "h1", terarchitect_protocol::ExecutionMode::Docker)
+        .await
+        .unwrap();
+    let (ok, out, _) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     assert!(!ok && out.contains("is running on h1"), "{out}");
     assert!(t.queue.drain_bodies().await.is_empty());
 
@@ -107,8 +80,9 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
     domain::jobs::finish(
         &t.app,
         job_id,
+        "h1",
         &FinishRequest {
-            host_id: "h1".into(),
+            host_id: None,
             outcome: Outcome::Cancelled,
             exit_code: Some(130),
             reason: None,
@@ -119,12 +93,12 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
     )
     .await
     .unwrap();
-    let (ok, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
+    let (ok, out, _) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     assert!(ok, "{out}");
     assert!(out.starts_with("retried: job "), "{out}");
     assert!(!out.contains(&job_id.to_string()), "a new job: {out}");
 
-    let (ok, out) = admin(&t, &["requeue-ticket", &Uuid::new_v4().to_string()]);
+    let (ok, out, _) = admin(&t, &["requeue-ticket", &Uuid::new_v4().to_string()]);
     assert!(!ok && out.contains("ticket"), "{out}");
 }
 
@@ -132,7 +106,7 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
 async fn dump_logs_prints_every_job_with_its_events() {
     let t = TestApp::new().await;
     let (_, tid) = project_and_ticket(&t).await;
-    let (_, out) = admin(&t, &["requeue-ticket", &tid.to_string()]);
+    let (_, out, _) = admin(&t, &["requeue-ticket", &tid.to_string()]);
     let job_id: JobId = out.split_whitespace().nth(2).unwrap().parse().unwrap();
     let events: Vec<NewJobEvent> = (0..1205)
         .map(|i| NewJobEvent {
@@ -147,7 +121,7 @@ async fn dump_logs_prints_every_job_with_its_events() {
             .await
             .unwrap();
     }
-    let (ok, out) = admin(&t, &["dump-logs", &tid.to_string()]);
+    let (ok, out, _) = admin(&t, &["dump-logs", &tid.to_string()]);
     assert!(ok, "{out}");
     assert!(
         out.starts_with(&format!("== job {job_id} implement attempt 0 queued")),
@@ -158,7 +132,7 @@ async fn dump_logs_prints_every_job_with_its_events() {
         out.contains("#1205 [execution] worker_reply: turn 1204\n"),
         "all pages are read"
     );
-    let (ok, json) = admin(&t, &["dump-logs", &tid.to_string(), "--json"]);
+    let (ok, json, _) = admin(&t, &["dump-logs", &tid.to_string(), "--json"]);
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["events"].as_array().unwrap().len(), 1205);
@@ -196,7 +170,7 @@ async fn dump_memory_and_smoke_llm_use_the_configured_endpoints() {
     .await
     .unwrap();
 
-    let (ok, out) = admin(&t, &["dump-memory", &pid.to_string()]);
+    let (ok, out, _) = admin(&t, &["dump-memory", &pid.to_string()]);
     assert!(ok, "{out}");
     assert!(out.starts_with("1 passages, 1 facts"), "{out}");
     assert!(out.contains("The checkout service stores orders in Postgres."));
@@ -206,7 +180,7 @@ async fn dump_memory_and_smoke_llm_use_the_configured_endpoints() {
         "{out}"
     );
 
-    let (ok, out) = admin(&t, &["smoke-llm", "--project", &pid.to_string()]);
+    let (ok, out, _) = admin(&t, &["smoke-llm", "--project", &pid.to_string()]);
     assert!(ok, "{out}");
     assert!(out.contains("ok   director"), "{out}");
     assert!(out.contains("{\"ok\":true}"), "the reply is shown: {out}");
@@ -216,7 +190,7 @@ async fn dump_memory_and_smoke_llm_use_the_configured_endpoints() {
     );
 
     // Nothing configured globally: a clear refusal; an unreachable endpoint: FAIL and exit 1.
-    let (ok, out) = admin(&t, &["smoke-llm"]);
+    let (ok, out, _) = admin(&t, &["smoke-llm"]);
     assert!(
         !ok && out.contains("no LLM or embedding endpoint is configured"),
         "{out}"
@@ -229,7 +203,7 @@ async fn dump_memory_and_smoke_llm_use_the_configured_endpoints() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     domain::settings::update(&t.app, None, &down).await.unwrap();
-    let (ok, out) = admin(&t, &["smoke-llm"]);
+    let (ok, out, _) = admin(&t, &["smoke-llm"]);
     assert!(
         !ok && out.contains("FAIL director") && out.contains("unreachable"),
         "{out}"

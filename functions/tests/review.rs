@@ -672,9 +672,12 @@ async fn column_of(t: &TestApp, pid: &str, tid: &str) -> String {
 
 /// A host claims job `jid` and finishes it successfully with PR `pr`.
 async fn finish_job_with_pr(t: &TestApp, jid: &str, pr: u64) {
-    t.worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
-        .await
-        .ok();
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/claim"),
+        json!({"host_id": "h", "execution_mode": "docker"}),
+    )
+    .await
+    .ok();
     t.worker_post(
         &format!("/worker/jobs/{jid}/finish"),
         json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,

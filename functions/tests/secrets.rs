@@ -213,7 +213,10 @@ async fn a_project_url_override_never_receives_the_global_key() {
         .unwrap()
         .to_string();
     let claim = t
-        .worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+        .worker_post(
+            &format!("/worker/jobs/{jid}/claim"),
+            json!({"host_id": "h", "execution_mode": "docker"}),
+        )
         .await
         .ok();
     let ctx = t

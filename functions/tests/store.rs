@@ -335,16 +335,30 @@ async fn one_active_job_per_ticket_and_lease_rules() {
         "{err:?}"
     );
 
-    let claimed = store::jobs::claim(&db.pool, job.id, "h1", std::time::Duration::from_secs(30), b"hash1")
-        .await
-        .unwrap();
+    let claimed = store::jobs::claim(
+        &db.pool,
+        job.id,
+        "h1",
+        ExecutionMode::Docker,
+        std::time::Duration::from_secs(30),
+        b"hash1",
+    )
+    .await
+    .unwrap();
     assert_eq!(claimed.unwrap().attempt, 1);
     // a live lease cannot be taken
     assert!(
-        store::jobs::claim(&db.pool, job.id, "h2", std::time::Duration::from_secs(30), b"hash2")
-            .await
-            .unwrap()
-            .is_none()
+        store::jobs::claim(
+            &db.pool,
+            job.id,
+            "h2",
+            ExecutionMode::Docker,
+            std::time::Duration::from_secs(30),
+            b"hash2"
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     assert!(
         store::jobs::heartbeat(&db.pool, job.id, "h2", std::time::Duration::from_secs(30))
@@ -525,7 +539,7 @@ async fn notes_settings_tokens_round_trip() {
         .unwrap_err();
     assert!(matches!(err, Error::Invalid(_)));
 
-    let id = store::tokens::insert(&db.pool, "ci", TokenKind::Worker, b"h")
+    let id = store::tokens::insert(&db.pool, "ci", TokenKind::Worker, Some("ci-host"), b"h")
         .await
         .unwrap();
     assert_eq!(
@@ -652,7 +666,7 @@ async fn a_heartbeat_between_the_expiry_scan_and_the_release_keeps_the_job() {
     let p = project(&db).await;
     let (_, job) = queued_job(&db, p).await;
     let lease = std::time::Duration::from_secs(30);
-    store::jobs::claim(&db.pool, job.id, "h1", lease, b"hash1")
+    store::jobs::claim(&db.pool, job.id, "h1", ExecutionMode::Docker, lease, b"hash1")
         .await
         .unwrap()
         .unwrap();
@@ -708,7 +722,7 @@ async fn a_heartbeat_between_the_expiry_scan_and_the_release_keeps_the_job() {
 async fn idempotency_keys_expire_and_a_dead_requests_key_is_reclaimed() {
     use store::tokens::{Idempotent, begin_idempotent, purge_expired_idempotency_keys, save_response};
     let db = fresh().await;
-    let token = store::tokens::insert(&db.pool, "idem", TokenKind::User, b"idem-hash")
+    let token = store::tokens::insert(&db.pool, "idem", TokenKind::User, None, b"idem-hash")
         .await
         .unwrap();
     // Makes a key look as if its request began `by` ago.

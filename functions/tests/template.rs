@@ -141,6 +141,14 @@ fn scripts_come_only_from_the_origin() {
     assert!(csp.contains("frame-ancestors 'none'"));
 }
 
+/// `!Sub "text"` → `text`.
+fn sub_text(v: &Value) -> &str {
+    match v {
+        Value::Tagged(t) if t.tag == "!Sub" => t.value.as_str().expect("!Sub of a string"),
+        _ => panic!("not a !Sub string: {v:?}"),
+    }
+}
+
 /// The serverless functions, by logical name.
 fn functions(t: &Value) -> Vec<(&str, &Value)> {
     t["Resources"]
@@ -301,4 +309,184 @@ fn the_previous_secret_key_is_readable_only_while_it_is_given() {
         .filter(|(_, f)| yaml(&f["Properties"]["Policies"]).contains("PreviousSecretKeyArn"))
         .count();
     assert_eq!(everywhere.matches("PreviousSecretKeyArn").count(), policy_refs);
+}
+
+#[test]
+fn the_worker_routes_are_only_on_the_private_api() {
+    let t = template();
+    // Public HTTP API: the UI's routes only, and CloudFront forwards nothing else.
+    for (name, f) in functions(&t) {
+        for (_, e) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            let path = e["Properties"]["Path"].as_str().unwrap_or_default();
+            if e["Type"] == "HttpApi" {
+                assert!(path.starts_with("/api/"), "{name}: {path} is public");
+            }
+        }
+    }
+    let cdn = &resource(&t, "Cdn")["Properties"]["DistributionConfig"];
+    for b in cdn["CacheBehaviors"].as_sequence().unwrap() {
+        assert!(b["PathPattern"].as_str().unwrap().starts_with("/api/"), "{b:?}");
+    }
+
+    // The worker API function: every route on the private REST API.
+    let worker = &resource(&t, "WorkerApiFunction")["Properties"];
+    let mut paths = vec![];
+    for (_, e) in worker["Events"].as_mapping().unwrap() {
+        assert_eq!(e["Type"], "Api", "{e:?}");
+        assert_eq!(ref_name(&e["Properties"]["RestApiId"]), Some("WorkerApi"), "{e:?}");
+        paths.push(e["Properties"]["Path"].as_str().unwrap());
+    }
+    paths.sort();
+    assert_eq!(paths, ["/agent/{proxy+}", "/v1/embeddings", "/worker/{proxy+}"]);
+    // The stage ("private") is not part of the routes the function knows.
+    assert_eq!(
+        worker["Environment"]["Variables"]["AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"],
+        "true"
+    );
+
+    // Private, reachable only through the endpoint, which only the worker hosts reach.
+    let api = &resource(&t, "WorkerApi")["Properties"];
+    assert_eq!(api["EndpointConfiguration"]["Type"], "PRIVATE");
+    let vpces: Vec<_> = api["EndpointConfiguration"]["VPCEndpointIds"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(ref_name)
+        .collect();
+    assert_eq!(vpces, [Some("WorkerApiEndpoint")]);
+    let statements = api["Auth"]["ResourcePolicy"]["CustomStatements"].as_sequence().unwrap();
+    for s in statements {
+        let (op, want) = match s["Effect"].as_str().unwrap() {
+            "Allow" => ("StringEquals", "allowed only from the endpoint"),
+            "Deny" => ("StringNotEquals", "denied from anywhere else"),
+            e => panic!("{e}"),
+        };
+        assert_eq!(
+            ref_name(&s["Condition"][op]["aws:SourceVpce"]),
+            Some("WorkerApiEndpoint"),
+            "{want}: {s:?}"
+        );
+    }
+    assert!(statements.iter().any(|s| s["Effect"] == "Deny"), "an explicit deny");
+    let endpoint = &resource(&t, "WorkerApiEndpoint")["Properties"];
+    assert!(sub_text(&endpoint["ServiceName"]).ends_with(".execute-api"));
+    let groups: Vec<_> = endpoint["SecurityGroupIds"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(ref_name)
+        .collect();
+    assert_eq!(groups, [Some("WorkerApiEndpointSecurityGroup")]);
+    let ingress = resource(&t, "WorkerApiEndpointSecurityGroup")["Properties"]["SecurityGroupIngress"]
+        .as_sequence()
+        .unwrap();
+    for r in ingress {
+        assert_eq!((r["FromPort"].as_u64(), r["ToPort"].as_u64()), (Some(443), Some(443)));
+        assert_eq!(
+            ref_name(&r["SourceSecurityGroupId"]),
+            Some("WorkerSecurityGroup"),
+            "{r:?}"
+        );
+    }
+    // Throttled like every route.
+    let all = api["MethodSettings"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["ResourcePath"] == "/*" && m["HttpMethod"] == "*")
+        .expect("a throttle for every method");
+    for key in ["ThrottlingBurstLimit", "ThrottlingRateLimit"] {
+        assert!(all[key].as_u64().is_some_and(|n| n > 0), "{key}: {all:?}");
+    }
+}
+
+#[test]
+fn each_worker_host_reaches_the_private_api_with_a_token_of_its_own() {
+    let t = template();
+    let stage = resource(&t, "WorkerApi")["Properties"]["StageName"].as_str().unwrap();
+    let data = &resource(&t, "WorkerLaunchTemplate")["Properties"]["LaunchTemplateData"];
+    let script = sub_text(&data["UserData"]["Fn::Base64"]);
+    // Hosts get the private API's endpoint-specific URL, not the public API; agents the
+    // function URL that serves only their routes (long LLM calls).
+    let url = format!(
+        "WORKER_API=https://${{WorkerApi}}-${{WorkerApiEndpoint}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}\n"
+    );
+    assert!(script.contains(&url), "{script}");
+    for line in [
+        "TERARCHITECT_API_URL=$WORKER_API",
+        "TERARCHITECT_AGENT_API_URL=${AgentApiFunctionUrl.FunctionUrl}",
+    ] {
+        assert!(script.lines().any(|l| l.trim() == line), "{line}");
+    }
+    assert!(!script.contains("${HttpApi}"), "{script}");
+    // The queue and its token come through the VPC endpoints (private DNS): they let it in.
+    let into_endpoints = t["Resources"].as_mapping().unwrap().values().any(|r| {
+        r["Type"] == "AWS::EC2::SecurityGroupIngress"
+            && ref_name(&r["Properties"]["GroupId"]) == Some("EndpointSecurityGroup")
+            && ref_name(&r["Properties"]["SourceSecurityGroupId"]) == Some("WorkerSecurityGroup")
+            && r["Properties"]["FromPort"].as_u64() == Some(443)
+    });
+    assert!(
+        into_endpoints,
+        "worker hosts reach the SQS and Secrets Manager endpoints"
+    );
+    // Its token is its own: minted for its instance id, read from its own secret.
+    let prefix = "${AWS::StackName}/worker-host/";
+    assert!(
+        script.lines().any(|l| l.trim() == "WORKER_HOST_ID=$INSTANCE_ID"),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!("--secret-id \"{prefix}$INSTANCE_ID\"")),
+        "{script}"
+    );
+    let policies = &resource(&t, "WorkerRole")["Properties"]["Policies"];
+    let reads: Vec<&Value> = policies
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap())
+        .filter(|s| s["Action"] == "secretsmanager:GetSecretValue")
+        .collect();
+    assert_eq!(
+        reads.len(),
+        1,
+        "no other secret (no token shared by every host): {reads:?}"
+    );
+    assert!(sub_text(&reads[0]["Resource"]).ends_with(&format!(":secret:{prefix}*")));
+    let tag = format!(
+        "secretsmanager:ResourceTag/{}",
+        terarchitect_functions::domain::hosts::HOST_ARN_TAG
+    );
+    assert_eq!(
+        sub_text(&reads[0]["Condition"]["StringEquals"][tag.as_str()]),
+        "${!ec2:SourceInstanceARN}",
+        "only the instance the secret is tagged with reads it"
+    );
+    // The group's launch and terminate events mint and revoke it.
+    for (rule, command) in [
+        ("WorkerLaunchRule", "register-host"),
+        ("WorkerTerminateRule", "retire-host"),
+    ] {
+        let p = &resource(&t, rule)["Properties"];
+        assert_eq!(
+            ref_name(&p["EventPattern"]["detail"]["AutoScalingGroupName"][0]),
+            Some("WorkerGroup")
+        );
+        let target = &p["Targets"][0];
+        let input = sub_text(&target["InputTransformer"]["InputTemplate"]);
+        assert!(
+            input.contains(&format!("[\"{command}\", \"--host\", \"<instance>\"")),
+            "{input}"
+        );
+        assert!(input.contains(&format!("\"--secret-prefix\", \"{prefix}\"")), "{input}");
+    }
+}
+
+#[test]
+fn the_agents_function_url_serves_only_the_agents_routes() {
+    let t = template();
+    let f = &t["Resources"]["AgentApiFunction"]["Properties"];
+    assert_eq!(f["FunctionUrlConfig"]["AuthType"], "NONE", "job tokens authenticate");
+    assert_eq!(f["Environment"]["Variables"]["WORKER_API_ROUTES"], "agent");
 }

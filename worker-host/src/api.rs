@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use terarchitect_protocol::{
-    Claim, ClaimRequest, EventBatch, FinishRequest, Heartbeat, HeartbeatRequest, Job, JobId, NewJobEvent,
+    Claim, ClaimRequest, EventBatch, ExecutionMode, FinishRequest, Heartbeat, HeartbeatRequest, Job, JobId, NewJobEvent,
 };
 
 /// How a call failed, in the terms the host acts on.
@@ -31,7 +31,8 @@ impl ApiError {
     }
 
     /// For a 409, the API's reason: `lease_lost` (another host holds the lease, or ours
-    /// ended), `job_finished` or `job_cancelled`; None for other errors or an older API.
+    /// ended), `job_finished`, `job_cancelled` or `wrong_execution_mode` (the job is for
+    /// hosts of the other runtime); None for other errors or an older API.
     pub fn conflict_code(&self) -> Option<String> {
         let ApiError::Conflict(body) = self else { return None };
         let v: serde_json::Value = serde_json::from_str(body).ok()?;
@@ -87,7 +88,8 @@ impl WorkerApi {
             404 if body.contains("\"not_found\"") && !body.contains("no such route") => ApiError::NotFound,
             // A wrong URL or token is an operator problem: keep the work and keep retrying.
             401 | 403 => ApiError::Unavailable(format!(
-                "{status} (check TERARCHITECT_WORKER_TOKEN: it must be a `worker` token): {body}"
+                "{status} (check TERARCHITECT_WORKER_TOKEN: it must be a live `worker` token minted for \
+                 this host's WORKER_HOST_ID): {body}"
             )),
             404 => ApiError::Unavailable(format!("{status} (check TERARCHITECT_API_URL): {body}")),
             408 | 429 => ApiError::Unavailable(format!("{status}: {body}")),
@@ -96,16 +98,18 @@ impl WorkerApi {
         })
     }
 
-    pub async fn claim(&self, job: JobId, host_id: &str) -> Result<Claim, ApiError> {
+    /// Claims the job as `host_id` (which must be the token's host) running agents as `mode`.
+    pub async fn claim(&self, job: JobId, host_id: &str, mode: ExecutionMode) -> Result<Claim, ApiError> {
         let req = ClaimRequest {
-            host_id: host_id.into(),
+            host_id: Some(host_id.into()),
+            execution_mode: mode,
         };
         self.post(&format!("/worker/jobs/{job}/claim"), &req).await
     }
 
     pub async fn heartbeat(&self, job: JobId, host_id: &str) -> Result<Heartbeat, ApiError> {
         let req = HeartbeatRequest {
-            host_id: host_id.into(),
+            host_id: Some(host_id.into()),
         };
         self.post(&format!("/worker/jobs/{job}/heartbeat"), &req).await
     }

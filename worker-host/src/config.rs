@@ -37,7 +37,8 @@ pub struct Config {
     #[arg(long, env = "TERARCHITECT_AGENT_API_URL")]
     pub agent_api_url: Option<String>,
 
-    /// Worker token (kind `worker`) used for claim/heartbeat/finish/events.
+    /// Worker token (kind `worker`) used for claim/heartbeat/finish/events, minted for this
+    /// host's id (`admin mint-token --kind worker --host ID`): it acts as that host only.
     #[arg(long, env = "TERARCHITECT_WORKER_TOKEN", hide_env_values = true)]
     pub worker_token: String,
 

@@ -381,6 +381,8 @@ async fn local_runtime_runs_the_agent_in_the_project_directory() {
             .await
         }
     });
+    // A docker project's job first: a local host never runs it.
+    let docker_job = env.queue_job("--pr https://github.com/acme/shop/pull/9").await;
     let ok = env
         .queue_job_in(project.id, "--lines 2 --pr https://github.com/acme/local/pull/3")
         .await;
@@ -392,6 +394,10 @@ async fn local_runtime_runs_the_agent_in_the_project_directory() {
     domain::jobs::cancel(&env.app, project.id, hang).await.unwrap();
     let job = wait_status(&env, hang, JobStatus::Cancelled, 30).await;
     assert_eq!(job.exit_code, Some(143));
+    // Never claimed, and its message handed back to the queue for a docker host.
+    let j = env.job(docker_job).await;
+    assert_eq!((j.status, j.started_at, j.attempt), (JobStatus::Queued, None, 0));
+    assert_eq!(env.messages_in_queue().await, 1);
     let _ = tx.send(());
     task.await.unwrap();
 }

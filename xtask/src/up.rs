@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use terarchitect_stack::functions::{Functions, LOCAL_OUTBOUND_ALLOW, worker_host};
+use terarchitect_stack::functions::{Functions, Holder, LOCAL_OUTBOUND_ALLOW, worker_host};
 use terarchitect_stack::process::cargo;
 use terarchitect_stack::{
     Env, Log, Moto, Postgres, ProcessGroup, Result, create_queue_with_dead_letters, sqs_client, wait_http,
@@ -195,7 +195,9 @@ pub async fn up() -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let worker_token = functions.mint_token(&format!("dev-worker-host-{now}"), "worker")?;
+    // One host id per checkout: stacks sharing a Docker engine never touch each other's agents.
+    let host_id = dev_host_id(&paths.root);
+    let worker_token = functions.mint_token(&format!("dev-worker-host-{now}"), Holder::Host(&host_id))?;
     let host_env = env
         .clone()
         .set(
@@ -204,7 +206,7 @@ pub async fn up() -> Result<()> {
         )
         .set("TERARCHITECT_AGENT_API_URL", &agent_api)
         .set("TERARCHITECT_WORKER_TOKEN", &worker_token)
-        .set("WORKER_HOST_ID", dev_host_id(&paths.root))
+        .set("WORKER_HOST_ID", &host_id)
         .set("WORKER_RUNTIME", runtime)
         .set("AGENT_ISOLATION", env_or("AGENT_ISOLATION", "plain"))
         .set("LOCAL_AGENT_BIN", paths.debug("terarchitect-agent"));
@@ -238,7 +240,7 @@ pub async fn up() -> Result<()> {
     Worker API  http://127.0.0.1:{api_port}/lambda-url/worker-api/worker/...
     Postgres    postgres://postgres@127.0.0.1:{pg_port}/terarchitect
     SQS (moto)  http://127.0.0.1:{moto_port}   queue: {queue_url}
-    Worker host {runtime} runtime (docker when the image {image} exists)
+    Worker host {runtime} runtime (docker when the image {image} exists; it runs {runtime} projects only)
     Logs        {}/*.log
   Mint an API token:  ./dev token my-laptop
   Ctrl-C stops everything.

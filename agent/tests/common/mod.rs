@@ -164,15 +164,9 @@ impl Env {
                 job.id
             }
         };
-        let claim = domain::jobs::claim(
-            &app,
-            job_id,
-            &ClaimRequest {
-                host_id: "test-host".into(),
-            },
-        )
-        .await
-        .unwrap();
+        let claim = domain::jobs::claim(&app, job_id, "test-host", ExecutionMode::Docker)
+            .await
+            .unwrap();
         Env {
             app,
             db,

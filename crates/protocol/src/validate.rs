@@ -334,21 +334,26 @@ impl Validate for EventBatch {
     }
 }
 
+/// A host id given in a worker request's body (optional: the token names the host).
+fn host_id(value: &Option<String>) -> Result<(), FieldError> {
+    value.as_deref().map_or(Ok(()), |h| required("host_id", h, MAX_NAME))
+}
+
 impl Validate for ClaimRequest {
     fn validate(&self) -> Result<(), FieldError> {
-        required("host_id", &self.host_id, MAX_NAME)
+        host_id(&self.host_id)
     }
 }
 
 impl Validate for HeartbeatRequest {
     fn validate(&self) -> Result<(), FieldError> {
-        required("host_id", &self.host_id, MAX_NAME)
+        host_id(&self.host_id)
     }
 }
 
 impl Validate for FinishRequest {
     fn validate(&self) -> Result<(), FieldError> {
-        required("host_id", &self.host_id, MAX_NAME)?;
+        host_id(&self.host_id)?;
         if let Some(r) = &self.reason {
             bounded("reason", r, MAX_TEXT)?;
         }
@@ -505,7 +510,7 @@ mod tests {
     #[test]
     fn succeeded_needs_pr() {
         let f = FinishRequest {
-            host_id: "h".into(),
+            host_id: Some("h".into()),
             outcome: Outcome::Succeeded,
             exit_code: Some(0),
             reason: None,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::Graph;
 use crate::job::Job;
 use crate::note::Note;
-use crate::project::Project;
+use crate::project::{ExecutionMode, Project};
 use crate::redact::Redacted;
 use crate::ticket::{Ticket, TicketComment};
 
@@ -16,8 +16,15 @@ use crate::ticket::{Ticket, TicketComment};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// A stable name for the claiming host (lease owner).
-    pub host_id: String,
+    /// The host the worker token was minted for (`admin mint-token --host`) is the lease
+    /// owner. Optional: when given it must be that host (403 otherwise), which catches a
+    /// host configured with another host's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// How this host runs agents (`docker` for the docker and ecs runtimes, `local` for the
+    /// local one). Only jobs of projects with this execution mode are handed out; any other
+    /// claim is refused with 409 `wrong_execution_mode` and the job stays queued.
+    pub execution_mode: ExecutionMode,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -51,7 +58,9 @@ impl fmt::Debug for Claim {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
-    pub host_id: String,
+    /// Optional; when given, the token's host (see [`ClaimRequest::host_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -75,7 +84,9 @@ string_enum! {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FinishRequest {
-    pub host_id: String,
+    /// Optional; when given, the token's host (see [`ClaimRequest::host_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
     pub outcome: Outcome,
     #[serde(default)]
     pub exit_code: Option<i32>,

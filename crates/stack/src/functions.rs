@@ -98,6 +98,15 @@ pub fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Who a minted token is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    /// A person (or the UI): a `user` token.
+    User,
+    /// The worker host with this `WORKER_HOST_ID`: a `worker` token that acts as it only.
+    Host(&'a str),
+}
+
 /// The functions' binaries (`api`, `worker-api`, `scheduler`, `migrate`, `admin`) in
 /// `bins`, run with `env`.
 pub struct Functions {
@@ -125,19 +134,25 @@ impl Functions {
         output(&mut self.command("migrate")).map(drop)
     }
 
-    /// Mints an API token of `kind` (`user` or `worker`).
-    pub fn mint_token(&self, name: &str, kind: &str) -> Result<String> {
-        self.mint(&["--name", name, "--kind", kind])
+    /// Mints an API token named `name` for `holder`.
+    pub fn mint_token(&self, name: &str, holder: Holder) -> Result<String> {
+        self.mint(name, holder, &[])
     }
 
     /// [`Functions::mint_token`] for a test suite, which writes faster than the per-token
     /// limits meant for people and hosts allow.
-    pub fn mint_test_token(&self, name: &str, kind: &str) -> Result<String> {
-        self.mint(&["--name", name, "--kind", kind, "--writes-per-minute", "1000000"])
+    pub fn mint_test_token(&self, name: &str, holder: Holder) -> Result<String> {
+        self.mint(name, holder, &["--writes-per-minute", "1000000"])
     }
 
-    fn mint(&self, args: &[&str]) -> Result<String> {
-        let out = output(self.command("admin").arg("mint-token").args(args))?;
+    fn mint(&self, name: &str, holder: Holder, extra: &[&str]) -> Result<String> {
+        let mut c = self.command("admin");
+        c.args(["mint-token", "--name", name]);
+        match holder {
+            Holder::User => c.args(["--kind", "user"]),
+            Holder::Host(host) => c.args(["--kind", "worker", "--host", host]),
+        };
+        let out = output(c.args(extra))?;
         Ok(out.lines().last().unwrap_or_default().trim().to_string())
     }
 

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use terarchitect_functions::{
     config::Config,
-    domain::{App, crypto, ops, settings},
-    runtime, store,
+    domain::{App, hosts, ops, settings},
+    runtime,
+    store::tokens::Revoke,
 };
 use terarchitect_protocol::{ProjectId, TicketId, TokenKind};
 
@@ -30,12 +31,46 @@ enum Cmd {
     MintToken {
         #[arg(long)]
         name: String,
-        /// `user` for people and the UI, `worker` for worker hosts.
+        /// `user` for people and the UI, `worker` for a worker host (with --host).
         #[arg(long, default_value = "user")]
         kind: String,
+        /// The worker host the token is for (its WORKER_HOST_ID): it claims, heartbeats,
+        /// logs and finishes jobs as that host only. Required for `worker`.
+        #[arg(long)]
+        host: Option<String>,
         /// Its own limit of writes per minute (default: 240 for a user, 3000 for a worker).
         #[arg(long)]
         writes_per_minute: Option<u32>,
+    },
+    /// Revoke tokens at once: every live token with this name, or every one of this
+    /// worker host (which then gets 401 while other hosts go on).
+    RevokeToken {
+        #[arg(long, required_unless_present = "host", conflicts_with = "host")]
+        name: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// A worker host joined (in AWS: the worker group launched an instance): mint its
+    /// token and store it in the secret PREFIX+HOST, tagged with the instance's ARN so
+    /// that only the instance can read it.
+    RegisterHost {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        secret_prefix: String,
+        #[arg(long)]
+        host_arn: String,
+        /// KMS key for the secret (default: the account's Secrets Manager key).
+        #[arg(long)]
+        kms_key: Option<String>,
+    },
+    /// A worker host left for good (an instance terminated): revoke its tokens and delete
+    /// its secret.
+    RetireHost {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        secret_prefix: String,
     },
     /// Make sure a ticket has a queued job in the queue: re-send a queued job's message,
     /// retry a failed or cancelled one, or queue a new one. A running job is refused.
@@ -71,17 +106,51 @@ async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
         Cmd::MintToken {
             name,
             kind,
+            host,
             writes_per_minute,
         } => {
             let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be user or worker"))?;
-            let limit = writes_per_minute
+            let writes_per_minute = writes_per_minute
                 .map(|n| i32::try_from(n).ok().filter(|n| *n > 0))
                 .map(|n| n.ok_or_else(|| anyhow::anyhow!("--writes-per-minute must be from 1 to {}", i32::MAX)))
                 .transpose()?;
-            let token = crypto::new_token(if kind == TokenKind::User { "tt_" } else { "tw_" });
-            let id = store::tokens::insert(&app.db, &name, kind, &crypto::hash_token(&token)).await?;
-            store::tokens::set_writes_per_minute(&app.db, id, limit).await?;
-            writeln!(out, "{token}")?;
+            let new = hosts::NewToken {
+                name: &name,
+                kind,
+                host: host.as_deref(),
+                writes_per_minute,
+            };
+            writeln!(out, "{}", hosts::mint(app, new).await?)?;
+        }
+        Cmd::RevokeToken { name, host } => {
+            let which = match (&name, &host) {
+                (Some(n), _) => Revoke::Name(n),
+                (None, Some(h)) => Revoke::Host(h),
+                (None, None) => anyhow::bail!("give --name or --host"),
+            };
+            match hosts::revoke(app, which).await? {
+                0 => anyhow::bail!("no live token matches {which:?}"),
+                n => writeln!(out, "revoked {n} token(s)")?,
+            }
+        }
+        Cmd::RegisterHost {
+            host,
+            secret_prefix,
+            host_arn,
+            kms_key,
+        } => {
+            let secret = hosts::HostSecret {
+                name: &format!("{secret_prefix}{host}"),
+                host_arn: &host_arn,
+                kms_key: kms_key.as_deref(),
+            };
+            hosts::register(app, &secrets_client().await, &host, secret).await?;
+            writeln!(out, "host {host}: token stored in {}", secret.name)?;
+        }
+        Cmd::RetireHost { host, secret_prefix } => {
+            let name = format!("{secret_prefix}{host}");
+            let n = hosts::retire(app, &secrets_client().await, &host, &name).await?;
+            writeln!(out, "host {host}: {n} token(s) revoked, {name} deleted")?;
         }
         Cmd::RequeueTicket { ticket } => {
             let r = ops::requeue_ticket(app, ticket).await?;
@@ -171,6 +240,10 @@ async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
         }
     }
     Ok(out)
+}
+
+async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
 }
 
 #[derive(serde::Deserialize)]

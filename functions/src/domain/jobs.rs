@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use terarchitect_protocol::{
-    BoardSummaryColumn, Claim, ClaimRequest, ColumnRole, EventBatch, EventPage, FinishRequest, Graph, Heartbeat,
-    HeartbeatRequest, Job, JobId, JobStatus, ProjectId, TicketId, Validate, WorkerContext,
+    BoardSummaryColumn, Claim, ColumnRole, EventBatch, EventPage, ExecutionMode, FinishRequest, Graph, Heartbeat, Job,
+    JobId, JobStatus, ProjectId, TicketId, Validate, WorkerContext,
 };
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
@@ -15,24 +15,36 @@ use super::{App, crypto};
 use crate::store;
 use crate::{Error, JobConflict, Result};
 
-pub async fn claim(app: &App, job_id: JobId, req: &ClaimRequest) -> Result<Claim> {
-    req.validate()?;
+/// Claims the job for `host` (the worker token's host), which runs agents as `mode`.
+pub async fn claim(app: &App, job_id: JobId, host: &str, mode: ExecutionMode) -> Result<Claim> {
     let token = crypto::new_token("jt_");
-    let job = store::jobs::claim(&app.db, job_id, &req.host_id, app.lease, &crypto::hash_token(&token)).await?;
+    let job = store::jobs::claim(&app.db, job_id, host, mode, app.lease, &crypto::hash_token(&token)).await?;
     let Some(job) = job else {
         let current = store::jobs::get(&app.db, job_id).await?; // 404 when it never existed
-        let holder = current.lease_owner.as_deref().unwrap_or("another host");
+        let project = store::projects::get(&app.db, current.project_id).await?;
+        if project.execution_mode != mode && claimable(&current) {
+            // Left queued (the host hands the message back) for a host that runs it.
+            return Err(Error::JobState(
+                JobConflict::WrongExecutionMode,
+                format!(
+                    "the job's project runs its agents in {} mode and this host runs {} agents; \
+                     it stays queued for a {} host",
+                    project.execution_mode, mode, project.execution_mode
+                ),
+            ));
+        }
+        // Never names the holder: one host learns nothing about another.
         return Err(job_conflict(
             &current,
             "it cannot be claimed",
-            &format!("{holder} holds its lease"),
+            "another host holds its lease",
         ));
     };
     let project = store::projects::get(&app.db, job.project_id).await?;
     let lease_expires_at = job
         .lease_expires_at
         .ok_or_else(|| Error::Internal("claimed job without lease".into()))?;
-    tracing::info!(job_id = %job.id, host = %req.host_id, attempt = job.attempt, "job claimed");
+    tracing::info!(job_id = %job.id, host, attempt = job.attempt, "job claimed");
     Ok(Claim {
         job,
         project,
@@ -41,9 +53,15 @@ pub async fn claim(app: &App, job_id: JobId, req: &ClaimRequest) -> Result<Claim
     })
 }
 
-pub async fn heartbeat(app: &App, job_id: JobId, req: &HeartbeatRequest) -> Result<Heartbeat> {
-    req.validate()?;
-    match store::jobs::heartbeat(&app.db, job_id, &req.host_id, app.lease).await? {
+/// Whether a host of the right execution mode could claim the job now (as far as a read
+/// outside the claim's update can tell).
+fn claimable(job: &Job) -> bool {
+    let lease_over = job.lease_expires_at.is_none_or(|t| t < chrono::Utc::now());
+    !job.cancel_requested && (job.status == JobStatus::Queued || (job.status == JobStatus::Running && lease_over))
+}
+
+pub async fn heartbeat(app: &App, job_id: JobId, host: &str) -> Result<Heartbeat> {
+    match store::jobs::heartbeat(&app.db, job_id, host, app.lease).await? {
         Some((lease_expires_at, cancel_requested)) => Ok(Heartbeat {
             lease_expires_at,
             cancel_requested,
@@ -53,16 +71,16 @@ pub async fn heartbeat(app: &App, job_id: JobId, req: &HeartbeatRequest) -> Resu
             Err(job_conflict(
                 &current,
                 "there is nothing to heartbeat",
-                &format!("{} no longer holds its lease", req.host_id),
+                "this host does not hold its lease",
             ))
         }
     }
 }
 
-/// Ends the job held by `req.host_id`, as `lifecycle::transition` says: success moves the
-/// ticket to In Review with its PR; a release puts the job back on the queue while
-/// attempts remain.
-pub async fn finish(app: &App, job_id: JobId, req: &FinishRequest) -> Result<Job> {
+/// Ends the job held by `host`, as `lifecycle::transition` says: success moves the ticket
+/// to In Review with its PR; a release puts the job back on the queue while attempts
+/// remain.
+pub async fn finish(app: &App, job_id: JobId, host: &str, req: &FinishRequest) -> Result<Job> {
     req.validate()?;
     let mut tx = JobTx::begin(app).await?;
     let project_id = store::jobs::get(&mut **tx, job_id).await?.project_id;
@@ -74,9 +92,9 @@ pub async fn finish(app: &App, job_id: JobId, req: &FinishRequest) -> Result<Job
         reason: req.reason.as_deref(),
     };
     let applied = match lifecycle::transition(state, event) {
-        Some(t) if current.lease_owner.as_deref() == Some(req.host_id.as_str()) => {
+        Some(t) if current.lease_owner.as_deref() == Some(host) => {
             let pr = req.pr_url.as_deref().map(|url| (url, req.pr_number));
-            apply(&mut tx, &current, &t, Some(&req.host_id), req.exit_code, pr).await?
+            apply(&mut tx, &current, &t, Some(host), req.exit_code, pr).await?
         }
         _ => None,
     };
@@ -84,7 +102,7 @@ pub async fn finish(app: &App, job_id: JobId, req: &FinishRequest) -> Result<Job
         return Err(job_conflict(
             &current,
             "nothing was changed",
-            &format!("{} does not hold its lease; nothing was changed", req.host_id),
+            "this host does not hold its lease; nothing was changed",
         ));
     };
     tx.commit(app).await?;
@@ -212,8 +230,29 @@ pub async fn retry(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Jo
 }
 
 pub async fn append_events(app: &App, job_id: JobId, batch: &EventBatch) -> Result<u64> {
+    append(app, job_id, None, batch).await
+}
+
+/// A worker host's events (its agent's output): only into a running job it holds.
+pub async fn append_host_events(app: &App, job_id: JobId, host: &str, batch: &EventBatch) -> Result<u64> {
+    append(app, job_id, Some(host), batch).await
+}
+
+async fn append(app: &App, job_id: JobId, host: Option<&str>, batch: &EventBatch) -> Result<u64> {
     batch.validate()?;
     let mut tx = app.db.begin().await?;
+    if let Some(host) = host {
+        // Under the job's row lock, which the append takes anyway: the lease cannot change
+        // hands between this check and the insert.
+        let (current, _) = store::jobs::lock_state(&mut tx, job_id).await?;
+        if current.status != JobStatus::Running || current.lease_owner.as_deref() != Some(host) {
+            return Err(job_conflict(
+                &current,
+                "its log is closed to hosts",
+                "this host does not hold its lease",
+            ));
+        }
+    }
     let n = store::jobs::append_events(&mut tx, job_id, &batch.events, store::jobs::LogLimits::DEFAULT).await?;
     tx.commit().await?;
     Ok(n)

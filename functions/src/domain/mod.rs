@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod gateway;
 pub mod github;
 pub mod graph;
+pub mod hosts;
 pub mod jobs;
 pub mod lifecycle;
 pub mod memory;

@@ -23,7 +23,7 @@ fn bearer(parts: &Parts) -> Result<&str> {
 
 /// Writes a token may make per minute unless it has its own limit (`mint-token
 /// --writes-per-minute`): a person's (the UI's) and a job's agent's are generous for their
-/// use; a worker token is shared by every host of a deployment.
+/// use; a worker host's covers its agents' log streams.
 fn writes_per_minute(kind: TokenKind) -> i32 {
     match kind {
         TokenKind::User => 240,
@@ -66,13 +66,36 @@ impl FromRequestParts<State> for User {
     }
 }
 
-/// A worker host: may claim, heartbeat and finish jobs.
-pub struct WorkerHost(pub ApiToken);
+/// A worker host: may claim, heartbeat and finish jobs, as the host its token is bound to
+/// (the lease owner), whatever a request body says.
+pub struct WorkerHost {
+    pub token: ApiToken,
+    pub host_id: String,
+}
+
+impl WorkerHost {
+    /// Checks a host id a request body names (optional, kept for older hosts): it must be
+    /// this token's host, so a host configured with another host's token is told at once.
+    pub fn check_body(&self, body_host: Option<&str>) -> Result<&str> {
+        match body_host {
+            Some(h) if h != self.host_id => Err(Error::Forbidden(
+                "host_id does not name the host this worker token was minted for",
+            )),
+            _ => Ok(&self.host_id),
+        }
+    }
+}
 
 impl FromRequestParts<State> for WorkerHost {
     type Rejection = Error;
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self> {
-        api_token(parts, state, TokenKind::Worker).await.map(WorkerHost)
+        let token = api_token(parts, state, TokenKind::Worker).await?;
+        // Tokens from before host binding (one token for every host) act for no host.
+        let host_id = token.host_id.clone().ok_or(Error::Forbidden(
+            "this worker token is not bound to a host: mint one per host with \
+             `admin mint-token --kind worker --host HOST_ID`",
+        ))?;
+        Ok(WorkerHost { token, host_id })
     }
 }
 

@@ -111,7 +111,17 @@ pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
 
 /// The worker-host and agent API (`worker-api` function).
 pub fn worker_router(app: App) -> Router {
-    Router::from(worker_routes())
+    machine_router(worker_routes(), app)
+}
+
+/// The agents' routes alone (`worker-api` with `WORKER_API_ROUTES=agent`): in AWS behind a
+/// function URL with a long timeout, while the worker hosts' routes stay private.
+pub fn agent_router(app: App) -> Router {
+    machine_router(worker::agent_routes(), app)
+}
+
+fn machine_router(routes: OpenApiRouter<State>, app: App) -> Router {
+    Router::from(routes)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -15,12 +15,23 @@ use crate::Result;
 use crate::domain;
 
 pub(super) fn routes() -> OpenApiRouter<State> {
+    host_routes().merge(agent_routes())
+}
+
+/// What worker hosts call (worker tokens).
+fn host_routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(claim))
         .routes(routes!(heartbeat))
         .routes(routes!(finish))
         .routes(routes!(host_events))
+}
+
+/// What agents call (job tokens): served on their own where long LLM calls need a longer
+/// timeout than the worker hosts' private API gives.
+pub(super) fn agent_routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
         .routes(routes!(context))
         .routes(routes!(agent_events))
         .routes(routes!(agent_cancel))
@@ -42,32 +53,35 @@ async fn health(_: WorkerHost) -> Json<Health> {
 
 #[utoipa::path(post, path = "/worker/jobs/{jid}/claim", operation_id = "worker_claim", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = ClaimRequest, responses((status = 200, body = Claim), (status = "4XX", body = ErrorBody)))]
 async fn claim(
-    _: WorkerHost,
+    host: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
     Valid(r): Valid<ClaimRequest>,
 ) -> Result<Json<Claim>> {
-    Ok(Json(domain::jobs::claim(&s, jid, &r).await?))
+    let host = host.check_body(r.host_id.as_deref())?;
+    Ok(Json(domain::jobs::claim(&s, jid, host, r.execution_mode).await?))
 }
 
 #[utoipa::path(post, path = "/worker/jobs/{jid}/heartbeat", operation_id = "worker_heartbeat", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = HeartbeatRequest, responses((status = 200, body = Heartbeat), (status = "4XX", body = ErrorBody)))]
 async fn heartbeat(
-    _: WorkerHost,
+    host: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
     Valid(r): Valid<HeartbeatRequest>,
 ) -> Result<Json<Heartbeat>> {
-    Ok(Json(domain::jobs::heartbeat(&s, jid, &r).await?))
+    let host = host.check_body(r.host_id.as_deref())?;
+    Ok(Json(domain::jobs::heartbeat(&s, jid, host).await?))
 }
 
 #[utoipa::path(post, path = "/worker/jobs/{jid}/finish", operation_id = "worker_finish", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = FinishRequest, responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]
 async fn finish(
-    _: WorkerHost,
+    host: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
     Valid(r): Valid<FinishRequest>,
 ) -> Result<Json<Job>> {
-    Ok(Json(domain::jobs::finish(&s, jid, &r).await?))
+    let host = host.check_body(r.host_id.as_deref())?;
+    Ok(Json(domain::jobs::finish(&s, jid, host, &r).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,16 +90,15 @@ pub struct Appended {
 }
 
 #[utoipa::path(post, path = "/worker/jobs/{jid}/events", operation_id = "worker_host_events", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = EventBatch, responses((status = 200, body = Appended), (status = "4XX", body = ErrorBody)))]
-/// The host streams the container's output into the job's log.
+/// The host streams the container's output into the log of a job it holds (409 otherwise).
 async fn host_events(
-    _: WorkerHost,
+    host: WorkerHost,
     s: axum::extract::State<State>,
     Path(jid): Path<JobId>,
     Valid(b): Valid<EventBatch>,
 ) -> Result<Json<Appended>> {
-    domain::jobs::get(&s, jid).await?;
     Ok(Json(Appended {
-        appended: domain::jobs::append_events(&s, jid, &b).await?,
+        appended: domain::jobs::append_host_events(&s, jid, &host.host_id, &b).await?,
     }))
 }
 

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use terarchitect_protocol::{Job, JobEvent, JobId, JobKind, JobMessage, JobStatus, NewJobEvent, ProjectId, TicketId};
+use terarchitect_protocol::{
+    ExecutionMode, Job, JobEvent, JobId, JobKind, JobMessage, JobStatus, NewJobEvent, ProjectId, TicketId,
+};
 use uuid::Uuid;
 
 use super::Tx;
@@ -169,10 +171,13 @@ pub async fn request_cancel(db: impl PgExecutor<'_>, job_id: JobId, reason: &str
 }
 
 /// Takes the job for `host`: queued, or running with an expired lease. None when lost.
+/// Claims a queued job (or one whose lease ran out) for `host`, if its project runs
+/// agents the way the host does (`mode`). None when it is not claimable by this host.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     job_id: JobId,
     host: &str,
+    mode: ExecutionMode,
     lease: Duration,
     token_hash: &[u8],
 ) -> Result<Option<Job>> {
@@ -182,12 +187,14 @@ pub async fn claim(
            started_at = COALESCE(started_at, now()), updated_at = now() \
          WHERE id = $1 AND NOT cancel_requested AND attempt < max_attempts \
            AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now())) \
+           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = jobs.project_id AND p.execution_mode = $5) \
          RETURNING {COLUMNS}"
     ))
     .bind(job_id)
     .bind(host)
     .bind(secs(lease))
     .bind(token_hash)
+    .bind(mode)
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))

@@ -8,21 +8,31 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
     pub kind: TokenKind,
     /// Its own write limit per minute (None: its kind's default).
     pub writes_per_minute: Option<i32>,
+    /// A worker token's host: the only lease owner it may act as.
+    pub host_id: Option<String>,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: &[u8]) -> Result<Uuid> {
+/// Stores a token's hash. `host`: the worker host it is bound to (worker tokens only).
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    kind: TokenKind,
+    host: Option<&str>,
+    hash: &[u8],
+) -> Result<Uuid> {
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO api_tokens (id, name, kind, token_hash) VALUES ($1, $2, $3, $4)")
+    sqlx::query("INSERT INTO api_tokens (id, name, kind, host_id, token_hash) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(name)
         .bind(kind)
+        .bind(host)
         .bind(hash)
         .execute(db)
         .await?;
@@ -30,18 +40,13 @@ pub async fn insert(db: impl PgExecutor<'_>, name: &str, kind: TokenKind, hash: 
 }
 
 pub async fn find(db: impl PgExecutor<'_>, hash: &[u8]) -> Result<Option<ApiToken>> {
-    let row: Option<(Uuid, String, TokenKind, Option<i32>)> = sqlx::query_as(
-        "SELECT id, name, kind, writes_per_minute FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    Ok(sqlx::query_as(
+        "SELECT id, name, kind, writes_per_minute, host_id FROM api_tokens \
+         WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(id, name, kind, writes_per_minute)| ApiToken {
-        id,
-        name,
-        kind,
-        writes_per_minute,
-    }))
+    .await?)
 }
 
 /// Gives a token its own write limit per minute (None: its kind's default).
@@ -75,6 +80,31 @@ pub async fn purge_rate_windows(db: impl PgExecutor<'_>) -> Result<u64> {
             .await?
             .rows_affected(),
     )
+}
+
+/// Which live tokens [`revoke_matching`] revokes.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoke<'a> {
+    /// Every token with this name.
+    Name(&'a str),
+    /// Every token bound to this worker host.
+    Host(&'a str),
+}
+
+/// Revokes the live tokens `which` names; how many (0: none matched).
+pub async fn revoke_matching(db: impl PgExecutor<'_>, which: Revoke<'_>) -> Result<u64> {
+    let (sql, value) = match which {
+        Revoke::Name(n) => (
+            "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+            n,
+        ),
+        Revoke::Host(h) => (
+            "UPDATE api_tokens SET revoked_at = now() WHERE host_id = $1 AND revoked_at IS NULL",
+            h,
+        ),
+    };
+    let done = sqlx::query(sql).bind(value).execute(db).await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {

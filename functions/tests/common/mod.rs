@@ -26,8 +26,14 @@ pub struct TestApp {
     pub db: TestDb,
     pub queue: TestQueue,
     pub user_token: String,
+    /// A worker token bound to host [`HOST`].
     pub worker_token: String,
+    /// Tokens of other hosts, minted on first use by [`TestApp::worker_post`].
+    host_tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
+
+/// The host the test app's worker token is bound to.
+pub const HOST: &str = "h";
 
 pub struct Resp {
     pub status: StatusCode,
@@ -72,7 +78,7 @@ impl TestApp {
         };
         // Tests write far faster than people: no rate limit for these two.
         let user_token = mint_with_limit(&db, "alice", TokenKind::User, Some(i32::MAX)).await;
-        let worker_token = mint_with_limit(&db, "host", TokenKind::Worker, Some(i32::MAX)).await;
+        let worker_token = mint_with_limit(&db, HOST, TokenKind::Worker, Some(i32::MAX)).await;
         TestApp {
             api: http::api_router(app.clone()),
             worker: http::worker_router(app.clone()),
@@ -81,6 +87,7 @@ impl TestApp {
             queue,
             user_token,
             worker_token,
+            host_tokens: Default::default(),
         }
     }
 
@@ -139,16 +146,34 @@ impl TestApp {
     pub async fn delete(&self, path: &str) -> Resp {
         Self::call(&self.api, Method::DELETE, path, Some(&self.user_token), None, &[]).await
     }
+    /// A worker-route POST as the host the body's `host_id` names (with that host's own
+    /// token), or as [`HOST`].
     pub async fn worker_post(&self, path: &str, body: Value) -> Resp {
-        Self::call(
-            &self.worker,
-            Method::POST,
-            path,
-            Some(&self.worker_token),
-            Some(body),
-            &[],
-        )
-        .await
+        let token = match body["host_id"].as_str() {
+            Some(h) if h != HOST => self.token_of(h).await,
+            _ => self.worker_token.clone(),
+        };
+        self.worker_post_with(&token, path, body).await
+    }
+    /// `host`'s worker token, the same on every call.
+    pub async fn token_of(&self, host: &str) -> String {
+        let known = self.host_tokens.lock().unwrap().get(host).cloned();
+        match known {
+            Some(t) => t,
+            None => {
+                let t = self.host_token(host).await;
+                self.host_tokens.lock().unwrap().insert(host.into(), t.clone());
+                t
+            }
+        }
+    }
+    /// A worker token of its own for `host` (no write limit).
+    pub async fn host_token(&self, host: &str) -> String {
+        mint_with_limit(&self.db, host, TokenKind::Worker, Some(i32::MAX)).await
+    }
+    /// A worker-route POST with another host's token (see [`TestApp::host_token`]).
+    pub async fn worker_post_with(&self, token: &str, path: &str, body: Value) -> Resp {
+        Self::call(&self.worker, Method::POST, path, Some(token), Some(body), &[]).await
     }
     pub async fn agent_get(&self, path: &str, job_token: &str) -> Resp {
         Self::call(&self.worker, Method::GET, path, Some(job_token), None, &[]).await
@@ -223,14 +248,36 @@ pub async fn mint(db: &TestDb, name: &str, kind: TokenKind) -> String {
     mint_with_limit(db, name, kind, None).await
 }
 
-/// A token with its own writes-per-minute limit.
+/// A token with its own writes-per-minute limit; a worker token is bound to the host `name`.
 pub async fn mint_with_limit(db: &TestDb, name: &str, kind: TokenKind, writes_per_minute: Option<i32>) -> String {
     let token = crypto::new_token("tt_");
-    let id = store::tokens::insert(&db.pool, name, kind, &crypto::hash_token(&token))
+    let host = (kind == TokenKind::Worker).then_some(name);
+    let id = store::tokens::insert(&db.pool, name, kind, host, &crypto::hash_token(&token))
         .await
         .unwrap();
     store::tokens::set_writes_per_minute(&db.pool, id, writes_per_minute)
         .await
         .unwrap();
     token
+}
+
+/// Runs the operator CLI (`admin ARGS`) as operators do, with the test app's database and
+/// queue: (success, stdout + stderr, stdout).
+pub fn admin(t: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_admin"))
+        .args(args)
+        .env("DATABASE_URL", &t.db.url)
+        .env("JOB_QUEUE_URL", &t.queue.url)
+        .env("AWS_ENDPOINT_URL", &t.queue.endpoint)
+        .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
+        .env(
+            "TERARCHITECT_OUTBOUND_ALLOW",
+            terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW,
+        )
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("run admin");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), all, stdout)
 }

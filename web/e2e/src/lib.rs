@@ -18,7 +18,7 @@ pub use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use terarchitect_testkit::process::ProcessGroup;
 pub use terarchitect_testkit::stack::free_port;
-use terarchitect_testkit::stack::functions::{Functions, spawn};
+use terarchitect_testkit::stack::functions::{Functions, Holder, spawn};
 use terarchitect_testkit::stack::{Env, Log, wait_http};
 pub use terarchitect_testkit::try_eventually;
 use terarchitect_testkit::{TestDb, TestQueue};
@@ -67,8 +67,9 @@ impl Stack {
         let env = Env::functions(&db.url, &queue.url, &queue.endpoint, SECRET_KEY).set("RUST_LOG", "warn");
         let functions = Functions::new(bin_dir(), env);
         functions.migrate()?;
-        let token = functions.mint_test_token("e2e-user", "user")?;
-        let worker_token = functions.mint_test_token("e2e-worker", "worker")?;
+        let token = functions.mint_test_token("e2e-user", Holder::User)?;
+        // The browser tests play this host: their claims name it.
+        let worker_token = functions.mint_test_token("e2e-worker", Holder::Host("e2e-host"))?;
 
         let logs = artifacts();
         let api_port = free_port();

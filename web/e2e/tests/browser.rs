@@ -570,7 +570,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
             &s.worker_token,
             "POST",
             &format!("/worker/jobs/{jid}/claim"),
-            Some(json!({"host_id": "e2e-host"})),
+            Some(json!({"host_id": "e2e-host", "execution_mode": "docker"})),
         )
         .await?;
     let job_token = claim["job_token"].as_str().ok_or("no job token")?.to_string();
@@ -669,7 +669,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         &s.worker_token,
         "POST",
         &format!("/worker/jobs/{jid2}/claim"),
-        Some(json!({"host_id": "e2e-host"})),
+        Some(json!({"host_id": "e2e-host", "execution_mode": "docker"})),
     )
     .await?;
     s.call(

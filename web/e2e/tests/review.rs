@@ -70,7 +70,11 @@ async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<Str
     let worker = |path: String, body: Value| async move {
         s.call(&s.worker_base, &s.worker_token, "POST", &path, Some(body)).await
     };
-    worker(format!("/worker/jobs/{jid}/claim"), json!({"host_id": "e2e-host"})).await?;
+    worker(
+        format!("/worker/jobs/{jid}/claim"),
+        json!({"host_id": "e2e-host", "execution_mode": "docker"}),
+    )
+    .await?;
     worker(
         format!("/worker/jobs/{jid}/finish"),
         json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0,

@@ -113,9 +113,10 @@ async fn flush(api: &WorkerApi, job_id: JobId, pending: &mut Vec<NewJobEvent>) {
             Ok(()) => {
                 pending.drain(..n);
             }
-            Err(ApiError::Rejected { status, body }) => {
-                // A batch the API will never take: drop it rather than block the log.
-                tracing::warn!(%job_id, status, body, "log batch rejected; dropping it");
+            Err(e @ (ApiError::Rejected { .. } | ApiError::Conflict(_))) => {
+                // A batch the API will never take (or a job this host no longer holds):
+                // drop it rather than block the log.
+                tracing::warn!(%job_id, error = %e, "log batch rejected; dropping it");
                 pending.drain(..n);
             }
             Err(e) => {

@@ -13,6 +13,12 @@ use crate::api::ApiError;
 use crate::queue::Message;
 use crate::runtime::Runtime;
 
+/// The claim's 409 code for a job whose project runs agents the other way.
+const WRONG_EXECUTION_MODE: &str = "wrong_execution_mode";
+/// When another runtime's job comes back into view: soon, so a matching host picks it up
+/// without waiting a visibility timeout, but not at once, so this host does not spin on it.
+const OTHER_RUNTIME_RETRY: Duration = Duration::from_secs(2);
+
 impl<R: Runtime> Inner<R> {
     pub(super) async fn handle_message(self: Arc<Self>, m: Message, permit: OwnedSemaphorePermit) {
         let job_id = match serde_json::from_str::<JobMessage>(&m.body) {
@@ -28,7 +34,10 @@ impl<R: Runtime> Inner<R> {
         if !self.begin_claim(job_id, &m) {
             return;
         }
-        let claim = self.api.claim(job_id, &self.host_id).await;
+        let claim = self
+            .api
+            .claim(job_id, &self.host_id, self.runtime.execution_mode())
+            .await;
         if claim.is_err() {
             self.jobs.lock().expect("jobs").remove(&job_id);
         }
@@ -40,6 +49,13 @@ impl<R: Runtime> Inner<R> {
             Err(ApiError::NotFound) => {
                 tracing::warn!(%job_id, "job no longer exists: deleting its message");
                 self.delete(&m.receipt).await;
+            }
+            Err(e @ ApiError::Conflict(_)) if e.conflict_code().as_deref() == Some(WRONG_EXECUTION_MODE) => {
+                // Another runtime's job: its message goes back to the queue (not deleted)
+                // for a host that runs it.
+                self.healthy();
+                tracing::info!(%job_id, error = %e, "job is for another runtime: handing its message back");
+                self.retry_later(&m.receipt, OTHER_RUNTIME_RETRY).await;
             }
             Err(ApiError::Conflict(why)) => {
                 self.healthy();

@@ -15,7 +15,7 @@ use crate::runtime::Runtime;
 impl<R: Runtime> Inner<R> {
     pub(super) fn finish_request(&self, outcome: Outcome, code: Option<i64>, reason: Option<String>) -> FinishRequest {
         FinishRequest {
-            host_id: self.host_id.clone(),
+            host_id: Some(self.host_id.clone()),
             outcome,
             exit_code: code.map(|c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
             reason: reason.map(|r| r.chars().take(10_000).collect()),

@@ -120,6 +120,10 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
+    fn execution_mode(&self) -> ExecutionMode {
+        ExecutionMode::Docker
+    }
+
     async fn ping(&self) -> Result<(), RuntimeError> {
         let docker = self.client().await?;
         docker

@@ -77,6 +77,10 @@ impl Runtime for EcsRuntime {
         "ecs"
     }
 
+    fn execution_mode(&self) -> ExecutionMode {
+        ExecutionMode::Docker
+    }
+
     async fn ping(&self) -> Result<(), RuntimeError> {
         self.client
             .describe_clusters()

@@ -62,6 +62,10 @@ impl Runtime for LocalRuntime {
         "local"
     }
 
+    fn execution_mode(&self) -> ExecutionMode {
+        ExecutionMode::Local
+    }
+
     async fn ping(&self) -> Result<(), RuntimeError> {
         Ok(())
     }

@@ -6,7 +6,7 @@ pub mod local;
 
 use std::future::Future;
 use std::time::Duration;
-use terarchitect_protocol::{JobId, ProjectId};
+use terarchitect_protocol::{ExecutionMode, JobId, ProjectId};
 
 use futures_util::stream::BoxStream;
 
@@ -78,6 +78,9 @@ pub enum ExistingState {
 /// Implementations must be cheap to share (`Arc`) between job tasks.
 pub trait Runtime: Send + Sync + 'static {
     fn name(&self) -> &'static str;
+    /// The projects this runtime can run (the claim says it; the API hands out only their
+    /// jobs): containers for `docker` projects, host processes for `local` ones.
+    fn execution_mode(&self) -> ExecutionMode;
     /// Answers when the engine can take work.
     fn ping(&self) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Starts the agent; returns its id (container id, task ARN, pid).

@@ -89,10 +89,17 @@ impl Env {
             )
             .unwrap(),
         };
+        let host_id = format!("test-{}", &Uuid::new_v4().simple().to_string()[..10]);
         let token = crypto::new_token("wt_");
-        store::tokens::insert(&db.pool, "host", TokenKind::Worker, &crypto::hash_token(&token))
-            .await
-            .unwrap();
+        store::tokens::insert(
+            &db.pool,
+            "host",
+            TokenKind::Worker,
+            Some(&host_id),
+            &crypto::hash_token(&token),
+        )
+        .await
+        .unwrap();
         let port = listen(0).await.local_addr().unwrap().port();
         let project = domain::projects::create(
             &app,
@@ -105,7 +112,6 @@ impl Env {
         )
         .await
         .expect("create project");
-        let host_id = format!("test-{}", &Uuid::new_v4().simple().to_string()[..10]);
         Env {
             app,
             db,
