@@ -112,7 +112,10 @@ impl Gw {
             .to_string();
         let claim = self
             .t
-            .worker_post(&format!("/worker/jobs/{jid}/claim"), json!({"host_id": "h"}))
+            .worker_post(
+                &format!("/worker/jobs/{jid}/claim"),
+                json!({"host_id": "h", "execution_mode": "docker"}),
+            )
             .await
             .ok();
         (tid, jid, claim["job_token"].as_str().unwrap().to_string())

@@ -113,9 +113,27 @@ pub fn is_failure_step(step: &str) -> bool {
     step == "failed" || step.ends_with("_failed")
 }
 
+/// `url` when it is an http(s) link, else None (the link then has no target): whatever a
+/// stored URL says, the UI never links to `javascript:` or `data:`.
+pub fn web_href(url: &str) -> Option<String> {
+    terarchitect_protocol::validate::web_url("url", url)
+        .ok()
+        .map(|()| url.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_links_are_followed() {
+        assert_eq!(
+            web_href("https://github.com/a/b/pull/1").as_deref(),
+            Some("https://github.com/a/b/pull/1")
+        );
+        assert_eq!(web_href("javascript:alert(1)"), None);
+        assert_eq!(web_href("data:text/html,x"), None);
+    }
 
     #[test]
     fn failure_steps_are_recognised() {

@@ -56,6 +56,21 @@ pub fn bounded(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A page the UI may link to: an http(s) URL with a host, nothing else (no `javascript:`,
+/// no `data:`), however it reached us.
+pub fn web_url(field: &str, url: &str) -> Result<(), FieldError> {
+    required(field, url, MAX_URL)?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new(field, "must be an http(s) URL"));
+    }
+    Ok(())
+}
+
 /// A git remote the agent can clone: https://, http://, ssh://, git@host:path or file://.
 pub fn repo_url(field: &str, url: &str) -> Result<(), FieldError> {
     required(field, url, MAX_URL)?;
@@ -358,7 +373,7 @@ impl Validate for FinishRequest {
             bounded("reason", r, MAX_TEXT)?;
         }
         if let Some(u) = &self.pr_url {
-            required("pr_url", u, MAX_URL)?;
+            web_url("pr_url", u)?;
         }
         if self.outcome == Outcome::Succeeded && self.pr_url.is_none() {
             return Err(FieldError::new("pr_url", "a succeeded job must name its pull request"));
@@ -519,5 +534,24 @@ mod tests {
             agent_started: None,
         };
         assert_eq!(f.validate().unwrap_err().field, "pr_url");
+        // What a container prints is not a link the UI may follow.
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "https://",
+            "https:// evil",
+            "evil.example/1",
+        ] {
+            let f = FinishRequest {
+                pr_url: Some(bad.into()),
+                ..f.clone()
+            };
+            assert_eq!(f.validate().unwrap_err().field, "pr_url", "{bad}");
+        }
+        let ok = FinishRequest {
+            pr_url: Some("https://github.com/acme/shop/pull/7".into()),
+            ..f
+        };
+        assert_eq!(ok.validate(), Ok(()));
     }
 }

@@ -163,7 +163,7 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                     .map(|u| {
                         let label = ticket.pr_number.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Pull request".into());
                         view! {
-                            <a class="pr-link" href=u target="_blank" rel="noopener">
+                            <a class="pr-link" href=crate::util::web_href(&u) target="_blank" rel="noopener">
                                 {label}
                             </a>
                         }

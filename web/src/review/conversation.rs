@@ -163,6 +163,7 @@ mod tests {
             state: PrState::Open,
             draft: false,
             body_summary: String::new(),
+            body: String::new(),
             head_branch: String::new(),
             base_branch: String::new(),
             mergeable: Some(true),
@@ -171,6 +172,7 @@ mod tests {
             changed_files: 0,
             commits: vec![],
             test_files: vec![],
+            files: vec![],
             comments: vec![c(1, 5), c(2, 1)],
             reviews: vec![
                 r(3, "COMMENTED", "", Some(2)),

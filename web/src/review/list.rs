@@ -90,7 +90,7 @@ fn ReviewRow(project: ProjectId, item: ReviewListItem) -> impl IntoView {
             .pr_number
             .map(|n| format!("PR #{n}"))
             .unwrap_or_else(|| "Pull request".into());
-        view! { <a class="pr-link" href=u target="_blank" rel="noopener">{label}</a> }
+        view! { <a class="pr-link" href=crate::util::web_href(&u) target="_blank" rel="noopener">{label}</a> }
     });
     view! {
         <tr class="review-row" data-ticket-id=tid.to_string()>

@@ -212,7 +212,7 @@ pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                             <p class="pr-meta">
                                 {state_badge(s.state, s.draft)}
                                 {s.approved.then(|| view! { <span class="badge ok" id="approved-badge">"approved"</span> })}
-                                <a class="pr-link" href=s.pr_url.clone() target="_blank" rel="noopener">{format!("PR #{}", s.pr_number)}</a>
+                                <a class="pr-link" href=crate::util::web_href(&s.pr_url) target="_blank" rel="noopener">{format!("PR #{}", s.pr_number)}</a>
                                 <span class="mono">{format!("{} → {}", s.head_branch, s.base_branch)}</span>
                                 <span class="diffstat">
                                     <span class="add">{format!("+{}", util::thousands(s.additions))}</span>

@@ -195,7 +195,7 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                 .map(|(u, n)| {
                                     view! {
                                         " · "
-                                        <a href=u.clone() target="_blank" rel="noopener" class="pr-link">
+                                        <a href=crate::util::web_href(&u) target="_blank" rel="noopener" class="pr-link">
                                             {n.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Pull request".into())}
                                         </a>
                                     }
@@ -278,10 +278,6 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                 .into_any()
                         }
                     }}
-                    {move || {
-                        let job = selected.get().and_then(|id| jobs.with_untracked(|js| js.as_ref()?.iter().find(|j| j.id == id).cloned()));
-                        job.map(|j| view! { <LogViewer project=project job=j on_change=reload /> })
-                    }}
                 </div>
                 <div class="side-stack">
                 <div class="card">
@@ -303,6 +299,11 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                 <Comments project=project ticket=ticket />
                 </div>
             </div>
+            // The selected run's log below, across the page's width: its lines are long.
+            {move || {
+                let job = selected.get().and_then(|id| jobs.with_untracked(|js| js.as_ref()?.iter().find(|j| j.id == id).cloned()));
+                job.map(|j| view! { <LogViewer project=project job=j on_change=reload /> })
+            }}
         </section>
     }
 }
