@@ -196,6 +196,8 @@ struct Job<'c> {
     worker_tokens: i64,
     /// Files that commands produced: left out of the commit.
     outputs: CommandOutputs,
+    /// The Worker CLIs' way to the gateway (opencode, Claude Code); lives as long as the job.
+    _relay: Option<crate::relay::Relay>,
 }
 
 impl<'c> Job<'c> {
