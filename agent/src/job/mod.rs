@@ -162,10 +162,18 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
                 s.worker_mode
             ),
         );
-        Job::new(&cfg, api.clone(), ctx, log.clone(), cancel.clone())
-            .await?
-            .run()
-            .await
+        let job = async {
+            Job::new(&cfg, api.clone(), ctx, log.clone(), cancel.clone())
+                .await?
+                .run()
+                .await
+        };
+        // A cancel abandons whatever is in flight (an LLM call, a Worker command: their
+        // processes are killed on drop); steps already check it before anything irreversible.
+        tokio::select! {
+            r = job => r,
+            () = cancel.cancelled() => Err(Error::Cancelled),
+        }
     }
     .await;
     cancel.stop();
