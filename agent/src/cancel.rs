@@ -1,4 +1,6 @@
-//! Cancellation: a background poll of `/agent/cancel` sets a flag that every step checks.
+//! Cancellation: a background poll of `/agent/cancel` sets a flag that every step checks,
+//! and wakes [`Cancel::cancelled`], which the run races against so that an LLM call or a
+//! Worker command in flight is abandoned at once (cancel in seconds, not at the next step).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,8 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct Cancel {
     flag: Arc<AtomicBool>,
+    /// Told when the flag is set.
+    wake: Arc<tokio::sync::Notify>,
     api: Option<ApiClient>,
     poller: Option<tokio::task::AbortHandle>,
 }
@@ -20,21 +24,35 @@ impl Cancel {
     /// Polls every `every` until the flag is set.
     pub fn watch(api: ApiClient, every: Duration) -> Cancel {
         let flag = Arc::new(AtomicBool::new(false));
-        let (f, a) = (flag.clone(), api.clone());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (f, w, a) = (flag.clone(), wake.clone(), api.clone());
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 // An unreachable API is not a cancellation; the next poll tries again.
                 if let Ok(true) = a.cancel_requested().await {
                     f.store(true, Ordering::SeqCst);
+                    w.notify_waiters();
                     return;
                 }
             }
         });
         Cancel {
             flag,
+            wake,
             api: Some(api),
             poller: Some(task.abort_handle()),
+        }
+    }
+
+    /// Completes once the job is cancelled (never, for [`Cancel::never`]).
+    pub async fn cancelled(&self) {
+        loop {
+            let woken = self.wake.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            woken.await;
         }
     }
 
@@ -49,6 +67,7 @@ impl Cancel {
     pub fn never() -> Cancel {
         Cancel {
             flag: Arc::default(),
+            wake: Arc::default(),
             api: None,
             poller: None,
         }
@@ -82,6 +101,7 @@ impl Cancel {
             Ok(false) => Ok(()),
             Ok(true) => {
                 self.flag.store(true, Ordering::SeqCst);
+                self.wake.notify_waiters();
                 Err(Error::Cancelled)
             }
             Err(e) => Err(Error::Api(format!(

@@ -14,6 +14,7 @@ pub mod git;
 pub mod github;
 pub mod job;
 pub mod llm;
+pub mod relay;
 pub mod sandbox;
 pub mod testrun;
 pub mod tools;

@@ -359,13 +359,89 @@ async fn a_job_runs_end_to_end_on_the_claude_code_backend() {
     let args = std::fs::read_to_string(tools.path().join("log.args")).unwrap();
     assert_eq!(args.lines().count(), 3, "research, plan, execution");
     let envs = std::fs::read_to_string(tools.path().join("log.env")).unwrap();
-    // The CLI calls the gateway with the job token; the Anthropic key never reaches it.
+    // The CLI calls the agent's loopback relay with a placeholder: neither the job token
+    // nor the Anthropic key is in its environment.
     assert!(
         envs.lines()
-            .all(|l| l.starts_with("base=http://")
-                && l.ends_with(&format!("/gateway/worker token={} key= job=", env.token))),
-        "the gateway and the job token in env, no key: {envs}"
+            .all(|l| l.starts_with("base=http://127.0.0.1:") && l.ends_with(" token=terarchitect-relay key= job=")),
+        "the relay and a placeholder in env: {envs}"
     );
-    assert!(!envs.contains("sk-ant-job-key"));
+    assert!(!envs.contains(&env.token) && !envs.contains("sk-ant-job-key"), "{envs}");
     assert!(!env.github.pulls()[0].body.contains("sk-ant"));
+}
+
+/// What reached the stand-in gateway: (path, authorization, body).
+type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+#[tokio::test]
+async fn the_relay_adds_the_job_token_to_the_gateways_two_calls_and_nothing_else() {
+    use axum::http::{HeaderMap, Uri};
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    let gateway = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: String| {
+        let record = record.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            record.lock().unwrap().push((uri.path().to_string(), auth, body));
+            ([("content-type", "text/event-stream")], "data: {\"ok\":true}\n\n")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/gateway/worker", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, gateway).await.unwrap() });
+    let relay = terarchitect_agent::relay::Relay::start(reqwest::Client::new(), &base, "jt_only_the_agent_knows")
+        .await
+        .unwrap();
+
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/v1/messages", relay.url))
+        .header("authorization", "Bearer terarchitect-relay")
+        .header("content-type", "application/json")
+        .body(r#"{"model":"m","stream":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(r.text().await.unwrap(), "data: {\"ok\":true}\n\n");
+    http.post(format!("{}/v1/chat/completions", relay.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [
+            (
+                "/gateway/worker/v1/messages".to_string(),
+                "Bearer jt_only_the_agent_knows".to_string(),
+                r#"{"model":"m","stream":true}"#.to_string()
+            ),
+            (
+                "/gateway/worker/v1/chat/completions".to_string(),
+                "Bearer jt_only_the_agent_knows".to_string(),
+                "{}".to_string()
+            ),
+        ]
+    );
+
+    // Nothing else is relayed: not another route, not a dot-segment trick, not a GET.
+    for (method, path) in [
+        (reqwest::Method::POST, "/agent/context"),
+        (reqwest::Method::POST, "/v1/../../../agent/context"),
+        (reqwest::Method::POST, "/v1/%2e%2e/%2e%2e/agent/context"),
+        (reqwest::Method::GET, "/v1/messages"),
+    ] {
+        let r = http
+            .request(method.clone(), format!("{}{path}", relay.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{method} {path}");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2, "nothing more reached the gateway");
 }

@@ -238,12 +238,15 @@ async fn summarising_the_director_keeps_ticket_plan_and_tests() {
 #[tokio::test]
 async fn a_cancelled_run_stops_promptly_and_pushes_nothing() {
     let director = vec![Reply::json(json!({"action": "approve_plan"}))];
+    // An LLM call that would hold the run for ten minutes.
     let worker = vec![Reply::Delay(
-        Duration::from_secs(2),
+        Duration::from_secs(600),
         Box::new(Reply::text("researching...")),
     )];
     let env = Env::new(python_repo(), Setup::default(), director, worker).await;
-    let run = tokio::spawn(terarchitect_agent::run(env.config()));
+    let mut cfg = env.config();
+    cfg.llm_retry.timeout = Duration::from_secs(600);
+    let run = tokio::spawn(terarchitect_agent::run(cfg));
     terarchitect_testkit::eventually("the worker to be busy", Duration::from_secs(30), || async {
         (!env.worker.requests().is_empty()).then_some(())
     })
@@ -251,7 +254,12 @@ async fn a_cancelled_run_stops_promptly_and_pushes_nothing() {
     terarchitect_functions::domain::jobs::cancel(&env.app, env.project_id, env.job_id)
         .await
         .unwrap();
-    let err = run.await.unwrap().unwrap_err();
+    // The call in flight is abandoned: the run does not wait for its answer.
+    let err = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the cancel ended the run without waiting for the LLM call")
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(err.exit_code(), 130);
     assert_eq!(env.repo.remote_branches(), ["main"]);

@@ -55,7 +55,12 @@ pub fn job_elapsed(
     }
 }
 
+/// The card's line for its latest run; "stopping…" from the moment a stop is asked until
+/// the agent has stopped.
 pub fn summary_elapsed(j: &JobSummary) -> String {
+    if j.cancel_requested && j.status == JobStatus::Running {
+        return "stopping…".into();
+    }
     job_elapsed(j.status, j.created_at, j.started_at, j.finished_at)
 }
 
@@ -143,6 +148,20 @@ mod tests {
         for s in ["tool_call", "test_run", "plan_rejected", "finished"] {
             assert!(!is_failure_step(s), "{s}");
         }
+    }
+
+    #[test]
+    fn a_run_asked_to_stop_reads_stopping_until_it_has() {
+        let j = JobSummary {
+            id: uuid::Uuid::nil().into(),
+            kind: terarchitect_protocol::JobKind::Implement,
+            status: JobStatus::Running,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            cancel_requested: true,
+        };
+        assert_eq!(summary_elapsed(&j), "stopping…");
     }
 
     #[test]

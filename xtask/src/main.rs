@@ -296,7 +296,20 @@ pub fn agent_image(paths: &Paths) -> Command {
 }
 
 async fn bench() -> Result<()> {
-    with_test_services(async |_, env| cargo_with(env, &["bench", "--locked", "-p", "terarchitect-functions"])).await
+    with_test_services(async |_, env| {
+        cargo_with(
+            env,
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "terarchitect-functions",
+                "-p",
+                "terarchitect-agent",
+            ],
+        )
+    })
+    .await
 }
 
 fn main() -> ExitCode {

@@ -162,10 +162,18 @@ pub async fn run(cfg: Config) -> Result<Outcome> {
                 s.worker_mode
             ),
         );
-        Job::new(&cfg, api.clone(), ctx, log.clone(), cancel.clone())
-            .await?
-            .run()
-            .await
+        let job = async {
+            Job::new(&cfg, api.clone(), ctx, log.clone(), cancel.clone())
+                .await?
+                .run()
+                .await
+        };
+        // A cancel abandons whatever is in flight (an LLM call, a Worker command: their
+        // processes are killed on drop); steps already check it before anything irreversible.
+        tokio::select! {
+            r = job => r,
+            () = cancel.cancelled() => Err(Error::Cancelled),
+        }
     }
     .await;
     cancel.stop();
@@ -196,6 +204,8 @@ struct Job<'c> {
     worker_tokens: i64,
     /// Files that commands produced: left out of the commit.
     outputs: CommandOutputs,
+    /// The Worker CLIs' way to the gateway (opencode, Claude Code); lives as long as the job.
+    _relay: Option<crate::relay::Relay>,
 }
 
 impl<'c> Job<'c> {

@@ -14,11 +14,15 @@ use crate::error::{Error, Result};
 use crate::events::EventLog;
 use crate::git::{self, GitAuth};
 use crate::llm::ChatClient;
+use crate::relay::Relay;
 use crate::tools::Workspace;
 use crate::worker::Worker;
 use crate::worker::claude::ClaudeWorker;
 use crate::worker::native::NativeWorker;
 use crate::worker::opencode::OpencodeWorker;
+
+/// What the Worker CLIs present as their key: the relay ignores it and adds the job token.
+const RELAY_KEY: &str = "terarchitect-relay";
 
 fn required(v: &Option<String>, name: &str) -> Result<String> {
     v.clone()
@@ -88,6 +92,15 @@ impl<'c> Job<'c> {
         let mut ws = Workspace::new(&repo_dir)?;
         ws.command_timeout = cfg.command_timeout;
         let outputs = ws.outputs.clone();
+        // The CLIs reach the gateway through a loopback relay that adds the job token, so
+        // the token is never in their environment (nor in that of the commands they run).
+        let relay = match s.worker_mode {
+            WorkerMode::Native => None,
+            WorkerMode::Opencode | WorkerMode::ClaudeCode => {
+                Some(Relay::start(cfg.http.clone(), &gateway("worker"), &cfg.job_token).await?)
+            }
+        };
+        let relayed = relay.as_ref().map(|r| r.url.clone()).unwrap_or_default();
         let worker: Box<dyn Worker> = match s.worker_mode {
             WorkerMode::Native => {
                 // The Worker may share the Director's endpoint when it has none of its own
@@ -119,9 +132,9 @@ impl<'c> Job<'c> {
                             cfg.http.clone(),
                             &cfg.opencode_bin,
                             repo_dir.clone(),
-                            &format!("{}/v1", gateway("worker")),
+                            &format!("{relayed}/v1"),
                             &model,
-                            token,
+                            Some(RELAY_KEY),
                             cfg.worker_timeout,
                         )
                         .await?,
@@ -132,8 +145,8 @@ impl<'c> Job<'c> {
                 &cfg.claude_bin,
                 repo_dir.clone(),
                 s.worker_llm_model.clone(),
-                &gateway("worker"),
-                &cfg.job_token,
+                &relayed,
+                RELAY_KEY,
                 cfg.worker_timeout,
             )),
         };
@@ -158,6 +171,7 @@ impl<'c> Job<'c> {
             worker_turns: 0,
             worker_tokens: 0,
             outputs,
+            _relay: relay,
         })
     }
 }

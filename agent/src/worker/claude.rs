@@ -1,7 +1,7 @@
 //! Claude Code headless: `claude -p --output-format json [--resume id]`, the prompt on
-//! stdin (never the command line). It calls the API's gateway (`ANTHROPIC_BASE_URL`) with
-//! the job token as its bearer token (`ANTHROPIC_AUTH_TOKEN`), in the child's environment
-//! only; the project's Anthropic key never reaches it.
+//! stdin (never the command line). It calls the gateway through the agent's loopback relay
+//! (`ANTHROPIC_BASE_URL`, with a placeholder `ANTHROPIC_AUTH_TOKEN`; `relay.rs`): neither
+//! the job token nor the project's Anthropic key reaches it.
 
 use std::path::PathBuf;
 use std::process::Stdio;

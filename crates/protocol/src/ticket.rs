@@ -56,6 +56,9 @@ pub struct JobSummary {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Asked to stop while running: the card says "stopping…" until it has.
+    #[serde(default)]
+    pub cancel_requested: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -36,6 +36,7 @@ struct Row {
     job_created_at: Option<DateTime<Utc>>,
     job_started_at: Option<DateTime<Utc>>,
     job_finished_at: Option<DateTime<Utc>>,
+    job_cancel_requested: Option<bool>,
 }
 
 impl From<Row> for Ticket {
@@ -48,6 +49,7 @@ impl From<Row> for Ticket {
                 created_at,
                 started_at: r.job_started_at,
                 finished_at: r.job_finished_at,
+                cancel_requested: r.job_cancel_requested.unwrap_or(false),
             }),
             _ => None,
         };
@@ -80,9 +82,9 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.column_id, t.position, t.titl
     ARRAY(SELECT edge_id FROM ticket_edges e WHERE e.ticket_id = t.id ORDER BY edge_id) AS edge_ids, \
     COALESCE(tok.input_tokens, 0)::int8 AS input_tokens, COALESCE(tok.output_tokens, 0)::int8 AS output_tokens, \
     j.id AS job_id, j.kind AS job_kind, j.status AS job_status, j.created_at AS job_created_at, \
-    j.started_at AS job_started_at, j.finished_at AS job_finished_at \
+    j.started_at AS job_started_at, j.finished_at AS job_finished_at, j.cancel_requested AS job_cancel_requested \
     FROM tickets t \
-    LEFT JOIN LATERAL (SELECT id, kind, status, created_at, started_at, finished_at FROM jobs \
+    LEFT JOIN LATERAL (SELECT id, kind, status, created_at, started_at, finished_at, cancel_requested FROM jobs \
         WHERE jobs.ticket_id = t.id ORDER BY created_at DESC, id LIMIT 1) j ON true \
     LEFT JOIN LATERAL (SELECT sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM jobs \
         WHERE jobs.ticket_id = t.id) tok ON true";

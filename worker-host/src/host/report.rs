@@ -74,6 +74,8 @@ impl<R: Runtime> Inner<R> {
 pub(super) fn judge(code: i64, logs: &LogSummary) -> (Outcome, Option<String>) {
     let reason = match (code, &logs.pr_url, &logs.error) {
         (0, Some(_), _) => return (Outcome::Succeeded, None),
+        // The agent saw the cancel first and stopped (its contract: exit 130).
+        (130, _, _) => return (Outcome::Cancelled, Some("stopped on request".into())),
         (0, None, _) => "the agent finished without opening a pull request".to_string(),
         (_, _, Some(error)) => error.clone(),
         (137 | 143, _, None) => "the agent was stopped".to_string(),
@@ -98,6 +100,10 @@ mod tests {
         assert_eq!(judge(0, &logs).0, Outcome::Failed);
         assert!(judge(0, &logs).1.unwrap().contains("without opening a pull request"));
         assert_eq!(judge(143, &logs).1.as_deref(), Some("the agent was stopped"));
+        assert_eq!(
+            judge(130, &logs),
+            (Outcome::Cancelled, Some("stopped on request".into()))
+        );
         logs.error = Some("the tests still fail: 2 failed".into());
         assert_eq!(
             judge(1, &logs),
