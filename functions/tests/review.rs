@@ -267,6 +267,39 @@ async fn comment_approve_and_merge_move_the_ticket_to_done() {
     assert_eq!(on_github[0].body, "Please squash the README change.");
     assert_eq!(c.body["id"].as_u64(), Some(on_github[0].id));
 
+    // On a line of the diff: a review comment on the head, shown with its place.
+    let path = r.path(&tid, "/comments");
+    let on_line =
+        r.t.post(
+            &path,
+            json!({"body": "Name it total_of?", "path": "src/lib.rs", "line": 3}),
+        )
+        .await;
+    assert_eq!(on_line.status, StatusCode::CREATED, "{}", on_line.body);
+    assert_eq!(
+        (&on_line.body["kind"], &on_line.body["path"], &on_line.body["line"]),
+        (&json!("review"), &json!("src/lib.rs"), &json!(3))
+    );
+    let on_diff = r.gh.review_comments(pr);
+    assert_eq!(
+        (
+            on_diff.len(),
+            on_diff[0].path.as_deref(),
+            on_diff[0].line,
+            on_diff[0].body.as_str()
+        ),
+        (1, Some("src/lib.rs"), Some(3), "Name it total_of?")
+    );
+    for bad in [
+        json!({"body": "x", "path": "src/lib.rs"}),
+        json!({"body": "x", "line": 3}),
+        json!({"body": "x", "path": "src/lib.rs", "line": 0}),
+    ] {
+        let r = r.t.post(&path, bad.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+    }
+    assert_eq!(r.gh.review_comments(pr).len(), 1, "nothing posted for bad input");
+
     // The token's owner opened the PR: GitHub refuses a self-approval, and we say so.
     let refused = r.t.post(&r.path(&tid, "/approve"), json!({})).await;
     assert_eq!(

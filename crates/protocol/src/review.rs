@@ -150,10 +150,16 @@ pub struct ReviewListItem {
 
 /// A comment to post on the ticket's pull request.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct NewPrComment {
     pub body: String,
+    /// With `line`: a review comment on this file of the PR's diff (new side).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The line in the file's new version (1-based).
+    #[serde(default)]
+    pub line: Option<i64>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -310,7 +310,14 @@ pub const MAX_PR_COMMENT: usize = 65_536;
 
 impl Validate for NewPrComment {
     fn validate(&self) -> Result<(), FieldError> {
-        required("body", &self.body, MAX_PR_COMMENT)
+        required("body", &self.body, MAX_PR_COMMENT)?;
+        match (&self.path, self.line) {
+            (None, None) => Ok(()),
+            (Some(p), Some(l)) if l >= 1 => required("path", p, MAX_URL),
+            (Some(_), Some(_)) => Err(FieldError::new("line", "must be 1 or more")),
+            (Some(_), None) => Err(FieldError::new("line", "is required with path")),
+            (None, Some(_)) => Err(FieldError::new("path", "is required with line")),
+        }
     }
 }
 

@@ -612,6 +612,25 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     let tokens = b.text_of(".log-head .muted").await?;
     assert!(tokens.contains("2,500 in / 800 out"), "{tokens}");
+    // The log spans the page, below the runs and the ticket (its lines are long).
+    let wide = b
+        .js(
+            "const w = s => document.querySelector(s).getBoundingClientRect().width; \
+             return w('.log') >= 0.9 * w('.ticket-layout')",
+            vec![],
+        )
+        .await?;
+    assert_eq!(wide, json!(true), "the log uses the page's width");
+    // A failing step is marked as such.
+    append(json!([
+        {"phase": "worker", "step": "tool_failed", "summary": "run_command pytest → exit code 1"}
+    ]))
+    .await?;
+    b.wait_js(
+        "the failed step marked",
+        "const f = document.querySelector('.log .event.failed'); return !!f && f.textContent.includes('exit code 1')",
+    )
+    .await?;
     b.click(".log details.raw summary").await?;
     b.wait_js(
         "raw output open",

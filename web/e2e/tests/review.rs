@@ -231,6 +231,29 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     );
     assert_eq!(b.text_of(&format!("{lib} tr.add .tok-kw")).await?, "pub");
     b.screenshot("12b-review-diff.png").await?;
+    // A comment on a line of the diff becomes a review comment on that line on GitHub, and
+    // the conversation shows it with its place.
+    b.click(&format!("{lib} tr[data-new-line=\"3\"] .line-comment")).await?;
+    b.type_into(
+        &format!("{lib} .line-comment-form textarea"),
+        "Should an empty cart be 0?",
+    )
+    .await?;
+    b.click(&format!("{lib} .line-comment-form button[type=submit]"))
+        .await?;
+    let on_line = try_eventually("the line comment on GitHub", Duration::from_secs(20), || async {
+        gh.review_comments(pr).into_iter().next()
+    })
+    .await?;
+    assert_eq!(
+        (on_line.path.as_deref(), on_line.line, on_line.body.as_str()),
+        (Some("src/lib.rs"), Some(3), "Should an empty cart be 0?")
+    );
+    b.wait_js(
+        "the line comment in the conversation",
+        "return [...document.querySelectorAll('.pr-comment.kind-review')].some(c => c.textContent.includes('src/lib.rs:3'))",
+    )
+    .await?;
     let commits = b
         .wait_js(
             "two commits",

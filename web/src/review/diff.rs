@@ -1,9 +1,12 @@
 //! The PR's changed files: each file's patch as a table of old/new line numbers and code,
 //! additions and deletions marked, keywords, strings and comments highlighted; one
-//! collapsible section per file, large files folded.
+//! collapsible section per file, large files folded. A line of the new version takes a
+//! review comment (GitHub's, on the PR's head), which the agent answers in its next round.
 
 use leptos::prelude::*;
-use terarchitect_protocol::PrFile;
+use terarchitect_protocol::{NewPrComment, PrComment, PrFile, Validate};
+
+use crate::api;
 
 /// Patches longer than this many lines start folded.
 const FOLD_LINES: usize = 300;
@@ -176,20 +179,80 @@ pub(super) fn highlight(code: &str) -> Vec<Token> {
     out
 }
 
+/// `base`: the ticket's review API (`…/review`); `on_posted` runs after a line comment.
 #[component]
-pub fn Diff(files: Vec<PrFile>) -> impl IntoView {
+pub fn Diff(files: Vec<PrFile>, base: String, on_posted: Callback<()>) -> impl IntoView {
     let n = files.len();
     view! {
         <div class="card diff" id="pr-diff">
             <h2>{format!("Files changed ({n})")}</h2>
             {(n == 0).then(|| view! { <p class="empty">"No files changed."</p> })}
-            {files.into_iter().map(|f| view! { <DiffFile file=f /> }).collect_view()}
+            {files.into_iter().map(|f| view! { <DiffFile file=f base=base.clone() on_posted=on_posted /> }).collect_view()}
         </div>
     }
 }
 
+/// The inline form under line `line` of `path`: posts a review comment there.
 #[component]
-fn DiffFile(file: PrFile) -> impl IntoView {
+fn LineComment(
+    path: String,
+    line: u32,
+    base: String,
+    open_at: RwSignal<Option<u32>>,
+    on_posted: Callback<()>,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let c = NewPrComment {
+            body: text.get_untracked(),
+            path: Some(path.clone()),
+            line: Some(i64::from(line)),
+        };
+        if let Err(e) = c.validate() {
+            error.set(Some(e.message));
+            return;
+        }
+        busy.set(true);
+        let url = format!("{base}/comments");
+        leptos::task::spawn_local(async move {
+            match api::post::<_, PrComment>(&url, &c).await {
+                Ok(_) => {
+                    open_at.set(None);
+                    on_posted.run(());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <tr class="line-comment-form">
+            <td colspan="3">
+                <form on:submit=submit>
+                    <textarea
+                        name="line-comment"
+                        rows="3"
+                        placeholder="Comment on this line: the agent answers it in its next round"
+                        prop:value=move || text.get()
+                        on:input=move |ev| text.set(event_target_value(&ev))
+                    ></textarea>
+                    {move || error.get().map(|m| view! { <span class="field-error">{m}</span> })}
+                    <div class="row">
+                        <button class="btn primary" type="submit" disabled=move || busy.get()>"Comment"</button>
+                        <button class="btn ghost" type="button" on:click=move |_| open_at.set(None)>"Cancel"</button>
+                    </div>
+                </form>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn DiffFile(file: PrFile, base: String, on_posted: Callback<()>) -> impl IntoView {
+    let open_at = RwSignal::new(None::<u32>);
     let lines = file.patch.as_deref().map(parse_patch);
     let large = lines.as_ref().is_some_and(|l| l.len() > FOLD_LINES);
     view! {
@@ -225,12 +288,23 @@ fn DiffFile(file: PrFile) -> impl IntoView {
                                         Token::Comment(s) => view! { <span class="tok-comment">{s}</span> }.into_any(),
                                     }).collect_view().into_any()
                                 };
+                                // Lines of the new version take a comment.
+                                let commentable = l.new.filter(|_| l.kind != Kind::Hunk);
+                                let (path, base) = (file.path.clone(), base.clone());
                                 view! {
-                                    <tr class=class>
+                                    <tr class=class data-new-line=commentable.map(|n| n.to_string())>
                                         <td class="ln">{num(l.old)}</td>
-                                        <td class="ln">{num(l.new)}</td>
+                                        <td class="ln">
+                                            {commentable.map(|n| view! {
+                                                <button class="line-comment" type="button" title="Comment on this line" on:click=move |_| open_at.set(Some(n))>"+"</button>
+                                            })}
+                                            {num(l.new)}
+                                        </td>
                                         <td class="code"><pre>{code}</pre></td>
                                     </tr>
+                                    {move || commentable.filter(|n| open_at.get() == Some(*n)).map(|n| view! {
+                                        <LineComment path=path.clone() line=n base=base.clone() open_at=open_at on_posted=on_posted />
+                                    })}
                                 }
                             }).collect_view()}
                         </tbody>

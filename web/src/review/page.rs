@@ -78,6 +78,7 @@ pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
             ev.prevent_default();
             let c = NewPrComment {
                 body: comment.get_untracked(),
+                ..Default::default()
             };
             if c.body.trim().is_empty() {
                 comment_error.set(Some("Write a comment first.".into()));
@@ -256,7 +257,11 @@ pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                 }
                             })}
                         </div>
-                        {move || summary.with(|s| s.as_ref().map(|s| s.files.clone())).map(|files| view! { <Diff files=files /> })}
+                        {
+                            let (base, load) = (base.clone(), load.clone());
+                            let posted = Callback::new(move |()| load());
+                            move || summary.with(|s| s.as_ref().map(|s| s.files.clone())).map(|files| view! { <Diff files=files base=base.clone() on_posted=posted /> })
+                        }
                         <div class="card">
                             <h2>{move || format!("Commits ({})", summary.with(|s| s.as_ref().map_or(0, |s| s.commits.len())))}</h2>
                             {move || {

@@ -41,7 +41,7 @@ use axum::middleware;
 use axum::routing::get;
 
 use auth::{current_user, gate, rate_limit};
-use comments::{create_issue_comment, list_issue_comments, list_review_comments};
+use comments::{create_issue_comment, create_review_comment, list_issue_comments, list_review_comments};
 use pulls::{create_pull, get_pull, is_merged, list_commits, list_files, list_pulls, merge_pull, update_pull};
 use reviews::{create_review, list_reviews};
 use state::{Inner, Shared};
@@ -94,7 +94,10 @@ impl GitHubStandIn {
                 "/repos/{o}/{r}/pulls/{n}/reviews",
                 get(list_reviews).post(create_review),
             )
-            .route("/repos/{o}/{r}/pulls/{n}/comments", get(list_review_comments))
+            .route(
+                "/repos/{o}/{r}/pulls/{n}/comments",
+                get(list_review_comments).post(create_review_comment),
+            )
             .route(
                 "/repos/{o}/{r}/issues/{n}/comments",
                 get(list_issue_comments).post(create_issue_comment),
@@ -268,6 +271,17 @@ impl GitHubStandIn {
             commit_id: ZERO_SHA.into(),
         });
         id
+    }
+
+    /// Review comments on PR `pr`'s diff, oldest first.
+    pub fn review_comments(&self, pr: u64) -> Vec<Comment> {
+        self.inner
+            .lock()
+            .unwrap()
+            .review_comments
+            .get(&pr)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn issue_comments(&self, pr: u64) -> Vec<Comment> {

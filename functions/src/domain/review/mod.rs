@@ -79,12 +79,32 @@ pub async fn summary(app: &App, project_id: ProjectId, ticket_id: TicketId) -> R
     })
 }
 
-/// Posts `input.body` on the PR's conversation.
+/// Posts `input.body` on the PR's conversation, or on a line of its diff (`path`, `line`).
 pub async fn comment(app: &App, project_id: ProjectId, ticket_id: TicketId, input: &NewPrComment) -> Result<PrComment> {
     input.validate()?;
     let (_, n) = ticket_pr(app, project_id, ticket_id).await?;
     let gh = Repo::for_project(app, project_id, Acting::Reviewer).await?;
     let trust = super::settings::review_policy(app, project_id).await?.trust;
+    if let (Some(path), Some(line)) = (&input.path, input.line) {
+        // On a line of the diff: a review comment on the current head, which the agent
+        // answers in the next review round like any other.
+        let pr = get_pull(&gh, n).await?;
+        let c: octocrab::models::pulls::Comment = gh
+            .crab
+            .post(
+                gh.route(&format!("pulls/{n}/comments")),
+                Some(&serde_json::json!({
+                    "body": input.body,
+                    "commit_id": pr.head.sha,
+                    "path": path,
+                    "line": line,
+                    "side": "RIGHT",
+                })),
+            )
+            .await
+            .map_err(|e| gh.classify(n, e))?;
+        return Ok(review_comment(c, &trust));
+    }
     let c = gh
         .issues()
         .create_comment(n, &input.body)
