@@ -68,6 +68,7 @@ fn api_routes_and_doc() -> Router<State> {
 /// The UI-facing API (`api` function).
 pub fn api_router(app: App) -> Router {
     api_routes_and_doc()
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -97,6 +98,7 @@ pub fn api_router_with_ui(app: App, dir: &std::path::Path) -> Router {
     let ui = tower_http::services::ServeDir::new(dir).fallback(index);
     let mut router = api_routes_and_doc()
         .route("/api/{*rest}", axum::routing::any(error::not_found)) // unknown API paths stay JSON 404s
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback_service(ui);
@@ -122,8 +124,21 @@ pub fn agent_router(app: App) -> Router {
 
 fn machine_router(routes: OpenApiRouter<State>, app: App) -> Router {
     Router::from(routes)
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(Arc::new(app))
+}
+
+/// Runs each request to completion in a task of its own, even when its client goes away (a
+/// worker host killed mid-request, a closed browser tab): a handler dropped halfway, say
+/// between queueing `BEGIN` and reading its answer, could hand its connection back to the
+/// pool inside a transaction that the next request on it then trips over.
+async fn run_to_completion(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => crate::Error::Internal(format!("the request's handler failed: {e}")).into_response(),
+    }
 }
