@@ -28,6 +28,8 @@ fn start(bin: &str, port: u16, db: &TestDb, queue: &TestQueue) -> ProcessGroup {
         .env("JOB_QUEUE_URL", &queue.url)
         .env("AWS_ENDPOINT_URL", &queue.endpoint)
         .env("TERARCHITECT_SECRET_KEY", SECRET_KEY)
+        // The path is measured, not the per-job write limit (600 a minute by default).
+        .env("AGENT_WRITES_PER_MINUTE", "100000000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     ProcessGroup::spawn(cmd).expect("start binary")

@@ -103,6 +103,9 @@ pub struct Config {
     /// only open, until `admin rotate-secrets` has re-sealed everything with `secret_key`.
     pub previous_secret_keys: Option<SecretKeySource>,
     pub lease: Duration,
+    /// `AGENT_WRITES_PER_MINUTE`: what one job token may write (events, memory, gateway
+    /// calls) per minute; 600 unless set (benchmarks lift it).
+    pub agent_writes_per_minute: i32,
     pub github_api_url: String,
     /// `ANTHROPIC_API_URL`: where the gateway sends Anthropic messages calls.
     pub anthropic_api_url: String,
@@ -137,6 +140,10 @@ impl Config {
             secret_key,
             previous_secret_keys,
             lease: Duration::from_secs(var("JOB_LEASE_SECONDS").map(|v| v.parse()).transpose()?.unwrap_or(120)),
+            agent_writes_per_minute: var("AGENT_WRITES_PER_MINUTE")
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or(crate::domain::AGENT_WRITES_PER_MINUTE),
             github_api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
             anthropic_api_url: var("ANTHROPIC_API_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
             outbound_allow: crate::domain::outbound::Allowlist::parse(
@@ -299,6 +306,7 @@ mod tests {
             secret_key: Some(super::SecretKeySource::Value("c2VjcmV0LWtleQ==".into())),
             previous_secret_keys: Some(super::SecretKeySource::Value("b2xkLWtleQ==".into())),
             lease: std::time::Duration::from_secs(1),
+            agent_writes_per_minute: 600,
             github_api_url: "https://api.github.com".into(),
             anthropic_api_url: "https://api.anthropic.com".into(),
             outbound_allow: Default::default(),

@@ -37,6 +37,9 @@ pub(crate) fn llm_unavailable(what: &'static str) -> impl Fn(terarchitect_llm::E
     move |e| crate::Error::Unavailable(format!("{what} {e}"))
 }
 
+/// What one job token may write per minute by default (events, memory, gateway calls).
+pub const AGENT_WRITES_PER_MINUTE: i32 = 600;
+
 /// Everything a request needs, built once per process in `main`.
 #[derive(Clone)]
 pub struct App {
@@ -44,6 +47,8 @@ pub struct App {
     pub queue: JobQueue,
     pub secrets: Option<Arc<SecretBox>>,
     pub lease: Duration,
+    /// Writes per minute one job token may make.
+    pub agent_writes_per_minute: i32,
     pub github_api_url: String,
     /// The Anthropic API's base (without `/v1`), for the gateway's messages route.
     pub anthropic_api_url: String,
@@ -63,6 +68,7 @@ impl App {
             queue,
             secrets: Some(Arc::new(SecretBox::from_key(secret_key).expect("a valid secret key"))),
             lease,
+            agent_writes_per_minute: AGENT_WRITES_PER_MINUTE,
             github_api_url: "http://127.0.0.1:1".into(),
             anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: outbound::Outbound::new(parsed).expect("an HTTP client"),
@@ -88,6 +94,7 @@ impl App {
             queue,
             secrets,
             lease: cfg.lease,
+            agent_writes_per_minute: cfg.agent_writes_per_minute,
             github_api_url: cfg.github_api_url.clone(),
             anthropic_api_url: cfg.anthropic_api_url.clone(),
             outbound,

@@ -22,15 +22,14 @@ fn bearer(parts: &Parts) -> Result<&str> {
 }
 
 /// Writes a token may make per minute unless it has its own limit (`mint-token
-/// --writes-per-minute`): a person's (the UI's) and a job's agent's are generous for their
-/// use; a worker host's covers its agents' log streams.
+/// --writes-per-minute`): a person's (the UI's) is generous for their use; a worker host's
+/// covers its agents' log streams. A job's agent gets `App::agent_writes_per_minute`.
 fn writes_per_minute(kind: TokenKind) -> i32 {
     match kind {
         TokenKind::User => 240,
         TokenKind::Worker => 3000,
     }
 }
-const AGENT_WRITES_PER_MINUTE: i32 = 600;
 
 /// Counts a write (any method but GET and HEAD) against the token's minute; over `limit`,
 /// a 429 saying when the minute ends.
@@ -107,7 +106,7 @@ impl FromRequestParts<State> for JobAgent {
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self> {
         let token = bearer(parts)?;
         let job = jobs::authenticate_job_token(state, token).await?;
-        limit_writes(parts, state, &crypto::hash_token(token), AGENT_WRITES_PER_MINUTE).await?;
+        limit_writes(parts, state, &crypto::hash_token(token), state.agent_writes_per_minute).await?;
         Ok(JobAgent(job))
     }
 }

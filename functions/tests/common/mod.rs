@@ -72,6 +72,7 @@ impl TestApp {
             queue: JobQueue::new(queue.client.clone(), queue.url.clone()),
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
+            agent_writes_per_minute: terarchitect_functions::domain::AGENT_WRITES_PER_MINUTE,
             github_api_url: "http://127.0.0.1:1".into(),
             anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: Outbound::new(Allowlist::parse(allow).unwrap()).unwrap(),

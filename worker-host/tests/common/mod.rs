@@ -81,6 +81,7 @@ impl Env {
                 .with_dead_letters(queue.dead_letter_url.clone()),
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
+            agent_writes_per_minute: domain::AGENT_WRITES_PER_MINUTE,
             github_api_url: "http://127.0.0.1:1".into(),
             anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: domain::outbound::Outbound::new(
