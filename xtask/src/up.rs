@@ -262,15 +262,10 @@ pub async fn up() -> Result<()> {
 /// Docker engine never reconcile (stop and remove) each other's agent containers.
 pub fn dev_host_id(root: &std::path::Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    // FNV-1a: the same id on every run and toolchain (std's hasher promises neither).
-    let hash = root
-        .as_os_str()
-        .as_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("dev-{:08x}", hash as u32)
+    format!(
+        "dev-{:08x}",
+        terarchitect_stack::fnv1a(root.as_os_str().as_bytes()) as u32
+    )
 }
 
 /// A process that `./dev up` restarts when it dies, saying so loudly; it gives up when it

@@ -21,6 +21,14 @@ pub use services::{Moto, Postgres, create_queue, create_queue_with_dead_letters,
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// FNV-1a of `bytes`: a short name that is the same on every run and toolchain (std's
+/// hasher promises neither), for ids and tags derived from paths or file contents.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -70,11 +70,7 @@ pub fn build_scratch_image(tag: &str, binary: &Path) {
 pub fn scratch_image_from_source(name: &str, source: &Path) -> String {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let text = std::fs::read(source).unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
-    // FNV-1a: stable across runs and toolchains.
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let tag = format!("{name}:src-{hash:016x}");
+    let tag = format!("{name}:src-{:016x}", terarchitect_stack::fnv1a(&text));
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if !built.contains(&tag) {
         require_engine();
