@@ -238,11 +238,22 @@ async fn events_are_delivered_after_the_api_was_briefly_unreachable() {
         p.id,
         &terarchitect_protocol::NewTicket {
             title: "t".into(),
+            whole_graph: true,
             ..Default::default()
         },
     )
     .await
     .unwrap();
+    // What a run needs to start (nothing calls these).
+    let runnable = [
+        ("director_llm_url", "https://llm.invalid/v1"),
+        ("director_llm_model", "m"),
+        ("github_token", "ghp_placeholder"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Some(serde_json::json!(v))))
+    .collect();
+    domain::settings::update(&app, Some(p.id), &runnable).await.unwrap();
     let board = domain::projects::board(&app, p.id).await.unwrap();
     let col = board.columns[1].column.id;
     let job = domain::tickets::move_ticket(

@@ -10,6 +10,10 @@ pub enum Error {
     Invalid(FieldError),
     #[error("{0}")]
     Conflict(String),
+    /// A run cannot start: these settings (or project fields, or the ticket's components)
+    /// are missing.
+    #[error("Required settings missing: {}", .0.join(", "))]
+    NotReady(Vec<String>),
     /// A worker-host call on a job in a state that does not allow it (409 with its own code).
     #[error("{1}")]
     JobState(JobConflict, String),

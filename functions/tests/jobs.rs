@@ -17,6 +17,100 @@ async fn ticket_in_progress(t: &TestApp) -> (String, String, String) {
     (pid, tid, jid)
 }
 
+/// A move or retry that would queue a run checks first what the run needs; when something
+/// is missing it is a 409 `not_ready` naming it all, and nothing is written or queued.
+#[tokio::test]
+async fn a_run_that_could_not_start_is_refused_before_anything_is_queued() {
+    let t = TestApp::new().await;
+    let pid = t.project("p").await["id"].as_str().unwrap().to_string();
+    let tid = t
+        .post(
+            &format!("/api/projects/{pid}/tickets"),
+            json!({"title": "No components"}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let backlog = t.column(&pid, "backlog").await;
+    let in_progress = t.column(&pid, "in_progress").await;
+    let move_in = || async {
+        t.post(
+            &format!("/api/projects/{pid}/tickets/{tid}/move"),
+            json!({"column_id": in_progress}),
+        )
+        .await
+    };
+    let refused = |r: common::Resp, want: &[&str]| {
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert_eq!(r.code(), "not_ready");
+        assert_eq!(r.body["error"]["missing"], json!(want), "{}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap().to_string();
+        assert_eq!(message, format!("Required settings missing: {}", want.join(", ")));
+    };
+    refused(
+        move_in().await,
+        &["director_llm_url", "director_llm_model", "github_token", "components"],
+    );
+    // Nothing moved, nothing queued.
+    let ticket = t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert_eq!(
+        (ticket["column_id"].as_str(), &ticket["job"]),
+        (Some(backlog.as_str()), &Value::Null)
+    );
+    assert!(t.queued_job_ids().await.is_empty());
+
+    // Global values count; each worker mode adds its own needs.
+    t.put(
+        "/api/settings",
+        json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m", "worker_mode": "opencode"}),
+    )
+    .await
+    .ok();
+    t.patch(
+        &format!("/api/projects/{pid}/tickets/{tid}"),
+        json!({"whole_graph": true}),
+    )
+    .await
+    .ok();
+    refused(move_in().await, &["worker_llm_url", "worker_llm_model", "github_token"]);
+    t.put(
+        &format!("/api/projects/{pid}/settings"),
+        json!({"worker_mode": "claude-code"}),
+    )
+    .await
+    .ok();
+    refused(move_in().await, &["anthropic_key", "github_token"]);
+    t.put(
+        &format!("/api/projects/{pid}/settings"),
+        json!({"director_llm_key": "sk-d", "github_token": "ghp_x"}),
+    )
+    .await
+    .ok();
+    let jid = move_in().await.ok()["job"]["id"].as_str().unwrap().to_string();
+    assert_eq!(t.queued_job_ids().await, [jid.as_str()]);
+
+    // A retry checks too: the run failed, then the token was removed.
+    claim(&t, &jid, "h").await.ok();
+    t.worker_post(
+        &format!("/worker/jobs/{jid}/finish"),
+        json!({"outcome": "failed", "exit_code": 1}),
+    )
+    .await
+    .ok();
+    t.put(&format!("/api/projects/{pid}/settings"), json!({"github_token": null}))
+        .await
+        .ok();
+    refused(
+        t.post(&format!("/api/projects/{pid}/jobs/{jid}/retry"), json!({}))
+            .await,
+        &["github_token"],
+    );
+    let jobs = t.get(&format!("/api/projects/{pid}/tickets/{tid}/jobs")).await.ok();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "no second job: {jobs}");
+}
+
 /// The scheduler's timing with no grace for unsent outbox rows.
 fn no_outbox_grace() -> jobs::RepairTiming {
     jobs::RepairTiming {
@@ -38,6 +132,7 @@ async fn moving_to_in_progress_queues_exactly_one_job_even_when_retried() {
     let t = TestApp::new().await;
     let pid = t.project("p").await["id"].as_str().unwrap().to_string();
     let tid = t.ticket(&pid, "Add a cache").await["id"].as_str().unwrap().to_string();
+    t.make_runnable(&pid).await;
     let col = t.column(&pid, "in_progress").await;
     let path = format!("/api/projects/{pid}/tickets/{tid}/move");
     // The same request three times with an idempotency key, then twice without.
@@ -318,7 +413,8 @@ async fn worker_context_carries_graph_part_and_settings_but_no_llm_key() {
     t.put(&format!("/api/projects/{pid}/graph"), json!({"nodes": [{"id": a, "label": "A"}, {"id": b, "label": "B"}, {"id": c, "label": "C"}], "edges": [{"id": e, "source": a, "target": b, "protocol": "gRPC"}]})).await.ok();
     t.put(
         "/api/settings",
-        json!({"director_llm_key": "sk-director", "worker_mode": "opencode", "github_review_token": "ghp_human_reviewer"}),
+        json!({"director_llm_key": "sk-director", "worker_mode": "opencode", "github_review_token": "ghp_human_reviewer",
+               "worker_llm_url": "https://llm.invalid/v1", "worker_llm_model": "w"}),
     )
     .await
     .ok();

@@ -53,7 +53,7 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     })
     .await;
 
-    let r = http.get(&health).send().await.unwrap();
+    let r = http.get(format!("{base}/api/api/projects")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
@@ -66,6 +66,14 @@ async fn api_and_worker_api_answer_through_cargo_lambda_watch() {
     )
     .await;
     let pid = project["id"].as_str().unwrap();
+    let runnable =
+        json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m", "github_token": "ghp_x"});
+    send(
+        http.put(format!("{base}/api/api/projects/{pid}/settings"))
+            .bearer_auth(&user)
+            .json(&runnable),
+    )
+    .await;
     let board = send(
         http.get(format!("{base}/api/api/projects/{pid}/board"))
             .bearer_auth(&user),
@@ -146,4 +154,8 @@ async fn a_cold_start_with_the_database_down_answers_a_json_503() {
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    // A route behind a token: checking the token needs the database too.
+    let projects = format!("http://127.0.0.1:{port}/api/projects");
+    let r = http.get(&projects).bearer_auth("tt_some-token").send().await.unwrap();
+    assert_eq!(r.status(), 503);
 }

@@ -32,11 +32,13 @@ async fn project_and_ticket(t: &TestApp) -> (ProjectId, TicketId) {
         p.id,
         &NewTicket {
             title: "Add a health check".into(),
+            whole_graph: true,
             ..Default::default()
         },
     )
     .await
     .unwrap();
+    t.make_runnable(&p.id.to_string()).await;
     (p.id, ticket.id)
 }
 

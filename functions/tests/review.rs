@@ -1015,6 +1015,13 @@ async fn projects_without_a_token_are_skipped_and_a_failing_one_does_not_stop_th
         r.gh.open_pull("Down", "ticket-d", "main"),
     );
     let tq = ticket_with_pr(&r.t, &quiet, "Q", p1).await;
+    // Its run needed a token; it is gone since.
+    r.t.put(
+        &format!("/api/projects/{quiet}/settings"),
+        json!({"github_token": null}),
+    )
+    .await
+    .ok();
     let td = ticket_with_pr(&r.t, &down, "D", p2).await;
     let (tl, p3) = r.ticket_with_own_pr("L", "Live").await;
     for pr in [p1, p2, p3] {

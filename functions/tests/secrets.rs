@@ -225,7 +225,7 @@ async fn a_project_url_override_never_receives_the_global_key() {
         .ok();
     let s = &ctx["settings"];
     assert_eq!(s["director_llm_url"], own.url.as_str());
-    assert!(s["director_llm_key"].is_null() && s["github_token"].is_null(), "{s}");
+    assert!(s["director_llm_key"].is_null(), "{s}");
     assert!(s["worker_llm_key"].is_null(), "LLM keys never reach the agent: {s}");
     // Its LLM calls through the gateway: the project's endpoint gets no key, the global
     // Worker endpoint its global key.
@@ -246,7 +246,11 @@ async fn a_project_url_override_never_receives_the_global_key() {
         [Some("Bearer sk-global-worker".to_string())]
     );
 
-    // GitHub calls for the project (the review page): no token of its own, none at all.
+    // GitHub calls for the project (the review page): no token of its own (the one its
+    // run needed is gone since), none at all.
+    t.put(&format!("/api/projects/{pid}/settings"), json!({"github_token": null}))
+        .await
+        .ok();
     t.worker_post(
         &format!("/worker/jobs/{jid}/finish"),
         json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,

@@ -29,12 +29,14 @@ pub fn store_token(token: Option<&str>) {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    /// `not_ready`: what a run needs and does not have (setting keys, or `components`).
+    pub missing: Vec<String>,
 }
 
 impl ApiError {
@@ -43,7 +45,7 @@ impl ApiError {
             status: 0,
             code: "network".into(),
             message: format!("Could not reach the server ({e}). Check your connection and try again."),
-            field: None,
+            ..Default::default()
         }
     }
 
@@ -53,6 +55,7 @@ impl ApiError {
             code: "invalid_input".into(),
             message: message.into(),
             field: Some(field.into()),
+            ..Default::default()
         }
     }
 
@@ -118,12 +121,13 @@ async fn send(b: RequestBuilder, body: Option<String>) -> ApiResult<gloo_net::ht
             code: e.error.code,
             message: e.error.message,
             field: e.error.field,
+            missing: e.error.missing,
         },
         Err(_) => ApiError {
             status,
             code: "http".into(),
             message: format!("The server answered {status} {}", resp.status_text()),
-            field: None,
+            ..Default::default()
         },
     })
 }

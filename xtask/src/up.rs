@@ -217,10 +217,9 @@ pub async fn up() -> Result<()> {
         worker_host(&host_bin, &host_env, &host_file)
     })?;
 
-    // Every route needs a token, so an answering API says 401 here.
     let health = format!("http://127.0.0.1:{api_port}/lambda-url/api/api/health");
     let answers = wait_http(&health, None, Duration::from_secs(600), Duration::from_secs(10), |s| {
-        s == 401
+        s == 200
     });
     tokio::select! {
         r = answers => if r.is_err() {

@@ -121,12 +121,13 @@ impl Env {
             &NewTicket {
                 title: setup.title.into(),
                 description: setup.description.into(),
+                whole_graph: true,
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-        let mut settings: SettingsUpdate = [
+        let settings: SettingsUpdate = [
             ("director_llm_url", json!(director.url)),
             ("director_llm_model", json!("director-model")),
             ("director_llm_key", json!(DIRECTOR_KEY)),
@@ -141,12 +142,18 @@ impl Env {
         .into_iter()
         .map(|(k, v)| (k.to_string(), Some(v)))
         .collect();
-        for (k, v) in setup.settings.as_object().unwrap() {
-            settings.insert(k.clone(), Some(v.clone()).filter(|v| !v.is_null()));
-        }
         domain::settings::update(&app, Some(project.id), &settings)
             .await
             .unwrap();
+        // A test's own settings come after the move (below): a run must start even for
+        // the tests of settings it then lacks, as when they change after the move.
+        let overrides: SettingsUpdate = setup
+            .settings
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone()).filter(|v| !v.is_null())))
+            .collect();
         before_claim(&repo, ticket.id);
         let job_id = match setup.kind {
             JobKind::Implement => {
@@ -164,6 +171,11 @@ impl Env {
                 job.id
             }
         };
+        if !overrides.is_empty() {
+            domain::settings::update(&app, Some(project.id), &overrides)
+                .await
+                .unwrap();
+        }
         let claim = domain::jobs::claim(&app, job_id, "test-host", ExecutionMode::Docker)
             .await
             .unwrap();

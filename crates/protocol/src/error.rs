@@ -19,4 +19,8 @@ pub struct ErrorDetail {
     /// The offending input field, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `not_ready` only: what a run needs and does not have (setting keys, `repo_url`,
+    /// `local_path`, or `components` for a ticket that names none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }

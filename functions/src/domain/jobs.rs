@@ -221,6 +221,7 @@ pub async fn retry(app: &App, project_id: ProjectId, job_id: JobId) -> Result<Jo
     }
     let mut tx = JobTx::begin(app).await?;
     store::lock_project(&mut tx, project_id).await?;
+    super::preflight::check(&mut tx, project_id, old.ticket_id).await?;
     let job = tx.enqueue(project_id, old.ticket_id, old.kind).await?;
     if lifecycle::retry_moves_to_progress(old.kind) {
         super::tickets::place_in(&mut tx, project_id, old.ticket_id, ColumnRole::InProgress).await?;

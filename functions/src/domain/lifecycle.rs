@@ -8,7 +8,7 @@
 //!    ▲  │                │ Finished(Failed | Released, no attempts left)
 //!    │  │ StopRequested  ├──────────────────────────────▶ failed
 //!    │  └────────────────┼──────────────────────────────▶ cancelled
-//!    │                   │ Finished(Cancelled), or any end after StopRequested
+//!    │                   │ any end after StopRequested (Finished(Cancelled) without one: failed)
 //!    └───────────────────┘ Finished(Released) / LeaseExpired, attempts left: requeued
 //! ```
 
@@ -65,6 +65,7 @@ pub struct Transition {
 }
 
 const STOPPED: &str = "stopped on request";
+const UNASKED_STOP: &str = "the agent stopped without a stop request";
 
 /// The rules. `None`: the event does not apply to a job in this state (a 409 for the caller).
 pub fn transition(job: JobState, event: Event<'_>) -> Option<Transition> {
@@ -117,7 +118,9 @@ pub fn transition(job: JobState, event: Event<'_>) -> Option<Transition> {
                 column: ColumnChange::InProgressToInReview,
                 ..end(JobStatus::Succeeded, None)
             },
-            Outcome::Cancelled => end(JobStatus::Cancelled, reason.or(Some(STOPPED))),
+            // Nobody asked: the agent (or what runs in it) cannot mark its own job as stopped
+            // by a user. It ended without a result, so it failed.
+            Outcome::Cancelled => end(JobStatus::Failed, Some(UNASKED_STOP)),
             // Handed back before the host started its agent: the attempt does not count
             // (a bounded number of times); otherwise only while attempts remain.
             Outcome::Released if !agent_started && job.free_release_left => requeue(reason, true),
@@ -227,7 +230,7 @@ mod tests {
                 }
                 Step::Finish(Outcome::Succeeded, _) if s.cancel_requested => (Cancelled, false),
                 Step::Finish(Outcome::Succeeded, _) => (Succeeded, false),
-                Step::Finish(Outcome::Cancelled, _) => (Cancelled, false),
+                Step::Finish(Outcome::Cancelled, _) => (Failed, false),
                 Step::Finish(Outcome::Failed, _) => (Failed, false),
                 Step::Finish(Outcome::Released, false) if s.free_release_left => (Queued, true),
                 Step::Finish(Outcome::Released, _) | Step::LeaseExpired if s.attempts_left => (Queued, true),
@@ -368,7 +371,8 @@ mod tests {
         };
         assert_eq!(finish(Outcome::Failed, None).as_deref(), Some("the agent failed"));
         assert_eq!(finish(Outcome::Released, Some("disk")).as_deref(), Some("disk"));
-        assert_eq!(finish(Outcome::Cancelled, None).as_deref(), Some(STOPPED));
+        // Only a requested stop ends as cancelled, whatever the host reports.
+        assert_eq!(finish(Outcome::Cancelled, Some(STOPPED)).as_deref(), Some(UNASKED_STOP));
         assert_eq!(finish(Outcome::Succeeded, Some("ignored")), None);
     }
 }

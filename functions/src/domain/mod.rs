@@ -15,6 +15,7 @@ pub mod ops;
 pub mod outbound;
 pub mod page;
 pub mod pagerank;
+pub mod preflight;
 pub mod projects;
 pub mod queue;
 pub mod repository;

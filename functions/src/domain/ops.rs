@@ -13,6 +13,11 @@ use super::{App, jobs, llm_unavailable, settings};
 use crate::store;
 use crate::{Error, Result};
 
+/// The health check's one question: does the database answer?
+pub async fn database_answers(app: &App) -> Result<()> {
+    store::ping(&app.db).await
+}
+
 #[derive(Debug, Serialize)]
 pub struct Requeued {
     pub job: Job,

@@ -437,6 +437,50 @@ async fn resolve(app: &App, project_id: Option<ProjectId>, llm_keys: bool) -> Re
     })
 }
 
+/// The settings a run of this project cannot start without that are not set (checked by
+/// presence; nothing is decrypted): the Director's endpoint and model, and what the
+/// worker mode needs on top (`opencode` its own endpoint and model, `claude-code` a key),
+/// and the GitHub token when the run pushes from a container (`needs_github`).
+pub async fn missing_for_run(
+    db: &mut sqlx::PgConnection,
+    project_id: ProjectId,
+    needs_github: bool,
+) -> Result<Vec<SettingKey>> {
+    use SettingKey as K;
+    let effective = Effective {
+        rows: store::settings::list(db, Some(project_id)).await?,
+    };
+    let set = |k: SettingKey| {
+        effective.get(k).is_some_and(|r| {
+            r.secret.is_some() || r.value.as_ref().is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+        })
+    };
+    let mut missing: Vec<SettingKey> = [K::DirectorLlmUrl, K::DirectorLlmModel]
+        .into_iter()
+        .filter(|&k| !set(k))
+        .collect();
+    match effective.worker_mode()? {
+        WorkerMode::Native => {}
+        WorkerMode::Opencode => missing.extend([K::WorkerLlmUrl, K::WorkerLlmModel].into_iter().filter(|&k| !set(k))),
+        // The gateway sends Claude Code to Anthropic with `anthropic_key`, else the
+        // Worker's (or, without a Worker URL, the Director's) key.
+        WorkerMode::ClaudeCode => {
+            let role_key = if set(K::WorkerLlmUrl) {
+                K::WorkerLlmKey
+            } else {
+                K::DirectorLlmKey
+            };
+            if !set(K::AnthropicKey) && !set(role_key) {
+                missing.push(K::AnthropicKey);
+            }
+        }
+    }
+    if needs_github && !set(K::GithubToken) {
+        missing.push(K::GithubToken);
+    }
+    Ok(missing)
+}
+
 /// Tests that the configured endpoints answer: each LLM's `GET {url}/models` with its key,
 /// the embedding endpoint with a one-word embedding, and GitHub's API with the token.
 /// Reports per item; never fails as a whole because one endpoint is down. Each item says

@@ -90,7 +90,11 @@ pub async fn move_ticket(app: &App, project_id: ProjectId, id: TicketId, mv: &Ti
     let mut new_job = None;
     let mut cancel_requested = false;
     match (effect, &active) {
-        (MoveEffect::Enqueue(kind), _) => new_job = Some(tx.enqueue(project_id, id, kind).await?),
+        (MoveEffect::Enqueue(kind), _) => {
+            // Under the project lock, so nothing is written when a run could not start.
+            super::preflight::check(&mut tx, project_id, id).await?;
+            new_job = Some(tx.enqueue(project_id, id, kind).await?)
+        }
         (MoveEffect::Stop, Some(job)) => {
             super::jobs::request_stop(&mut **tx, job, "the ticket was moved out of In Progress").await?;
             cancel_requested = true;

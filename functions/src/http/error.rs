@@ -13,6 +13,7 @@ pub fn body(status: StatusCode, code: &str, message: impl Into<String>, field: O
         code: code.into(),
         message: message.into(),
         field,
+        missing: Vec::new(),
     };
     (status, Json(ErrorBody { error: detail })).into_response()
 }
@@ -23,6 +24,17 @@ impl IntoResponse for Error {
             Error::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), None),
             Error::Invalid(f) => body(StatusCode::BAD_REQUEST, "invalid_input", f.to_string(), Some(f.field)),
             Error::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, None),
+            e @ Error::NotReady(_) => {
+                let message = e.to_string();
+                let Error::NotReady(missing) = e else { unreachable!() };
+                let detail = ErrorDetail {
+                    code: "not_ready".into(),
+                    message,
+                    field: None,
+                    missing,
+                };
+                (StatusCode::CONFLICT, Json(ErrorBody { error: detail })).into_response()
+            }
             Error::JobState(why, m) => body(StatusCode::CONFLICT, why.code(), m, None),
             Error::Unauthenticated => {
                 let mut r = body(

@@ -70,6 +70,11 @@ fn bind_slice<O>(q: QueryAs<'_, O>, slice: crate::domain::page::Slice) -> QueryA
         .bind(slice.limit)
 }
 
+pub async fn ping(db: &PgPool) -> crate::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await?;
+    Ok(())
+}
+
 /// Serialises changes to one project's board (positions, moves, job creation).
 pub async fn lock_project(tx: &mut Tx<'_>, project_id: terarchitect_protocol::ProjectId) -> crate::Result<()> {
     let found: Option<(terarchitect_protocol::ProjectId,)> =

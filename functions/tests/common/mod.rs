@@ -214,19 +214,49 @@ impl TestApp {
     pub async fn ticket(&self, pid: &str, title: &str) -> Value {
         self.post(
             &format!("/api/projects/{pid}/tickets"),
-            serde_json::json!({"title": title}),
+            serde_json::json!({"title": title, "whole_graph": true}),
         )
         .await
         .ok()
     }
 
     pub async fn move_to(&self, pid: &str, tid: &str, role: &str) -> Resp {
+        if role == "in_progress" {
+            self.make_runnable(pid).await;
+        }
         let col = self.column(pid, role).await;
         self.post(
             &format!("/api/projects/{pid}/tickets/{tid}/move"),
             serde_json::json!({"column_id": col}),
         )
         .await
+    }
+
+    /// Sets, on the project, a placeholder for each setting a run needs that is not set
+    /// yet (globally or on the project), so that a move into In Progress queues a job.
+    /// Nothing calls the placeholders; a test that does sets its own values first.
+    pub async fn make_runnable(&self, pid: &str) {
+        let views = self.get(&format!("/api/projects/{pid}/settings")).await.ok();
+        let placeholders = serde_json::json!({
+            "director_llm_url": "https://llm.invalid/v1",
+            "director_llm_model": "placeholder-model",
+            "github_token": "ghp_placeholder",
+        });
+        let unset: serde_json::Map<String, Value> = placeholders
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| {
+                let view = views.as_array().unwrap().iter().find(|v| v["key"] == k.as_str());
+                !view.is_some_and(|v| v["is_set"] == true)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !unset.is_empty() {
+            self.put(&format!("/api/projects/{pid}/settings"), Value::Object(unset))
+                .await
+                .ok();
+        }
     }
 
     /// Job ids currently in the queue (not deleted), in arrival order.

@@ -431,7 +431,40 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
     )
     .await?;
 
-    // ---- drag it to In Progress: the job shows as queued and lands in SQS
+    // ---- drag it to In Progress before anything is set up: refused, saying what a run
+    // lacks; the card goes back and nothing is queued
+    b.drag_card(&card, "in_progress").await?;
+    let banner = b.text_of(".not-ready .not-ready-text").await?;
+    assert_eq!(
+        banner,
+        "Required settings missing: director_llm_url, director_llm_model, github_token."
+    );
+    b.wait_for(&format!(".column[data-role=backlog] {card} .card-not-ready"))
+        .await?;
+    let t = s
+        .api("GET", &format!("/api/projects/{pid}/tickets/{tid}"), None)
+        .await?;
+    assert!(t["job"].is_null(), "no run for a ticket that cannot start: {t}");
+    assert!(s.queue.drain_bodies().await.is_empty(), "nothing queued");
+    b.screenshot("03a-board-not-ready.png").await?;
+    // The banner leads to the project's settings: set what a run needs there.
+    b.click(".not-ready a.not-ready-settings").await?;
+    b.type_into("tr[data-key=director_llm_url] input", "https://llm.invalid/v1")
+        .await?;
+    b.type_into("tr[data-key=director_llm_model] input", "director-model")
+        .await?;
+    b.type_into("tr[data-key=github_token] input", "ghp_e2e_project")
+        .await?;
+    b.click("#save-settings").await?;
+    b.wait_js(
+        "the project's settings saved",
+        "return document.querySelector('#settings-state').textContent === 'Saved'",
+    )
+    .await?;
+    b.click(&format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
+
+    // ---- drag it to In Progress again: the job shows as queued and lands in SQS
+    b.wait_for(&format!(".column[data-role=backlog] {card}")).await?;
     b.drag_card(&card, "in_progress").await?;
     b.wait_for(&format!(
         ".column[data-role=in_progress] {card} [data-job-status=queued]"

@@ -54,11 +54,16 @@ async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<Str
         .api(
             "POST",
             &format!("/api/projects/{pid}/tickets"),
-            Some(json!({"title": title, "description": "Let users pay for the cart."})),
+            Some(json!({"title": title, "description": "Let users pay for the cart.", "whole_graph": true})),
         )
         .await?;
     let tid = t["id"].as_str().ok_or("no ticket id")?.to_string();
     let col = column_id(s, pid, "in_progress").await?;
+    // What a run needs to start, removed again once it has: the review page is tested
+    // below with GitHub and the LLMs not set up.
+    let settings = format!("/api/projects/{pid}/settings");
+    let needs = json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m", "github_token": "ghp_placeholder"});
+    s.api("PUT", &settings, Some(needs)).await?;
     let moved = s
         .api(
             "POST",
@@ -66,6 +71,8 @@ async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<Str
             Some(json!({"column_id": col})),
         )
         .await?;
+    let unset = json!({"director_llm_url": null, "director_llm_model": null, "github_token": null});
+    s.api("PUT", &settings, Some(unset)).await?;
     let jid = moved["job"]["id"].as_str().ok_or("no job")?.to_string();
     let worker = |path: String, body: Value| async move {
         s.call(&s.worker_base, &s.worker_token, "POST", &path, Some(body)).await

@@ -156,6 +156,9 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                         </ul>
                     }
                 })}
+            <Show when=move || ctx.not_ready.with(|n| n.as_ref().is_some_and(|(t, _)| *t == tid))>
+                <p class="card-not-ready">"Not started: a run needs settings that are missing"</p>
+            </Show>
             <div class="card-foot">
                 {ticket
                     .pr_url

@@ -7,11 +7,13 @@
 //! - `card`: one ticket's card: dragging, keyboard moves, its run.
 //! - `new_ticket`: the new-ticket form.
 //! - `column_editor`: adding, renaming, reordering and deleting columns.
+//! - `not_ready`: the banner for a move the API refused because a run could not start.
 
 mod card;
 mod column;
 mod column_editor;
 mod new_ticket;
+mod not_ready;
 mod state;
 mod view;
 

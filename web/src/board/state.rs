@@ -19,6 +19,8 @@ pub(super) struct BoardCtx {
     pub(super) drop_at: RwSignal<Option<(ColumnId, usize)>>,
     pub(super) moving: RwSignal<u32>,
     pub(super) error: RwSignal<Option<String>>,
+    /// The ticket whose move into In Progress was refused, and what its run lacks.
+    pub(super) not_ready: RwSignal<Option<(TicketId, Vec<String>)>>,
     pub(super) focus_after: RwSignal<Option<TicketId>>,
     /// Generation of the latest board request, and the oldest one still worth showing
     /// (a response to a request sent before a move finished would undo it on screen).
@@ -112,8 +114,14 @@ impl BoardCtx {
             let r = api::move_ticket(self.project, ticket, &body, &key).await;
             self.moving.update(|m| *m = m.saturating_sub(1));
             self.accept_from.set(self.generation.get_untracked() + 1);
-            if let Err(e) = r {
-                self.error.set(Some(format!("Could not move the ticket: {e}")));
+            match r {
+                Err(e) if e.code == "not_ready" => self.not_ready.set(Some((ticket, e.missing))),
+                Err(e) => self.error.set(Some(format!("Could not move the ticket: {e}"))),
+                Ok(_) => self.not_ready.update(|n| {
+                    if n.as_ref().is_some_and(|(t, _)| *t == ticket) {
+                        *n = None;
+                    }
+                }),
             }
             self.load();
         });

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use super::column::ColumnView;
 use super::column_editor::ColumnEditor;
 use super::new_ticket::NewTicketForm;
+use super::not_ready::NotReadyBanner;
 use super::state::BoardCtx;
 use crate::util::{self, ErrorNote, Loading};
 
@@ -23,6 +24,7 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
         drop_at: RwSignal::new(None),
         moving: RwSignal::new(0),
         error: RwSignal::new(None),
+        not_ready: RwSignal::new(None),
         focus_after: RwSignal::new(None),
         focused: RwSignal::new(None),
         generation: RwSignal::new(0),
@@ -59,6 +61,7 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
             </span>
         </div>
         <ErrorNote error=ctx.error />
+        <NotReadyBanner project=project not_ready=ctx.not_ready />
         <Show when=move || creating.get()>
             <NewTicketForm ctx=ctx on_done=Callback::new(move |_| creating.set(false)) />
         </Show>

@@ -93,7 +93,7 @@ mod tests {
             status: 409,
             code: code.into(),
             message: message.into(),
-            field: None,
+            ..Default::default()
         }
     }
 

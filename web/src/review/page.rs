@@ -172,7 +172,7 @@ pub fn ReviewPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                 status: 409,
                                 code: "not_mergeable".into(),
                                 message: o.message,
-                                field: None,
+                                ..Default::default()
                             },
                         )));
                         load();

@@ -113,6 +113,16 @@ impl Env {
         )
         .await
         .expect("create project");
+        // What a run needs, so that moves queue jobs (the scripted agents call nothing).
+        let runnable: terarchitect_protocol::SettingsUpdate = [
+            ("director_llm_url", "https://llm.invalid/v1"),
+            ("director_llm_model", "placeholder-model"),
+            ("github_token", "ghp_placeholder"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Some(serde_json::json!(v))))
+        .collect();
+        domain::settings::update(&app, None, &runnable).await.expect("settings");
         Env {
             app,
             db,
@@ -178,6 +188,7 @@ impl Env {
             project_id,
             &NewTicket {
                 title: script.into(),
+                whole_graph: true,
                 ..Default::default()
             },
         )
