@@ -289,3 +289,93 @@ mod url_parts {
         }
     }
 }
+
+#[tokio::test]
+async fn recent_logs_purge_logs_and_setup_tickets() {
+    let t = TestApp::new().await;
+    let (pid, tid) = project_and_ticket(&t).await;
+    let (other, other_tid) = project_and_ticket(&t).await;
+    let mut jobs = Vec::new();
+    for (ticket, word) in [(tid, "old"), (other_tid, "new")] {
+        let (_, out, _) = admin(&t, &["requeue-ticket", &ticket.to_string()]);
+        let job_id: JobId = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+        let events = (0..3)
+            .map(|i| NewJobEvent {
+                phase: "execution".into(),
+                step: "worker_reply".into(),
+                summary: format!("{word} {i}"),
+                ..Default::default()
+            })
+            .collect();
+        domain::jobs::append_events(&t.app, job_id, &EventBatch { events })
+            .await
+            .unwrap();
+        jobs.push(job_id);
+    }
+    // The first job failed ten days ago.
+    domain::jobs::claim(&t.app, jobs[0], "h1", terarchitect_protocol::ExecutionMode::Docker)
+        .await
+        .unwrap();
+    let failed = FinishRequest {
+        host_id: None,
+        outcome: Outcome::Failed,
+        exit_code: Some(1),
+        reason: None,
+        pr_url: None,
+        pr_number: None,
+        agent_started: Some(true),
+    };
+    domain::jobs::finish(&t.app, jobs[0], "h1", &failed).await.unwrap();
+    sqlx::query("UPDATE jobs SET finished_at = now() - interval '10 days' WHERE id = $1")
+        .bind(jobs[0])
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+
+    // Newest first, with the ticket; one project's alone; the limit is checked.
+    let (ok, out, _) = admin(&t, &["recent-logs", "--limit", "2"]);
+    assert!(ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].ends_with("worker_reply: new 2") && lines[1].ends_with("worker_reply: new 1"),
+        "{out}"
+    );
+    assert!(lines[0].contains("\"Add a health check\" #3"), "{out}");
+    let (ok, out, _) = admin(&t, &["recent-logs", "--project", &pid.to_string()]);
+    assert!(ok && out.lines().count() == 3 && !out.contains("new "), "{out}");
+    let (ok, out, _) = admin(&t, &["recent-logs", "--limit", "0"]);
+    assert!(!ok && out.contains("limit"), "{out}");
+
+    // Only the logs of jobs finished before the cutoff go; the jobs stay.
+    let (ok, out, _) = admin(&t, &["purge-logs", "--older-than-days", "0"]);
+    assert!(!ok && out.contains("at least 1"), "{out}");
+    let (ok, out, _) = admin(&t, &["purge-logs", "--older-than-days", "11"]);
+    assert_eq!((ok, out.trim()), (true, "removed 0 log lines of 0 finished jobs"));
+    let (ok, out, _) = admin(&t, &["purge-logs", "--older-than-days", "7"]);
+    assert_eq!((ok, out.trim()), (true, "removed 3 log lines of 1 finished jobs"));
+    let logs = domain::ops::ticket_logs(&t.app, tid).await.unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].job.status, terarchitect_protocol::JobStatus::Failed);
+    assert!(logs[0].events.is_empty());
+    assert_eq!(
+        domain::ops::ticket_logs(&t.app, other_tid).await.unwrap()[0]
+            .events
+            .len(),
+        3
+    );
+
+    // A new setup ticket, as a new project gets, in the Backlog.
+    let (ok, out, _) = admin(&t, &["setup-ticket", &other.to_string()]);
+    assert!(ok && out.contains("\"Project setup\" added to the Backlog"), "{out}");
+    let board = domain::projects::board(&t.app, other).await.unwrap();
+    let setups: Vec<_> = board.columns[0]
+        .tickets
+        .iter()
+        .filter(|t| t.title == "Project setup")
+        .collect();
+    assert_eq!(setups.len(), 2);
+    assert!(setups.iter().all(|t| t.whole_graph));
+    let (ok, out, _) = admin(&t, &["setup-ticket", &Uuid::new_v4().to_string()]);
+    assert!(!ok && out.contains("project"), "{out}");
+}

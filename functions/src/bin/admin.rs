@@ -82,6 +82,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the latest log lines over every job (of one project, or all), newest first.
+    RecentLogs {
+        #[arg(long)]
+        project: Option<ProjectId>,
+        /// How many (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the logs of jobs that finished more than N days ago. The jobs stay (their
+    /// outcome, pull request and metered usage), only their log lines go.
+    PurgeLogs {
+        #[arg(long)]
+        older_than_days: u32,
+    },
+    /// Add a "Project setup" ticket to a project's Backlog (as a new project gets).
+    SetupTicket { project: ProjectId },
     /// Print what a project's memory holds: passages and the facts extracted from them.
     DumpMemory {
         project: ProjectId,
@@ -194,6 +212,33 @@ async fn run(app: &App, cmd: Cmd) -> anyhow::Result<String> {
                     )?;
                 }
             }
+        }
+        Cmd::RecentLogs { project, limit, json } => {
+            let events = ops::recent_logs(app, project, limit).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&events)?)?;
+            }
+            for e in events.iter().filter(|_| !json) {
+                writeln!(
+                    out,
+                    "{} job {} \"{}\" #{} [{}] {}: {}",
+                    e.at.format("%Y-%m-%d %H:%M:%S"),
+                    e.job_id,
+                    e.ticket_title,
+                    e.seq,
+                    e.phase,
+                    e.step,
+                    e.summary
+                )?;
+            }
+        }
+        Cmd::PurgeLogs { older_than_days } => {
+            let p = ops::purge_logs(app, older_than_days).await?;
+            writeln!(out, "removed {} log lines of {} finished jobs", p.events, p.jobs)?;
+        }
+        Cmd::SetupTicket { project } => {
+            let t = ops::add_setup_ticket(app, project).await?;
+            writeln!(out, "ticket {} \"{}\" added to the Backlog", t.id, t.title)?;
         }
         Cmd::DumpMemory { project, json } => {
             let dump = ops::memory_dump(app, project).await?;

@@ -91,6 +91,44 @@ pub async fn ticket_logs(app: &App, ticket_id: TicketId) -> Result<Vec<JobLog>> 
     Ok(out)
 }
 
+/// The latest events over every job (of one project, or all), newest first.
+pub async fn recent_logs(
+    app: &App,
+    project_id: Option<ProjectId>,
+    limit: i64,
+) -> Result<Vec<store::jobs::RecentEvent>> {
+    if !(1..=jobs::MAX_PAGE).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be from 1 to {}", jobs::MAX_PAGE)));
+    }
+    if let Some(p) = project_id {
+        store::projects::get(&app.db, p).await?;
+    }
+    store::jobs::recent_events(&app.db, project_id, limit).await
+}
+
+/// Removed by [`purge_logs`].
+#[derive(Debug, Serialize)]
+pub struct Purged {
+    pub jobs: i64,
+    pub events: i64,
+}
+
+/// Deletes the logs of jobs that finished more than `days` days ago; the jobs themselves
+/// stay (outcome, PR, metered usage), so histories and totals do not change.
+pub async fn purge_logs(app: &App, days: u32) -> Result<Purged> {
+    if days == 0 {
+        return Err(Error::invalid("older-than-days", "must be at least 1"));
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let (jobs, events) = store::jobs::purge_events(&app.db, cutoff).await?;
+    Ok(Purged { jobs, events })
+}
+
+/// A new "Project setup" ticket in the project's Backlog (as a new project gets).
+pub async fn add_setup_ticket(app: &App, project_id: ProjectId) -> Result<terarchitect_protocol::Ticket> {
+    super::tickets::create(app, project_id, &super::projects::setup_ticket()).await
+}
+
 pub async fn memory_dump(app: &App, project_id: ProjectId) -> Result<store::memory::Dump> {
     store::projects::get(&app.db, project_id).await?;
     store::memory::dump(&app.db, project_id).await

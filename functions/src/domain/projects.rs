@@ -17,6 +17,17 @@ pub const SETUP_TICKET_DESCRIPTION: &str = "Create the folder structure and conf
 architecture graph: one folder per component, build and test configuration for each technology, a README that \
 explains the layout, and CI configuration. Do not write any application code yet.";
 
+/// The "Project setup" ticket: the whole graph turned into folders and configuration.
+pub fn setup_ticket() -> NewTicket {
+    NewTicket {
+        title: SETUP_TICKET_TITLE.into(),
+        description: SETUP_TICKET_DESCRIPTION.into(),
+        priority: Priority::High,
+        whole_graph: true,
+        ..Default::default()
+    }
+}
+
 /// A new project with its four built-in columns and a first "Project setup" ticket.
 pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
     input.validate()?;
@@ -25,14 +36,7 @@ pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
     store::projects::insert(&mut *tx, id, input).await?;
     store::board::create_defaults(&mut tx, id).await?;
     let backlog = store::board::by_role(&mut *tx, id, ColumnRole::Backlog).await?;
-    let setup = NewTicket {
-        title: SETUP_TICKET_TITLE.into(),
-        description: SETUP_TICKET_DESCRIPTION.into(),
-        priority: Priority::High,
-        whole_graph: true,
-        ..Default::default()
-    };
-    store::tickets::insert(&mut tx, id, TicketId::new(), backlog.id, &setup).await?;
+    store::tickets::insert(&mut tx, id, TicketId::new(), backlog.id, &setup_ticket()).await?;
     tx.commit().await?;
     store::projects::get(&app.db, id).await
 }

@@ -480,6 +480,50 @@ pub async fn events(db: impl PgExecutor<'_>, job_id: JobId, after: i64, limit: i
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// One event of the operator's `recent-logs`: which job and ticket it belongs to.
+#[derive(sqlx::FromRow, Debug, Clone, serde::Serialize)]
+pub struct RecentEvent {
+    pub job_id: JobId,
+    pub ticket_id: TicketId,
+    pub ticket_title: String,
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub phase: String,
+    pub step: String,
+    pub summary: String,
+}
+
+/// The latest `limit` events over every job (of one project, or all), newest first.
+pub async fn recent_events(
+    db: impl PgExecutor<'_>,
+    project_id: Option<ProjectId>,
+    limit: i64,
+) -> Result<Vec<RecentEvent>> {
+    Ok(sqlx::query_as(
+        "SELECT e.job_id, j.ticket_id, t.title AS ticket_title, e.seq, e.at, e.phase, e.step, e.summary \
+         FROM job_events e JOIN jobs j ON j.id = e.job_id JOIN tickets t ON t.id = j.ticket_id \
+         WHERE $1::uuid IS NULL OR j.project_id = $1 ORDER BY e.at DESC, e.seq DESC LIMIT $2",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Deletes the logs of jobs that finished before `cutoff` (the jobs stay, with their
+/// outcome and metered usage): `(jobs, events)` removed.
+pub async fn purge_events(db: impl PgExecutor<'_>, cutoff: DateTime<Utc>) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "WITH gone AS (DELETE FROM job_events e USING jobs j \
+           WHERE j.id = e.job_id AND j.status IN ('succeeded', 'failed', 'cancelled') \
+             AND j.finished_at < $1 RETURNING e.job_id) \
+         SELECT count(DISTINCT job_id), count(*) FROM gone",
+    )
+    .bind(cutoff)
+    .fetch_one(db)
+    .await?)
+}
+
 // ------------------------------------------------------------------ outbox
 
 #[derive(sqlx::FromRow, Debug, Clone)]
