@@ -105,11 +105,12 @@ fn SignIn() -> impl IntoView {
         error.set(None);
         api::store_token(Some(&t));
         leptos::task::spawn_local(async move {
-            match api::get::<terarchitect_protocol::Health>("/api/health").await {
+            // A route behind a user token (the health check needs none).
+            match api::get::<serde_json::Value>("/api/projects?limit=1").await {
                 Ok(_) => auth.0.set(true),
                 Err(e) => {
                     api::store_token(None);
-                    error.set(Some(if e.status == 401 {
+                    error.set(Some(if matches!(e.status, 401 | 403) {
                         "That token was not accepted. Check that you copied all of it and that it is a user token."
                             .into()
                     } else {

@@ -461,7 +461,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         "return document.querySelector('#settings-state').textContent === 'Saved'",
     )
     .await?;
-    b.click(&format!(".tabs a[href=\"/projects/{pid}\"]")).await?;
+    b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
 
     // ---- drag it to In Progress again: the job shows as queued and lands in SQS
     b.wait_for(&format!(".column[data-role=backlog] {card}")).await?;
