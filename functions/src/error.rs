@@ -12,7 +12,7 @@ pub enum Error {
     Conflict(String),
     /// A run cannot start: these settings (or project fields, or the ticket's components)
     /// are missing.
-    #[error("Required settings missing: {}", .0.join(", "))]
+    #[error("{}", not_ready_message(.0))]
     NotReady(Vec<String>),
     /// A worker-host call on a job in a state that does not allow it (409 with its own code).
     #[error("{1}")]
@@ -138,4 +138,9 @@ fn unique_violation(constraint: &str) -> Error {
         "idempotency_keys_pkey" => Error::Conflict("idempotency key is in use by a concurrent request".into()),
         c => Error::Conflict(format!("already exists ({c})")),
     }
+}
+
+/// What a `NotReady` says to people.
+pub fn not_ready_message(missing: &[String]) -> String {
+    format!("Required settings missing: {}", missing.join(", "))
 }

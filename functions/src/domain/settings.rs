@@ -450,11 +450,9 @@ pub async fn missing_for_run(
     let effective = Effective {
         rows: store::settings::list(db, Some(project_id)).await?,
     };
-    let set = |k: SettingKey| {
-        effective.get(k).is_some_and(|r| {
-            r.secret.is_some() || r.value.as_ref().is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
-        })
-    };
+    // Stored values are never empty (updates check them; a null deletes), so a row is a
+    // value, as the settings page's `is_set` says.
+    let set = |k: SettingKey| effective.get(k).is_some();
     let mut missing: Vec<SettingKey> = [K::DirectorLlmUrl, K::DirectorLlmModel]
         .into_iter()
         .filter(|&k| !set(k))

@@ -24,12 +24,10 @@ impl IntoResponse for Error {
             Error::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), None),
             Error::Invalid(f) => body(StatusCode::BAD_REQUEST, "invalid_input", f.to_string(), Some(f.field)),
             Error::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, None),
-            e @ Error::NotReady(_) => {
-                let message = e.to_string();
-                let Error::NotReady(missing) = e else { unreachable!() };
+            Error::NotReady(missing) => {
                 let detail = ErrorDetail {
                     code: "not_ready".into(),
-                    message,
+                    message: crate::error::not_ready_message(&missing),
                     field: None,
                     missing,
                 };
