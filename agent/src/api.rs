@@ -1,10 +1,13 @@
-//! The worker API as the agent sees it: context, events, cancel.
+//! The worker API as the agent sees it: context, events, cancel, memory, and its pull
+//! request, which the API opens and answers on GitHub for it.
 
 use std::time::Duration;
 
 use backon::Retryable;
 use serde::Deserialize;
-use terarchitect_protocol::{EventBatch, MemoryDocs, WorkerContext};
+use terarchitect_protocol::{
+    AgentPullRequest, EventBatch, MemoryDocs, PullRequestDraft, PullRequestReply, PullRequestThread, WorkerContext,
+};
 
 use crate::error::{Error, Result};
 
@@ -127,6 +130,37 @@ impl ApiClient {
         )))
     }
 
+    /// Opens the ticket's PR (or updates the open one); the API records it as the run's.
+    pub async fn open_pull_request(&self, draft: &PullRequestDraft) -> Result<AgentPullRequest> {
+        let r = self.http.put(format!("{}/agent/pull-request", self.base)).json(draft);
+        github_answer(self.send(r).await?).await
+    }
+
+    /// The ticket's PR conversation, trusted reviewers only (the API checks the PR is the
+    /// ticket's own).
+    pub async fn pull_request_thread(&self) -> Result<PullRequestThread> {
+        let r = self.http.get(format!("{}/agent/pull-request/thread", self.base));
+        github_answer(self.send(r).await?).await
+    }
+
+    pub async fn reply(&self, reply: &PullRequestReply) -> Result<()> {
+        let r = self
+            .http
+            .post(format!("{}/agent/pull-request/replies", self.base))
+            .json(reply);
+        let _: serde_json::Value = github_answer(self.send(r).await?).await?;
+        Ok(())
+    }
+
+    /// GitHub calls through the API: a minute, since the API makes several of its own.
+    async fn send(&self, r: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        r.bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| Error::Api(e.to_string()))
+    }
+
     async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.http
             .get(format!("{}{path}", self.base))
@@ -135,4 +169,21 @@ impl ApiClient {
             .send()
             .await
     }
+}
+
+/// A GitHub call's answer: its JSON, or the API's message (GitHub's refusal, or ours).
+async fn github_answer<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T> {
+    let status = r.status();
+    if status.is_success() {
+        return r.json().await.map_err(|e| Error::Api(format!("bad answer: {e}")));
+    }
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_string();
+    Err(match status.as_u16() {
+        401 | 403 => Error::Api(format!("refused ({status}): {message}")),
+        _ => Error::GitHub(message),
+    })
 }

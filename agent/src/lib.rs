@@ -11,7 +11,6 @@ pub mod director;
 pub mod error;
 pub mod events;
 pub mod git;
-pub mod github;
 pub mod job;
 pub mod llm;
 pub mod relay;

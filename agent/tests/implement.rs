@@ -81,9 +81,8 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
         .lines()
         .filter(|l| l.starts_with("TERARCHITECT_PR_URL="))
         .collect();
-    let (owner, name) = terarchitect_agent::git::owner_repo(&env.repo.remote_url()).unwrap();
-    let want = format!("TERARCHITECT_PR_URL=https://github.example/{owner}/{name}/pull/1");
-    assert_eq!(pr_lines, [want.as_str()], "exactly one PR line");
+    let want = "TERARCHITECT_PR_URL=https://github.example/acme/shop/pull/1";
+    assert_eq!(pr_lines, [want], "exactly one PR line");
     assert!(stdout.contains("TERARCHITECT_PR_NUMBER=1"));
 
     // The fix is on the remote branch, the default branch untouched.
@@ -129,8 +128,18 @@ async fn implement_job_fixes_the_bug_pushes_the_branch_and_opens_a_pr() {
         assert!(pr.body.contains(part), "PR body lacks {part:?}:\n{}", pr.body);
     }
     assert!(
-        env.github.requests().iter().all(|(_, authed)| *authed),
-        "octocrab sent the token"
+        env.github
+            .requests()
+            .iter()
+            .filter(|(what, _)| what.contains("/repos/"))
+            .all(|(_, authed)| *authed),
+        "the API sent the token"
+    );
+    // The run's PR is the one the API opened, recorded on the job.
+    let job = env.job().await;
+    assert_eq!(
+        (job.pr_url.as_deref(), job.pr_number),
+        (Some("https://github.example/acme/shop/pull/1"), Some(1))
     );
 
     // The escape attempt was refused and the model was told why.

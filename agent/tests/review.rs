@@ -187,16 +187,15 @@ async fn review_job_refuses_a_pr_that_is_not_the_tickets_own() {
         }
     })
     .await;
-    let (owner, name) = terarchitect_agent::git::owner_repo(&env.repo.remote_url()).unwrap();
     // Another branch of the repository, then a fork's branch named like the ticket's.
     let other = env.github.open_pull("Fix add()", "feature/fix-add", "main");
     let fork = env
         .github
-        .open_fork_pull("Fix add()", &format!("mallory/{name}"), &env.branch(), "main");
+        .open_fork_pull("Fix add()", "mallory/shop", &env.branch(), "main");
     let before = env.repo.remote_branches();
     for (pr, why) in [
-        (other, format!("{owner}/{name}:feature/fix-add")),
-        (fork, format!("mallory/{name}:{}", env.branch())),
+        (other, "it merges from feature/fix-add".to_string()),
+        (fork, "is in mallory/shop, not in acme/shop".to_string()),
     ] {
         terarchitect_functions::store::tickets::set_pr(
             &env.db.pool,

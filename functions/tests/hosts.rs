@@ -138,11 +138,12 @@ async fn a_revoked_host_token_gets_401_while_other_hosts_go_on() {
     t.worker_post_with(&b, &format!("/worker/jobs/{jb}/heartbeat"), json!({}))
         .await
         .ok();
+    t.record_pr(&jb, 1).await;
     let done = t
         .worker_post_with(
             &b,
             &format!("/worker/jobs/{jb}/finish"),
-            json!({"outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/acme/shop/pull/1"}),
+            json!({"outcome": "succeeded", "exit_code": 0}),
         )
         .await
         .ok();

@@ -466,23 +466,27 @@ async fn success_moves_the_ticket_to_in_review_with_its_pr_once() {
         {"event_id": uuid::Uuid::new_v4(), "phase": "plan", "step": "director", "summary": "planned", "input_tokens": 100, "output_tokens": 20},
         {"phase": "execute", "step": "worker", "summary": "edited 2 files", "raw_output": "diff --git ..."}]});
     assert_eq!(t.agent_post("/agent/events", &token, batch).await.ok()["appended"], 2);
+    // A host cannot name the PR: that is the API's record of what it opened for the agent.
     let r = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://evil.example/1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    t.record_pr(&jid, 7).await;
+    let done = t
         .worker_post(
             &format!("/worker/jobs/{jid}/finish"),
             json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
         )
-        .await;
-    assert_eq!(
-        (r.status, r.body["error"]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("pr_url")),
-        "no PR, no success"
-    );
-    let done = t.worker_post(&format!("/worker/jobs/{jid}/finish"), json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/a/b/pull/7", "pr_number": 7})).await.ok();
+        .await
+        .ok();
     assert_eq!(done["status"], "succeeded");
     let again = t
         .worker_post(
             &format!("/worker/jobs/{jid}/finish"),
-            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/a/b/pull/8"}),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "a job completes once");
@@ -490,7 +494,7 @@ async fn success_moves_the_ticket_to_in_review_with_its_pr_once() {
     assert_eq!(ticket["column_id"].as_str().unwrap(), t.column(&pid, "in_review").await);
     assert_eq!(
         (ticket["pr_url"].as_str(), ticket["pr_number"].as_i64()),
-        (Some("https://github.com/a/b/pull/7"), Some(7))
+        (Some("https://github.example/acme/shop/pull/7"), Some(7))
     );
     assert_eq!(
         (ticket["input_tokens"].as_i64(), ticket["output_tokens"].as_i64()),
@@ -512,6 +516,27 @@ async fn success_moves_the_ticket_to_in_review_with_its_pr_once() {
             .status,
         StatusCode::BAD_REQUEST
     );
+}
+
+#[tokio::test]
+async fn a_success_without_the_pr_the_api_opened_is_a_failure() {
+    let t = TestApp::new().await;
+    let (pid, tid, jid) = ticket_in_progress(&t).await;
+    claim(&t, &jid, "h").await.ok();
+    let done = t
+        .worker_post(
+            &format!("/worker/jobs/{jid}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (done["status"].as_str(), done["failure_reason"].as_str()),
+        (Some("failed"), Some(jobs::NO_PR))
+    );
+    let ticket = t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert!(ticket["pr_url"].is_null());
+    assert_ne!(ticket["column_id"].as_str().unwrap(), t.column(&pid, "in_review").await);
 }
 
 #[tokio::test]
@@ -547,7 +572,7 @@ async fn cancelling_and_moving_out_stop_jobs_and_a_cancelled_run_never_succeeds(
     let f = t
         .worker_post(
             &format!("/worker/jobs/{jid2}/finish"),
-            json!({"host_id": "h", "outcome": "succeeded", "pr_url": "https://x/pull/1"}),
+            json!({"host_id": "h", "outcome": "succeeded"}),
         )
         .await
         .ok();

@@ -88,8 +88,6 @@ async fn requeue_ticket_queues_resends_and_retries_but_never_doubles_a_running_j
             outcome: Outcome::Cancelled,
             exit_code: Some(130),
             reason: None,
-            pr_url: None,
-            pr_number: None,
             agent_started: Some(true),
         },
     )
@@ -321,8 +319,6 @@ async fn recent_logs_purge_logs_and_setup_tickets() {
         outcome: Outcome::Failed,
         exit_code: Some(1),
         reason: None,
-        pr_url: None,
-        pr_number: None,
         agent_started: Some(true),
     };
     domain::jobs::finish(&t.app, jobs[0], "h1", &failed).await.unwrap();

@@ -251,10 +251,10 @@ async fn a_project_url_override_never_receives_the_global_key() {
     t.put(&format!("/api/projects/{pid}/settings"), json!({"github_token": null}))
         .await
         .ok();
+    t.record_pr(&jid, 7).await;
     t.worker_post(
         &format!("/worker/jobs/{jid}/finish"),
-        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0,
-               "pr_url": "https://github.com/acme/shop/pull/7", "pr_number": 7}),
+        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
     )
     .await
     .ok();

@@ -694,17 +694,9 @@ async fn a_heartbeat_between_the_expiry_scan_and_the_release_keeps_the_job() {
         .await
         .unwrap();
     assert!(released.is_none(), "a renewed lease was released: {released:?}");
-    let failed = store::jobs::finish(
-        &mut tx,
-        job.id,
-        None,
-        JobStatus::Failed,
-        None,
-        Some("lease expired"),
-        None,
-    )
-    .await
-    .unwrap();
+    let failed = store::jobs::finish(&mut tx, job.id, None, JobStatus::Failed, None, Some("lease expired"))
+        .await
+        .unwrap();
     assert!(failed.is_none(), "a renewed lease was failed: {failed:?}");
     tx.commit().await.unwrap();
 

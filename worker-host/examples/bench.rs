@@ -94,9 +94,7 @@ async fn main() {
     let mut busy_rss = 0;
     for i in 0..jobs {
         let t0 = chrono::Utc::now();
-        let job = env
-            .queue_job(&format!("--sleep 0.5 --pr https://github.com/acme/shop/pull/{i}"))
-            .await;
+        let job = env.queue_job(&format!("--sleep 0.5 --pr pr-{i}")).await;
         let label = format!("terarchitect.job-id={job}");
         let started = eventually("container started", Duration::from_secs(60), || async {
             let c = containers_with_label(&label).into_iter().next()?;
@@ -116,10 +114,7 @@ async fn main() {
     let t = Instant::now();
     let mut burst = Vec::new();
     for i in 0..jobs {
-        burst.push(
-            env.queue_job(&format!("--sleep 1 --pr https://github.com/acme/shop/pull/{i}"))
-                .await,
-        );
+        burst.push(env.queue_job(&format!("--sleep 1 --pr pr-{i}")).await);
     }
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {

@@ -9,7 +9,8 @@
 //!   --sleep SECS     sleep (fractional seconds allowed)
 //!   --hang           wait until SIGTERM, then exit 143
 //!   --ignore-term    ignore SIGTERM (the host must SIGKILL)
-//!   --pr URL         print `TERARCHITECT_PR_URL=URL`
+//!   --pr TITLE       open the ticket's PR through the API (PUT /agent/pull-request)
+//!                    and print `TERARCHITECT_PR_URL=` with the URL it answers
 //!   --caps           print its effective capabilities and NoNewPrivs (/proc/self/status)
 //!   --exit CODE      exit with CODE (default 0)
 //!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
@@ -95,7 +96,20 @@ fn main() {
                 i += 1;
             }
             "--pr" => {
-                println!("TERARCHITECT_PR_URL={next}");
+                let body = format!("{{\"title\":\"{next}\",\"body\":\"opened by the test agent\"}}");
+                match request("PUT", "agent/pull-request", Some(&body)) {
+                    Ok(reply) => match field(&reply, "url") {
+                        Some(url) => println!("TERARCHITECT_PR_URL={url}"),
+                        None => {
+                            eprintln!("no PR in the reply: {reply}");
+                            code = 1;
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("cannot open the PR: {e}");
+                        code = 1;
+                    }
+                }
                 i += 2;
             }
             "--leak-token" => {
@@ -124,26 +138,44 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Plain HTTP/1.1 (the API is http:// in tests): returns the ticket title.
+/// The ticket title from `GET /agent/context`.
 fn context() -> Result<String, String> {
+    let body = request("GET", "agent/context", None)?;
+    // The ticket object is the first one with a "title" field.
+    body.split("\"ticket\":")
+        .nth(1)
+        .and_then(|t| field(t, "title"))
+        .ok_or(format!("no ticket title in the reply: {}", body.lines().next().unwrap_or_default()))
+}
+
+/// The first string field `name` in `json`.
+fn field(json: &str, name: &str) -> Option<String> {
+    let value = json.split(&format!("\"{name}\":\"")).nth(1)?;
+    value.split('"').next().map(str::to_owned)
+}
+
+/// One plain HTTP/1.1 request to the API with the job token (the API is http:// in
+/// tests): the whole answer, head and body, when its status is 2xx.
+fn request(method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
     let base = std::env::var("TERARCHITECT_API_URL").map_err(|e| e.to_string())?;
     let token = std::env::var("TERARCHITECT_JOB_TOKEN").map_err(|e| e.to_string())?;
     let rest = base.strip_prefix("http://").ok_or("only http:// is supported")?;
     let (hostport, prefix) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
     let mut s = std::net::TcpStream::connect(hostport).map_err(|e| e.to_string())?;
     let host = hostport.split(':').next().unwrap_or(hostport);
-    let path = format!("/{}{}agent/context", prefix, if prefix.is_empty() || prefix.ends_with('/') { "" } else { "/" });
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
-    let status = body.lines().next().unwrap_or_default().to_string();
-    // The ticket object is the first one with a "title" field.
-    let title = body
-        .split("\"ticket\":")
-        .nth(1)
-        .and_then(|t| t.split("\"title\":\"").nth(1))
-        .and_then(|t| t.split('"').next())
-        .ok_or(format!("no ticket title in the reply ({status})"))?;
-    Ok(title.to_string())
+    let path = format!("/{}{}{path}", prefix, if prefix.is_empty() || prefix.ends_with('/') { "" } else { "/" });
+    let body = body.unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    let status = answer.lines().next().unwrap_or_default().to_string();
+    if !status.split_whitespace().nth(1).is_some_and(|c| c.starts_with('2')) {
+        return Err(format!("{status}: {}", answer.split("\r\n\r\n").nth(1).unwrap_or_default()));
+    }
+    Ok(answer)
 }

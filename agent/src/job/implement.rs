@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::events::{cap, commit_subject};
 use crate::git;
 use crate::tools::CommandOutput;
+use terarchitect_protocol::{MAX_PR_BODY, MAX_PR_TITLE, PullRequestDraft};
 
 impl<'c> Job<'c> {
     pub(super) async fn implement(&mut self) -> Result<Outcome> {
@@ -111,16 +112,16 @@ impl<'c> Job<'c> {
         self.push().await?;
         // Test output comes from the repository; keep any secret out of the PR anyway.
         let body = self.log.scrub(&pr_body(&self.ctx, plan, summary, &files, tests));
-        let gh = self.github()?;
         self.cancel.check_now().await?;
-        let (pr, created) = gh
-            .upsert_pr(
-                &self.branch,
-                &self.ctx.project.default_branch,
-                &cap(t.title.trim(), 256),
-                &body,
-            )
+        // The API opens it with the project's token and records it as the run's PR.
+        let pr = self
+            .api
+            .open_pull_request(&PullRequestDraft {
+                title: cap(t.title.trim(), MAX_PR_TITLE),
+                body: cap(&body, MAX_PR_BODY),
+            })
             .await?;
+        let created = pr.created;
         self.log.log(
             "finalise",
             if created { "pr_opened" } else { "pr_updated" },
@@ -129,7 +130,7 @@ impl<'c> Job<'c> {
         self.remember(summary, &files, &pr.url).await;
         Ok(Outcome {
             pr_url: pr.url,
-            pr_number: pr.number,
+            pr_number: pr.number as u64,
         })
     }
 

@@ -26,7 +26,6 @@ use crate::director::Director;
 use crate::error::{Error, Result};
 use crate::events::{EventLog, cap};
 use crate::git::{self, GitAuth};
-use crate::github::GitHub;
 use crate::llm::RetryPolicy;
 use crate::tools::CommandOutputs;
 use crate::worker::Worker;
@@ -302,18 +301,6 @@ impl<'c> Job<'c> {
         .await?;
         self.log.log("finalise", "push", format!("pushed {}", self.branch));
         Ok(())
-    }
-
-    fn github(&self) -> Result<GitHub> {
-        let (owner, repo) = git::owner_repo(&self.ctx.project.repo_url)
-            .ok_or_else(|| Error::Config(format!("cannot tell owner/repo from {}", self.ctx.project.repo_url)))?;
-        let api = self
-            .ctx
-            .settings
-            .github_api_url
-            .clone()
-            .unwrap_or_else(|| "https://api.github.com".into());
-        GitHub::new(&api, self.ctx.settings.github_token.as_deref(), &owner, &repo)
     }
 }
 

@@ -3,32 +3,20 @@
 //! push, and reply on the thread naming what it answered.
 
 use super::{Job, Outcome, blocking};
-use terarchitect_protocol::pr_thread::Trust;
+use terarchitect_protocol::{CommentRef, PullRequestReply, ThreadComment};
 
 use crate::error::{Error, Result};
 
 impl<'c> Job<'c> {
     pub(super) async fn review(&mut self) -> Result<Outcome> {
-        let number = self
-            .ctx
-            .ticket
-            .pr_number
-            .ok_or_else(|| Error::Config("review job for a ticket without a pull request".into()))?
-            as u64;
-        let gh = self.github()?;
-        let pr = gh.get_pr(number).await?;
-        // Only the ticket's own PR: a fork's branch of the same name, or any other branch,
-        // is someone else's work and their thread is not ours to act on.
-        if !gh.is_own(&pr, &self.branch) {
-            return Err(Error::GitHub(format!(
-                "pull request #{number} is not this ticket's: it merges from {}:{}, not {}/{}:{}",
-                pr.head_repo.as_deref().unwrap_or("a deleted repository"),
-                pr.head,
-                gh.owner,
-                gh.repo,
-                self.branch
-            )));
-        }
+        // The API reads the thread with the project's token, and only for the ticket's own
+        // PR: a fork's branch of the same name, or any other branch, is someone else's work.
+        let thread = self.api.pull_request_thread().await?;
+        let number = thread.number;
+        let done = Outcome {
+            pr_url: thread.url.clone(),
+            pr_number: number as u64,
+        };
         let (dir, b) = (self.repo_dir.clone(), self.branch.clone());
         let on_remote = blocking(move || {
             let repo = git2::Repository::open(&dir)?;
@@ -43,9 +31,8 @@ impl<'c> Job<'c> {
                 self.branch
             )));
         }
-        // Outsiders' comments never reach the LLM (the scheduler does not count them either).
-        let trust = Trust::from_setting(self.ctx.settings.review_trusted_logins.as_deref());
-        let thread = gh.review_thread(number, &trust).await?;
+        // Outsiders' comments never reach the LLM (the API leaves them out; the scheduler
+        // does not count them either).
         self.log.log(
             "review",
             "thread",
@@ -57,19 +44,16 @@ impl<'c> Job<'c> {
                 thread.ignored
             ),
         );
-        let cap_rounds = self.ctx.settings.max_review_rounds.max(0) as usize;
+        let cap_rounds = self.ctx.settings.max_review_rounds.max(0);
         if thread.our_replies >= cap_rounds {
             return Err(Error::Budget(format!(
                 "review round limit reached ({cap_rounds}); the PR goes back to a human"
             )));
         }
         if thread.new.is_empty() {
-            return Ok(Outcome {
-                pr_url: pr.url,
-                pr_number: number,
-            });
+            return Ok(done);
         }
-        let render = |cs: &[crate::github::ThreadComment]| -> String {
+        let render = |cs: &[ThreadComment]| -> String {
             cs.iter()
                 .enumerate()
                 .map(|(i, c)| {
@@ -111,11 +95,18 @@ impl<'c> Job<'c> {
             summary.trim()
         );
         self.cancel.check_now().await?;
-        gh.reply(number, &self.log.scrub(&reply), &thread.new).await?;
+        let answers = thread
+            .new
+            .iter()
+            .map(|c| CommentRef { kind: c.kind, id: c.id })
+            .collect();
+        self.api
+            .reply(&PullRequestReply {
+                body: self.log.scrub(&reply),
+                answers,
+            })
+            .await?;
         self.log.log("review", "replied", format!("replied on PR #{number}"));
-        Ok(Outcome {
-            pr_url: pr.url,
-            pr_number: number,
-        })
+        Ok(done)
     }
 }

@@ -103,12 +103,14 @@ impl Env {
         let director = LlmStandIn::start(director).await;
         let worker = LlmStandIn::start(worker).await;
         let github = GitHubStandIn::start().await;
+        // The project's repository as GitHub serves it: REST for the API, git over HTTP.
+        github.serve_repo("acme", "shop", repo.remote.clone());
         let project = domain::projects::create(
             &app,
             &NewProject {
                 name: "calc".into(),
                 description: "A calculator".into(),
-                repo_url: repo.remote_url(),
+                repo_url: github.repo_url("acme", "shop"),
                 default_branch: "main".into(),
                 ..Default::default()
             },

@@ -47,7 +47,10 @@ pub struct Job {
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
     pub failure_reason: Option<String>,
+    /// The pull request the API opened or verified for this run (never the agent's say).
     pub pr_url: Option<String>,
+    #[serde(default)]
+    pub pr_number: Option<i64>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub created_at: DateTime<Utc>,

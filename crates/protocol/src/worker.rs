@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::Graph;
 use crate::job::Job;
 use crate::note::Note;
+use crate::pr_thread::CommentKind;
 use crate::project::{ExecutionMode, Project};
 use crate::redact::Redacted;
 use crate::ticket::{Ticket, TicketComment};
@@ -92,10 +93,6 @@ pub struct FinishRequest {
     pub exit_code: Option<i32>,
     #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
-    pub pr_url: Option<String>,
-    #[serde(default)]
-    pub pr_number: Option<i64>,
     /// With `released`: `false` when the host never started the agent (engine down, image
     /// missing), so the attempt does not count (a bounded number of times per job).
     /// Absent: unknown, the attempt counts.
@@ -126,8 +123,10 @@ pub struct BoardSummaryColumn {
     pub tickets: Vec<String>,
 }
 
-/// Resolved settings with secrets in clear. What a job's agent gets has no LLM or embedding
-/// key (the API's gateway adds them to its calls); its `github_token` is still there.
+/// Resolved settings with secrets in clear, for the control plane's own calls. What a
+/// job's agent gets has no secret at all: the API's gateway adds the LLM and embedding
+/// keys to its calls, the API opens its pull request, and the worker host's git proxy
+/// adds the GitHub token to its pushes.
 // `Debug` prints the secrets as `[redacted]` (below).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -200,6 +199,96 @@ impl fmt::Debug for AgentSettings {
             .field("git_author_name", git_author_name)
             .field("git_author_email", git_author_email)
             .finish()
+    }
+}
+
+/// What an agent asks the API to open, or update, as its ticket's pull request: from
+/// `ticket-{id}` into the project's default branch, in the project's repository.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestDraft {
+    pub title: String,
+    pub body: String,
+}
+
+/// GitHub's own limit on a PR title and description.
+pub const MAX_PR_TITLE: usize = 256;
+pub const MAX_PR_BODY: usize = 65_536;
+
+impl crate::Validate for PullRequestDraft {
+    fn validate(&self) -> Result<(), crate::FieldError> {
+        crate::validate::required("title", &self.title, MAX_PR_TITLE)?;
+        crate::validate::bounded("body", &self.body, MAX_PR_BODY)
+    }
+}
+
+/// The run's pull request, as the API opened or verified it (and recorded on the job).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentPullRequest {
+    pub number: i64,
+    pub url: String,
+    /// False when an open PR of the ticket's branch was updated instead.
+    pub created: bool,
+}
+
+/// One trusted reviewer's comment on the ticket's PR.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThreadComment {
+    pub kind: CommentKind,
+    pub id: u64,
+    pub author: String,
+    /// The file, for a comment on a line of the diff.
+    pub path: Option<String>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A review job's view of its ticket's PR conversation (`GET /agent/pull-request/thread`).
+/// Comments from outsiders are only counted: they never reach the agent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PullRequestThread {
+    pub number: i64,
+    pub url: String,
+    /// Comments since our last reply: what this round must address.
+    pub new: Vec<ThreadComment>,
+    /// Comments earlier rounds answered (context only).
+    pub earlier: Vec<ThreadComment>,
+    /// Review rounds already replied to.
+    pub our_replies: i64,
+    /// Outsiders' comments left out.
+    pub ignored: i64,
+}
+
+/// A comment the reply answers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRef {
+    pub kind: CommentKind,
+    pub id: u64,
+}
+
+/// The agent's reply on its ticket's PR (`POST /agent/pull-request/replies`); the API adds
+/// the hidden footer naming what it answers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestReply {
+    pub body: String,
+    pub answers: Vec<CommentRef>,
+}
+
+impl crate::Validate for PullRequestReply {
+    fn validate(&self) -> Result<(), crate::FieldError> {
+        crate::validate::required("body", &self.body, MAX_PR_BODY - 4_000)?;
+        if self.answers.len() > 1_000 {
+            return Err(crate::FieldError::new("answers", "must name at most 1000 comments"));
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use terarchitect_protocol::{
     BoardSummaryColumn, Claim, ColumnRole, EventBatch, EventPage, ExecutionMode, FinishRequest, Graph, Heartbeat, Job,
-    JobId, JobStatus, ProjectId, TicketId, Validate, WorkerContext,
+    JobId, JobStatus, Outcome, ProjectId, TicketId, Validate, WorkerContext,
 };
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
@@ -77,6 +77,9 @@ pub async fn heartbeat(app: &App, job_id: JobId, host: &str) -> Result<Heartbeat
     }
 }
 
+/// Why a run that said it succeeded failed: no PR was opened through the API.
+pub const NO_PR: &str = "the agent finished without opening its pull request through Terarchitect";
+
 /// Ends the job held by `host`, as `lifecycle::transition` says: success moves the ticket
 /// to In Review with its PR; a release puts the job back on the queue while attempts
 /// remain.
@@ -86,14 +89,20 @@ pub async fn finish(app: &App, job_id: JobId, host: &str, req: &FinishRequest) -
     let project_id = store::jobs::get(&mut **tx, job_id).await?.project_id;
     store::lock_project(&mut tx, project_id).await?;
     let (current, state) = store::jobs::lock_state(&mut tx, job_id).await?;
+    // Success needs the PR the API opened or verified for this run (`review::agent`); a
+    // run asked to stop ends cancelled whatever it says (`lifecycle`).
+    let (outcome, reason) = match (req.outcome, &current.pr_url) {
+        (Outcome::Succeeded, None) if !current.cancel_requested => (Outcome::Failed, Some(NO_PR)),
+        (outcome, _) => (outcome, req.reason.as_deref()),
+    };
     let event = Event::Finished {
-        outcome: req.outcome,
+        outcome,
         agent_started: req.agent_started != Some(false),
-        reason: req.reason.as_deref(),
+        reason,
     };
     let applied = match lifecycle::transition(state, event) {
         Some(t) if current.lease_owner.as_deref() == Some(host) => {
-            let pr = req.pr_url.as_deref().map(|url| (url, req.pr_number));
+            let pr = current.pr_url.as_deref().map(|url| (url, current.pr_number));
             apply(&mut tx, &current, &t, Some(host), req.exit_code, pr).await?
         }
         _ => None,
@@ -129,8 +138,7 @@ async fn apply(
         return Ok(released);
     }
     let pr = pr.filter(|_| t.status == JobStatus::Succeeded);
-    let pr_url = pr.map(|(url, _)| url);
-    let done = store::jobs::finish(tx, job.id, host, t.status, exit_code, t.reason.as_deref(), pr_url).await?;
+    let done = store::jobs::finish(tx, job.id, host, t.status, exit_code, t.reason.as_deref()).await?;
     if let (Some(done), Some((url, number))) = (&done, pr) {
         store::tickets::set_pr(&mut ***tx, done.ticket_id, url, number).await?;
     }

@@ -403,16 +403,17 @@ pub async fn agent_settings(app: &App, project_id: Option<ProjectId>) -> Result<
     resolve(app, project_id, true).await
 }
 
-/// What a job's agent gets (`GET /agent/context`): no LLM or embedding key, which only
-/// the gateway adds to the agent's calls. The GitHub token is still there (issue 14, item 3).
+/// What a job's agent gets (`GET /agent/context`): no secret. The gateway adds the LLM and
+/// embedding keys to the agent's calls, the API opens its PR (`review::agent`), and the
+/// worker host's git proxy adds the GitHub token to its pushes.
 pub async fn agent_context_settings(app: &App, project_id: ProjectId) -> Result<AgentSettings> {
     resolve(app, Some(project_id), false).await
 }
 
-async fn resolve(app: &App, project_id: Option<ProjectId>, llm_keys: bool) -> Result<AgentSettings> {
+async fn resolve(app: &App, project_id: Option<ProjectId>, secrets: bool) -> Result<AgentSettings> {
     let effective = Effective::load(app, project_id).await?;
     let text = |k: SettingKey| effective.text(app, k);
-    let key = |k: SettingKey| if llm_keys { text(k) } else { Ok(None) };
+    let key = |k: SettingKey| if secrets { text(k) } else { Ok(None) };
     let int = |k: SettingKey| effective.int(k);
     use SettingKey as K;
     Ok(AgentSettings {
@@ -424,7 +425,7 @@ async fn resolve(app: &App, project_id: Option<ProjectId>, llm_keys: bool) -> Re
         worker_llm_model: text(K::WorkerLlmModel)?,
         worker_llm_key: key(K::WorkerLlmKey)?,
         anthropic_key: key(K::AnthropicKey)?,
-        github_token: text(K::GithubToken)?,
+        github_token: key(K::GithubToken)?,
         github_api_url: text(K::GithubApiUrl)?.or_else(|| Some(app.github_api_url.clone())),
         embedding_url: text(K::EmbeddingUrl)?,
         embedding_model: text(K::EmbeddingModel)?,

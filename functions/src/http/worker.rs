@@ -41,6 +41,9 @@ pub(super) fn agent_routes() -> OpenApiRouter<State> {
         .routes(routes!(embeddings))
         .routes(routes!(gateway_chat))
         .routes(routes!(gateway_messages))
+        .routes(routes!(pull_request))
+        .routes(routes!(pull_request_thread))
+        .routes(routes!(pull_request_reply))
 }
 
 #[utoipa::path(get, path = "/worker/health", operation_id = "worker_health", tag = "worker", responses((status = 200, body = Health), (status = "4XX", body = ErrorBody)))]
@@ -128,6 +131,43 @@ async fn agent_cancel(JobAgent(job): JobAgent) -> Json<CancelState> {
     Json(CancelState {
         cancel_requested: job.cancel_requested,
     })
+}
+
+// The ticket's pull request, opened and answered by the API with the project's token.
+
+#[utoipa::path(put, path = "/agent/pull-request", operation_id = "agent_pull_request", tag = "agent", request_body = PullRequestDraft, responses((status = 200, body = AgentPullRequest), (status = "4XX", body = ErrorBody), (status = "5XX", description = "GitHub could not be reached or failed", body = ErrorBody)))]
+/// Opens (or updates) the PR from `ticket-{id}` into the default branch and records it as the run's.
+async fn pull_request(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Valid(d): Valid<PullRequestDraft>,
+) -> Result<Json<AgentPullRequest>> {
+    Ok(Json(domain::review::agent::open(&s, &job, &d).await?))
+}
+
+#[utoipa::path(get, path = "/agent/pull-request/thread", operation_id = "agent_pull_request_thread", tag = "agent", responses((status = 200, body = PullRequestThread), (status = "4XX", body = ErrorBody), (status = "5XX", description = "GitHub could not be reached or failed", body = ErrorBody)))]
+/// The ticket's PR conversation (trusted reviewers only), verified as the ticket's own.
+async fn pull_request_thread(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+) -> Result<Json<PullRequestThread>> {
+    Ok(Json(domain::review::agent::thread(&s, &job).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Replied {
+    pub replied: bool,
+}
+
+#[utoipa::path(post, path = "/agent/pull-request/replies", operation_id = "agent_pull_request_reply", tag = "agent", request_body = PullRequestReply, responses((status = 200, body = Replied), (status = "4XX", body = ErrorBody), (status = "5XX", description = "GitHub could not be reached or failed", body = ErrorBody)))]
+/// Posts the agent's reply on the run's PR.
+async fn pull_request_reply(
+    JobAgent(job): JobAgent,
+    s: axum::extract::State<State>,
+    Valid(r): Valid<PullRequestReply>,
+) -> Result<Json<Replied>> {
+    domain::review::agent::reply(&s, &job, &r).await?;
+    Ok(Json(Replied { replied: true }))
 }
 
 // Memory for the job's own project only: the project comes from the job token.

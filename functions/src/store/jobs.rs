@@ -28,6 +28,7 @@ struct Row {
     exit_code: Option<i32>,
     failure_reason: Option<String>,
     pr_url: Option<String>,
+    pr_number: Option<i64>,
     input_tokens: i64,
     output_tokens: i64,
     created_at: DateTime<Utc>,
@@ -50,6 +51,7 @@ impl From<Row> for Job {
             exit_code: r.exit_code,
             failure_reason: r.failure_reason,
             pr_url: r.pr_url,
+            pr_number: r.pr_number,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
             created_at: r.created_at,
@@ -60,7 +62,7 @@ impl From<Row> for Job {
 }
 
 const COLUMNS: &str = "id, project_id, ticket_id, kind, status, attempt, cancel_requested, lease_owner, \
-    lease_expires_at, exit_code, failure_reason, pr_url, input_tokens, output_tokens, created_at, started_at, finished_at";
+    lease_expires_at, exit_code, failure_reason, pr_url, pr_number, input_tokens, output_tokens, created_at, started_at, finished_at";
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -232,10 +234,9 @@ pub async fn finish(
     status: JobStatus,
     exit_code: Option<i32>,
     reason: Option<&str>,
-    pr_url: Option<&str>,
 ) -> Result<Option<Job>> {
     let row: Option<Row> = sqlx::query_as(sql!(
-        "UPDATE jobs SET status = $3, exit_code = $4, failure_reason = $5, pr_url = $6, finished_at = now(), \
+        "UPDATE jobs SET status = $3, exit_code = $4, failure_reason = $5, finished_at = now(), \
            lease_owner = NULL, lease_expires_at = NULL, job_token_hash = NULL, updated_at = now() \
          WHERE id = $1 AND status = 'running' AND {HELD_BY} RETURNING {COLUMNS}"
     ))
@@ -244,10 +245,23 @@ pub async fn finish(
     .bind(status)
     .bind(exit_code)
     .bind(reason)
-    .bind(pr_url)
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(Into::into))
+}
+
+/// Records the pull request the API opened or verified for a running job. False when the
+/// job is no longer running.
+pub async fn record_pr(db: impl PgExecutor<'_>, job_id: JobId, url: &str, number: i64) -> Result<bool> {
+    let done = sqlx::query(sql!(
+        "UPDATE jobs SET pr_url = $2, pr_number = $3, updated_at = now() WHERE id = $1 AND status = 'running'"
+    ))
+    .bind(job_id)
+    .bind(url)
+    .bind(number)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// How many releases before the agent started are free per job; after that they count,

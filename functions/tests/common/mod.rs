@@ -259,6 +259,17 @@ impl TestApp {
         }
     }
 
+    /// Records PR `number` of `acme/shop` on running job `jid`, as the API does once it
+    /// opened or verified the PR for the agent (`PUT /agent/pull-request`): for tests
+    /// about what follows a success rather than about opening it.
+    pub async fn record_pr(&self, jid: &str, number: u64) {
+        let url = format!("https://github.example/acme/shop/pull/{number}");
+        let recorded = store::jobs::record_pr(&self.app.db, jid.parse().unwrap(), &url, number as i64)
+            .await
+            .unwrap();
+        assert!(recorded, "job {jid} is not running");
+    }
+
     /// Job ids currently in the queue (not deleted), in arrival order.
     pub async fn queued_job_ids(&self) -> Vec<String> {
         self.queue

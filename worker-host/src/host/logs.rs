@@ -1,6 +1,6 @@
 //! The agent's output streamed into the job's log in batches (event ids stable across a
-//! re-attach), remembering the line that names the pull request and the agent's own
-//! sentence on why it stopped. Every line is redacted first (`redact`): nothing of the output
+//! re-attach), remembering the agent's own sentence on why it stopped. (The run's pull
+//! request is what the API opened for the agent, never a line of output.) Every line is redacted first (`redact`): nothing of the output
 //! leaves the host unredacted.
 
 use std::time::Duration;
@@ -14,8 +14,6 @@ use super::redact::Redactor;
 use crate::api::{ApiError, WorkerApi};
 use crate::runtime::{LogLine, Stream};
 
-/// The line an agent prints to name the pull request it opened.
-pub const PR_MARKER: &str = "TERARCHITECT_PR_URL=";
 /// The line an agent prints to say, for a person, why it stopped.
 pub const ERROR_MARKER: &str = "TERARCHITECT_ERROR=";
 /// The longest failure reason taken from an agent.
@@ -28,7 +26,6 @@ const MAX_PENDING_EVENTS: usize = 20_000;
 
 #[derive(Default)]
 pub(super) struct LogSummary {
-    pub(super) pr_url: Option<String>,
     /// The agent's last `TERARCHITECT_ERROR=` line (redacted, capped).
     pub(super) error: Option<String>,
 }
@@ -41,8 +38,13 @@ pub(super) async fn collect(logs: tokio::task::JoinHandle<LogSummary>) -> LogSum
     }
 }
 
-/// Streams the agent's output into the job's log in batches; remembers the PR line and
-/// the error line.
+/// The agent's reason for stopping, when `line` gives one.
+pub(super) fn error_line(line: &str) -> Option<String> {
+    let e = line.trim().strip_prefix(ERROR_MARKER)?.trim();
+    Some(e.chars().take(ERROR_CHARS).collect()).filter(|e: &String| !e.is_empty())
+}
+
+/// Streams the agent's output into the job's log in batches; remembers the error line.
 pub(super) async fn pump_logs(
     api: WorkerApi,
     job_id: JobId,
@@ -60,11 +62,8 @@ pub(super) async fn pump_logs(
                 Some(mut l) => {
                     l.text = redactor.redact(&l.text);
                     n += 1;
-                    if let Some(url) = l.text.trim().strip_prefix(PR_MARKER) {
-                        summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
-                    }
-                    if let Some(e) = l.text.trim().strip_prefix(ERROR_MARKER) {
-                        summary.error = Some(e.trim().chars().take(ERROR_CHARS).collect()).filter(|e: &String| !e.is_empty());
+                    if let Some(e) = error_line(&l.text) {
+                        summary.error = Some(e);
                     }
                     pending.push(event(ns, n, l));
                     if pending.len() > MAX_PENDING_EVENTS {

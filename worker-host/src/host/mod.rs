@@ -32,9 +32,6 @@ use crate::config::Config;
 use crate::queue::Queue;
 use crate::runtime::Runtime;
 
-pub use logs::PR_MARKER;
-pub use report::pr_number;
-
 pub struct Host<R: Runtime> {
     inner: Arc<Inner<R>>,
 }

@@ -19,8 +19,6 @@ impl<R: Runtime> Inner<R> {
             outcome,
             exit_code: code.map(|c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
             reason: reason.map(|r| r.chars().take(10_000).collect()),
-            pr_url: None,
-            pr_number: None,
             agent_started: None,
         }
     }
@@ -69,25 +67,19 @@ impl<R: Runtime> Inner<R> {
     }
 }
 
-/// exit 0 alone is not success: the agent must name its pull request. A failure's reason
-/// is a sentence for a person: the agent's own when it gave one; the output is in the log.
+/// How an exit reads. Exit 0 is a claimed success: the API grants it only when it opened
+/// (or verified) the run's pull request. A failure's reason is a sentence for a person:
+/// the agent's own when it gave one; the output is in the log.
 pub(super) fn judge(code: i64, logs: &LogSummary) -> (Outcome, Option<String>) {
-    let reason = match (code, &logs.pr_url, &logs.error) {
-        (0, Some(_), _) => return (Outcome::Succeeded, None),
+    let reason = match (code, &logs.error) {
+        (0, _) => return (Outcome::Succeeded, None),
         // The agent saw the cancel first and stopped (its contract: exit 130).
-        (130, _, _) => return (Outcome::Cancelled, Some("stopped on request".into())),
-        (0, None, _) => "the agent finished without opening a pull request".to_string(),
-        (_, _, Some(error)) => error.clone(),
-        (137 | 143, _, None) => "the agent was stopped".to_string(),
-        (c, _, None) => format!("the agent stopped unexpectedly (exit code {c}); its output is in the log"),
+        (130, _) => return (Outcome::Cancelled, Some("stopped on request".into())),
+        (_, Some(error)) => error.clone(),
+        (137 | 143, None) => "the agent was stopped".to_string(),
+        (c, None) => format!("the agent stopped unexpectedly (exit code {c}); its output is in the log"),
     };
     (Outcome::Failed, Some(reason))
-}
-
-/// `https://github.com/o/r/pull/42` → 42.
-pub fn pr_number(url: &str) -> Option<i64> {
-    let (_, n) = url.trim_end_matches('/').rsplit_once("/pull/")?;
-    n.parse().ok()
 }
 
 #[cfg(test)]
@@ -97,8 +89,8 @@ mod tests {
     #[test]
     fn judging_exits() {
         let mut logs = LogSummary::default();
-        assert_eq!(judge(0, &logs).0, Outcome::Failed);
-        assert!(judge(0, &logs).1.unwrap().contains("without opening a pull request"));
+        // The API, not the host, decides whether a claimed success had its PR.
+        assert_eq!(judge(0, &logs), (Outcome::Succeeded, None));
         assert_eq!(judge(143, &logs).1.as_deref(), Some("the agent was stopped"));
         assert_eq!(
             judge(130, &logs),
@@ -109,10 +101,7 @@ mod tests {
             judge(1, &logs),
             (Outcome::Failed, Some("the tests still fail: 2 failed".into()))
         );
-        logs.pr_url = Some("https://x/o/r/pull/7".into());
         assert_eq!(judge(0, &logs), (Outcome::Succeeded, None));
         assert_eq!(judge(2, &logs).0, Outcome::Failed);
-        assert_eq!(pr_number("https://github.com/o/r/pull/42"), Some(42));
-        assert_eq!(pr_number("https://x/merge_requests/1"), None);
     }
 }

@@ -11,9 +11,9 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use uuid::Uuid;
 
 use super::Inner;
-use super::logs::{PR_MARKER, collect, pump_logs};
+use super::logs::{collect, error_line, pump_logs};
 use super::redact::Redactor;
-use super::report::{judge, pr_number};
+use super::report::judge;
 use crate::api::ApiError;
 use crate::runtime::{AgentSpec, Runtime, RuntimeError};
 
@@ -126,22 +126,16 @@ impl<R: Runtime> Inner<R> {
         let (outcome, code, reason) = match end {
             End::Exited(code) => {
                 let mut summary = collect(logs).await;
-                if code == 0 && summary.pr_url.is_none() {
+                if code != 0 && summary.error.is_none() {
                     // The followed stream may have broken before the end: read the tail again.
                     for line in self.runtime.output_tail(&agent, 200).await {
-                        let line = secrets.redact(&line);
-                        if let Some(url) = line.trim().strip_prefix(PR_MARKER) {
-                            summary.pr_url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
+                        if let Some(e) = error_line(&secrets.redact(&line)) {
+                            summary.error = Some(e);
                         }
                     }
                 }
                 let (outcome, reason) = judge(code, &summary);
-                let pr = summary.pr_url.clone();
-                let mut req = self.finish_request(outcome, Some(code), reason.clone());
-                if outcome == Outcome::Succeeded {
-                    req.pr_number = pr.as_deref().and_then(pr_number);
-                    req.pr_url = pr;
-                }
+                let req = self.finish_request(outcome, Some(code), reason.clone());
                 self.end_event(job_id, outcome, Some(code)).await;
                 let done = self.finish(job_id, &req).await;
                 self.close(job_id, &agent, done, outcome).await;

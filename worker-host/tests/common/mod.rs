@@ -36,6 +36,8 @@ pub struct Env {
     pub port: u16,
     pub host_id: String,
     pub project: Project,
+    /// Where the API opens the scripted agents' PRs (`--pr`).
+    pub github: terarchitect_testkit::github::GitHubStandIn,
     server: Option<tokio::task::JoinHandle<()>>,
     _guard: LabelGuard,
 }
@@ -75,6 +77,7 @@ impl Env {
         agent_image();
         let db = TestDb::new().await;
         store::migrate(&db.pool).await.expect("migrate");
+        let github = terarchitect_testkit::github::GitHubStandIn::start().await;
         let app = App {
             db: db.pool.clone(),
             queue: JobQueue::new(queue.client.clone(), queue.url.clone())
@@ -82,7 +85,7 @@ impl Env {
             secrets: Some(std::sync::Arc::new(SecretBox::from_key(SECRET_KEY).unwrap())),
             lease: Duration::from_secs(60),
             agent_writes_per_minute: domain::AGENT_WRITES_PER_MINUTE,
-            github_api_url: "http://127.0.0.1:1".into(),
+            github_api_url: github.url.clone(),
             anthropic_api_url: "http://127.0.0.1:1".into(),
             outbound: domain::outbound::Outbound::new(
                 domain::outbound::Allowlist::parse(terarchitect_testkit::stack::functions::LOCAL_OUTBOUND_ALLOW)
@@ -132,6 +135,7 @@ impl Env {
             _guard: LabelGuard(format!("terarchitect.host-id={host_id}")),
             host_id,
             project,
+            github,
             server: None,
         }
     }

@@ -55,7 +55,7 @@ pub(super) async fn gate(State(s): State<Shared>, mut req: Request, next: Next) 
 }
 
 /// The token of git's HTTP basic auth, as GitHub takes it (`x-access-token:TOKEN`).
-fn basic_token(encoded: &str) -> Option<String> {
+pub(super) fn basic_token(encoded: &str) -> Option<String> {
     use base64::Engine;
     let raw = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let pair = String::from_utf8(raw).ok()?;

@@ -13,6 +13,10 @@
 //! [`GitHubStandIn::set_association`] says otherwise, e.g. `NONE` for an outsider), and a PR's
 //! head names its repository (a fork's with [`GitHubStandIn::open_fork_pull`]).
 //!
+//! Served repositories also speak git's smart HTTP at [`GitHubStandIn::repo_url`] (clone,
+//! fetch and push, through `git upload-pack`/`receive-pack --stateless-rpc`), pushes
+//! optionally only with a token ([`GitHubStandIn::require_push_token`]).
+//!
 //! Failures on demand: [`GitHubStandIn::fail_requests`] (any status for matching
 //! requests), [`GitHubStandIn::require_token`] (401 for other tokens),
 //! [`GitHubStandIn::set_mergeable`] (405 on merge).
@@ -76,6 +80,8 @@ impl GitHubStandIn {
             seeded_files: HashMap::new(),
             failures: Vec::new(),
             required_token: None,
+            push_token: None,
+            refused_pushes: 0,
             login: "terarchitect-bot".into(),
             users: HashMap::new(),
             associations: HashMap::new(),
@@ -103,6 +109,10 @@ impl GitHubStandIn {
                 get(list_issue_comments).post(create_issue_comment),
             )
             .route("/{o}/{r}/info/refs", get(repo::info_refs))
+            .route(
+                "/{o}/{r}/{service}",
+                axum::routing::post(repo::rpc).layer(axum::extract::DefaultBodyLimit::disable()),
+            )
             .layer(middleware::from_fn_with_state(inner.clone(), gate))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
@@ -124,6 +134,22 @@ impl GitHubStandIn {
             .unwrap()
             .repos
             .insert((owner.into(), repo.into()), path.into());
+    }
+
+    /// The URL git clones and pushes `owner/repo` from (smart HTTP), once it is served
+    /// ([`Self::serve_repo`]): what a project's `repo_url` names.
+    pub fn repo_url(&self, owner: &str, repo: &str) -> String {
+        format!("{}/{owner}/{repo}.git", self.url)
+    }
+
+    /// Pushes (not fetches) need git's basic auth with `token`, as GitHub's do.
+    pub fn require_push_token(&self, token: &str) {
+        self.inner.lock().unwrap().push_token = Some(token.into());
+    }
+
+    /// Pushes refused for a missing or wrong token.
+    pub fn refused_pushes(&self) -> usize {
+        self.inner.lock().unwrap().refused_pushes
     }
 
     /// The login the token belongs to (default `terarchitect-bot`).

@@ -61,7 +61,11 @@ pub(super) async fn create_pull(
     let (Some(title), false) = (b["title"].as_str(), head.is_empty()) else {
         return message(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
     };
-    if g.pulls.iter().any(|p| p.head == head && p.state == "open") {
+    // Only the repository's own branch counts: a fork's branch of that name is another.
+    if g.pulls
+        .iter()
+        .any(|p| p.head == head && p.head_repo.is_none() && p.state == "open")
+    {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({"message": "Validation Failed", "errors": [{"message": format!("A pull request already exists for {o}:{head}.")}]})),

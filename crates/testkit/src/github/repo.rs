@@ -172,29 +172,148 @@ pub(super) fn merge_in_repo(
     Ok(sha)
 }
 
-/// `GET /{owner}/{repo}/info/refs?service=git-upload-pack`: the first request of a clone or
-/// `git ls-remote` over smart HTTP, answered from the served repository by `git upload-pack`.
+/// The git service a smart-HTTP request names: fetch (`git-upload-pack`) or push
+/// (`git-receive-pack`).
+fn service(name: &str) -> Option<&'static str> {
+    match name {
+        "git-upload-pack" => Some("upload-pack"),
+        "git-receive-pack" => Some("receive-pack"),
+        _ => None,
+    }
+}
+
+/// The served repository for `owner/repo(.git)`, and whether the caller may use `svc`:
+/// pushes need the token [`super::GitHubStandIn::require_push_token`] set, when one is.
+fn served(
+    s: &super::state::Shared,
+    owner: String,
+    repo: &str,
+    svc: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<PathBuf, axum::http::StatusCode> {
+    let mut g = s.lock().unwrap();
+    let path = g
+        .repos
+        .get(&(owner, repo.trim_end_matches(".git").to_string()))
+        .cloned()
+        .ok_or(axum::http::StatusCode::NOT_FOUND)?;
+    if svc == "receive-pack"
+        && let Some(want) = g.push_token.clone()
+    {
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(super::auth::basic_token);
+        if given != Some(want) {
+            g.refused_pushes += 1;
+            return Err(axum::http::StatusCode::UNAUTHORIZED);
+        }
+    }
+    Ok(path)
+}
+
+/// A refusal as GitHub words it; a 401 asks for basic auth.
+fn refused(status: axum::http::StatusCode) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if status == axum::http::StatusCode::UNAUTHORIZED {
+        return (
+            status,
+            [("www-authenticate", "Basic realm=\"GitHub\"")],
+            "Invalid username or token.",
+        )
+            .into_response();
+    }
+    status.into_response()
+}
+
+/// `GET /{owner}/{repo}/info/refs?service=git-upload-pack|git-receive-pack`: the first
+/// request of a clone, fetch or push over smart HTTP, answered by `git` itself.
 pub(crate) async fn info_refs(
     axum::extract::State(s): axum::extract::State<super::state::Shared>,
     axum::extract::Path((owner, repo)): axum::extract::Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     uri: axum::http::Uri,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let name = repo.trim_end_matches(".git").to_string();
-    let path = s.lock().unwrap().repos.get(&(owner, name)).cloned();
-    let (Some(path), Some("service=git-upload-pack")) = (path, uri.query()) else {
+    let Some(name) = uri.query().and_then(|q| q.strip_prefix("service=")) else {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
+    let Some(svc) = service(name) else {
+        return axum::http::StatusCode::FORBIDDEN.into_response();
+    };
+    let path = match served(&s, owner, &repo, svc, &headers) {
+        Ok(p) => p,
+        Err(status) => return refused(status),
+    };
     let refs = Command::new("git")
-        .args(["upload-pack", "--stateless-rpc", "--advertise-refs"])
+        .args([svc, "--stateless-rpc", "--advertise-refs"])
         .arg(&path)
         .output();
     match refs {
         Ok(out) if out.status.success() => {
-            let mut body = b"001e# service=git-upload-pack\n0000".to_vec();
+            let line = format!("# service=git-{svc}\n");
+            let mut body = format!("{:04x}{line}0000", line.len() + 4).into_bytes();
             body.extend(out.stdout);
-            ([("content-type", "application/x-git-upload-pack-advertisement")], body).into_response()
+            let kind = format!("application/x-git-{svc}-advertisement");
+            ([("content-type", kind), ("cache-control", "no-cache".into())], body).into_response()
         }
         _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// `POST /{owner}/{repo}/git-upload-pack|git-receive-pack`: the rest of a fetch or push,
+/// piped through `git <service> --stateless-rpc` (gzip request bodies unpacked first).
+pub(crate) async fn rpc(
+    axum::extract::State(s): axum::extract::State<super::state::Shared>,
+    axum::extract::Path((owner, repo, name)): axum::extract::Path<(String, String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(svc) = service(&name) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let path = match served(&s, owner, &repo, svc, &headers) {
+        Ok(p) => p,
+        Err(status) => return refused(status),
+    };
+    let gzip = headers.get("content-encoding").is_some_and(|v| v == "gzip");
+    let ran = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let body = if gzip {
+            pipe(Command::new("gzip").arg("-dc"), &body)?
+        } else {
+            body.to_vec()
+        };
+        pipe(Command::new("git").args([svc, "--stateless-rpc"]).arg(&path), &body)
+    })
+    .await;
+    match ran {
+        Ok(Ok(out)) => {
+            let kind = format!("application/x-git-{svc}-result");
+            ([("content-type", kind), ("cache-control", "no-cache".into())], out).into_response()
+        }
+        _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Runs `cmd` with `input` on stdin; its stdout.
+fn pipe(cmd: &mut Command, input: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // Written from another thread: git may answer before it has read everything.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!("{cmd:?} failed")));
+    }
+    Ok(out.stdout)
 }

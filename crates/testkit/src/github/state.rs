@@ -87,6 +87,10 @@ pub(super) struct Inner {
     /// (substring of `METHOD path`, status) answered instead of the real thing.
     pub(super) failures: Vec<(String, u16)>,
     pub(super) required_token: Option<String>,
+    /// Pushes need this token (git's basic auth), when set.
+    pub(super) push_token: Option<String>,
+    /// Pushes refused for a missing or wrong token.
+    pub(super) refused_pushes: usize,
     /// Whose token this is: authors comments, reviews and PRs created through the API.
     pub(super) login: String,
     /// Other users' tokens (token → login), accepted besides the required one.

@@ -1,8 +1,10 @@
 //! Reviewing a ticket's pull request from Terarchitect: what it changes (commits, test
 //! files and the tests they add), the conversation, approving and merging (here); the
 //! conversions from GitHub's shapes (`convert`); and the scheduler's pass that turns new
-//! reviewer comments into `review` jobs (`poll`).
+//! reviewer comments into `review` jobs (`poll`); the agent's own PR, opened and answered
+//! for it (`agent`).
 
+pub mod agent;
 mod convert;
 mod poll;
 
