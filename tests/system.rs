@@ -189,6 +189,41 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
     assert!(sys.remote_git(&["show", "main:calc.py"]).contains("return a - b"));
     assert!(sys.tests_pass_on(&branch), "make test passes on {branch}");
     let first_head = sys.remote_git(&["rev-parse", &branch]);
+    // The Worker's probe found no secret anywhere in the container and could push
+    // neither main nor a tag (it holds no credential; only the agent's own push went
+    // through the host's git proxy, which adds the GitHub token).
+    let probe = sys
+        .worker
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .find(|r| r.contains("PROBE-END"))
+        .expect("the probe ran");
+    for want in [
+        "PROBE env-hits 0",
+        "PROBE proc-hits 0",
+        "PROBE main refused",
+        "PROBE tag refused",
+    ] {
+        assert!(probe.contains(want), "{want} not in the probe's output: {probe}");
+    }
+    assert!(
+        !probe.contains("PROBE file-hit") && !probe.contains("PROBE uid 0"),
+        "{probe}"
+    );
+    assert!(!sys.remote_git(&["tag"]).contains("probe-tag"));
+    let log = sys
+        .api(
+            "GET",
+            &format!("/api/projects/{pid}/jobs/{job}/events?limit=1000"),
+            None,
+        )
+        .await
+        .to_string();
+    assert!(log.contains("PROBE-END"), "the probe's output is in the log");
+    for secret in [GITHUB_TOKEN, "sk-director", "sk-worker"] {
+        assert!(!log.contains(secret), "a secret is in the job log");
+    }
     // The review summary the UI shows, read from GitHub (the stand-in over the real remote).
     let summary = sys
         .api("GET", &format!("/api/projects/{pid}/tickets/{tid}/review"), None)

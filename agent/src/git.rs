@@ -1,7 +1,10 @@
-//! git2 for clone, branch, commit and push. The token only ever reaches libgit2 through
-//! the credentials callback: never the remote URL, the repository config or a log. The
-//! callback hands it only to the repository's own host over https ([`token_allowed`]), so
-//! a redirect, a submodule or a remote elsewhere, or plain http, never receives it.
+//! git2 for clone, branch, commit and push. In a worker host's container the remote is the
+//! host's git proxy (`TERARCHITECT_GIT_URL`) and the password is the job token: the proxy
+//! adds the GitHub token, which the agent never holds. The password only ever reaches
+//! libgit2 through the credentials callback: never the remote URL, the repository config
+//! or a log. The callback hands it only to the remote's own host ([`token_allowed`]), over
+//! https unless the remote is the proxy, so a redirect, a submodule or a remote elsewhere
+//! never receives it.
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -13,9 +16,13 @@ use crate::error::{Error, Result};
 
 #[derive(Clone)]
 pub struct GitAuth {
+    /// The password: the job token for the host's git proxy.
     pub token: Option<String>,
-    /// The repository's https URL (as cloned): the token goes to this host only.
+    /// The URL cloned: the token goes to this host only.
     pub origin: String,
+    /// The origin is the worker host's git proxy, on the host's private network: plain
+    /// http is allowed to it (only to it).
+    pub proxied: bool,
     pub author_name: String,
     pub author_email: String,
 }
@@ -30,11 +37,11 @@ impl GitAuth {
             tries.set(tries.get() + 1);
             match &self.token {
                 Some(t) if tries.get() == 1 && allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
-                    token_allowed(&self.origin, url)
-                        .map_err(|why| git2::Error::from_str(&format!("the GitHub token was not sent: {why}")))?;
+                    token_allowed(&self.origin, url, self.proxied)
+                        .map_err(|why| git2::Error::from_str(&format!("the token was not sent: {why}")))?;
                     Cred::userpass_plaintext(user.unwrap_or("x-access-token"), t)
                 }
-                _ => Err(git2::Error::from_str("authentication failed (check github_token)")),
+                _ => Err(git2::Error::from_str("authentication failed")),
             }
         });
         cb
@@ -46,20 +53,22 @@ impl GitAuth {
 }
 
 /// Whether a credential request for `asked` may be answered with the token of the
-/// repository at `origin`: only over https, to the same host and port. Err says why not
+/// repository at `origin`: only to the same host and port, over https (or, for the worker
+/// host's git proxy, `proxied`, over the same scheme as the origin). Err says why not
 /// (hosts only: a URL could carry user info).
-pub fn token_allowed(origin: &str, asked: &str) -> std::result::Result<(), String> {
+pub fn token_allowed(origin: &str, asked: &str, proxied: bool) -> std::result::Result<(), String> {
     let origin = reqwest::Url::parse(origin).map_err(|_| "the repository URL is not a URL".to_string())?;
     let asked = reqwest::Url::parse(asked)
         .map_err(|_| "git asked for credentials for something that is not a URL".to_string())?;
     let host = |u: &reqwest::Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
-    if origin.scheme() != "https" {
+    if proxied && matches!(origin.scheme(), "http" | "https") && asked.scheme() == origin.scheme() {
+        // Same host and port checked below.
+    } else if origin.scheme() != "https" {
         return Err(format!(
             "the repository URL is {}://, and the token only travels over https",
             origin.scheme()
         ));
-    }
-    if asked.scheme() != "https" {
+    } else if asked.scheme() != "https" {
         return Err(format!(
             "{} asked for credentials over {}://, and the token only travels over https",
             host(&asked),
@@ -281,7 +290,7 @@ mod tests {
             "https://github.com/acme/shop.git/info/refs?service=git-upload-pack",
             "https://GitHub.com:443/acme/other.git",
         ] {
-            assert_eq!(token_allowed(origin, ok), Ok(()), "{ok}");
+            assert_eq!(token_allowed(origin, ok, false), Ok(()), "{ok}");
         }
         for (asked, why) in [
             ("http://github.com/acme/shop.git", "over http://"),
@@ -295,12 +304,24 @@ mod tests {
             ("ssh://git@github.com/acme/shop.git", "over ssh://"),
             ("not a url", "not a URL"),
         ] {
-            let e = token_allowed(origin, asked).unwrap_err();
+            let e = token_allowed(origin, asked, false).unwrap_err();
             assert!(e.contains(why), "{asked}: {e}");
         }
-        // A repository on plain http never gets the token, even from itself.
-        let e = token_allowed("http://git.local/acme/shop.git", "http://git.local/acme/shop.git").unwrap_err();
+        // A repository on plain http never gets the token, even from itself...
+        let plain = "http://git.local/acme/shop.git";
+        let e = token_allowed(plain, plain, false).unwrap_err();
         assert!(e.contains("only travels over https"), "{e}");
+        // ...unless it is the worker host's git proxy, and then only the proxy itself.
+        let proxy = "http://host.docker.internal:7310/git/j.git";
+        assert_eq!(token_allowed(proxy, &format!("{proxy}/info/refs"), true), Ok(()));
+        for (asked, why) in [
+            ("http://evil.example:7310/git/j.git", "evil.example asked"),
+            ("http://host.docker.internal:80/git/j.git", "asked"),
+            ("ssh://host.docker.internal:7310/git/j.git", "over ssh://"),
+        ] {
+            let e = token_allowed(proxy, asked, true).unwrap_err();
+            assert!(e.contains(why), "{asked}: {e}");
+        }
     }
 
     /// An HTTP git server that asks for Basic credentials and records every
@@ -339,6 +360,7 @@ mod tests {
             let auth = GitAuth {
                 token: Some("ghp_must_not_leave".into()),
                 origin,
+                proxied: false,
                 author_name: "t".into(),
                 author_email: "t@example.com".into(),
             };
@@ -352,7 +374,7 @@ mod tests {
                 "credentials were sent: {:?}",
                 seen.lock().unwrap()
             );
-            assert!(err.contains("the GitHub token was not sent"), "{err}");
+            assert!(err.contains("the token was not sent"), "{err}");
         }
     }
 

@@ -26,7 +26,8 @@ async fn start() -> anyhow::Result<i32> {
     let token = env("TERARCHITECT_JOB_TOKEN")?;
     let job_id = env("TERARCHITECT_JOB_ID")?;
     eprintln!("terarchitect-agent {} for job {job_id}", env!("CARGO_PKG_VERSION"));
-    let cfg = Config::new(&api, &token, job::default_work_dir()?);
+    let mut cfg = Config::new(&api, &token, job::default_work_dir()?);
+    cfg.git_url = std::env::var("TERARCHITECT_GIT_URL").ok().filter(|u| !u.is_empty());
     // `docker stop` sends SIGTERM: stop at once; whatever was not pushed stays unpushed.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let result = tokio::select! {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use terarchitect_protocol::{
-    Claim, ClaimRequest, EventBatch, ExecutionMode, FinishRequest, Heartbeat, HeartbeatRequest, Job, JobId, NewJobEvent,
+    Claim, ClaimRequest, EventBatch, ExecutionMode, FinishRequest, GitAccess, GitAccessRequest, Heartbeat,
+    HeartbeatRequest, Job, JobId, NewJobEvent,
 };
 
 /// How a call failed, in the terms the host acts on.
@@ -116,6 +117,14 @@ impl WorkerApi {
 
     pub async fn finish(&self, job: JobId, req: &FinishRequest) -> Result<Job, ApiError> {
         self.post(&format!("/worker/jobs/{job}/finish"), req).await
+    }
+
+    /// Job `job`'s repository access for the git proxy, for the job token its agent showed.
+    pub async fn git_access(&self, job: JobId, job_token: &str) -> Result<GitAccess, ApiError> {
+        let req = GitAccessRequest {
+            job_token: job_token.into(),
+        };
+        self.post(&format!("/worker/jobs/{job}/git"), &req).await
     }
 
     pub async fn events(&self, job: JobId, events: Vec<NewJobEvent>) -> Result<(), ApiError> {

@@ -158,6 +158,23 @@ pub struct Config {
     #[arg(long, env = "MAX_BACKOFF_SECS", default_value_t = 30)]
     pub max_backoff_secs: u64,
 
+    /// Where the git proxy listens: agents clone and push only through it, and it adds the
+    /// project's GitHub token (which no container sees) and refuses pushes to any ref but
+    /// the job's `ticket-{id}` branch. Port 0: any free port.
+    #[arg(long, env = "GIT_PROXY_LISTEN", default_value = "0.0.0.0:0")]
+    pub git_proxy_listen: String,
+
+    /// The git proxy's base URL as agents reach it. Default: http://host.docker.internal:PORT
+    /// (docker runtime), http://127.0.0.1:PORT (local). The ecs runtime needs it set (the
+    /// host's private address, with GIT_PROXY_LISTEN on a fixed port).
+    #[arg(long, env = "GIT_PROXY_URL")]
+    pub git_proxy_url: Option<String>,
+
+    /// Hosts of plain-http remotes the git proxy may still send the GitHub token to,
+    /// comma-separated (test stand-ins; https remotes always get it).
+    #[arg(long, env = "GIT_PROXY_PLAIN_HTTP_HOSTS", default_value = "")]
+    pub git_proxy_plain_http_hosts: String,
+
     /// Log as JSON lines (for journald/CloudWatch) instead of text.
     #[arg(long, env = "WORKER_LOG_JSON")]
     pub log_json: bool,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod git_proxy;
 pub mod host;
 pub mod queue;
 pub mod runtime;
@@ -34,7 +35,7 @@ pub async fn aws_config(endpoint: Option<&str>, region: &str) -> aws_config::Sdk
     loader.load().await
 }
 
-fn list(s: &str) -> Vec<String> {
+pub(crate) fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|x| !x.is_empty())

@@ -52,6 +52,9 @@ pub struct Config {
     pub llm_retry: RetryPolicy,
     /// An already running `opencode serve`; when `None` the agent starts `opencode_bin`.
     pub opencode_url: Option<String>,
+    /// The worker host's git proxy for this job (`TERARCHITECT_GIT_URL`): cloned and
+    /// pushed with the job token. None: the project's remote, without credentials.
+    pub git_url: Option<String>,
     pub opencode_bin: String,
     pub claude_bin: String,
     /// The process's one HTTP client ([`crate::http_client`]).
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Config {
             cancel_poll,
             llm_retry,
             opencode_url,
+            git_url,
             opencode_bin,
             claude_bin,
             http: _,
@@ -92,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("cancel_poll", cancel_poll)
             .field("llm_retry", llm_retry)
             .field("opencode_url", opencode_url)
+            .field("git_url", git_url)
             .field("opencode_bin", opencode_bin)
             .field("claude_bin", claude_bin)
             .finish_non_exhaustive()
@@ -114,6 +119,7 @@ impl Config {
             cancel_poll: Duration::from_secs(2),
             llm_retry: RetryPolicy::default(),
             opencode_url: None,
+            git_url: None,
             opencode_bin: "opencode".into(),
             claude_bin: "claude".into(),
             http: crate::http_client(),

@@ -52,9 +52,16 @@ impl<'c> Job<'c> {
             token,
             cfg.llm_retry.clone(),
         );
+        // In a worker host's container the repository is reached through the host's git
+        // proxy with the job token; the proxy adds the GitHub token, which never comes here.
+        let (origin, password) = match &cfg.git_url {
+            Some(proxy) => (proxy.clone(), Some(cfg.job_token.clone())),
+            None => (git::clone_url(&ctx.project.repo_url), None),
+        };
         let auth = GitAuth {
-            token: s.github_token.clone(),
-            origin: git::clone_url(&ctx.project.repo_url),
+            token: password,
+            origin,
+            proxied: cfg.git_url.is_some(),
             author_name: s.git_author_name.clone().unwrap_or_else(|| "Terarchitect Agent".into()),
             author_email: s
                 .git_author_email
@@ -65,14 +72,14 @@ impl<'c> Job<'c> {
         let repo_dir = cfg.work_dir.join("repo");
         cancel.check()?;
         let (url, dir, a, b, base) = (
-            ctx.project.repo_url.clone(),
+            auth.origin.clone(),
             repo_dir.clone(),
             auth.clone(),
             branch.clone(),
             ctx.project.default_branch.clone(),
         );
         let existed = blocking(move || {
-            let repo = git::clone(&git::clone_url(&url), &dir, &a)?;
+            let repo = git::clone(&url, &dir, &a)?;
             let existed = git::checkout_branch(&repo, &b, &base)?;
             // The Worker's commands run as another user: the clone is theirs to change.
             crate::sandbox::prepare(dir.parent().unwrap_or(&dir))?;

@@ -55,9 +55,9 @@ pub use ticket::{
 pub use token::TokenKind;
 pub use validate::{FieldError, Validate};
 pub use worker::{
-    AgentPullRequest, AgentSettings, BoardSummaryColumn, Claim, ClaimRequest, CommentRef, FinishRequest, Heartbeat,
-    HeartbeatRequest, MAX_PR_BODY, MAX_PR_TITLE, Outcome, PullRequestDraft, PullRequestReply, PullRequestThread,
-    ThreadComment, WorkerContext, WorkerMode,
+    AgentPullRequest, AgentSettings, BoardSummaryColumn, Claim, ClaimRequest, CommentRef, FinishRequest, GitAccess,
+    GitAccessRequest, Heartbeat, HeartbeatRequest, MAX_PR_BODY, MAX_PR_TITLE, Outcome, PullRequestDraft,
+    PullRequestReply, PullRequestThread, ThreadComment, WorkerContext, WorkerMode,
 };
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -202,6 +202,45 @@ impl fmt::Debug for AgentSettings {
     }
 }
 
+/// A worker host's git proxy asks for a job's repository access with the job token its
+/// agent presented (`POST /worker/jobs/{id}/git`): proof that the caller is that job.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GitAccessRequest {
+    pub job_token: String,
+}
+
+impl fmt::Debug for GitAccessRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitAccessRequest")
+            .field("job_token", &Redacted)
+            .finish()
+    }
+}
+
+/// What the git proxy needs to carry a job's fetches and its one branch's pushes: the
+/// repository's https remote, the project's GitHub token (held by the host's proxy,
+/// never by the agent), and the only branch it may push.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct GitAccess {
+    pub remote: String,
+    pub token: Option<String>,
+    /// `ticket-{id}`: pushes to any other ref are refused.
+    pub branch: String,
+}
+
+impl fmt::Debug for GitAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitAccess")
+            .field("remote", &self.remote)
+            .field("token", &Redacted::opt(&self.token))
+            .field("branch", &self.branch)
+            .finish()
+    }
+}
+
 /// What an agent asks the API to open, or update, as its ticket's pull request: from
 /// `ticket-{id}` into the project's default branch, in the project's repository.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

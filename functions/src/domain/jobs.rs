@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use terarchitect_protocol::{
-    BoardSummaryColumn, Claim, ColumnRole, EventBatch, EventPage, ExecutionMode, FinishRequest, Graph, Heartbeat, Job,
-    JobId, JobStatus, Outcome, ProjectId, TicketId, Validate, WorkerContext,
+    BoardSummaryColumn, Claim, ColumnRole, EventBatch, EventPage, ExecutionMode, FinishRequest, GitAccess, Graph,
+    Heartbeat, Job, JobId, JobStatus, Outcome, ProjectId, TicketId, Validate, WorkerContext,
 };
 
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
@@ -287,6 +287,31 @@ pub async fn authenticate_job_token(app: &App, token: &str) -> Result<Job> {
     store::jobs::by_token(&app.db, &crypto::hash_token(token))
         .await?
         .ok_or(Error::Unauthenticated)
+}
+
+/// The repository access of job `job_id`'s git proxy on `host`: only while `host` holds
+/// the running job, and only for the job token its agent holds (what the proxy was shown).
+pub async fn git_access(app: &App, job_id: JobId, host: &str, job_token: &str) -> Result<GitAccess> {
+    let job = store::jobs::get(&app.db, job_id).await?;
+    if job.status != JobStatus::Running || job.lease_owner.as_deref() != Some(host) {
+        return Err(job_conflict(
+            &job,
+            "its repository is closed",
+            "this host does not hold its lease",
+        ));
+    }
+    let shown = store::jobs::by_token(&app.db, &crypto::hash_token(job_token)).await?;
+    if shown.is_none_or(|j| j.id != job_id) {
+        // 409, not 401: the host's own token is fine; what its agent showed is not.
+        return Err(Error::Conflict("the job token shown is not this job's".into()));
+    }
+    let project = store::projects::get(&app.db, job.project_id).await?;
+    let access = super::settings::github_access(app, job.project_id, false).await?;
+    Ok(GitAccess {
+        remote: super::github::https_remote(&project.repo_url),
+        token: access.token,
+        branch: format!("ticket-{}", job.ticket_id),
+    })
 }
 
 /// Everything the agent needs for its job (job token holders only). No LLM key: the

@@ -26,6 +26,7 @@ fn host_routes() -> OpenApiRouter<State> {
         .routes(routes!(heartbeat))
         .routes(routes!(finish))
         .routes(routes!(host_events))
+        .routes(routes!(git_access))
 }
 
 /// What agents call (job tokens): served on their own where long LLM calls need a longer
@@ -103,6 +104,19 @@ async fn host_events(
     Ok(Json(Appended {
         appended: domain::jobs::append_host_events(&s, jid, &host.host_id, &b).await?,
     }))
+}
+
+#[utoipa::path(post, path = "/worker/jobs/{jid}/git", operation_id = "worker_git_access", tag = "worker", params(("jid" = Uuid, Path, description = "job id")), request_body = GitAccessRequest, responses((status = 200, body = GitAccess), (status = "4XX", body = ErrorBody)))]
+/// The host's git proxy: the job's remote, token and branch, for the job token its agent showed.
+async fn git_access(
+    host: WorkerHost,
+    s: axum::extract::State<State>,
+    Path(jid): Path<JobId>,
+    Json(r): Json<GitAccessRequest>,
+) -> Result<Json<GitAccess>> {
+    Ok(Json(
+        domain::jobs::git_access(&s, jid, &host.host_id, &r.job_token).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/agent/context", operation_id = "worker_context", tag = "agent", responses((status = 200, body = WorkerContext), (status = "4XX", body = ErrorBody)))]

@@ -51,6 +51,8 @@ struct Inner<R> {
     failures: AtomicU32,
     outages: AtomicU32,
     paused_until: Mutex<Option<Instant>>,
+    /// The git proxy's base URL for agents, once it listens.
+    git_url: std::sync::OnceLock<String>,
 }
 
 impl<R: Runtime> Host<R> {
@@ -69,6 +71,7 @@ impl<R: Runtime> Host<R> {
                 failures: AtomicU32::new(0),
                 outages: AtomicU32::new(0),
                 paused_until: Mutex::new(None),
+                git_url: std::sync::OnceLock::new(),
                 cfg,
             }),
         }
@@ -88,6 +91,7 @@ impl<R: Runtime> Host<R> {
                 "VISIBILITY_TIMEOUT_SECS should exceed two heartbeat intervals, or running jobs' messages reappear"
             );
         }
+        me.start_git_proxy().await;
         let mut reconciled = false;
         loop {
             // Back off while the API, queue or runtime is down.
@@ -150,6 +154,37 @@ impl<R: Runtime> Host<R> {
 }
 
 impl<R: Runtime> Inner<R> {
+    /// Starts the git proxy agents clone and push through (`git_proxy`).
+    async fn start_git_proxy(&self) {
+        let listener = match tokio::net::TcpListener::bind(&self.cfg.git_proxy_listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(listen = %self.cfg.git_proxy_listen, error = %e, "the git proxy cannot listen: agents will not reach their repositories");
+                return;
+            }
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let url = match (&self.cfg.git_proxy_url, self.runtime.name()) {
+            (Some(u), _) => u.trim_end_matches('/').to_string(),
+            (None, "local") => format!("http://127.0.0.1:{port}"),
+            (None, "docker") => format!("http://host.docker.internal:{port}"),
+            (None, other) => {
+                tracing::error!(
+                    runtime = other,
+                    "set GIT_PROXY_URL: agents will not reach their repositories"
+                );
+                return;
+            }
+        };
+        let proxy = crate::git_proxy::GitProxy::new(
+            WorkerApi::new(&self.cfg.api_url, &self.cfg.worker_token),
+            crate::list(&self.cfg.git_proxy_plain_http_hosts),
+        );
+        tokio::spawn(proxy.serve(listener));
+        tracing::info!(%url, "git proxy listening");
+        let _ = self.git_url.set(url);
+    }
+
     fn note_outage(&self) -> Duration {
         self.outages.fetch_add(1, Ordering::Relaxed);
         let n = self.failures.fetch_add(1, Ordering::Relaxed).min(16) as usize;

@@ -30,16 +30,20 @@ impl<R: Runtime> Inner<R> {
     /// Starts the agent for a job whose message `begin_claim` registered.
     pub(super) async fn run_job(self: Arc<Self>, claim: Claim, permit: OwnedSemaphorePermit) {
         let job_id = claim.job.id;
+        let mut env = vec![
+            ("TERARCHITECT_API_URL".into(), self.cfg.agent_api_url().to_string()),
+            ("TERARCHITECT_JOB_ID".into(), job_id.to_string()),
+            ("TERARCHITECT_JOB_TOKEN".into(), claim.job_token.clone()),
+        ];
+        if let Some(git) = self.git_url.get() {
+            env.push(("TERARCHITECT_GIT_URL".into(), format!("{git}/git/{job_id}.git")));
+        }
         let spec = AgentSpec {
             job_id,
             project_id: claim.project.id,
             attempt: claim.job.attempt,
             host_id: self.host_id.clone(),
-            env: vec![
-                ("TERARCHITECT_API_URL".into(), self.cfg.agent_api_url().to_string()),
-                ("TERARCHITECT_JOB_ID".into(), job_id.to_string()),
-                ("TERARCHITECT_JOB_TOKEN".into(), claim.job_token.clone()),
-            ],
+            env,
             local_path: claim.project.local_path.clone(),
         };
         tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");

@@ -40,7 +40,8 @@ pub struct AgentSpec {
     pub project_id: ProjectId,
     pub attempt: i32,
     pub host_id: String,
-    /// Exactly TERARCHITECT_API_URL, TERARCHITECT_JOB_ID, TERARCHITECT_JOB_TOKEN.
+    /// Exactly TERARCHITECT_API_URL, TERARCHITECT_JOB_ID, TERARCHITECT_JOB_TOKEN and, when
+    /// the git proxy listens, TERARCHITECT_GIT_URL.
     pub env: Vec<(String, String)>,
     /// The project's directory on this host (local runtime).
     pub local_path: Option<String>,
