@@ -61,18 +61,21 @@ pub fn token_allowed(origin: &str, asked: &str, proxied: bool) -> std::result::R
     let asked = reqwest::Url::parse(asked)
         .map_err(|_| "git asked for credentials for something that is not a URL".to_string())?;
     let host = |u: &reqwest::Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
-    if proxied && matches!(origin.scheme(), "http" | "https") && asked.scheme() == origin.scheme() {
-        // Same host and port checked below.
-    } else if origin.scheme() != "https" {
+    // The worker host's git proxy is on the host's private network: plain http to it is
+    // fine. Anything else gets the token over https only.
+    let origin_ok = origin.scheme() == "https" || (proxied && origin.scheme() == "http");
+    if !origin_ok {
         return Err(format!(
             "the repository URL is {}://, and the token only travels over https",
             origin.scheme()
         ));
-    } else if asked.scheme() != "https" {
+    }
+    if asked.scheme() != origin.scheme() {
         return Err(format!(
-            "{} asked for credentials over {}://, and the token only travels over https",
+            "{} asked for credentials over {}://, and the token only travels over {}",
             host(&asked),
-            asked.scheme()
+            asked.scheme(),
+            origin.scheme()
         ));
     }
     if host(&asked) != host(&origin) || asked.port_or_known_default() != origin.port_or_known_default() {

@@ -19,6 +19,9 @@ async fn press(b: &Browser, key: char) -> Res<()> {
     Ok(())
 }
 
+/// The pull request the API opens for the flow's ticket on the GitHub stand-in.
+const PR_URL: &str = "https://github.example/acme/shop/pull/1";
+
 /// A repository whose HEAD is `trunk` (and a `feature` branch), served by the GitHub
 /// stand-in as `acme/shop`.
 async fn served_shop() -> (
@@ -716,25 +719,41 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
         .await?;
     let jid2 = jobs[0]["id"].as_str().ok_or("no retried job")?.to_string();
     assert_ne!(jid2, jid);
-    s.call(
-        &s.worker_base,
-        &s.worker_token,
-        "POST",
-        &format!("/worker/jobs/{jid2}/claim"),
-        Some(json!({"host_id": "e2e-host", "execution_mode": "docker"})),
-    )
-    .await?;
+    let claim = s
+        .call(
+            &s.worker_base,
+            &s.worker_token,
+            "POST",
+            &format!("/worker/jobs/{jid2}/claim"),
+            Some(json!({"host_id": "e2e-host", "execution_mode": "docker"})),
+        )
+        .await?;
+    let job_token = claim["job_token"].as_str().ok_or("no job token")?;
+    // The agent has the API open its pull request on GitHub (the stand-in serving the
+    // project's repository); that PR, not anything the host says, is the run's.
+    let github = json!({"github_api_url": gh.url, "github_token": "ghp_e2e_project"});
+    s.api("PUT", &format!("/api/projects/{pid}/settings"), Some(github))
+        .await?;
+    let pr = s
+        .call(
+            &s.worker_base,
+            job_token,
+            "PUT",
+            "/agent/pull-request",
+            Some(json!({"title": "Checkout page", "body": "Adds the checkout."})),
+        )
+        .await?;
+    assert_eq!(pr["url"], PR_URL, "{pr}");
     s.call(
         &s.worker_base,
         &s.worker_token,
         "POST",
         &format!("/worker/jobs/{jid2}/finish"),
-        Some(json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0, "pr_url": "https://github.com/acme/shop/pull/7", "pr_number": 7})),
+        Some(json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0})),
     )
     .await?;
     b.wait_for("#log-status[data-job-status=succeeded]").await?;
-    b.wait_for(".page-head a.pr-link[href='https://github.com/acme/shop/pull/7']")
-        .await?;
+    b.wait_for(&format!(".page-head a.pr-link[href='{PR_URL}']")).await?;
 
     // edit the ticket's title (an empty one is refused inline first)
     b.wait_for(".ticket-form input[name=title]").await?.clear().await?;
@@ -761,13 +780,11 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
     // the card on the board links the pull request and shows the finished run
     b.click(".crumb").await?;
-    b.wait_for(&format!("{card} a.pr-link[href='https://github.com/acme/shop/pull/7']"))
-        .await?;
+    b.wait_for(&format!("{card} a.pr-link[href='{PR_URL}']")).await?;
     b.wait_for(&format!("{card} [data-job-status=succeeded]")).await?;
     b.screenshot("05b-board-pr.png").await?;
     b.click(&format!(".tabs a[href=\"/projects/{pid}/review\"]")).await?;
-    b.wait_for(".review-list a.pr-link[href='https://github.com/acme/shop/pull/7']")
-        .await?;
+    b.wait_for(&format!(".review-list a.pr-link[href='{PR_URL}']")).await?;
 
     // ---- the ticket page moves the ticket as the board does: into In Progress queues
     // a run (shown at once), on to Done cancels it while still queued

@@ -49,7 +49,7 @@ async fn column_id(s: &Stack, pid: &str, role: &str) -> Res<String> {
 
 /// A ticket brought to In Review the real way: moved to In Progress, claimed by a worker
 /// host and finished with pull request `pr`.
-async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<String> {
+async fn ticket_in_review(s: &Stack, gh: &GitHubStandIn, pid: &str, title: &str, pr: u64) -> Res<String> {
     let t = s
         .api(
             "POST",
@@ -59,10 +59,11 @@ async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<Str
         .await?;
     let tid = t["id"].as_str().ok_or("no ticket id")?.to_string();
     let col = column_id(s, pid, "in_progress").await?;
-    // What a run needs to start, removed again once it has: the review page is tested
-    // below with GitHub and the LLMs not set up.
+    // What a run needs to start and to open its PR, removed again once it has: the review
+    // page is tested below with GitHub and the LLMs not set up.
     let settings = format!("/api/projects/{pid}/settings");
-    let needs = json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m", "github_token": "ghp_placeholder"});
+    let needs = json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m",
+                       "github_token": "ghp_placeholder", "github_api_url": gh.url});
     s.api("PUT", &settings, Some(needs)).await?;
     let moved = s
         .api(
@@ -71,23 +72,34 @@ async fn ticket_in_review(s: &Stack, pid: &str, title: &str, pr: u64) -> Res<Str
             Some(json!({"column_id": col})),
         )
         .await?;
-    let unset = json!({"director_llm_url": null, "director_llm_model": null, "github_token": null});
-    s.api("PUT", &settings, Some(unset)).await?;
     let jid = moved["job"]["id"].as_str().ok_or("no job")?.to_string();
     let worker = |path: String, body: Value| async move {
         s.call(&s.worker_base, &s.worker_token, "POST", &path, Some(body)).await
     };
-    worker(
+    let claim = worker(
         format!("/worker/jobs/{jid}/claim"),
         json!({"host_id": "e2e-host", "execution_mode": "docker"}),
     )
     .await?;
+    // The agent's PR is the ticket's own branch's: the API finds it open and records it.
+    gh.edit_pull(pr, |p| p.head = format!("ticket-{tid}"));
+    let token = claim["job_token"].as_str().ok_or("no job token")?;
+    let body = json!({"title": title, "body": "Opened by the agent."});
+    let opened = s
+        .call(&s.worker_base, token, "PUT", "/agent/pull-request", Some(body))
+        .await?;
+    assert_eq!(
+        (opened["number"].as_u64(), opened["created"].as_bool()),
+        (Some(pr), Some(false))
+    );
     worker(
         format!("/worker/jobs/{jid}/finish"),
-        json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0,
-               "pr_url": format!("https://github.com/acme/shop/pull/{pr}"), "pr_number": pr}),
+        json!({"host_id": "e2e-host", "outcome": "succeeded", "exit_code": 0}),
     )
     .await?;
+    let unset =
+        json!({"director_llm_url": null, "director_llm_model": null, "github_token": null, "github_api_url": null});
+    s.api("PUT", &settings, Some(unset)).await?;
     Ok(tid)
 }
 
@@ -112,12 +124,6 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
     // The token configured below is a reviewer's: GitHub refuses approving one's own PR.
     gh.set_login("alice");
     let pr = gh.open_pull("Checkout page", "ticket-checkout", "main");
-    gh.edit_pull(pr, |p| {
-        p.body = "## What was accomplished\n\nA cart total with **two tests**.\n\n- sums the items\n- an empty cart costs nothing\n\n```rust\nlet t = total(&[2, 3]);\n```\n\n<details><summary>Test output</summary>\n\nall green\n\n</details>\n\n<script>document.title = 'owned'</script>".into()
-    });
-    let carol = gh.add_issue_comment(pr, "carol", "Looks promising.");
-    let footer = agent_reply_footer(&[(CommentKind::Issue, carol)]);
-    gh.add_issue_comment(pr, "terarchitect-bot", &format!("Tightened the total.\n\n{footer}"));
     let p = s
         .api(
             "POST",
@@ -126,11 +132,16 @@ async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
         )
         .await?;
     let pid = p["id"].as_str().ok_or("no project id")?.to_string();
-    let tid = ticket_in_review(s, &pid, "Checkout page", pr).await?;
+    let tid = ticket_in_review(s, gh, &pid, "Checkout page", pr).await?;
+    gh.edit_pull(pr, |p| {
+        p.body = "## What was accomplished\n\nA cart total with **two tests**.\n\n- sums the items\n- an empty cart costs nothing\n\n```rust\nlet t = total(&[2, 3]);\n```\n\n<details><summary>Test output</summary>\n\nall green\n\n</details>\n\n<script>document.title = 'owned'</script>".into()
+    });
+    let carol = gh.add_issue_comment(pr, "carol", "Looks promising.");
+    let footer = agent_reply_footer(&[(CommentKind::Issue, carol)]);
+    gh.add_issue_comment(pr, "terarchitect-bot", &format!("Tightened the total.\n\n{footer}"));
     // The agent's branch is named after its ticket, and approve and merge check that.
     let branch = format!("ticket-{tid}");
     git(&repo.work, &["push", "origin", &format!("ticket-checkout:{branch}")]);
-    gh.edit_pull(pr, |p| p.head = branch.clone());
 
     // ---- before GitHub is set up, the Review tab and the review page say so and link
     // to Settings
