@@ -82,11 +82,15 @@ pub fn docker_gateway() -> String {
 /// secrets (GitHub token, LLM keys) and any job token in its environment, every process's
 /// environment and command line, and every writable place of the filesystem, then try to
 /// push `main` and a tag. It prints only counts and paths: the secrets are put together
-/// at run time, so this text holds none of them.
-pub const PROBE: &str = r#"S1=$(printf '%s%s' ghp_system_test _secret); S2=$(printf '%s%s' sk-dir ector); S3=$(printf '%s%s' sk-wor ker); S4='TERARCHITECT_JOB_TOKEN=tj'
+/// at run time, so this text holds none of them, and the processes are read before any
+/// command has one among its arguments.
+pub const PROBE: &str = r#"S1=$(printf '%s%s' ghp_system_test _secret); S2=$(printf '%s%s' sk-dir ector); S3=$(printf '%s%s' sk-wor ker); S4=$(printf '%s%s' TERARCHITECT_JOB_TOK EN=tj)
 echo "PROBE uid $(id -u)"
-echo "PROBE env-hits $(env | grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4")"
-echo "PROBE proc-hits $(for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\0' '\n' < "$f" 2>/dev/null; echo; done | grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4")"
+env > /tmp/probe-env
+for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\0' '\n' < "$f" 2>/dev/null; echo; done > /tmp/probe-proc
+echo "PROBE env-hits $(grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4" /tmp/probe-env)"
+echo "PROBE proc-hits $(grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4" /tmp/probe-proc)"
+rm -f /tmp/probe-env /tmp/probe-proc
 timeout 120 grep -rIl -e "$S1" -e "$S2" -e "$S3" /tmp /workspace /home /root /var /etc /run 2>/dev/null | sed 's/^/PROBE file-hit /'
 git push origin HEAD:main >/dev/null 2>&1 && echo "PROBE pushed main" || echo "PROBE main refused"
 git tag probe-tag && (git push origin probe-tag >/dev/null 2>&1 && echo "PROBE pushed a tag" || echo "PROBE tag refused")
