@@ -159,6 +159,7 @@ pub struct System {
     lambda_port: u16,
     host_id: String,
     pub host: Option<ProcessGroup>,
+    git_proxy_port: u16,
     _procs: Vec<ProcessGroup>,
     _dir: tempfile::TempDir,
 }
@@ -260,6 +261,7 @@ impl System {
             lambda_port,
             host_id,
             host: None,
+            git_proxy_port: free_port(),
             gateway,
             _procs: procs,
             _dir: dir,
@@ -297,7 +299,8 @@ impl System {
         self.api("PUT", "/api/settings", Some(settings)).await;
     }
 
-    /// Starts (or restarts) the worker host; the same host id after a restart.
+    /// Starts (or restarts) the worker host; the same host id and git proxy port after a
+    /// restart (the running agents keep their proxy URL).
     pub fn start_host(&mut self) {
         let env = Env::queue(&self.queue.url, &self.queue.endpoint)
             .set("TERARCHITECT_API_URL", self.lambda_url("worker-api", ""))
@@ -312,6 +315,7 @@ impl System {
             .set("POLL_WAIT_SECS", "1")
             // The stand-in serves git over plain http on the Docker bridge.
             .set("GIT_PROXY_PLAIN_HTTP_HOSTS", &self.gateway)
+            .set("GIT_PROXY_LISTEN", format!("0.0.0.0:{}", self.git_proxy_port))
             .set("RUST_LOG", "info");
         let log = Log::Append(artifacts().join(format!("{}.log", self.host_id)));
         self.host = Some(worker_host(&bin_dir().join("worker-host"), &env, &log).unwrap());

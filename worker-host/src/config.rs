@@ -160,8 +160,10 @@ pub struct Config {
 
     /// Where the git proxy listens: agents clone and push only through it, and it adds the
     /// project's GitHub token (which no container sees) and refuses pushes to any ref but
-    /// the job's `ticket-{id}` branch. Port 0: any free port.
-    #[arg(long, env = "GIT_PROXY_LISTEN", default_value = "0.0.0.0:0")]
+    /// the job's `ticket-{id}` branch. Keep the port across restarts: running agents keep
+    /// the URL they were started with (port 0, any free port, only suits a host that is
+    /// never restarted under running agents, such as tests').
+    #[arg(long, env = "GIT_PROXY_LISTEN", default_value = "0.0.0.0:7311")]
     pub git_proxy_listen: String,
 
     /// The git proxy's base URL as agents reach it. Default: http://host.docker.internal:PORT

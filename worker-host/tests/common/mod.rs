@@ -164,6 +164,8 @@ impl Env {
             format!("--agent-image={}", agent_image()),
             "--agent-args=--from-title".into(),
             "--isolation=plain".into(),
+            // Many hosts at once in the tests: each its own port.
+            "--git-proxy-listen=0.0.0.0:0".into(),
             "--agent-cpus=0.5".into(),
             "--agent-memory-mb=64".into(),
             "--agent-pids-limit=64".into(),
