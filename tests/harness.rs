@@ -91,7 +91,7 @@ for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\0' '\n' < "$f" 2>/de
 echo "PROBE env-hits $(grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4" /tmp/probe-env)"
 echo "PROBE proc-hits $(grep -c -e "$S1" -e "$S2" -e "$S3" -e "$S4" /tmp/probe-proc)"
 rm -f /tmp/probe-env /tmp/probe-proc
-timeout 120 grep -rIl -e "$S1" -e "$S2" -e "$S3" /tmp /workspace /home /root /var /etc /run 2>/dev/null | sed 's/^/PROBE file-hit /'
+timeout 120 grep -rIl -e "$S1" -e "$S2" -e "$S3" /tmp /workspace /home /root /var /etc /run 2>/dev/null | sed 's|^|FOUND-IN |'
 git push origin HEAD:main >/dev/null 2>&1 && echo "PROBE pushed main" || echo "PROBE main refused"
 git tag probe-tag && (git push origin probe-tag >/dev/null 2>&1 && echo "PROBE pushed a tag" || echo "PROBE tag refused")
 echo PROBE-END"#;
