@@ -69,6 +69,14 @@ impl ChatClient {
             .when(retried)
             .await
             .map_err(|e| {
+                // The gateway's budget refusal: the run ends here, nothing half-done pushed.
+                if let terarchitect_llm::Error::Status { status, body } = &e
+                    && status.as_u16() == 402
+                {
+                    let why: Value = serde_json::from_str(body).unwrap_or_default();
+                    let message = why["error"]["message"].as_str().unwrap_or("the LLM budget is spent");
+                    return Error::Budget(format!("budget_exhausted: {message}"));
+                }
                 Error::Llm(if retried(&e) {
                     format!(
                         "{} endpoint failed after {} attempts: {e}",

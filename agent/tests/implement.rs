@@ -468,6 +468,39 @@ async fn budgets_end_the_job_cleanly() {
 }
 
 #[tokio::test]
+async fn a_spent_ticket_budget_stops_the_run_as_budget_exhausted_with_nothing_pushed() {
+    // The gateway meters 15 tokens a call: the third call finds 30 of 25 spent.
+    let director = vec![Reply::json(json!({"action": "approve_plan"}))];
+    let worker = vec![Reply::text("found"), Reply::text("plan"), Reply::text("working")];
+    let setup = Setup {
+        settings: json!({"ticket_budget_tokens": 25}),
+        ..Setup::default()
+    };
+    let env = Env::new(python_repo(), setup, director, worker).await;
+    let err = terarchitect_agent::run(env.config()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Budget(_)) && err.to_string().contains("budget_exhausted"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("ticket's budget of 25 tokens is spent"),
+        "{err}"
+    );
+    assert_eq!(
+        env.worker.requests().len(),
+        2,
+        "no call past the budget reached the LLM"
+    );
+    assert_eq!(env.repo.remote_branches(), ["main"], "nothing pushed");
+    assert!(env.github.pulls().is_empty());
+    let last = env.events().await.pop().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.summary.contains("budget_exhausted")),
+        ("failed", true)
+    );
+}
+
+#[tokio::test]
 async fn a_resumed_ticket_continues_its_branch_and_updates_the_open_pr() {
     let director = vec![
         Reply::json(json!({"action": "approve_plan", "plan": APPROVED})),

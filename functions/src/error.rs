@@ -23,6 +23,9 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("{0}")]
     Unavailable(String),
+    /// A ticket's or project's LLM token budget is spent (402 `budget_exhausted`).
+    #[error("{0}")]
+    BudgetExhausted(String),
     /// Too many writes by one token this minute; retry after this many seconds.
     #[error("too many requests with this token; retry in {0} s")]
     RateLimited(u64),

@@ -206,11 +206,14 @@ async fn usage_totals_per_job_ticket_and_project_are_the_exact_sum_of_upstream_u
     let project = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
     assert_eq!(
         project,
-        json!({"calls": 5, "input_tokens": input + 100, "output_tokens": output + 1})
+        json!({"calls": 5, "input_tokens": input + 100, "output_tokens": output + 1, "budget_tokens": null, "ticket_budget_tokens": null})
     );
     let other = g.t.project("unmetered").await["id"].as_str().unwrap().to_string();
     let none = g.t.get(&format!("/api/projects/{other}/usage")).await.ok();
-    assert_eq!(none, json!({"calls": 0, "input_tokens": 0, "output_tokens": 0}));
+    assert_eq!(
+        none,
+        json!({"calls": 0, "input_tokens": 0, "output_tokens": 0, "budget_tokens": null, "ticket_budget_tokens": null})
+    );
     let db = &g.t.app.db;
     let by_job = store::usage::job_totals(db, jid.parse().unwrap()).await.unwrap();
     assert_eq!(
@@ -232,6 +235,84 @@ async fn usage_totals_per_job_ticket_and_project_are_the_exact_sum_of_upstream_u
     .ok();
     let job = g.t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok();
     assert_eq!(job["input_tokens"].as_i64(), Some(input));
+}
+
+#[tokio::test]
+async fn a_spent_token_budget_refuses_the_next_call_with_budget_exhausted() {
+    let g = Gw::new().await;
+    let pid = g.t.project("budgeted").await["id"].as_str().unwrap().to_string();
+    let settings = format!("/api/projects/{pid}/settings");
+    g.t.put(&settings, json!({"ticket_budget_tokens": 100})).await.ok();
+    let (tid, jid, token) = g.running_job(&pid).await;
+    g.director_llm.push([
+        Reply::text("one").with_usage(40, 20),
+        Reply::text("two, streamed").with_usage(30, 20),
+        Reply::text("three").with_usage(5, 5),
+        Reply::text("four").with_usage(10, 10),
+    ]);
+    // 60 of 100 used: the next call still goes (and takes the ticket past its budget).
+    assert_eq!(
+        g.call(&token, "director", "openai", chat(false)).await.status,
+        StatusCode::OK
+    );
+    let r = g.call(&token, "director", "openai", chat(true)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // 110 of 100: refused before the upstream is called, and nothing metered.
+    let refused = g.call(&token, "director", "openai", chat(false)).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    let e = refused.json();
+    assert_eq!(e["error"]["code"], "budget_exhausted");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ticket's budget of 100 tokens is spent (110 used)"),
+        "{message}"
+    );
+    assert_eq!(g.director_llm.requests().len(), 2, "the upstream was not called");
+    let usage = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
+    assert_eq!(
+        (
+            usage["input_tokens"].as_i64(),
+            usage["output_tokens"].as_i64(),
+            usage["ticket_budget_tokens"].as_i64()
+        ),
+        (Some(70), Some(40), Some(100))
+    );
+    let job = g.t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok();
+    assert_eq!(
+        job["input_tokens"].as_i64().unwrap() + job["output_tokens"].as_i64().unwrap(),
+        110
+    );
+    let ticket = g.t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert_eq!(
+        ticket["input_tokens"].as_i64().unwrap() + ticket["output_tokens"].as_i64().unwrap(),
+        110
+    );
+
+    // Raised while the run goes on: its next call passes.
+    g.t.put(&settings, json!({"ticket_budget_tokens": 200})).await.ok();
+    assert_eq!(
+        g.call(&token, "director", "openai", chat(false)).await.status,
+        StatusCode::OK
+    );
+    // Another ticket has a budget of its own, but the project's (125, 120 used) stops it
+    // too once spent.
+    g.t.put(&settings, json!({"project_budget_tokens": 125})).await.ok();
+    let (_, _, other) = g.running_job(&pid).await;
+    let r = g.call(&other, "director", "openai", chat(false)).await;
+    assert_eq!(r.status, StatusCode::OK, "120 of 125 used: {}", r.body);
+    let r = g.call(&other, "director", "openai", chat(false)).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("project's budget of 125 tokens"),
+        "{}",
+        r.body
+    );
+    // Bad budgets are refused with the field named.
+    let bad = g.t.put(&settings, json!({"ticket_budget_tokens": -1})).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }
 
 #[tokio::test]

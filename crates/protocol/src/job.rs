@@ -108,6 +108,37 @@ pub struct EventPage {
     pub next_after: i64,
     /// The job's status when the page was read: stop following once it is final.
     pub job_status: JobStatus,
+    /// The job's metered LLM tokens when the page was read (the gateway's count, the same
+    /// the run list and the ticket show; the tokens events report are only indications).
+    #[serde(default)]
+    pub job_input_tokens: i64,
+    #[serde(default)]
+    pub job_output_tokens: i64,
+}
+
+/// A project's metered LLM usage and its token budgets (`GET /api/projects/{id}/usage`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProjectUsage {
+    /// Successful LLM calls.
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// The project's token budget (`project_budget_tokens`), when it has one.
+    pub budget_tokens: Option<i64>,
+    /// Each ticket's token budget (`ticket_budget_tokens`), when there is one.
+    pub ticket_budget_tokens: Option<i64>,
+}
+
+impl ProjectUsage {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// What is left of a token budget once `used` are spent (0 when overspent).
+pub fn budget_left(budget: i64, used: i64) -> i64 {
+    (budget - used).max(0)
 }
 
 /// The body of every queue message.

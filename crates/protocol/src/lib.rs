@@ -36,7 +36,9 @@ pub use board::{Board, BoardColumn, Column, ColumnPatch, ColumnRole, NewColumn};
 pub use error::{ErrorBody, ErrorDetail};
 pub use graph::{EdgeInput, Graph, GraphChange, GraphEdge, GraphNode, NodeInput};
 pub use id::{ColumnId, CommentId, EdgeId, JobId, NodeId, NoteId, ProjectId, TicketId};
-pub use job::{EventBatch, EventPage, Job, JobEvent, JobKind, JobMessage, JobStatus, NewJobEvent};
+pub use job::{
+    EventBatch, EventPage, Job, JobEvent, JobKind, JobMessage, JobStatus, NewJobEvent, ProjectUsage, budget_left,
+};
 pub use memory::{
     MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage,
 };

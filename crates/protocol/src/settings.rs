@@ -27,6 +27,8 @@ string_enum! {
         SummarizeEveryTurns = "summarize_every_turns",
         GitAuthorName = "git_author_name",
         GitAuthorEmail = "git_author_email",
+        TicketBudgetTokens = "ticket_budget_tokens",
+        ProjectBudgetTokens = "project_budget_tokens",
     }
 }
 
@@ -134,6 +136,27 @@ impl SettingKey {
             ),
             Self::GitAuthorName => agents(Text, "Author name of the agent's commits."),
             Self::GitAuthorEmail => agents(Text, "Author email of the agent's commits."),
+            // The gateway enforces them: an agent cannot spend past them, whatever it holds.
+            Self::TicketBudgetTokens => SettingSpec {
+                kind: Int {
+                    min: 0,
+                    max: 1_000_000_000_000,
+                    default: 0,
+                },
+                help: "Most LLM tokens (input and output) all runs of one ticket may use; past it the \
+                       gateway refuses and the run stops with budget_exhausted. 0: no limit.",
+                for_agents: false,
+            },
+            Self::ProjectBudgetTokens => SettingSpec {
+                kind: Int {
+                    min: 0,
+                    max: 1_000_000_000_000,
+                    default: 0,
+                },
+                help: "Most LLM tokens (input and output) all runs of the project may use together; \
+                       past it the gateway refuses and runs stop with budget_exhausted. 0: no limit.",
+                for_agents: false,
+            },
         }
     }
 

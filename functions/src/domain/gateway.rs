@@ -92,6 +92,7 @@ pub async fn call(
     if !body.is_object() {
         return Err(Error::invalid("body", "must be a JSON object"));
     }
+    check_budget(app, job).await?;
     let streamed = body["stream"] == true;
     // OpenAI sends usage in a streamed reply only when asked (a last chunk, no choices).
     if api == Api::OpenAi && streamed {
@@ -171,6 +172,30 @@ pub async fn call(
         },
         body: Body::from(bytes),
     })
+}
+
+/// Refuses a call once the ticket's or the project's token budget is spent (as metered
+/// so far: calls running at once can each pass and overshoot it by their own size). A
+/// budget changed during a run applies from its next call.
+async fn check_budget(app: &App, job: &Job) -> Result<()> {
+    let budget = super::settings::budget(app, job.project_id).await?;
+    if let Some(limit) = budget.ticket_tokens {
+        let used = store::usage::ticket_totals(&app.db, job.ticket_id).await?.tokens();
+        if used >= limit {
+            return Err(Error::BudgetExhausted(format!(
+                "the ticket's budget of {limit} tokens is spent ({used} used); raise ticket_budget_tokens to go on"
+            )));
+        }
+    }
+    if let Some(limit) = budget.project_tokens {
+        let used = store::usage::project_totals(&app.db, job.project_id).await?.tokens();
+        if used >= limit {
+            return Err(Error::BudgetExhausted(format!(
+                "the project's budget of {limit} tokens is spent ({used} used); raise project_budget_tokens to go on"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A project's metered LLM usage: every gateway call of every job, summed.

@@ -279,6 +279,8 @@ pub async fn events(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<
         events,
         next_after,
         job_status: job.status,
+        job_input_tokens: job.input_tokens,
+        job_output_tokens: job.output_tokens,
     })
 }
 

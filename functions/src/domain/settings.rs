@@ -329,6 +329,22 @@ pub async fn github_access_in(app: &App, project_id: Option<ProjectId>, reviewer
     })
 }
 
+/// A project's LLM token budgets (`None`: no limit), per ticket and for the project.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    pub ticket_tokens: Option<i64>,
+    pub project_tokens: Option<i64>,
+}
+
+pub async fn budget(app: &App, project_id: ProjectId) -> Result<Budget> {
+    let effective = Effective::load(app, Some(project_id)).await?;
+    let limit = |k| Some(effective.int(k)).filter(|n| *n > 0);
+    Ok(Budget {
+        ticket_tokens: limit(SettingKey::TicketBudgetTokens),
+        project_tokens: limit(SettingKey::ProjectBudgetTokens),
+    })
+}
+
 /// Where the gateway sends a job's LLM call, and the key it adds (decrypted). `Debug`
 /// redacts the key.
 pub struct LlmEndpoint {

@@ -47,6 +47,7 @@ impl IntoResponse for Error {
             }
             Error::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, None),
             Error::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m, None),
+            Error::BudgetExhausted(m) => body(StatusCode::PAYMENT_REQUIRED, "budget_exhausted", m, None),
             e @ Error::RateLimited(after) => {
                 let mut r = body(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string(), None);
                 r.headers_mut().insert(axum::http::header::RETRY_AFTER, after.into());

@@ -3,7 +3,7 @@
 use axum::extract::State as S;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectId, ProjectPatch};
+use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectId, ProjectPatch, ProjectUsage};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,23 +21,18 @@ pub(super) fn routes() -> OpenApiRouter<State> {
         .routes(routes!(project_usage))
 }
 
-/// LLM usage metered by the gateway from the upstreams' own `usage` fields.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct UsageTotals {
-    /// Successful LLM calls.
-    pub calls: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-}
-
-#[utoipa::path(get, path = "/api/projects/{pid}/usage", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = UsageTotals), (status = "4XX", body = ErrorBody)))]
-/// The project's LLM usage: every call its jobs made through the gateway.
-async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<UsageTotals> {
+#[utoipa::path(get, path = "/api/projects/{pid}/usage", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = ProjectUsage), (status = "4XX", body = ErrorBody)))]
+/// The project's LLM usage (every call its jobs made through the gateway, metered from the
+/// upstreams' own `usage` fields) and its token budgets.
+async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<ProjectUsage> {
     let t = domain::gateway::project_usage(&s, pid).await?;
-    Ok(Json(UsageTotals {
+    let budget = domain::settings::budget(&s, pid).await?;
+    Ok(Json(ProjectUsage {
         calls: t.calls,
         input_tokens: t.input_tokens,
         output_tokens: t.output_tokens,
+        budget_tokens: budget.project_tokens,
+        ticket_budget_tokens: budget.ticket_tokens,
     }))
 }
 

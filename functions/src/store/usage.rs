@@ -58,6 +58,12 @@ pub struct Totals {
     pub output_tokens: i64,
 }
 
+impl Totals {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
 const TOTALS: &str = "SELECT count(*)::int8 AS calls, COALESCE(sum(input_tokens), 0)::int8 AS input_tokens, \
     COALESCE(sum(output_tokens), 0)::int8 AS output_tokens FROM llm_usage";
 

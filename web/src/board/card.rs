@@ -175,7 +175,20 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                     .pr_url
                     .is_some()
                     .then(|| view! { <Link to=Route::Review(pid, tid) class="review-link">"Review"</Link> })}
-                {(tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> })}
+                {move || {
+                    let budget = ctx.usage.with(|u| u.as_ref().and_then(|u| u.ticket_budget_tokens));
+                    match budget {
+                        Some(b) if tokens >= b => Some(view! {
+                            <span class="small card-budget spent" title="This ticket's token budget is spent: raise ticket_budget_tokens to run it again">
+                                {util::thousands(tokens)} " / " {util::thousands(b)} " tokens: budget spent"
+                            </span>
+                        }.into_any()),
+                        Some(b) => Some(view! {
+                            <span class="muted small card-budget">{util::thousands(tokens)} " / " {util::thousands(b)} " tokens"</span>
+                        }.into_any()),
+                        None => (tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> }.into_any()),
+                    }
+                }}
                 <Show when=move || ctx.focused.get() == Some(tid)>
                 <span class="card-moves">
                     <button class="icon" title="Move to the previous column" aria-label="Move left" on:click=move |_| keyboard_move(-1, 0)>

@@ -26,6 +26,8 @@ pub(super) struct BoardCtx {
     /// (a response to a request sent before a move finished would undo it on screen).
     pub(super) generation: RwSignal<u64>,
     pub(super) accept_from: RwSignal<u64>,
+    /// The project's metered usage and token budgets, refreshed with the board.
+    pub(super) usage: RwSignal<Option<ProjectUsage>>,
     /// The card that last had focus: only it carries the move buttons (keeps big boards light).
     pub(super) focused: RwSignal<Option<TicketId>>,
 }
@@ -39,6 +41,10 @@ impl BoardCtx {
                 Ok(_) if generation < self.accept_from.get_untracked() => {}
                 Ok(b) => self.show(b),
                 Err(e) => self.error.set(Some(format!("Could not load the board: {e}"))),
+            }
+            // Shown beside the board; a failure here leaves the last figures up.
+            if let Ok(u) = api::get::<ProjectUsage>(&format!("/api/projects/{}/usage", self.project)).await {
+                self.usage.set(Some(u));
             }
         });
     }

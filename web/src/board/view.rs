@@ -1,7 +1,7 @@
 //! The board: toolbar, polling while the tab is visible, the columns.
 
 use std::time::Duration;
-use terarchitect_protocol::ProjectId;
+use terarchitect_protocol::{ProjectId, ProjectUsage, budget_left};
 
 use leptos::prelude::*;
 
@@ -27,6 +27,7 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
         not_ready: RwSignal::new(None),
         focus_after: RwSignal::new(None),
         focused: RwSignal::new(None),
+        usage: RwSignal::new(None),
         generation: RwSignal::new(0),
         accept_from: RwSignal::new(0),
     };
@@ -59,6 +60,8 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
             <span class="hint">
                 "Drag cards between columns, or focus a card and use the arrow keys. Moving a ticket to In Progress starts an agent."
             </span>
+            <span class="spacer"></span>
+            {move || ctx.usage.get().map(|u| view! { <span class="usage muted small" id="project-usage">{usage_text(&u)}</span> })}
         </div>
         <ErrorNote error=ctx.error />
         <NotReadyBanner project=project not_ready=ctx.not_ready />
@@ -99,5 +102,19 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
             }
                 .into_any()
         }}
+    }
+}
+
+/// The project's LLM use and what is left of its token budget.
+pub(super) fn usage_text(u: &ProjectUsage) -> String {
+    let used = format!("{} tokens used", util::thousands(u.tokens()));
+    match u.budget_tokens {
+        Some(b) if u.tokens() >= b => format!("{used}: the project's budget of {} is spent", util::thousands(b)),
+        Some(b) => format!(
+            "{used}, {} of {} budget left",
+            util::thousands(budget_left(b, u.tokens())),
+            util::thousands(b)
+        ),
+        None => used,
     }
 }

@@ -38,6 +38,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
     let jid = job.id;
     let events = RwSignal::new(Vec::<JobEvent>::new());
     let status = RwSignal::new(job.status);
+    let metered = RwSignal::new((job.input_tokens, job.output_tokens));
     let loaded = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let collapsed = RwSignal::new(BTreeSet::<usize>::new());
@@ -63,6 +64,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
                     }
                     after = page.next_after;
                     status.set(page.job_status);
+                    metered.set((page.job_input_tokens, page.job_output_tokens));
                     loaded.set(true);
                     error.set(None);
                     if page.job_status != known {
@@ -116,13 +118,8 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
             }
         });
     };
-    let tokens = move || {
-        events.with(|es| {
-            let i: i64 = es.iter().map(|e| e.input_tokens).sum();
-            let o: i64 = es.iter().map(|e| e.output_tokens).sum();
-            util::tokens_text(i, o)
-        })
-    };
+    // The gateway's count, as the run list and the ticket show it (not the events' own).
+    let tokens = move || metered.with(|(i, o)| util::tokens_text(*i, *o));
     view! {
         <div class="log" data-job-id=jid.to_string()>
             <div class="log-head">

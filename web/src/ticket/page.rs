@@ -21,6 +21,8 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
     let selected = RwSignal::new(None::<JobId>);
     let error = RwSignal::new(None::<String>);
     let graph_error = RwSignal::new(None::<String>);
+    // The project's token budgets (and its usage), for what is left of the ticket's.
+    let usage = RwSignal::new(None::<ProjectUsage>);
     let base = format!("/api/projects/{project}/tickets/{ticket}");
 
     let load_ticket = {
@@ -48,13 +50,27 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
         }
     };
     load_ticket(None);
+    leptos::task::spawn_local(async move {
+        if let Ok(u) = api::get::<ProjectUsage>(&format!("/api/projects/{project}/usage")).await {
+            usage.set(Some(u));
+        }
+    });
     let ready = Memo::new(move |_| data.with(|d| d.is_some()) && graph.with(|g| g.is_some()));
-    // Runs started elsewhere (a move on the board, a retry) show up without a reload.
+    // Runs started elsewhere (a move on the board, a retry) show up without a reload, and
+    // the ticket's totals follow its runs' (the same metered figures the run list shows).
     let poll_jobs = {
         let base = base.clone();
         move || {
             let base = base.clone();
             leptos::task::spawn_local(async move {
+                if let Ok(t) = api::get::<Ticket>(&base).await
+                    && data.with_untracked(|d| d.as_ref() != Some(&t))
+                {
+                    data.set(Some(t));
+                }
+                if let Ok(u) = api::get::<ProjectUsage>(&format!("/api/projects/{project}/usage")).await {
+                    usage.set(Some(u));
+                }
                 if let Ok(js) = api::get_all::<Job>(&format!("{base}/jobs")).await {
                     let newest = js.first().map(|j| j.id);
                     let known_newest = jobs.with_untracked(|k| k.as_ref().and_then(|k| k.first().map(|j| j.id)));
@@ -188,6 +204,17 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                         util::tokens_text(t.input_tokens, t.output_tokens),
                                     )
                                 })
+                        }}
+                        {move || {
+                            let used = data.with(|t| t.as_ref().map(|t| t.input_tokens + t.output_tokens))?;
+                            let budget = usage.get()?.ticket_budget_tokens?;
+                            let text = if used >= budget {
+                                format!("its budget of {} tokens is spent", util::thousands(budget))
+                            } else {
+                                format!("{} of {} budget tokens left", util::thousands(budget_left(budget, used)), util::thousands(budget))
+                            };
+                            let class = if used >= budget { "spent" } else { "" };
+                            Some(view! { " · " <span id="ticket-budget" class=class>{text}</span> })
                         }}
                         {move || {
                             data.get()
