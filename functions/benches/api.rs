@@ -164,6 +164,15 @@ async fn main() {
         .json(&json!({"nodes": nodes}))
         .send();
     assert!(r.await.unwrap().status().is_success());
+    // What a run needs to be queued (pre-flight); nothing here calls it.
+    let runnable =
+        json!({"director_llm_url": "https://llm.invalid/v1", "director_llm_model": "m", "github_token": "ghp_bench"});
+    let r = http
+        .put(format!("{base}/projects/{pid}/settings"))
+        .bearer_auth(&user)
+        .json(&runnable)
+        .send();
+    assert!(r.await.unwrap().status().is_success());
     let mut tickets = Vec::new();
     for i in 0..499 {
         let body = json!({"title": format!("Ticket {i}"), "description": "x".repeat(200),

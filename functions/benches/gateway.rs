@@ -67,6 +67,8 @@ async fn main() {
         ("director_llm_url", json!(llm.url)),
         ("director_llm_model", json!("m")),
         ("director_llm_key", json!("sk-bench")),
+        // What a run needs to be queued at all (pre-flight); never called here.
+        ("github_token", json!("ghp_bench")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), Some(v)))
@@ -81,6 +83,7 @@ async fn main() {
             project.id,
             &NewTicket {
                 title: format!("t{i}"),
+                whole_graph: true,
                 ..Default::default()
             },
         )

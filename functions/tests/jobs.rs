@@ -537,6 +537,34 @@ async fn a_success_without_the_pr_the_api_opened_is_a_failure() {
     let ticket = t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
     assert!(ticket["pr_url"].is_null());
     assert_ne!(ticket["column_id"].as_str().unwrap(), t.column(&pid, "in_review").await);
+
+    // A PR an earlier attempt had opened is not the next attempt's: each run opens (or
+    // updates) its own through the API before it may succeed.
+    let tid2 = t.ticket(&pid, "Second").await["id"].as_str().unwrap().to_string();
+    let jid2 = t.move_to(&pid, &tid2, "in_progress").await.ok()["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    claim(&t, &jid2, "h").await.ok();
+    t.record_pr(&jid2, 3).await;
+    let released = t
+        .worker_post(
+            &format!("/worker/jobs/{jid2}/finish"),
+            json!({"host_id": "h", "outcome": "released", "reason": "host draining"}),
+        )
+        .await
+        .ok();
+    assert_eq!(released["status"], "queued");
+    let again = claim(&t, &jid2, "h").await.ok();
+    assert!(again["job"]["pr_url"].is_null(), "{again}");
+    let done = t
+        .worker_post(
+            &format!("/worker/jobs/{jid2}/finish"),
+            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
+        )
+        .await
+        .ok();
+    assert_eq!(done["status"], "failed", "{done}");
 }
 
 #[tokio::test]

@@ -61,11 +61,6 @@ impl Postgres {
                 return Err(format!("initdb {} failed", data.display()).into());
             }
         }
-        let pg = Postgres {
-            bin: bin.to_path_buf(),
-            data: data.to_path_buf(),
-            port,
-        };
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off",
             data.display()
@@ -81,7 +76,13 @@ impl Postgres {
             }
             return Err("Postgres failed to start".into());
         }
-        Ok(pg)
+        // Only now: a server this call did not start (another one on `data`, say) is not
+        // ours to stop when we are dropped.
+        Ok(Postgres {
+            bin: bin.to_path_buf(),
+            data: data.to_path_buf(),
+            port,
+        })
     }
 
     /// The URL of database `name` as the superuser `postgres`.

@@ -186,7 +186,7 @@ pub async fn claim(
     let row: Option<Row> = sqlx::query_as(sql!(
         "UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_owner = $2, \
            lease_expires_at = now() + make_interval(secs => $3), job_token_hash = $4, \
-           started_at = COALESCE(started_at, now()), updated_at = now() \
+           started_at = COALESCE(started_at, now()), updated_at = now(), pr_url = NULL, pr_number = NULL \
          WHERE id = $1 AND NOT cancel_requested AND attempt < max_attempts \
            AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now())) \
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = jobs.project_id AND p.execution_mode = $5) \
