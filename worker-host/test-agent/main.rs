@@ -12,6 +12,7 @@
 //!   --pr TITLE       open the ticket's PR through the API (PUT /agent/pull-request)
 //!                    and print `TERARCHITECT_PR_URL=` with the URL it answers
 //!   --caps           print its effective capabilities and NoNewPrivs (/proc/self/status)
+//!   --say LINE       print LINE on stdout (what a hostile agent might claim)
 //!   --exit CODE      exit with CODE (default 0)
 //!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
 //!                    and in its error line
@@ -123,6 +124,10 @@ fn main() {
                 eprintln!("job token again: {token}");
                 println!("TERARCHITECT_ERROR=could not go on with {token}");
                 i += 1;
+            }
+            "--say" => {
+                println!("{next}");
+                i += 2;
             }
             "--exit" => {
                 code = next.parse().unwrap_or(1);

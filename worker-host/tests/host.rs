@@ -36,6 +36,8 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
     let host = RunningHost::docker(env.config(3)).await;
     let ok = env.queue_job("--lines 4 --caps --pr pr-7").await;
     let no_pr = env.queue_job("--lines 1").await;
+    // A container claiming a PR it never opened through the API gets nothing for it.
+    let claims_pr = env.queue_job("--say TERARCHITECT_PR_URL=https://evil.example/1").await;
     let crash = env.queue_job("--lines 2 --exit 3").await;
     let leak = env.queue_job("--leak-token --exit 4").await;
 
@@ -77,6 +79,22 @@ async fn a_queued_job_runs_in_a_container_and_its_logs_reach_the_api() {
     let reason = job.failure_reason.unwrap();
     // A sentence for a person; the output stays in the log, not in the reason.
     assert_eq!(reason, domain::jobs::NO_PR);
+    let job = wait_status(&env, claims_pr, JobStatus::Failed, 60).await;
+    assert_eq!(
+        (job.pr_url, job.failure_reason.as_deref()),
+        (None, Some(domain::jobs::NO_PR))
+    );
+    let ticket = terarchitect_functions::store::tickets::get(&env.db.pool, env.project.id, job.ticket_id)
+        .await
+        .unwrap();
+    assert_eq!((ticket.pr_url, ticket.pr_number), (None, None));
+    assert!(
+        env.events(claims_pr)
+            .await
+            .iter()
+            .any(|e| e.summary.contains("evil.example")),
+        "the claim is in the log, for people to see"
+    );
     let job = wait_status(&env, crash, JobStatus::Failed, 60).await;
     assert_eq!(job.exit_code, Some(3));
     assert_eq!(
