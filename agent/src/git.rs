@@ -250,39 +250,9 @@ pub fn push(repo: &Repository, branch: &str, auth: &GitAuth) -> Result<()> {
     Ok(())
 }
 
-/// The URL to clone: the job token authenticates over https only (the image carries no SSH
-/// keys), so `git@host:owner/repo` and `ssh://git@host/owner/repo` become https.
-pub fn clone_url(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("ssh://git@")
-        && let Some((host, path)) = rest.split_once('/')
-    {
-        let host = host.split(':').next().unwrap_or(host);
-        return format!("https://{host}/{path}");
-    }
-    if !url.contains("://")
-        && let Some(rest) = url.strip_prefix("git@")
-        && let Some((host, path)) = rest.split_once(':')
-    {
-        return format!("https://{host}/{path}");
-    }
-    url.to_string()
-}
-
-/// `owner/repo` from a remote URL (https, ssh, scp-like or file).
-pub fn owner_repo(url: &str) -> Option<(String, String)> {
-    let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
-    let path = trimmed
-        .rsplit_once(':')
-        .map_or(trimmed, |(a, b)| if a.contains("//") { trimmed } else { b });
-    let mut parts = path.rsplit('/').filter(|s| !s.is_empty());
-    let repo = parts.next()?.to_string();
-    let owner = parts.next()?.to_string();
-    Some((owner, repo))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{GitAuth, clone_url, owner_repo, token_allowed};
+    use super::{GitAuth, token_allowed};
     use std::io::{BufRead, BufReader, Write};
     use std::sync::{Arc, Mutex};
 
@@ -379,30 +349,5 @@ mod tests {
             );
             assert!(err.contains("the token was not sent"), "{err}");
         }
-    }
-
-    #[test]
-    fn ssh_remotes_are_cloned_over_https() {
-        assert_eq!(
-            clone_url("git@github.com:acme/shop.git"),
-            "https://github.com/acme/shop.git"
-        );
-        assert_eq!(
-            clone_url("ssh://git@ghe.example:2222/acme/shop"),
-            "https://ghe.example/acme/shop"
-        );
-        for same in ["https://github.com/acme/shop.git", "file:///tmp/x/shop.git"] {
-            assert_eq!(clone_url(same), same);
-        }
-    }
-
-    #[test]
-    fn owner_and_repo_from_any_remote() {
-        let want = Some(("acme".to_string(), "shop".to_string()));
-        assert_eq!(owner_repo("https://github.com/acme/shop.git"), want);
-        assert_eq!(owner_repo("git@github.com:acme/shop.git"), want);
-        assert_eq!(owner_repo("ssh://git@github.com/acme/shop"), want);
-        assert_eq!(owner_repo("file:///tmp/x/acme/shop.git"), want);
-        assert_eq!(owner_repo("shop"), None);
     }
 }

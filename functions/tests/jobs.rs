@@ -127,6 +127,11 @@ async fn claim(t: &TestApp, jid: &str, host: &str) -> common::Resp {
     .await
 }
 
+/// Host `h` reports how job `jid` ended (`body`: the finish request).
+async fn finish(t: &TestApp, jid: &str, body: Value) -> common::Resp {
+    t.worker_post(&format!("/worker/jobs/{jid}/finish"), body).await
+}
+
 #[tokio::test]
 async fn moving_to_in_progress_queues_exactly_one_job_even_when_retried() {
     let t = TestApp::new().await;
@@ -523,13 +528,13 @@ async fn a_success_without_the_pr_the_api_opened_is_a_failure() {
     let t = TestApp::new().await;
     let (pid, tid, jid) = ticket_in_progress(&t).await;
     claim(&t, &jid, "h").await.ok();
-    let done = t
-        .worker_post(
-            &format!("/worker/jobs/{jid}/finish"),
-            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
-        )
-        .await
-        .ok();
+    let done = finish(
+        &t,
+        &jid,
+        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
+    )
+    .await
+    .ok();
     assert_eq!(
         (done["status"].as_str(), done["failure_reason"].as_str()),
         (Some("failed"), Some(jobs::NO_PR))
@@ -547,23 +552,23 @@ async fn a_success_without_the_pr_the_api_opened_is_a_failure() {
         .to_string();
     claim(&t, &jid2, "h").await.ok();
     t.record_pr(&jid2, 3).await;
-    let released = t
-        .worker_post(
-            &format!("/worker/jobs/{jid2}/finish"),
-            json!({"host_id": "h", "outcome": "released", "reason": "host draining"}),
-        )
-        .await
-        .ok();
+    let released = finish(
+        &t,
+        &jid2,
+        json!({"host_id": "h", "outcome": "released", "reason": "host draining"}),
+    )
+    .await
+    .ok();
     assert_eq!(released["status"], "queued");
     let again = claim(&t, &jid2, "h").await.ok();
     assert!(again["job"]["pr_url"].is_null(), "{again}");
-    let done = t
-        .worker_post(
-            &format!("/worker/jobs/{jid2}/finish"),
-            json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
-        )
-        .await
-        .ok();
+    let done = finish(
+        &t,
+        &jid2,
+        json!({"host_id": "h", "outcome": "succeeded", "exit_code": 0}),
+    )
+    .await
+    .ok();
     assert_eq!(done["status"], "failed", "{done}");
 }
 

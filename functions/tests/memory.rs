@@ -261,15 +261,7 @@ async fn job_token(t: &TestApp, pid: &str) -> String {
         .as_str()
         .unwrap()
         .to_string();
-    t.worker_post(
-        &format!("/worker/jobs/{jid}/claim"),
-        json!({"host_id": "h", "execution_mode": "docker"}),
-    )
-    .await
-    .ok()["job_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    t.claimed(&jid).await
 }
 
 #[tokio::test]

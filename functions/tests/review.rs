@@ -1263,19 +1263,6 @@ async fn the_scheduler_leaves_a_pr_that_is_not_the_tickets_own_alone() {
     }
 }
 
-/// A host claims job `jid`: the job token its agent gets.
-async fn claim_job(t: &TestApp, jid: &str) -> String {
-    t.worker_post(
-        &format!("/worker/jobs/{jid}/claim"),
-        json!({"host_id": "h", "execution_mode": "docker"}),
-    )
-    .await
-    .ok()["job_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn the_agent_opens_its_pr_through_the_api_which_records_it_as_the_runs() {
     let r = Review::new().await;
@@ -1283,7 +1270,7 @@ async fn the_agent_opens_its_pr_through_the_api_which_records_it_as_the_runs() {
     let branch = format!("ticket-{tid}");
     // A stranger's fork already has a PR from a branch named like the ticket's.
     let fork = r.gh.open_fork_pull("Mine", "mallory/shop", &branch, "main");
-    let token = claim_job(&r.t, &jid).await;
+    let token = r.t.claimed(&jid).await;
     let put = |body: Value| {
         let (t, token) = (&r.t, token.clone());
         async move {
@@ -1372,7 +1359,7 @@ async fn a_review_job_reads_its_thread_and_replies_only_on_the_tickets_own_pr() 
     let p = review::poll_pull_requests(&r.t.app).await.unwrap();
     assert_eq!(p.queued, 1);
     let jid = jobs_of(&r.t, &r.pid, &tid).await[0]["id"].as_str().unwrap().to_string();
-    let token = claim_job(&r.t, &jid).await;
+    let token = r.t.claimed(&jid).await;
 
     // Replying before the run's PR is known is refused.
     let reply = json!({"body": "Done.", "answers": [{"kind": "issue", "id": alice}]});

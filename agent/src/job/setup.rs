@@ -56,7 +56,7 @@ impl<'c> Job<'c> {
         // proxy with the job token; the proxy adds the GitHub token, which never comes here.
         let (origin, password) = match &cfg.git_url {
             Some(proxy) => (proxy.clone(), Some(cfg.job_token.clone())),
-            None => (git::clone_url(&ctx.project.repo_url), None),
+            None => (terarchitect_protocol::https_remote(&ctx.project.repo_url), None),
         };
         let auth = GitAuth {
             token: password,

@@ -43,7 +43,7 @@ pub use memory::{
     MemoryDeleted, MemoryDocs, MemoryIndexed, MemoryQuery, MemoryResult, MemoryResults, RetrievedPassage,
 };
 pub use note::{NewNote, Note, NotePatch};
-pub use project::{ExecutionMode, NewProject, Project, ProjectPatch, RepoCheck, RepoCheckRequest};
+pub use project::{ExecutionMode, NewProject, Project, ProjectPatch, RepoCheck, RepoCheckRequest, https_remote};
 pub use redact::Redacted;
 pub use review::{
     AGENT_COMMENT_MARKER, MergeMethod, MergeOutcome, NewPrComment, PrApproval, PrComment, PrCommentKind, PrCommit,

@@ -111,3 +111,45 @@ pub struct RepoCheck {
     /// Branch names, sorted (at most 500).
     pub branches: Vec<String>,
 }
+
+/// The remote to fetch and push over https: an ssh or scp-like GitHub remote becomes its
+/// https URL (tokens authenticate over https only); anything else is kept as it is.
+pub fn https_remote(url: &str) -> String {
+    let url = url.trim();
+    if let Some(rest) = url.strip_prefix("ssh://git@")
+        && let Some((host, path)) = rest.split_once('/')
+    {
+        let host = host.split(':').next().unwrap_or(host);
+        return format!("https://{host}/{path}");
+    }
+    if !url.contains("://")
+        && let Some(rest) = url.strip_prefix("git@")
+        && let Some((host, path)) = rest.split_once(':')
+    {
+        return format!("https://{host}/{path}");
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::https_remote;
+
+    #[test]
+    fn ssh_remotes_are_reached_over_https() {
+        for ssh in [
+            "git@github.com:acme/shop.git",
+            "ssh://git@github.com/acme/shop.git",
+            "ssh://git@github.com:22/acme/shop.git",
+        ] {
+            assert_eq!(https_remote(ssh), "https://github.com/acme/shop.git", "{ssh}");
+        }
+        assert_eq!(
+            https_remote("ssh://git@ghe.example:2222/acme/shop"),
+            "https://ghe.example/acme/shop"
+        );
+        for same in ["https://github.com/acme/shop.git", "file:///tmp/x/shop.git"] {
+            assert_eq!(https_remote(same), same);
+        }
+    }
+}

@@ -92,13 +92,14 @@ pub async fn call(
     if !body.is_object() {
         return Err(Error::invalid("body", "must be a JSON object"));
     }
-    check_budget(app, job).await?;
+
     let streamed = body["stream"] == true;
     // OpenAI sends usage in a streamed reply only when asked (a last chunk, no choices).
     if api == Api::OpenAi && streamed {
         body["stream_options"] = json!({"include_usage": true});
     }
-    let endpoint = super::settings::llm_endpoint(app, job.project_id, role, api).await?;
+    let (endpoint, budget) = super::settings::llm_endpoint(app, job.project_id, role, api).await?;
+    check_budget(app, job, budget).await?;
     let base = endpoint.url.trim_end_matches('/');
     let url = match api {
         Api::OpenAi => format!("{base}/chat/completions"),
@@ -177,8 +178,7 @@ pub async fn call(
 /// Refuses a call once the ticket's or the project's token budget is spent (as metered
 /// so far: calls running at once can each pass and overshoot it by their own size). A
 /// budget changed during a run applies from its next call.
-async fn check_budget(app: &App, job: &Job) -> Result<()> {
-    let budget = super::settings::budget(app, job.project_id).await?;
+async fn check_budget(app: &App, job: &Job, budget: super::settings::Budget) -> Result<()> {
     if let Some(limit) = budget.ticket_tokens {
         let used = store::usage::ticket_totals(&app.db, job.ticket_id).await?.tokens();
         if used >= limit {

@@ -83,25 +83,6 @@ pub fn owner_repo(url: &str) -> Option<(String, String)> {
     Some((owner.to_string(), repo.to_string()))
 }
 
-/// The remote to fetch and push over https: an ssh or scp-like GitHub remote becomes its
-/// https URL (tokens authenticate over https only); anything else is kept as it is.
-pub fn https_remote(url: &str) -> String {
-    let url = url.trim();
-    if let Some(rest) = url.strip_prefix("ssh://git@")
-        && let Some((host, path)) = rest.split_once('/')
-    {
-        let host = host.split(':').next().unwrap_or(host);
-        return format!("https://{host}/{path}");
-    }
-    if !url.contains("://")
-        && let Some(rest) = url.strip_prefix("git@")
-        && let Some((host, path)) = rest.split_once(':')
-    {
-        return format!("https://{host}/{path}");
-    }
-    url.to_string()
-}
-
 /// One repository on GitHub, as the project's settings allow us to reach it.
 pub struct Repo {
     pub crab: Octocrab,
@@ -258,18 +239,6 @@ mod tests {
             owner_repo("https://github.com/my-org/my.repo_1.git"),
             Some(("my-org".into(), "my.repo_1".into()))
         );
-    }
-
-    #[test]
-    fn ssh_remotes_are_fetched_over_https() {
-        for ssh in [
-            "git@github.com:acme/shop.git",
-            "ssh://git@github.com/acme/shop.git",
-            "ssh://git@github.com:22/acme/shop.git",
-        ] {
-            assert_eq!(super::https_remote(ssh), "https://github.com/acme/shop.git", "{ssh}");
-        }
-        assert_eq!(super::https_remote("https://h/acme/shop"), "https://h/acme/shop");
     }
 
     #[test]

@@ -310,7 +310,7 @@ pub async fn git_access(app: &App, job_id: JobId, host: &str, job_token: &str) -
     let project = store::projects::get(&app.db, job.project_id).await?;
     let access = super::settings::github_access(app, job.project_id, false).await?;
     Ok(GitAccess {
-        remote: super::github::https_remote(&project.repo_url),
+        remote: terarchitect_protocol::https_remote(&project.repo_url),
         token: access.token,
         branch: format!("ticket-{}", job.ticket_id),
     })

@@ -337,12 +337,17 @@ pub struct Budget {
 }
 
 pub async fn budget(app: &App, project_id: ProjectId) -> Result<Budget> {
-    let effective = Effective::load(app, Some(project_id)).await?;
-    let limit = |k| Some(effective.int(k)).filter(|n| *n > 0);
-    Ok(Budget {
-        ticket_tokens: limit(SettingKey::TicketBudgetTokens),
-        project_tokens: limit(SettingKey::ProjectBudgetTokens),
-    })
+    Ok(Effective::load(app, Some(project_id)).await?.budget())
+}
+
+impl Effective {
+    fn budget(&self) -> Budget {
+        let limit = |k| Some(self.int(k)).filter(|n| *n > 0);
+        Budget {
+            ticket_tokens: limit(SettingKey::TicketBudgetTokens),
+            project_tokens: limit(SettingKey::ProjectBudgetTokens),
+        }
+    }
 }
 
 /// Where the gateway sends a job's LLM call, and the key it adds (decrypted). `Debug`
@@ -366,15 +371,25 @@ impl std::fmt::Debug for LlmEndpoint {
 /// falls back to the Director's endpoint when it has no URL of its own. Anthropic: the
 /// deployment's Anthropic API with `anthropic_key`, else the role's key. Only the one key
 /// needed is decrypted.
+/// A gateway call's endpoint and the project's budgets, from one read of the settings.
 pub async fn llm_endpoint(
     app: &App,
     project_id: ProjectId,
     role: super::gateway::Role,
     api: super::gateway::Api,
+) -> Result<(LlmEndpoint, Budget)> {
+    let effective = Effective::load(app, Some(project_id)).await?;
+    Ok((endpoint_of(app, &effective, role, api)?, effective.budget()))
+}
+
+fn endpoint_of(
+    app: &App,
+    effective: &Effective,
+    role: super::gateway::Role,
+    api: super::gateway::Api,
 ) -> Result<LlmEndpoint> {
     use super::gateway::{Api, Role};
     use SettingKey as K;
-    let effective = Effective::load(app, Some(project_id)).await?;
     let (url_key, secret) = match role {
         Role::Worker if effective.get(K::WorkerLlmUrl).is_some() => (K::WorkerLlmUrl, K::WorkerLlmKey),
         _ => (K::DirectorLlmUrl, K::DirectorLlmKey),

@@ -259,6 +259,19 @@ impl TestApp {
         }
     }
 
+    /// Host `h` claims job `jid`: the job token its agent gets.
+    pub async fn claimed(&self, jid: &str) -> String {
+        self.worker_post(
+            &format!("/worker/jobs/{jid}/claim"),
+            serde_json::json!({"host_id": "h", "execution_mode": "docker"}),
+        )
+        .await
+        .ok()["job_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Records PR `number` of `acme/shop` on running job `jid`, as the API does once it
     /// opened or verified the PR for the agent (`PUT /agent/pull-request`): for tests
     /// about what follows a success rather than about opening it.
