@@ -153,12 +153,17 @@ impl ApiClient {
     }
 
     /// GitHub calls through the API: a minute, since the API makes several of its own.
+    /// A refused connection reached nobody, so it is tried again for about half a minute
+    /// (the egress proxy is down while its worker host restarts).
     async fn send(&self, r: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        r.bearer_auth(&self.token)
-            .timeout(Duration::from_secs(60))
-            .send()
+        let r = r.bearer_auth(&self.token).timeout(Duration::from_secs(60));
+        // None: a body that cannot be sent twice (agent requests hold theirs in memory).
+        let attempt = || async { r.try_clone().ok_or(None)?.send().await.map_err(Some) };
+        attempt
+            .retry(crate::backoff(Duration::from_millis(500)).with_max_times(6))
+            .when(|e| e.as_ref().is_some_and(reqwest::Error::is_connect))
             .await
-            .map_err(|e| Error::Api(e.to_string()))
+            .map_err(|e| Error::Api(e.map_or("the request cannot be sent again".into(), |e| e.to_string())))
     }
 
     async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {

@@ -88,10 +88,19 @@ pub fn token_allowed(origin: &str, asked: &str, proxied: bool) -> std::result::R
     Ok(())
 }
 
+/// The proxy of `http(s)_proxy` (behind the worker host's egress proxy, the only way
+/// out); libgit2 ignores it unless asked.
+fn env_proxy() -> git2::ProxyOptions<'static> {
+    let mut p = git2::ProxyOptions::new();
+    p.auto();
+    p
+}
+
 /// A full clone (every branch), so review jobs and resumed tickets see their branch.
 pub fn clone(url: &str, dir: &Path, auth: &GitAuth) -> Result<Repository> {
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(auth.callbacks());
+    fo.proxy_options(env_proxy());
     git2::build::RepoBuilder::new()
         .fetch_options(fo)
         .clone(url, dir)
@@ -239,6 +248,7 @@ pub fn push(repo: &Repository, branch: &str, auth: &GitAuth) -> Result<()> {
         });
         let mut po = PushOptions::new();
         po.remote_callbacks(cb);
+        po.proxy_options(env_proxy());
         let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
         remote
             .push(&[spec.as_str()], Some(&mut po))

@@ -24,6 +24,15 @@ pub enum Isolation {
     Plain,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EgressMode {
+    /// Each agent container alone on an internal network whose only way out is this host's
+    /// egress proxy: Terarchitect itself and the project's `egress_allow` hosts.
+    Allowlist,
+    /// Containers on Docker's default bridge, free to connect anywhere.
+    Open,
+}
+
 /// The Terarchitect worker host: pulls jobs from SQS and runs one isolated agent per job.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "worker-host", version)]
@@ -176,6 +185,21 @@ pub struct Config {
     /// comma-separated (test stand-ins; https remotes always get it).
     #[arg(long, env = "GIT_PROXY_PLAIN_HTTP_HOSTS", default_value = "")]
     pub git_proxy_plain_http_hosts: String,
+
+    /// Where agent containers may connect (docker runtime). `allowlist` needs iptables
+    /// (root or CAP_NET_ADMIN) and the host in the engine's network namespace; ECS tasks
+    /// are bounded by their security groups instead, local agents not at all.
+    #[arg(long, env = "AGENT_EGRESS", value_enum, default_value_t = EgressMode::Allowlist)]
+    pub egress: EgressMode,
+
+    /// The port each job's egress proxy listens on, at its network's gateway address.
+    #[arg(long, env = "EGRESS_PROXY_PORT", default_value_t = 7312)]
+    pub egress_proxy_port: u16,
+
+    /// The IPv4 range job networks take their /28 subnets from (keep it clear of your own
+    /// networks and Docker's address pools).
+    #[arg(long, env = "EGRESS_SUBNETS", default_value = "10.213.0.0/16")]
+    pub egress_subnets: String,
 
     /// Log as JSON lines (for journald/CloudWatch) instead of text.
     #[arg(long, env = "WORKER_LOG_JSON")]

@@ -4,12 +4,13 @@
 
 pub mod api;
 pub mod config;
+pub mod egress;
 pub mod git_proxy;
 pub mod host;
 pub mod queue;
 pub mod runtime;
 
-pub use config::{Config, Isolation, RuntimeKind};
+pub use config::{Config, EgressMode, Isolation, RuntimeKind};
 pub use host::Host;
 
 use runtime::docker::DockerSettings;
@@ -56,12 +57,25 @@ pub fn docker_settings(cfg: &Config) -> DockerSettings {
     }
 }
 
+/// The docker runtime as configured; with `AGENT_EGRESS=allowlist`, its egress proxy
+/// and the host guard installed.
+pub async fn docker_runtime(cfg: &Config) -> Result<DockerRuntime, Error> {
+    let rt = DockerRuntime::connect(cfg.docker_host.as_deref(), docker_settings(cfg))?;
+    if cfg.egress == EgressMode::Open {
+        return Ok(rt);
+    }
+    let api = api::WorkerApi::new(&cfg.api_url, &cfg.worker_token);
+    let egress = egress::Egress::new(api, cfg.egress_proxy_port, &cfg.egress_subnets).map_err(RuntimeError::Start)?;
+    egress.install_guard().await.map_err(RuntimeError::Start)?;
+    Ok(rt.with_egress(egress))
+}
+
 /// Builds the configured runtime and runs the host until `shutdown` completes (then drains).
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let queue = queue::Queue::connect(&cfg.queue_url, cfg.aws_endpoint_url.as_deref(), &cfg.aws_region).await;
     match cfg.runtime {
         RuntimeKind::Docker => {
-            let rt = DockerRuntime::connect(cfg.docker_host.as_deref(), docker_settings(&cfg))?;
+            let rt = docker_runtime(&cfg).await?;
             Host::new(cfg, rt, queue).run(shutdown).await;
         }
         RuntimeKind::Ecs => {

@@ -13,6 +13,12 @@
 //!                    and print `TERARCHITECT_PR_URL=` with the URL it answers
 //!   --caps           print its effective capabilities and NoNewPrivs (/proc/self/status)
 //!   --say LINE       print LINE on stdout (what a hostile agent might claim)
+//!   --fetch URL      GET an http:// URL (through $HTTP_PROXY when set) and print
+//!                    `fetch URL: STATUS-LINE | FIRST-BODY-LINE` or `fetch URL: error ...`
+//!   --connect ADDR   open a TCP connection to ADDR (ip:port, or proxy:port for the egress
+//!                    proxy's address), bypassing any proxy, and print `connect ADDR: ok`
+//!                    or `connect ADDR: failed ...`
+//!   --serve PORT     answer every HTTP request on PORT with "hello from the stand-in", forever
 //!   --exit CODE      exit with CODE (default 0)
 //!   --leak-token     print the job token (as a misbehaving agent might), in two writes,
 //!                    and in its error line
@@ -125,6 +131,44 @@ fn main() {
                 println!("TERARCHITECT_ERROR=could not go on with {token}");
                 i += 1;
             }
+            "--fetch" => {
+                match http("GET", &next, &[], "") {
+                    Ok((status, body)) => {
+                        println!("fetch {next}: {status} | {}", body.lines().next().unwrap_or_default())
+                    }
+                    Err(e) => println!("fetch {next}: error {e}"),
+                }
+                i += 2;
+            }
+            "--connect" => {
+                // `proxy:PORT`: another port of the egress proxy's address (this host).
+                let proxy_ip = std::env::var("HTTP_PROXY").unwrap_or_default();
+                let proxy_ip = proxy_ip.trim_start_matches("http://").split(':').next().unwrap_or_default();
+                let addr = next.replace("proxy:", &format!("{proxy_ip}:"));
+                let addr = addr.parse().map_err(|e| format!("{e}"));
+                match addr.and_then(|a| {
+                    std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3)).map_err(|e| e.to_string())
+                }) {
+                    Ok(_) => println!("connect {next}: ok"),
+                    Err(e) => println!("connect {next}: failed {e}"),
+                }
+                i += 2;
+            }
+            "--serve" => {
+                let listener = std::net::TcpListener::bind(("0.0.0.0", next.parse().unwrap_or(8000))).expect("bind");
+                println!("serving on {next}");
+                std::io::stdout().flush().ok();
+                for mut s in listener.incoming().flatten() {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    let body = "hello from the stand-in\n";
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            }
             "--say" => {
                 println!("{next}");
                 i += 2;
@@ -159,28 +203,49 @@ fn field(json: &str, name: &str) -> Option<String> {
     value.split('"').next().map(str::to_owned)
 }
 
-/// One plain HTTP/1.1 request to the API with the job token (the API is http:// in
-/// tests): the whole answer, head and body, when its status is 2xx.
+/// One request to the API with the job token: the whole answer, head and body, when its
+/// status is 2xx.
 fn request(method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
     let base = std::env::var("TERARCHITECT_API_URL").map_err(|e| e.to_string())?;
     let token = std::env::var("TERARCHITECT_JOB_TOKEN").map_err(|e| e.to_string())?;
-    let rest = base.strip_prefix("http://").ok_or("only http:// is supported")?;
-    let (hostport, prefix) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    let mut s = std::net::TcpStream::connect(hostport).map_err(|e| e.to_string())?;
-    let host = hostport.split(':').next().unwrap_or(hostport);
-    let path = format!("/{}{}{path}", prefix, if prefix.is_empty() || prefix.ends_with('/') { "" } else { "/" });
-    let body = body.unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
+    let url = format!("{}/{path}", base.trim_end_matches('/'));
+    let auth = format!("Authorization: Bearer {token}");
+    let (status, reply) = http(method, &url, &[&auth, "Content-Type: application/json"], body.unwrap_or_default())?;
+    if !status.split_whitespace().nth(1).is_some_and(|c| c.starts_with('2')) {
+        return Err(format!("{status}: {reply}"));
+    }
+    Ok(reply)
+}
+
+/// One plain HTTP/1.1 request to an http:// URL, through `$HTTP_PROXY` when it is set (as
+/// every agent container behind the egress proxy has it): (status line, body).
+fn http(method: &str, url: &str, headers: &[&str], body: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("http://").ok_or("only http:// is supported")?;
+    let (hostport, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let proxy = std::env::var("HTTP_PROXY").ok().filter(|p| !p.is_empty());
+    let (connect_to, target) = match &proxy {
+        Some(p) => (p.trim_start_matches("http://").trim_end_matches('/').to_string(), url.to_string()),
+        None => (hostport.to_string(), format!("/{path}")),
+    };
+    // The proxy is down while its host restarts: a real client retries, so does this one.
+    let mut tries = 0;
+    let mut s = loop {
+        match std::net::TcpStream::connect(&connect_to) {
+            Ok(s) => break s,
+            Err(e) if tries < 40 && e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(format!("{connect_to}: {e}")),
+        }
+    };
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {hostport}\r\n");
+    for h in headers {
+        head.push_str(&format!("{h}\r\n"));
+    }
+    write!(s, "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).map_err(|e| e.to_string())?;
     let mut answer = String::new();
     s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
     let status = answer.lines().next().unwrap_or_default().to_string();
-    if !status.split_whitespace().nth(1).is_some_and(|c| c.starts_with('2')) {
-        return Err(format!("{status}: {}", answer.split("\r\n\r\n").nth(1).unwrap_or_default()));
-    }
-    Ok(answer)
+    Ok((status, answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()))
 }

@@ -73,6 +73,7 @@ async fn ecs_runtime_runs_finds_and_stops_tasks() {
         host_id: "host-a".into(),
         env: vec![("TERARCHITECT_JOB_ID".into(), job_id.to_string())],
         local_path: None,
+        egress: Default::default(),
     };
     let arn = rt.start(&spec).await.expect("run task");
     let own = rt.list_own("host-a").await.unwrap();

@@ -209,6 +209,7 @@ pub async fn up() -> Result<()> {
         .set("WORKER_HOST_ID", &host_id)
         .set("WORKER_RUNTIME", runtime)
         .set("AGENT_ISOLATION", env_or("AGENT_ISOLATION", "plain"))
+        .set("AGENT_EGRESS", egress_mode())
         .set("LOCAL_AGENT_BIN", paths.debug("terarchitect-agent"));
     let host_bin = paths.debug("worker-host");
     // Appended to: what the host said before it died stays readable after a restart.
@@ -323,6 +324,18 @@ impl<F: FnMut() -> Result<ProcessGroup>> Supervised<F> {
     fn restarts(&self) -> usize {
         self.deaths.len()
     }
+}
+
+/// `AGENT_EGRESS` for the local worker host: the allowlist needs iptables, so root; as
+/// another user, agents may connect anywhere, and `up` says so.
+fn egress_mode() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let mode = env_or("AGENT_EGRESS", if root { "allowlist" } else { "open" });
+    if mode == "open" {
+        log("AGENT_EGRESS=open: agent containers may connect anywhere (the egress allowlist needs root)");
+    }
+    mode
 }
 
 #[cfg(test)]

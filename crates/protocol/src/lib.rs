@@ -14,6 +14,7 @@
 mod string_enum;
 
 mod board;
+pub mod egress;
 mod error;
 mod graph;
 mod id;

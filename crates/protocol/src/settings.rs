@@ -29,6 +29,7 @@ string_enum! {
         GitAuthorEmail = "git_author_email",
         TicketBudgetTokens = "ticket_budget_tokens",
         ProjectBudgetTokens = "project_budget_tokens",
+        EgressAllow = "egress_allow",
     }
 }
 
@@ -45,6 +46,8 @@ pub enum SettingKind {
     Int { min: i64, max: i64, default: i64 },
     /// A [`WorkerMode`](crate::WorkerMode), `native` when unset.
     WorkerMode,
+    /// Host names ([`HostPattern`](crate::egress::HostPattern)), comma-separated.
+    HostList,
 }
 
 /// Everything about one setting besides its key.
@@ -155,6 +158,15 @@ impl SettingKey {
                 },
                 help: "Most LLM tokens (input and output) all runs of the project may use together; \
                        past it the gateway refuses and runs stop with budget_exhausted. 0: no limit.",
+                for_agents: false,
+            },
+            // The worker host's egress proxy enforces it; the agent never sees it.
+            Self::EgressAllow => SettingSpec {
+                kind: HostList,
+                help: "Hosts the agent's container may reach besides Terarchitect and the repository \
+                       (package registries, say), comma-separated: pypi.org, *.crates.io (subdomains), \
+                       host:port for a port other than 443 and 80. Everything else is refused, and \
+                       each refusal shows in the job's log.",
                 for_agents: false,
             },
         }

@@ -36,6 +36,10 @@ pub struct Claim {
     /// Scoped to this job only; hand it to the agent, never log it.
     pub job_token: String,
     pub lease_expires_at: DateTime<Utc>,
+    /// The project's `egress_allow` entries: the hosts its agent's container may reach
+    /// besides Terarchitect and the repository (the worker host's egress proxy enforces it).
+    #[serde(default)]
+    pub egress_allow: Vec<String>,
 }
 
 impl fmt::Debug for Claim {
@@ -45,12 +49,14 @@ impl fmt::Debug for Claim {
             project,
             job_token: _,
             lease_expires_at,
+            egress_allow,
         } = self;
         f.debug_struct("Claim")
             .field("job", job)
             .field("project", project)
             .field("job_token", &Redacted)
             .field("lease_expires_at", lease_expires_at)
+            .field("egress_allow", egress_allow)
             .finish()
     }
 }
@@ -357,6 +363,7 @@ mod tests {
                 SettingKind::Int { default, .. } => serde_json::json!(default),
                 SettingKind::WorkerMode => serde_json::json!("opencode"),
                 SettingKind::Url | SettingKind::Text => serde_json::json!(format!("plain-{k}")),
+                SettingKind::HostList => serde_json::json!("pypi.org"),
             };
             fields.insert(k.to_string(), v);
         }

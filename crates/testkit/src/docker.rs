@@ -131,9 +131,24 @@ pub fn remove_with_label(label: &str) {
     for c in containers_with_label(label) {
         let _ = docker(&["rm", "-f", &c.id]);
     }
+    for n in networks_with_label(label) {
+        let _ = docker(&["network", "rm", &n]);
+    }
 }
 
-/// Removes containers carrying `label` when dropped, so a failing test leaves none behind.
+/// Names of the networks carrying `label` (`key` or `key=value`).
+pub fn networks_with_label(label: &str) -> Vec<String> {
+    let filter = format!("label={label}");
+    let out = docker(&["network", "ls", "--filter", &filter, "--format", "{{.Name}}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Removes containers and networks carrying `label` when dropped, so a failing test
+/// leaves none behind.
 pub struct LabelGuard(pub String);
 
 impl Drop for LabelGuard {

@@ -44,12 +44,14 @@ pub async fn claim(app: &App, job_id: JobId, host: &str, mode: ExecutionMode) ->
     let lease_expires_at = job
         .lease_expires_at
         .ok_or_else(|| Error::Internal("claimed job without lease".into()))?;
+    let egress_allow = super::settings::egress_allow(app, project.id).await?;
     tracing::info!(job_id = %job.id, host, attempt = job.attempt, "job claimed");
     Ok(Claim {
         job,
         project,
         job_token: token,
         lease_expires_at,
+        egress_allow,
     })
 }
 

@@ -7,6 +7,7 @@ use terarchitect_protocol::{
     WorkerMode,
 };
 
+use terarchitect_protocol::egress::HostPattern;
 use terarchitect_protocol::pr_thread::Trust;
 
 use super::{App, SecretBox};
@@ -65,6 +66,9 @@ fn check_value(app: &App, key: &str, kind: SettingKind, v: &Value) -> Result<()>
         SettingKind::WorkerMode => {
             serde_json::from_value::<WorkerMode>(v.clone())
                 .map_err(|_| Error::invalid(key, "must be one of native, opencode, claude-code"))?;
+        }
+        SettingKind::HostList => {
+            HostPattern::parse_list(&text(v)?).map_err(|e| Error::invalid(key, e))?;
         }
     }
     Ok(())
@@ -327,6 +331,18 @@ pub async fn github_access_in(app: &App, project_id: Option<ProjectId>, reviewer
         api_url: effective.text(app, SettingKey::GithubApiUrl)?,
         token,
     })
+}
+
+/// The project's `egress_allow` entries, normalised (`HostPattern`'s form).
+pub async fn egress_allow(app: &App, project_id: ProjectId) -> Result<Vec<String>> {
+    let effective = Effective::load(app, Some(project_id)).await?;
+    let list = effective.text(app, SettingKey::EgressAllow)?.unwrap_or_default();
+    // Checked when set; an entry that no longer parses allows nothing.
+    Ok(list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter_map(|e| HostPattern::parse(e).ok())
+        .map(|p| p.to_string())
+        .collect())
 }
 
 /// A project's LLM token budgets (`None`: no limit), per ticket and for the project.

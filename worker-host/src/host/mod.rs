@@ -51,8 +51,8 @@ struct Inner<R> {
     failures: AtomicU32,
     outages: AtomicU32,
     paused_until: Mutex<Option<Instant>>,
-    /// The git proxy's base URL for agents, once it listens.
-    git_url: std::sync::OnceLock<String>,
+    /// The git proxy's base URL for agents and where this host reaches it, once it listens.
+    git_url: std::sync::OnceLock<(String, String)>,
 }
 
 impl<R: Runtime> Host<R> {
@@ -163,7 +163,13 @@ impl<R: Runtime> Inner<R> {
                 return;
             }
         };
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let Ok(bound) = listener.local_addr() else { return };
+        let port = bound.port();
+        // A listener on every address is reached on loopback.
+        let local = match bound.ip().is_unspecified() {
+            true => format!("http://127.0.0.1:{port}"),
+            false => format!("http://{bound}"),
+        };
         let url = match (&self.cfg.git_proxy_url, self.runtime.name()) {
             (Some(u), _) => u.trim_end_matches('/').to_string(),
             (None, "local") => format!("http://127.0.0.1:{port}"),
@@ -182,7 +188,7 @@ impl<R: Runtime> Inner<R> {
         );
         tokio::spawn(proxy.serve(listener));
         tracing::info!(%url, "git proxy listening");
-        let _ = self.git_url.set(url);
+        let _ = self.git_url.set((url, local));
     }
 
     fn note_outage(&self) -> Duration {

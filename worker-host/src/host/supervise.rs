@@ -15,6 +15,7 @@ use super::logs::{collect, error_line, pump_logs};
 use super::redact::Redactor;
 use super::report::judge;
 use crate::api::ApiError;
+use crate::egress::Policy;
 use crate::runtime::{AgentSpec, Runtime, RuntimeError};
 
 /// How an agent's run ended, as far as the host is concerned.
@@ -35,8 +36,11 @@ impl<R: Runtime> Inner<R> {
             ("TERARCHITECT_JOB_ID".into(), job_id.to_string()),
             ("TERARCHITECT_JOB_TOKEN".into(), claim.job_token.clone()),
         ];
-        if let Some(git) = self.git_url.get() {
+        // Terarchitect's endpoints, as the agent names them and where this host reaches them.
+        let mut control = vec![(self.cfg.agent_api_url().to_string(), self.cfg.api_url.clone())];
+        if let Some((git, local)) = self.git_url.get() {
             env.push(("TERARCHITECT_GIT_URL".into(), format!("{git}/git/{job_id}.git")));
+            control.push((git.clone(), local.clone()));
         }
         let spec = AgentSpec {
             job_id,
@@ -45,6 +49,10 @@ impl<R: Runtime> Inner<R> {
             host_id: self.host_id.clone(),
             env,
             local_path: claim.project.local_path.clone(),
+            egress: Policy {
+                control,
+                allow: claim.egress_allow.clone(),
+            },
         };
         tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");
         match self.runtime.start(&spec).await {

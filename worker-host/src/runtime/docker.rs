@@ -1,13 +1,17 @@
 //! Docker engine runtime (bollard): one labelled container per job.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use terarchitect_protocol::JobId;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::models::{
+    ContainerCreateBody, ContainerStateStatusEnum, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
     StopContainerOptions, WaitContainerOptions,
@@ -17,6 +21,11 @@ use futures_util::{StreamExt, stream};
 
 use super::*;
 use crate::config::Isolation;
+use crate::egress::{BRIDGE_PREFIX, Egress, Policy};
+
+/// The egress policy a container was started with (JSON), so that a restarted host can
+/// serve its proxy again.
+const LABEL_EGRESS: &str = "terarchitect.egress";
 
 #[derive(Debug, Clone)]
 pub struct DockerSettings {
@@ -62,6 +71,11 @@ pub struct DockerRuntime {
     /// The client pinned to the engine's API version, once the engine has answered.
     negotiated: std::sync::OnceLock<Docker>,
     settings: DockerSettings,
+    /// With an egress proxy, each job gets its own internal network (named like its
+    /// container) whose only way out is the proxy.
+    egress: Option<Arc<Egress>>,
+    /// The proxy serving each job network, by network name.
+    proxies: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
 fn classify(e: DockerError) -> RuntimeError {
@@ -87,7 +101,199 @@ impl DockerRuntime {
             address: address.map(String::from),
             negotiated: std::sync::OnceLock::new(),
             settings,
+            egress: None,
+            proxies: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Runs every agent container behind `egress` (see [`crate::egress`]).
+    pub fn with_egress(mut self, egress: Arc<Egress>) -> DockerRuntime {
+        self.egress = Some(egress);
+        self
+    }
+
+    /// Creates (or finds, from an earlier try) the job's internal network; its gateway.
+    async fn job_network(&self, egress: &Egress, name: &str, host_id: &str) -> Result<Ipv4Addr, RuntimeError> {
+        let docker = self.client().await?;
+        if let Some(gateway) = self.gateway(name).await {
+            return Ok(gateway);
+        }
+        let seed = hash(name);
+        // Subnets taken by other networks (other hosts' jobs, say): try the next one.
+        for n in 0..64 {
+            let (subnet, gateway) = egress.subnet(seed.wrapping_add(n));
+            let request = NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".into()),
+                internal: Some(true),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet),
+                        gateway: Some(gateway.to_string()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                options: Some(HashMap::from([(
+                    "com.docker.network.bridge.name".to_string(),
+                    bridge_name(name),
+                )])),
+                labels: Some(HashMap::from([(LABEL_HOST.to_string(), host_id.to_string())])),
+                ..Default::default()
+            };
+            match docker.create_network(request).await {
+                Ok(_) => return Ok(gateway),
+                Err(e) if e.to_string().contains("overlap") => continue,
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Err(RuntimeError::Start(
+            "no free subnet for the job's network: widen EGRESS_SUBNETS".into(),
+        ))
+    }
+
+    /// The IPv4 gateway of network `name`, if it exists.
+    async fn gateway(&self, name: &str) -> Option<Ipv4Addr> {
+        let net = self.client().await.ok()?.inspect_network(name, None).await.ok()?;
+        net.ipam?.config?.into_iter().find_map(|c| c.gateway?.parse().ok())
+    }
+
+    /// Serves the job's proxy at its network's gateway (once per network).
+    async fn serve_egress(
+        &self,
+        egress: &Arc<Egress>,
+        name: &str,
+        job: JobId,
+        policy: &Policy,
+    ) -> Result<Ipv4Addr, RuntimeError> {
+        let gateway = self
+            .gateway(name)
+            .await
+            .ok_or_else(|| RuntimeError::Start(format!("the job network {name} has no gateway")))?;
+        if self.proxies.lock().expect("proxies").contains_key(name) {
+            return Ok(gateway);
+        }
+        let listener = tokio::net::TcpListener::bind((gateway, egress.port))
+            .await
+            .map_err(|e| {
+                RuntimeError::Start(format!(
+                    "the egress proxy cannot listen on {gateway}:{} (is the worker host in the engine's network \
+                     namespace?): {e}",
+                    egress.port
+                ))
+            })?;
+        let handle = egress.spawn(listener, job, policy);
+        if let Some(old) = self.proxies.lock().expect("proxies").insert(name.to_string(), handle) {
+            old.abort();
+        }
+        Ok(gateway)
+    }
+
+    /// Stops the job network's proxy and removes the network.
+    async fn drop_network(&self, name: &str) {
+        if let Some(h) = self.proxies.lock().expect("proxies").remove(name) {
+            h.abort();
+        }
+        if self.egress.is_some()
+            && let Ok(docker) = self.client().await
+            && let Err(e) = docker.remove_network(name).await
+            && !not_found(&e)
+        {
+            tracing::warn!(network = name, error = %e, "could not remove a job network");
+        }
+    }
+
+    async fn start_named(&self, name: &str, spec: &AgentSpec) -> Result<String, RuntimeError> {
+        let docker = self.client().await?;
+        let s = &self.settings;
+        let mut labels = HashMap::from([
+            (LABEL_JOB.to_string(), spec.job_id.to_string()),
+            (LABEL_PROJECT.to_string(), spec.project_id.to_string()),
+            (LABEL_HOST.to_string(), spec.host_id.clone()),
+            (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
+        ]);
+        let mut host_config = s.host_config();
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(egress) = &self.egress {
+            self.job_network(egress, name, &spec.host_id).await?;
+            let gateway = self.serve_egress(egress, name, spec.job_id, &spec.egress).await?;
+            let proxy = format!("http://{gateway}:{}", egress.port);
+            for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"] {
+                env.push(format!("{k}={proxy}"));
+            }
+            for k in ["NO_PROXY", "no_proxy"] {
+                env.push(format!("{k}=localhost,127.0.0.1,::1"));
+            }
+            host_config.network_mode = Some(name.to_string());
+            host_config.extra_hosts = None;
+            let policy = serde_json::to_string(&spec.egress).map_err(|e| RuntimeError::Other(e.to_string()))?;
+            labels.insert(LABEL_EGRESS.to_string(), policy);
+        }
+        let body = ContainerCreateBody {
+            image: Some(s.image.clone()),
+            cmd: (!s.args.is_empty()).then(|| s.args.clone()),
+            env: Some(env),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
+            Ok(c) => c,
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
+                // Left over from a run whose finish we already reported: replace it.
+                self.remove_container(name).await?;
+                docker.create_container(Some(opts), body).await.map_err(classify)?
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        if let Err(e) = docker.start_container(&created.id, None).await {
+            let _ = self.remove_container(&created.id).await;
+            let msg = e.to_string();
+            if s.isolation == Isolation::Dind && msg.contains("operation not permitted") {
+                // Seen on engines that run inside restricted containers themselves.
+                return Err(RuntimeError::Start(format!(
+                    "{msg} (this engine refuses privileged containers: set AGENT_ISOLATION=plain)"
+                )));
+            }
+            return Err(classify(e));
+        }
+        Ok(created.id)
+    }
+
+    /// The container's name (its network's too), without the leading `/`.
+    async fn container_name(&self, id: &str) -> Option<String> {
+        let info = self
+            .client()
+            .await
+            .ok()?
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await;
+        match info {
+            Ok(i) => i.name.map(|n| n.trim_start_matches('/').to_string()),
+            // Gone already: `id` may be the name, and its network may still be there.
+            Err(e) if not_found(&e) && id.starts_with("terarchitect-job-") => Some(id.to_string()),
+            Err(_) => None,
+        }
+    }
+
+    /// Removes the container only (its network stays).
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.client().await?.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(RuntimeError::Unavailable(e.to_string())),
+        }
     }
 
     fn base(&self) -> Result<Docker, RuntimeError> {
@@ -134,50 +340,13 @@ impl Runtime for DockerRuntime {
     }
 
     async fn start(&self, spec: &AgentSpec) -> Result<String, RuntimeError> {
-        let docker = self.client().await?;
-        let s = &self.settings;
-        let labels = HashMap::from([
-            (LABEL_JOB.to_string(), spec.job_id.to_string()),
-            (LABEL_PROJECT.to_string(), spec.project_id.to_string()),
-            (LABEL_HOST.to_string(), spec.host_id.clone()),
-            (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
-        ]);
-        let host_config = s.host_config();
-        let body = ContainerCreateBody {
-            image: Some(s.image.clone()),
-            cmd: (!s.args.is_empty()).then(|| s.args.clone()),
-            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(labels),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
         // One name per job attempt: the engine itself refuses a second container for it.
         let name = format!("terarchitect-job-{}-{}", spec.job_id, spec.attempt);
-        let opts = CreateContainerOptions {
-            name: Some(name.clone()),
-            ..Default::default()
-        };
-        let created = match docker.create_container(Some(opts.clone()), body.clone()).await {
-            Ok(c) => c,
-            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
-                // Left over from a run whose finish we already reported: replace it.
-                self.remove(&name).await?;
-                docker.create_container(Some(opts), body).await.map_err(classify)?
-            }
-            Err(e) => return Err(classify(e)),
-        };
-        if let Err(e) = docker.start_container(&created.id, None).await {
-            let _ = self.remove(&created.id).await;
-            let msg = e.to_string();
-            if s.isolation == Isolation::Dind && msg.contains("operation not permitted") {
-                // Seen on engines that run inside restricted containers themselves.
-                return Err(RuntimeError::Start(format!(
-                    "{msg} (this engine refuses privileged containers: set AGENT_ISOLATION=plain)"
-                )));
-            }
-            return Err(classify(e));
+        let started = self.start_named(&name, spec).await;
+        if started.is_err() {
+            self.drop_network(&name).await;
         }
-        Ok(created.id)
+        started
     }
 
     fn logs(&self, id: &str) -> BoxStream<'static, LogLine> {
@@ -272,18 +441,15 @@ impl Runtime for DockerRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
-        let opts = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
+        let name = match self.egress {
+            Some(_) => self.container_name(id).await,
+            None => None,
         };
-        match self.client().await?.remove_container(id, Some(opts)).await {
-            Ok(()) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            // 409: removal already in progress.
-            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
-            Err(e) => Err(RuntimeError::Unavailable(e.to_string())),
+        self.remove_container(id).await?;
+        if let Some(name) = name {
+            self.drop_network(&name).await;
         }
+        Ok(())
     }
 
     async fn list_own(&self, host_id: &str) -> Result<Vec<Existing>, RuntimeError> {
@@ -325,10 +491,41 @@ impl Runtime for DockerRuntime {
                 },
                 Err(_) => ExistingState::Dead,
             };
+            // A running agent of an earlier life keeps its network: serve its proxy again.
+            let policy = c.labels.as_ref().and_then(|l| l.get(LABEL_EGRESS));
+            let name = c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/'));
+            if let (Some(egress), ExistingState::Running, Some(policy), Some(name)) =
+                (&self.egress, state, policy, name)
+            {
+                let served = match serde_json::from_str::<Policy>(policy) {
+                    Ok(p) => self.serve_egress(egress, name, job_id, &p).await.map(|_| ()),
+                    Err(e) => Err(RuntimeError::Other(e.to_string())),
+                };
+                if let Err(e) = served {
+                    tracing::error!(%job_id, error = %e, "cannot serve a re-attached agent's egress proxy: it is cut off");
+                }
+            }
             out.push(Existing { id, job_id, state });
         }
         Ok(out)
     }
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// The bridge interface of a job network: `tj-` and 12 hex digits (Linux allows 15
+/// characters), which the host guard matches.
+fn bridge_name(network: &str) -> String {
+    format!("{BRIDGE_PREFIX}{:012x}", hash(network) & 0xffff_ffff_ffff)
 }
 
 /// Chunks are not lines: joins each stream's chunks and cuts them at newlines, keeping a

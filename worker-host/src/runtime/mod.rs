@@ -45,6 +45,8 @@ pub struct AgentSpec {
     pub env: Vec<(String, String)>,
     /// The project's directory on this host (local runtime).
     pub local_path: Option<String>,
+    /// Where the agent may connect (enforced by runtimes that isolate the network).
+    pub egress: crate::egress::Policy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

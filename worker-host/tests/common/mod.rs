@@ -257,11 +257,7 @@ pub struct RunningHost {
 
 impl RunningHost {
     pub async fn docker(cfg: Config) -> RunningHost {
-        let rt = terarchitect_worker_host::runtime::DockerRuntime::connect(
-            cfg.docker_host.as_deref(),
-            terarchitect_worker_host::docker_settings(&cfg),
-        )
-        .unwrap();
+        let rt = terarchitect_worker_host::docker_runtime(&cfg).await.unwrap();
         let queue = terarchitect_worker_host::queue::Queue::connect(
             &cfg.queue_url,
             cfg.aws_endpoint_url.as_deref(),
