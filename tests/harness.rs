@@ -94,6 +94,7 @@ rm -f /tmp/probe-env /tmp/probe-proc
 timeout 120 grep -rIl -e "$S1" -e "$S2" -e "$S3" /tmp /workspace /home /root /var /etc /run 2>/dev/null | sed 's|^|FOUND-IN |'
 git push origin HEAD:main >/dev/null 2>&1 && echo "PROBE pushed main" || echo "PROBE main refused"
 git tag probe-tag && (git push origin probe-tag >/dev/null 2>&1 && echo "PROBE pushed a tag" || echo "PROBE tag refused")
+git ls-remote https://github.com/acme/shop.git >/dev/null 2>&1 && echo "PROBE reached GitHub directly" || echo "PROBE direct GitHub refused"
 echo PROBE-END"#;
 
 /// The Director's and the Worker's side of an implement run that fixes `add` (the Worker

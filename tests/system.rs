@@ -204,6 +204,8 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
         "PROBE proc-hits 0",
         "PROBE main refused",
         "PROBE tag refused",
+        // Behind the egress proxy: GitHub only through the git proxy.
+        "PROBE direct GitHub refused",
     ] {
         assert!(probe.contains(want), "{want} not in the probe's output: {probe}");
     }
@@ -222,6 +224,10 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
         .await
         .to_string();
     assert!(log.contains("PROBE-END"), "the probe's output is in the log");
+    assert!(
+        log.contains("egress_refused") && log.contains("github.com:443"),
+        "the direct call's refusal is in the log"
+    );
     for secret in [GITHUB_TOKEN, "sk-director", "sk-worker"] {
         assert!(!log.contains(secret), "a secret is in the job log");
     }
