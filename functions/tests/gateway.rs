@@ -206,13 +206,15 @@ async fn usage_totals_per_job_ticket_and_project_are_the_exact_sum_of_upstream_u
     let project = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
     assert_eq!(
         project,
-        json!({"calls": 5, "input_tokens": input + 100, "output_tokens": output + 1, "budget_tokens": null, "ticket_budget_tokens": null})
+        json!({"calls": 5, "input_tokens": input + 100, "output_tokens": output + 1, "budget_tokens": null,
+            "ticket_budget_tokens": null, "cost_nano_usd": 0, "budget_nano_usd": null, "ticket_budget_nano_usd": null})
     );
     let other = g.t.project("unmetered").await["id"].as_str().unwrap().to_string();
     let none = g.t.get(&format!("/api/projects/{other}/usage")).await.ok();
     assert_eq!(
         none,
-        json!({"calls": 0, "input_tokens": 0, "output_tokens": 0, "budget_tokens": null, "ticket_budget_tokens": null})
+        json!({"calls": 0, "input_tokens": 0, "output_tokens": 0, "budget_tokens": null, "ticket_budget_tokens": null,
+            "cost_nano_usd": 0, "budget_nano_usd": null, "ticket_budget_nano_usd": null})
     );
     let db = &g.t.app.db;
     let by_job = store::usage::job_totals(db, jid.parse().unwrap()).await.unwrap();
@@ -313,6 +315,81 @@ async fn a_spent_token_budget_refuses_the_next_call_with_budget_exhausted() {
     // Bad budgets are refused with the field named.
     let bad = g.t.put(&settings, json!({"ticket_budget_tokens": -1})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}
+
+#[tokio::test]
+async fn calls_are_priced_as_made_and_a_spent_money_budget_refuses_the_next() {
+    let g = Gw::new().await;
+    let pid = g.t.project("priced").await["id"].as_str().unwrap().to_string();
+    let settings = format!("/api/projects/{pid}/settings");
+    // $2.50 / $10 per million tokens for "any" (the test calls' model).
+    let prices = json!({"llm_prices": "any=2.50/10, other-*=1/1", "ticket_budget_usd": 0.01});
+    g.t.put(&settings, prices).await.ok();
+    let (tid, jid, token) = g.running_job(&pid).await;
+    g.director_llm.push([
+        Reply::text("one").with_usage(1000, 200),
+        Reply::text("two, streamed").with_usage(2000, 300),
+        Reply::text("three").with_usage(1000, 1000),
+    ]);
+    // 1000 × 2.5 + 200 × 10 = 4,500,000 nano-dollars; 2000 × 2.5 + 300 × 10 = 8,000,000.
+    for stream in [false, true] {
+        let r = g.call(&token, "director", "openai", chat(stream)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let cost = 12_500_000;
+    let job = g.t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok();
+    assert_eq!(job["cost_nano_usd"].as_i64(), Some(cost));
+    let ticket = g.t.get(&format!("/api/projects/{pid}/tickets/{tid}")).await.ok();
+    assert_eq!(ticket["cost_nano_usd"].as_i64(), Some(cost));
+    let usage = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
+    assert_eq!(
+        (
+            usage["cost_nano_usd"].as_i64(),
+            usage["ticket_budget_nano_usd"].as_i64()
+        ),
+        (Some(cost), Some(10_000_000))
+    );
+    let page = g.t.get(&format!("/api/projects/{pid}/jobs/{jid}/events")).await.ok();
+    assert_eq!(page["job_cost_nano_usd"].as_i64(), Some(cost));
+    // $0.0125 of $0.01: refused, the upstream not called.
+    let refused = g.call(&token, "director", "openai", chat(false)).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    let message = refused.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("ticket's budget of $0.0100 is spent ($0.0125 used); raise ticket_budget_usd"),
+        "{message}"
+    );
+    assert_eq!(g.director_llm.requests().len(), 2);
+    // A price change applies to later calls only: what was spent stays as it was priced.
+    g.t.put(&settings, json!({"ticket_budget_usd": null, "llm_prices": "any=0/0"}))
+        .await
+        .ok();
+    assert_eq!(
+        g.call(&token, "director", "openai", chat(false)).await.status,
+        StatusCode::OK
+    );
+    let job = g.t.get(&format!("/api/projects/{pid}/jobs/{jid}")).await.ok();
+    assert_eq!(job["cost_nano_usd"].as_i64(), Some(cost));
+    // The project's money budget counts every ticket.
+    g.t.put(&settings, json!({"project_budget_usd": 0.0125})).await.ok();
+    let (_, _, other) = g.running_job(&pid).await;
+    let r = g.call(&other, "director", "openai", chat(false)).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("project's budget of $0.0125")
+    );
+    // Bad prices and amounts are the caller's mistake, with the field named.
+    for bad in [
+        json!({"llm_prices": "any=cheap"}),
+        json!({"ticket_budget_usd": -1}),
+        json!({"ticket_budget_usd": "5"}),
+    ] {
+        let r = g.t.put(&settings, bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use serde_json::Value;
-use terarchitect_protocol::{CheckItem, ProjectId, SettingKey, SettingView, SettingsCheck, SettingsUpdate};
+use terarchitect_protocol::{
+    CheckItem, ProjectId, SettingKey, SettingKind, SettingView, SettingsCheck, SettingsUpdate,
+};
 
 use crate::api;
 use crate::util::{ErrorNote, Loading};
@@ -52,8 +54,20 @@ fn keys_cleared(list: &[SettingView], drafts: &SettingsUpdate, project: bool) ->
     out
 }
 
-fn is_int(key: &str) -> bool {
-    matches!(key, "max_review_rounds" | "summarize_every_turns")
+/// Whether the setting holds a number (whole, or US dollars), by its kind.
+fn is_number(key: &str) -> bool {
+    SettingKey::parse(key).is_some_and(|k| matches!(k.kind(), SettingKind::Int { .. } | SettingKind::Usd))
+}
+
+/// What the user typed, as the JSON the setting holds: a number for numeric settings
+/// (left as text when it is not one, for the API to refuse with its message).
+fn typed_value(key: &str, text: String) -> Value {
+    let number = match SettingKey::parse(key).map(SettingKey::kind) {
+        Some(SettingKind::Int { .. }) => text.trim().parse::<i64>().ok().map(Value::from),
+        Some(SettingKind::Usd) => text.trim().parse::<f64>().ok().map(Value::from),
+        _ => None,
+    };
+    number.unwrap_or(Value::String(text))
 }
 
 #[component]
@@ -177,20 +191,15 @@ pub fn SettingsForm(project: Option<ProjectId>) -> impl IntoView {
                                             }
                                                 .into_any()
                                         } else {
-                                            let int = is_int(&key);
+                                            let number = is_number(&key);
+                                            let typed = key.clone();
                                             view! {
                                                 <input
                                                     name=key.clone()
-                                                    type=if int { "number" } else { "text" }
+                                                    type=if number { "number" } else { "text" }
+                                                    step=number.then_some("any")
                                                     value=current
-                                                    on:input=move |ev| {
-                                                        let v = event_target_value(&ev);
-                                                        set_draft(Some(if int {
-                                                            v.trim().parse::<i64>().map(Value::from).unwrap_or(Value::String(v))
-                                                        } else {
-                                                            Value::String(v)
-                                                        }))
-                                                    }
+                                                    on:input=move |ev| set_draft(Some(typed_value(&typed, event_target_value(&ev))))
                                                 />
                                             }
                                                 .into_any()
@@ -337,6 +346,7 @@ fn ConnectionCheck(path: String, #[prop(into)] unsaved: Signal<bool>) -> impl In
 
 #[cfg(test)]
 mod tests {
+    use super::{is_number, typed_value};
     use serde_json::json;
     use terarchitect_protocol::{SettingView, SettingsUpdate};
 
@@ -349,6 +359,15 @@ mod tests {
             source: source.into(),
             help: String::new(),
         }
+    }
+
+    #[test]
+    fn typed_values_follow_the_settings_kind() {
+        assert_eq!(typed_value("ticket_budget_tokens", " 100 ".into()), json!(100));
+        assert_eq!(typed_value("ticket_budget_usd", "2.5".into()), json!(2.5));
+        assert_eq!(typed_value("ticket_budget_usd", "lots".into()), json!("lots"));
+        assert_eq!(typed_value("egress_allow", "pypi.org".into()), json!("pypi.org"));
+        assert!(is_number("max_review_rounds") && is_number("project_budget_usd") && !is_number("llm_prices"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use std::time::Duration;
-use terarchitect_protocol::{JobStatus, JobSummary};
+use terarchitect_protocol::prices::usd_text;
+use terarchitect_protocol::{JobStatus, JobSummary, budget_left};
 
 thread_local! {
     static NOW: std::cell::Cell<Option<RwSignal<DateTime<Utc>>>> = const { std::cell::Cell::new(None) };
@@ -68,6 +69,74 @@ pub fn tokens_text(input: i64, output: i64) -> String {
     format!("{} in / {} out tokens", thousands(input), thousands(output))
 }
 
+/// Tokens and, once the project prices its models, what they cost.
+pub fn spend_text(input: i64, output: i64, nano_usd: i64) -> String {
+    let tokens = tokens_text(input, output);
+    if nano_usd > 0 {
+        format!("{tokens} · {}", usd_text(nano_usd))
+    } else {
+        tokens
+    }
+}
+
+/// Where spending stands against a budget in tokens and one in money.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BudgetState {
+    /// What is left of each limit: "40 of 100 tokens", "$0.93 of $1.00".
+    Left(Vec<String>),
+    /// The limit that is spent: "100 tokens", "$1.00".
+    Spent(String),
+}
+
+/// None when there is no budget at all.
+pub fn budget_state(
+    tokens: i64,
+    nano_usd: i64,
+    limit_tokens: Option<i64>,
+    limit_nano_usd: Option<i64>,
+) -> Option<BudgetState> {
+    if let Some(b) = limit_tokens.filter(|b| tokens >= *b) {
+        return Some(BudgetState::Spent(format!("{} tokens", thousands(b))));
+    }
+    if let Some(b) = limit_nano_usd.filter(|b| nano_usd >= *b) {
+        return Some(BudgetState::Spent(usd_text(b)));
+    }
+    let mut left = Vec::new();
+    if let Some(b) = limit_tokens {
+        left.push(format!(
+            "{} of {} tokens",
+            thousands(budget_left(b, tokens)),
+            thousands(b)
+        ));
+    }
+    if let Some(b) = limit_nano_usd {
+        left.push(format!("{} of {}", usd_text(budget_left(b, nano_usd)), usd_text(b)));
+    }
+    (!left.is_empty()).then_some(BudgetState::Left(left))
+}
+
+/// A card's spending against the ticket's budgets: "60 / 100 tokens · $0.0700 / $1.00",
+/// and whether a budget is spent. None without budgets.
+pub fn card_budget(
+    tokens: i64,
+    nano_usd: i64,
+    limit_tokens: Option<i64>,
+    limit_nano_usd: Option<i64>,
+) -> Option<(String, bool)> {
+    let mut parts = Vec::new();
+    if let Some(b) = limit_tokens {
+        parts.push(format!("{} / {} tokens", thousands(tokens), thousands(b)));
+    }
+    if let Some(b) = limit_nano_usd {
+        parts.push(format!("{} / {}", usd_text(nano_usd), usd_text(b)));
+    }
+    let spent = matches!(
+        budget_state(tokens, nano_usd, limit_tokens, limit_nano_usd),
+        Some(BudgetState::Spent(_))
+    );
+    (!parts.is_empty()).then(|| (parts.join(" · "), spent))
+}
+
 pub fn thousands(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
@@ -129,6 +198,37 @@ pub fn web_href(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_read_as_what_is_left_or_what_is_spent() {
+        assert_eq!(budget_state(5, 0, None, None), None);
+        assert_eq!(
+            budget_state(60, 70_000_000, Some(100), Some(1_000_000_000)),
+            Some(BudgetState::Left(vec![
+                "40 of 100 tokens".into(),
+                "$0.9300 of $1.00".into()
+            ]))
+        );
+        assert_eq!(
+            budget_state(120, 0, Some(100), Some(1)),
+            Some(BudgetState::Spent("100 tokens".into()))
+        );
+        assert_eq!(
+            budget_state(10, 2_000_000_000, Some(100), Some(1_000_000_000)),
+            Some(BudgetState::Spent("$1.00".into()))
+        );
+        assert_eq!(
+            card_budget(60, 70_000_000, Some(100), Some(1_000_000_000)),
+            Some(("60 / 100 tokens · $0.0700 / $1.00".into(), false))
+        );
+        assert_eq!(
+            card_budget(120, 0, Some(100), None),
+            Some(("120 / 100 tokens".into(), true))
+        );
+        assert_eq!(card_budget(120, 0, None, None), None);
+        assert_eq!(spend_text(50, 10, 0), "50 in / 10 out tokens");
+        assert_eq!(spend_text(50, 10, 70_000_000), "50 in / 10 out tokens · $0.0700");
+    }
 
     #[test]
     fn only_http_links_are_followed() {

@@ -53,6 +53,9 @@ pub struct Job {
     pub pr_number: Option<i64>,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// What its LLM calls cost, priced by the project's `llm_prices` as they were made.
+    #[serde(default)]
+    pub cost_nano_usd: i64,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -114,9 +117,11 @@ pub struct EventPage {
     pub job_input_tokens: i64,
     #[serde(default)]
     pub job_output_tokens: i64,
+    #[serde(default)]
+    pub job_cost_nano_usd: i64,
 }
 
-/// A project's metered LLM usage and its token budgets (`GET /api/projects/{id}/usage`).
+/// A project's metered LLM usage and its budgets (`GET /api/projects/{id}/usage`).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProjectUsage {
@@ -128,6 +133,15 @@ pub struct ProjectUsage {
     pub budget_tokens: Option<i64>,
     /// Each ticket's token budget (`ticket_budget_tokens`), when there is one.
     pub ticket_budget_tokens: Option<i64>,
+    /// What the calls cost, priced by `llm_prices` as they were made.
+    #[serde(default)]
+    pub cost_nano_usd: i64,
+    /// The project's money budget (`project_budget_usd`), when it has one.
+    #[serde(default)]
+    pub budget_nano_usd: Option<i64>,
+    /// Each ticket's money budget (`ticket_budget_usd`), when there is one.
+    #[serde(default)]
+    pub ticket_budget_nano_usd: Option<i64>,
 }
 
 impl ProjectUsage {

@@ -22,6 +22,7 @@ mod job;
 mod memory;
 mod note;
 pub mod pr_thread;
+pub mod prices;
 mod project;
 mod redact;
 mod review;

@@ -30,6 +30,9 @@ string_enum! {
         TicketBudgetTokens = "ticket_budget_tokens",
         ProjectBudgetTokens = "project_budget_tokens",
         EgressAllow = "egress_allow",
+        LlmPrices = "llm_prices",
+        TicketBudgetUsd = "ticket_budget_usd",
+        ProjectBudgetUsd = "project_budget_usd",
     }
 }
 
@@ -48,6 +51,10 @@ pub enum SettingKind {
     WorkerMode,
     /// Host names ([`HostPattern`](crate::egress::HostPattern)), comma-separated.
     HostList,
+    /// What models cost ([`PriceTable`](crate::prices::PriceTable)).
+    PriceTable,
+    /// US dollars: a number from 0 to 1,000,000.
+    Usd,
 }
 
 /// Everything about one setting besides its key.
@@ -167,6 +174,28 @@ impl SettingKey {
                        (package registries, say), comma-separated: pypi.org, *.crates.io (subdomains), \
                        host:port for a port other than 443 and 80. Everything else is refused, and \
                        each refusal shows in the job's log.",
+                for_agents: false,
+            },
+            Self::LlmPrices => SettingSpec {
+                kind: PriceTable,
+                help: "What each model costs, in US dollars per million input and output tokens, \
+                       comma-separated: gpt-4o=2.50/10, claude-sonnet-*=3/15 (a trailing * covers \
+                       every model it starts). Each call's cost is worked out when it is made; a \
+                       model not listed costs nothing.",
+                for_agents: false,
+            },
+            Self::TicketBudgetUsd => SettingSpec {
+                kind: Usd,
+                help: "Most US dollars all runs of one ticket may spend on LLM calls, priced by \
+                       llm_prices; past it the gateway refuses and the run stops with \
+                       budget_exhausted. 0: no limit.",
+                for_agents: false,
+            },
+            Self::ProjectBudgetUsd => SettingSpec {
+                kind: Usd,
+                help: "Most US dollars all runs of the project may spend on LLM calls together, \
+                       priced by llm_prices; past it the gateway refuses and runs stop with \
+                       budget_exhausted. 0: no limit.",
                 for_agents: false,
             },
         }

@@ -42,6 +42,9 @@ pub struct Ticket {
     pub job: Option<JobSummary>,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// What its runs' LLM calls cost (see [`Job::cost_nano_usd`](crate::Job)).
+    #[serde(default)]
+    pub cost_nano_usd: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

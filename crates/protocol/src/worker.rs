@@ -364,6 +364,8 @@ mod tests {
                 SettingKind::WorkerMode => serde_json::json!("opencode"),
                 SettingKind::Url | SettingKind::Text => serde_json::json!(format!("plain-{k}")),
                 SettingKind::HostList => serde_json::json!("pypi.org"),
+                SettingKind::PriceTable => serde_json::json!("m=1/2"),
+                SettingKind::Usd => serde_json::json!(1.5),
             };
             fields.insert(k.to_string(), v);
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 use terarchitect_protocol::Job;
+use terarchitect_protocol::prices::{PriceTable, usd_text};
 
 use super::App;
 use crate::store::usage::NewUsage;
@@ -99,7 +100,7 @@ pub async fn call(
         body["stream_options"] = json!({"include_usage": true});
     }
     let (endpoint, budget) = super::settings::llm_endpoint(app, job.project_id, role, api).await?;
-    check_budget(app, job, budget).await?;
+    check_budget(app, job, &budget).await?;
     let base = endpoint.url.trim_end_matches('/');
     let url = match api {
         Api::OpenAi => format!("{base}/chat/completions"),
@@ -148,8 +149,10 @@ pub async fn call(
             streamed,
             input_tokens: 0,
             output_tokens: 0,
+            cost_nano_usd: 0,
         },
         meter: Meter::default(),
+        prices: budget.prices,
         done: false,
     };
     if content_type.starts_with("text/event-stream") {
@@ -175,23 +178,33 @@ pub async fn call(
     })
 }
 
-/// Refuses a call once the ticket's or the project's token budget is spent (as metered
-/// so far: calls running at once can each pass and overshoot it by their own size). A
-/// budget changed during a run applies from its next call.
-async fn check_budget(app: &App, job: &Job, budget: super::settings::Budget) -> Result<()> {
-    if let Some(limit) = budget.ticket_tokens {
-        let used = store::usage::ticket_totals(&app.db, job.ticket_id).await?.tokens();
-        if used >= limit {
+/// Refuses a call once the ticket's or the project's budget, in tokens or in money, is
+/// spent (as metered so far: calls running at once can each pass and overshoot it by
+/// their own size). A budget changed during a run applies from its next call.
+async fn check_budget(app: &App, job: &Job, budget: &super::settings::Budget) -> Result<()> {
+    let limits = [
+        ("ticket", budget.ticket_tokens, budget.ticket_nano_usd),
+        ("project", budget.project_tokens, budget.project_nano_usd),
+    ];
+    for (whose, tokens, nano_usd) in limits {
+        if tokens.is_none() && nano_usd.is_none() {
+            continue;
+        }
+        let used = match whose {
+            "ticket" => store::usage::ticket_totals(&app.db, job.ticket_id).await?,
+            _ => store::usage::project_totals(&app.db, job.project_id).await?,
+        };
+        if let Some(limit) = tokens.filter(|l| used.tokens() >= *l) {
             return Err(Error::BudgetExhausted(format!(
-                "the ticket's budget of {limit} tokens is spent ({used} used); raise ticket_budget_tokens to go on"
+                "the {whose}'s budget of {limit} tokens is spent ({} used); raise {whose}_budget_tokens to go on",
+                used.tokens()
             )));
         }
-    }
-    if let Some(limit) = budget.project_tokens {
-        let used = store::usage::project_totals(&app.db, job.project_id).await?.tokens();
-        if used >= limit {
+        if let Some(limit) = nano_usd.filter(|l| used.cost_nano_usd >= *l) {
             return Err(Error::BudgetExhausted(format!(
-                "the project's budget of {limit} tokens is spent ({used} used); raise project_budget_tokens to go on"
+                "the {whose}'s budget of {} is spent ({} used); raise {whose}_budget_usd to go on",
+                usd_text(limit),
+                usd_text(used.cost_nano_usd)
             )));
         }
     }
@@ -279,6 +292,8 @@ struct Metering {
     app: App,
     usage: NewUsage,
     meter: Meter,
+    /// The project's prices when the call was made.
+    prices: PriceTable,
     done: bool,
 }
 
@@ -289,6 +304,9 @@ impl Metering {
         }
         let mut u = self.usage.clone();
         (u.input_tokens, u.output_tokens) = (self.meter.input, self.meter.output);
+        u.cost_nano_usd = self
+            .prices
+            .cost_nano_usd(u.model.as_deref(), u.input_tokens, u.output_tokens);
         Some((self.app.clone(), u))
     }
 

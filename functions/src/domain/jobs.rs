@@ -283,6 +283,7 @@ pub async fn events(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<
         job_status: job.status,
         job_input_tokens: job.input_tokens,
         job_output_tokens: job.output_tokens,
+        job_cost_nano_usd: job.cost_nano_usd,
     })
 }
 

@@ -9,6 +9,7 @@ use terarchitect_protocol::{
 
 use terarchitect_protocol::egress::HostPattern;
 use terarchitect_protocol::pr_thread::Trust;
+use terarchitect_protocol::prices::{PriceTable, usd_to_nano};
 
 use super::{App, SecretBox};
 use crate::store;
@@ -70,6 +71,13 @@ fn check_value(app: &App, key: &str, kind: SettingKind, v: &Value) -> Result<()>
         SettingKind::HostList => {
             HostPattern::parse_list(&text(v)?).map_err(|e| Error::invalid(key, e))?;
         }
+        SettingKind::PriceTable => {
+            PriceTable::parse(&text(v)?).map_err(|e| Error::invalid(key, e))?;
+        }
+        SettingKind::Usd => match v.as_f64() {
+            Some(usd) if (0.0..=1_000_000.0).contains(&usd) => {}
+            _ => return Err(Error::invalid(key, "must be an amount of US dollars from 0 to 1000000")),
+        },
     }
     Ok(())
 }
@@ -345,24 +353,45 @@ pub async fn egress_allow(app: &App, project_id: ProjectId) -> Result<Vec<String
         .collect())
 }
 
-/// A project's LLM token budgets (`None`: no limit), per ticket and for the project.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A project's LLM budgets (`None`: no limit), per ticket and for the project, in tokens
+/// and in money, and the prices its calls are costed at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Budget {
     pub ticket_tokens: Option<i64>,
     pub project_tokens: Option<i64>,
+    pub ticket_nano_usd: Option<i64>,
+    pub project_nano_usd: Option<i64>,
+    pub prices: PriceTable,
 }
 
 pub async fn budget(app: &App, project_id: ProjectId) -> Result<Budget> {
-    Ok(Effective::load(app, Some(project_id)).await?.budget())
+    Effective::load(app, Some(project_id)).await?.budget()
 }
 
 impl Effective {
-    fn budget(&self) -> Budget {
-        let limit = |k| Some(self.int(k)).filter(|n| *n > 0);
-        Budget {
-            ticket_tokens: limit(SettingKey::TicketBudgetTokens),
-            project_tokens: limit(SettingKey::ProjectBudgetTokens),
-        }
+    fn budget(&self) -> Result<Budget> {
+        let tokens = |k| Some(self.int(k)).filter(|n| *n > 0);
+        let usd = |k| {
+            self.get(k)
+                .and_then(|r| r.value.as_ref())
+                .and_then(Value::as_f64)
+                .map(usd_to_nano)
+                .filter(|n| *n > 0)
+        };
+        let prices = self
+            .get(SettingKey::LlmPrices)
+            .and_then(|r| r.value.as_ref())
+            .and_then(Value::as_str)
+            .map(PriceTable::parse)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("the stored setting llm_prices cannot be read: {e}")))?;
+        Ok(Budget {
+            ticket_tokens: tokens(SettingKey::TicketBudgetTokens),
+            project_tokens: tokens(SettingKey::ProjectBudgetTokens),
+            ticket_nano_usd: usd(SettingKey::TicketBudgetUsd),
+            project_nano_usd: usd(SettingKey::ProjectBudgetUsd),
+            prices: prices.unwrap_or_default(),
+        })
     }
 }
 
@@ -395,7 +424,7 @@ pub async fn llm_endpoint(
     api: super::gateway::Api,
 ) -> Result<(LlmEndpoint, Budget)> {
     let effective = Effective::load(app, Some(project_id)).await?;
-    Ok((endpoint_of(app, &effective, role, api)?, effective.budget()))
+    Ok((endpoint_of(app, &effective, role, api)?, effective.budget()?))
 }
 
 fn endpoint_of(

@@ -23,7 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 
 #[utoipa::path(get, path = "/api/projects/{pid}/usage", tag = "projects", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = ProjectUsage), (status = "4XX", body = ErrorBody)))]
 /// The project's LLM usage (every call its jobs made through the gateway, metered from the
-/// upstreams' own `usage` fields) and its token budgets.
+/// upstreams' own `usage` fields and priced by `llm_prices`) and its budgets.
 async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> JsonResult<ProjectUsage> {
     let t = domain::gateway::project_usage(&s, pid).await?;
     let budget = domain::settings::budget(&s, pid).await?;
@@ -33,6 +33,9 @@ async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> Json
         output_tokens: t.output_tokens,
         budget_tokens: budget.project_tokens,
         ticket_budget_tokens: budget.ticket_tokens,
+        cost_nano_usd: t.cost_nano_usd,
+        budget_nano_usd: budget.project_nano_usd,
+        ticket_budget_nano_usd: budget.ticket_nano_usd,
     }))
 }
 

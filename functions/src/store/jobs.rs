@@ -31,6 +31,7 @@ struct Row {
     pr_number: Option<i64>,
     input_tokens: i64,
     output_tokens: i64,
+    cost_nano_usd: i64,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -54,6 +55,7 @@ impl From<Row> for Job {
             pr_number: r.pr_number,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
+            cost_nano_usd: r.cost_nano_usd,
             created_at: r.created_at,
             started_at: r.started_at,
             finished_at: r.finished_at,
@@ -62,7 +64,8 @@ impl From<Row> for Job {
 }
 
 const COLUMNS: &str = "id, project_id, ticket_id, kind, status, attempt, cancel_requested, lease_owner, \
-    lease_expires_at, exit_code, failure_reason, pr_url, pr_number, input_tokens, output_tokens, created_at, started_at, finished_at";
+    lease_expires_at, exit_code, failure_reason, pr_url, pr_number, input_tokens, output_tokens, cost_nano_usd, created_at, started_at, \
+    finished_at";
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()

@@ -30,6 +30,7 @@ struct Row {
     edge_ids: Vec<EdgeId>,
     input_tokens: i64,
     output_tokens: i64,
+    cost_nano_usd: i64,
     job_id: Option<JobId>,
     job_kind: Option<JobKind>,
     job_status: Option<JobStatus>,
@@ -69,6 +70,7 @@ impl From<Row> for Ticket {
             job,
             input_tokens: r.input_tokens,
             output_tokens: r.output_tokens,
+            cost_nano_usd: r.cost_nano_usd,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -81,12 +83,14 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.column_id, t.position, t.titl
     ARRAY(SELECT node_id FROM ticket_nodes n WHERE n.ticket_id = t.id ORDER BY node_id) AS node_ids, \
     ARRAY(SELECT edge_id FROM ticket_edges e WHERE e.ticket_id = t.id ORDER BY edge_id) AS edge_ids, \
     COALESCE(tok.input_tokens, 0)::int8 AS input_tokens, COALESCE(tok.output_tokens, 0)::int8 AS output_tokens, \
+    COALESCE(tok.cost_nano_usd, 0)::int8 AS cost_nano_usd, \
     j.id AS job_id, j.kind AS job_kind, j.status AS job_status, j.created_at AS job_created_at, \
     j.started_at AS job_started_at, j.finished_at AS job_finished_at, j.cancel_requested AS job_cancel_requested \
     FROM tickets t \
     LEFT JOIN LATERAL (SELECT id, kind, status, created_at, started_at, finished_at, cancel_requested FROM jobs \
         WHERE jobs.ticket_id = t.id ORDER BY created_at DESC, id LIMIT 1) j ON true \
-    LEFT JOIN LATERAL (SELECT sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM jobs \
+    LEFT JOIN LATERAL (SELECT sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, \
+        sum(cost_nano_usd) AS cost_nano_usd FROM jobs \
         WHERE jobs.ticket_id = t.id) tok ON true";
 
 pub async fn get(db: impl PgExecutor<'_>, project_id: ProjectId, id: TicketId) -> Result<Ticket> {

@@ -1,4 +1,4 @@
-//! Token budgets in the browser: real `api` and `worker-api` (whose gateway meters and
+//! Token and money budgets in the browser: real `api` and `worker-api` (whose gateway meters and
 //! refuses), real Postgres, an LLM stand-in answering with known usage, headless
 //! Chromium. The board card, the ticket page, its run list and its log agree on the
 //! metered figures at every step, and show what is left of the budgets.
@@ -37,6 +37,8 @@ async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
     let settings = json!({
         "director_llm_url": llm.url, "director_llm_model": "d", "github_token": "ghp_placeholder",
         "ticket_budget_tokens": 100, "project_budget_tokens": 1000,
+        // $1000 / $2000 per million tokens: 50 in and 10 out cost $0.07.
+        "llm_prices": "d=1000/2000", "ticket_budget_usd": 1, "project_budget_usd": 10,
     });
     s.api("PUT", &format!("/api/projects/{pid}/settings"), Some(settings))
         .await?;
@@ -95,38 +97,49 @@ async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     let card = format!("[data-ticket-id=\"{tid}\"]");
     b.wait_for(&format!("{card} .card-budget")).await?;
-    assert_eq!(b.text_of(&format!("{card} .card-budget")).await?, "0 / 100 tokens");
+    assert_eq!(
+        b.text_of(&format!("{card} .card-budget")).await?,
+        "0 / 100 tokens · $0 / $1.00"
+    );
     assert_eq!(
         b.text_of("#project-usage").await?,
-        "0 tokens used, 1,000 of 1,000 budget left"
+        "0 tokens ($0) used, 1,000 of 1,000 tokens and $10.00 of $10.00 left"
     );
 
     // 60 tokens metered: the board follows on its own.
     assert_eq!(chat().await?.0, 200);
     b.wait_js(
         "the card's 60 tokens",
-        &format!("return document.querySelector('{card} .card-budget').textContent === '60 / 100 tokens'"),
+        &format!(
+            "return document.querySelector('{card} .card-budget').textContent === '60 / 100 tokens · $0.0700 / $1.00'"
+        ),
     )
     .await?;
     b.wait_js(
         "the project's 60 tokens",
-        "return document.querySelector('#project-usage').textContent === '60 tokens used, 940 of 1,000 budget left'",
+        "return document.querySelector('#project-usage').textContent === '60 tokens ($0.0700) used, 940 of 1,000 tokens and $9.93 of $10.00 left'",
     )
     .await?;
 
     // The ticket page says the same in its header, its run list and its log.
     b.click(&format!("{card} .card-title")).await?;
     b.wait_for("#ticket-budget").await?;
-    assert_eq!(b.text_of("#ticket-budget").await?, "40 of 100 budget tokens left");
+    assert_eq!(
+        b.text_of("#ticket-budget").await?,
+        "40 of 100 tokens and $0.9300 of $1.00 left"
+    );
     let header = b.text_of(".page-head").await?;
-    assert!(header.contains("50 in / 10 out tokens (all runs)"), "{header}");
+    assert!(
+        header.contains("50 in / 10 out tokens · $0.0700 (all runs)"),
+        "{header}"
+    );
     b.wait_for(".log-head").await?;
     b.wait_js(
         "the log's metered tokens",
-        "return document.querySelector('.log-head .muted').textContent === '50 in / 10 out tokens'",
+        "return document.querySelector('.log-head .muted').textContent === '50 in / 10 out tokens · $0.0700'",
     )
     .await?;
-    assert!(b.text_of(".job-row").await?.contains("50 in / 10 out tokens"));
+    assert!(b.text_of(".job-row").await?.contains("50 in / 10 out tokens · $0.0700"));
 
     // Past the budget: the next call goes through (60 < 100), the one after is refused.
     assert_eq!(chat().await?.0, 200);
@@ -155,22 +168,25 @@ async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
     .await?;
     b.wait_js(
         "the run's reason and metered tokens",
-        "const t = document.querySelector('.job-row').textContent; return t.includes('budget_exhausted') && t.includes('80 in / 40 out tokens')",
+        "const t = document.querySelector('.job-row').textContent; return t.includes('budget_exhausted') && t.includes('80 in / 40 out tokens · $0.1600')",
     )
     .await?;
     let header = b.text_of(".page-head").await?;
-    assert!(header.contains("80 in / 40 out tokens (all runs)"), "{header}");
+    assert!(
+        header.contains("80 in / 40 out tokens · $0.1600 (all runs)"),
+        "{header}"
+    );
     b.screenshot("20-ticket-budget-spent.png").await?;
 
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     b.wait_for(&format!("{card} .card-budget.spent")).await?;
     assert_eq!(
         b.text_of(&format!("{card} .card-budget")).await?,
-        "120 / 100 tokens: budget spent"
+        "120 / 100 tokens · $0.1600 / $1.00: budget spent"
     );
     assert_eq!(
         b.text_of("#project-usage").await?,
-        "120 tokens used, 880 of 1,000 budget left"
+        "120 tokens ($0.1600) used, 880 of 1,000 tokens and $9.84 of $10.00 left"
     );
     b.screenshot("21-board-budget-spent.png").await?;
     Ok(())

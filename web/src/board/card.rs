@@ -2,6 +2,7 @@
 //! latest run's state.
 
 use leptos::prelude::*;
+use terarchitect_protocol::prices::usd_text;
 use terarchitect_protocol::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -72,6 +73,7 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
         .collect_view();
     let more = ticket.node_ids.len().saturating_sub(4);
     let tokens = ticket.input_tokens + ticket.output_tokens;
+    let cost = ticket.cost_nano_usd;
     let aria = format!("{} ({} priority)", ticket.title, priority);
     // Which version of the ticket this copy shows (ms since the epoch), so a test can tell
     // the copy the server's answer rendered from the optimistic one.
@@ -176,17 +178,22 @@ pub(super) fn TicketCard(ctx: BoardCtx, ticket: Ticket) -> impl IntoView {
                     .is_some()
                     .then(|| view! { <Link to=Route::Review(pid, tid) class="review-link">"Review"</Link> })}
                 {move || {
-                    let budget = ctx.usage.with(|u| u.as_ref().and_then(|u| u.ticket_budget_tokens));
-                    match budget {
-                        Some(b) if tokens >= b => Some(view! {
-                            <span class="small card-budget spent" title="This ticket's token budget is spent: raise ticket_budget_tokens to run it again">
-                                {util::thousands(tokens)} " / " {util::thousands(b)} " tokens: budget spent"
+                    let limits = ctx.usage.with(|u| u.as_ref().map(|u| (u.ticket_budget_tokens, u.ticket_budget_nano_usd)));
+                    let (limit_tokens, limit_usd) = limits.unwrap_or_default();
+                    match util::card_budget(tokens, cost, limit_tokens, limit_usd) {
+                        Some((text, true)) => Some(view! {
+                            <span class="small card-budget spent" title="This ticket's budget is spent: raise ticket_budget_tokens or ticket_budget_usd to run it again">
+                                {text} ": budget spent"
                             </span>
                         }.into_any()),
-                        Some(b) => Some(view! {
-                            <span class="muted small card-budget">{util::thousands(tokens)} " / " {util::thousands(b)} " tokens"</span>
-                        }.into_any()),
-                        None => (tokens > 0).then(|| view! { <span class="muted small">{util::thousands(tokens)} " tokens"</span> }.into_any()),
+                        Some((text, false)) => Some(view! { <span class="muted small card-budget">{text}</span> }.into_any()),
+                        None => (tokens > 0).then(|| {
+                            let text = match cost {
+                                0 => format!("{} tokens", util::thousands(tokens)),
+                                c => format!("{} tokens · {}", util::thousands(tokens), usd_text(c)),
+                            };
+                            view! { <span class="muted small">{text}</span> }.into_any()
+                        }),
                     }
                 }}
                 <Show when=move || ctx.focused.get() == Some(tid)>

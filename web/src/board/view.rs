@@ -1,7 +1,8 @@
 //! The board: toolbar, polling while the tab is visible, the columns.
 
 use std::time::Duration;
-use terarchitect_protocol::{ProjectId, ProjectUsage, budget_left};
+use terarchitect_protocol::prices::usd_text;
+use terarchitect_protocol::{ProjectId, ProjectUsage};
 
 use leptos::prelude::*;
 
@@ -105,16 +106,16 @@ pub fn BoardView(project: ProjectId) -> impl IntoView {
     }
 }
 
-/// The project's LLM use and what is left of its token budget.
+/// The project's LLM use and what is left of its budgets.
 pub(super) fn usage_text(u: &ProjectUsage) -> String {
-    let used = format!("{} tokens used", util::thousands(u.tokens()));
-    match u.budget_tokens {
-        Some(b) if u.tokens() >= b => format!("{used}: the project's budget of {} is spent", util::thousands(b)),
-        Some(b) => format!(
-            "{used}, {} of {} budget left",
-            util::thousands(budget_left(b, u.tokens())),
-            util::thousands(b)
-        ),
+    let mut used = format!("{} tokens", util::thousands(u.tokens()));
+    if u.cost_nano_usd > 0 || u.budget_nano_usd.is_some() {
+        used.push_str(&format!(" ({})", usd_text(u.cost_nano_usd)));
+    }
+    used.push_str(" used");
+    match util::budget_state(u.tokens(), u.cost_nano_usd, u.budget_tokens, u.budget_nano_usd) {
+        Some(util::BudgetState::Spent(b)) => format!("{used}: the project's budget of {b} is spent"),
+        Some(util::BudgetState::Left(left)) => format!("{used}, {} left", left.join(" and ")),
         None => used,
     }
 }

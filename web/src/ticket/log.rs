@@ -38,7 +38,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
     let jid = job.id;
     let events = RwSignal::new(Vec::<JobEvent>::new());
     let status = RwSignal::new(job.status);
-    let metered = RwSignal::new((job.input_tokens, job.output_tokens));
+    let metered = RwSignal::new((job.input_tokens, job.output_tokens, job.cost_nano_usd));
     let loaded = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let collapsed = RwSignal::new(BTreeSet::<usize>::new());
@@ -64,7 +64,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
                     }
                     after = page.next_after;
                     status.set(page.job_status);
-                    metered.set((page.job_input_tokens, page.job_output_tokens));
+                    metered.set((page.job_input_tokens, page.job_output_tokens, page.job_cost_nano_usd));
                     loaded.set(true);
                     error.set(None);
                     if page.job_status != known {
@@ -119,7 +119,7 @@ pub(super) fn LogViewer(project: ProjectId, job: Job, on_change: Callback<Option
         });
     };
     // The gateway's count, as the run list and the ticket show it (not the events' own).
-    let tokens = move || metered.with(|(i, o)| util::tokens_text(*i, *o));
+    let tokens = move || metered.with(|(i, o, c)| util::spend_text(*i, *o, *c));
     view! {
         <div class="log" data-job-id=jid.to_string()>
             <div class="log-head">

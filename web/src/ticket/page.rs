@@ -201,19 +201,17 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                     format!(
                                         " · {} priority · {} (all runs)",
                                         t.priority.as_str(),
-                                        util::tokens_text(t.input_tokens, t.output_tokens),
+                                        util::spend_text(t.input_tokens, t.output_tokens, t.cost_nano_usd),
                                     )
                                 })
                         }}
                         {move || {
-                            let used = data.with(|t| t.as_ref().map(|t| t.input_tokens + t.output_tokens))?;
-                            let budget = usage.get()?.ticket_budget_tokens?;
-                            let text = if used >= budget {
-                                format!("its budget of {} tokens is spent", util::thousands(budget))
-                            } else {
-                                format!("{} of {} budget tokens left", util::thousands(budget_left(budget, used)), util::thousands(budget))
+                            let (tokens, cost) = data.with(|t| t.as_ref().map(|t| (t.input_tokens + t.output_tokens, t.cost_nano_usd)))?;
+                            let u = usage.get()?;
+                            let (text, class) = match util::budget_state(tokens, cost, u.ticket_budget_tokens, u.ticket_budget_nano_usd)? {
+                                util::BudgetState::Spent(b) => (format!("its budget of {b} is spent"), "spent"),
+                                util::BudgetState::Left(left) => (format!("{} left", left.join(" and ")), ""),
                             };
-                            let class = if used >= budget { "spent" } else { "" };
                             Some(view! { " · " <span id="ticket-budget" class=class>{text}</span> })
                         }}
                         {move || {
@@ -294,7 +292,7 @@ pub fn TicketPage(project: ProjectId, ticket: TicketId) -> impl IntoView {
                                                             {j.failure_reason.clone().map(|r| view! { <div class="muted small">{r}</div> })}
                                                         </td>
                                                         <td class="small">{util::time_text(j.started_at.unwrap_or(j.created_at))}</td>
-                                                        <td class="small">{util::tokens_text(j.input_tokens, j.output_tokens)}</td>
+                                                        <td class="small">{util::spend_text(j.input_tokens, j.output_tokens, j.cost_nano_usd)}</td>
                                                     </tr>
                                                 }
                                             })
