@@ -42,7 +42,8 @@ impl ApiClient {
         }
     }
 
-    /// The job's context; retried a few times since nothing works without it.
+    /// The job's context; retried for about half a minute since nothing works without it
+    /// (and the egress proxy it goes through is down while its worker host restarts).
     pub async fn context(&self) -> Result<WorkerContext> {
         let fetch = || async {
             match self.get("/agent/context").await {
@@ -59,7 +60,7 @@ impl ApiClient {
             }
         };
         fetch
-            .retry(crate::backoff(Duration::from_millis(500)).with_max_times(3))
+            .retry(crate::backoff(Duration::from_millis(500)).with_max_times(6))
             .when(|e| matches!(e, Fetch::Retry(_)))
             .await
             .map_err(|e| match e {

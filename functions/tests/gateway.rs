@@ -130,6 +130,15 @@ impl Gw {
     }
 }
 
+/// A 402 `budget_exhausted` whose message says `says`.
+fn assert_budget_exhausted(r: &Raw, says: &str) {
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
+    let e = r.json();
+    assert_eq!(e["error"]["code"], "budget_exhausted");
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{message}");
+}
+
 fn chat(stream: bool) -> Value {
     json!({"model": "any", "messages": [{"role": "user", "content": "hi"}], "stream": stream})
 }
@@ -261,14 +270,7 @@ async fn a_spent_token_budget_refuses_the_next_call_with_budget_exhausted() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // 110 of 100: refused before the upstream is called, and nothing metered.
     let refused = g.call(&token, "director", "openai", chat(false)).await;
-    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
-    let e = refused.json();
-    assert_eq!(e["error"]["code"], "budget_exhausted");
-    let message = e["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("ticket's budget of 100 tokens is spent (110 used)"),
-        "{message}"
-    );
+    assert_budget_exhausted(&refused, "ticket's budget of 100 tokens is spent (110 used)");
     assert_eq!(g.director_llm.requests().len(), 2, "the upstream was not called");
     let usage = g.t.get(&format!("/api/projects/{pid}/usage")).await.ok();
     assert_eq!(
@@ -303,15 +305,7 @@ async fn a_spent_token_budget_refuses_the_next_call_with_budget_exhausted() {
     let r = g.call(&other, "director", "openai", chat(false)).await;
     assert_eq!(r.status, StatusCode::OK, "120 of 125 used: {}", r.body);
     let r = g.call(&other, "director", "openai", chat(false)).await;
-    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("project's budget of 125 tokens"),
-        "{}",
-        r.body
-    );
+    assert_budget_exhausted(&r, "project's budget of 125 tokens");
     // Bad budgets are refused with the field named.
     let bad = g.t.put(&settings, json!({"ticket_budget_tokens": -1})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
@@ -353,11 +347,9 @@ async fn calls_are_priced_as_made_and_a_spent_money_budget_refuses_the_next() {
     assert_eq!(page["job_cost_nano_usd"].as_i64(), Some(cost));
     // $0.0125 of $0.01: refused, the upstream not called.
     let refused = g.call(&token, "director", "openai", chat(false)).await;
-    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
-    let message = refused.json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(
-        message.contains("ticket's budget of $0.0100 is spent ($0.0125 used); raise ticket_budget_usd"),
-        "{message}"
+    assert_budget_exhausted(
+        &refused,
+        "ticket's budget of $0.0100 is spent ($0.0125 used); raise ticket_budget_usd",
     );
     assert_eq!(g.director_llm.requests().len(), 2);
     // A price change applies to later calls only: what was spent stays as it was priced.
@@ -374,13 +366,7 @@ async fn calls_are_priced_as_made_and_a_spent_money_budget_refuses_the_next() {
     g.t.put(&settings, json!({"project_budget_usd": 0.0125})).await.ok();
     let (_, _, other) = g.running_job(&pid).await;
     let r = g.call(&other, "director", "openai", chat(false)).await;
-    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.body);
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("project's budget of $0.0125")
-    );
+    assert_budget_exhausted(&r, "project's budget of $0.0125");
     // Bad prices and amounts are the caller's mistake, with the field named.
     for bad in [
         json!({"llm_prices": "any=cheap"}),

@@ -227,18 +227,31 @@ fn http(method: &str, url: &str, headers: &[&str], body: &str) -> Result<(String
         Some(p) => (p.trim_start_matches("http://").trim_end_matches('/').to_string(), url.to_string()),
         None => (hostport.to_string(), format!("/{path}")),
     };
-    // The proxy is down while its host restarts: a real client retries, so does this one.
+    // The proxy is down while its host restarts, and a request in flight when it died is
+    // cut off: a real client retries, so does this one (its requests are idempotent).
     let mut tries = 0;
-    let mut s = loop {
-        match std::net::TcpStream::connect(&connect_to) {
-            Ok(s) => break s,
-            Err(e) if tries < 40 && e.kind() == std::io::ErrorKind::ConnectionRefused => {
+    loop {
+        match http_once(method, &connect_to, &target, hostport, headers, body) {
+            Ok(answer) => return Ok(answer),
+            Err(e) if tries < 40 => {
                 tries += 1;
+                eprintln!("retrying {method} {url}: {e}");
                 std::thread::sleep(Duration::from_millis(500));
             }
-            Err(e) => return Err(format!("{connect_to}: {e}")),
+            Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+fn http_once(
+    method: &str,
+    connect_to: &str,
+    target: &str,
+    hostport: &str,
+    headers: &[&str],
+    body: &str,
+) -> Result<(String, String), String> {
+    let mut s = std::net::TcpStream::connect(connect_to).map_err(|e| format!("{connect_to}: {e}"))?;
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {hostport}\r\n");
     for h in headers {
         head.push_str(&format!("{h}\r\n"));
@@ -247,5 +260,8 @@ fn http(method: &str, url: &str, headers: &[&str], body: &str) -> Result<(String
     let mut answer = String::new();
     s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
     let status = answer.lines().next().unwrap_or_default().to_string();
+    if status.is_empty() {
+        return Err("the connection closed without an answer".into());
+    }
     Ok((status, answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()))
 }

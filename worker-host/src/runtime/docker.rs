@@ -10,7 +10,8 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
@@ -264,15 +265,15 @@ impl DockerRuntime {
         Ok(created.id)
     }
 
+    /// The engine's view of container `id`; None when the engine cannot be reached.
+    async fn inspect(&self, id: &str) -> Option<Result<ContainerInspectResponse, DockerError>> {
+        let docker = self.client().await.ok()?;
+        Some(docker.inspect_container(id, None::<InspectContainerOptions>).await)
+    }
+
     /// The container's name (its network's too), without the leading `/`.
     async fn container_name(&self, id: &str) -> Option<String> {
-        let info = self
-            .client()
-            .await
-            .ok()?
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await;
-        match info {
+        match self.inspect(id).await? {
             Ok(i) => i.name.map(|n| n.trim_start_matches('/').to_string()),
             // Gone already: `id` may be the name, and its network may still be there.
             Err(e) if not_found(&e) && id.starts_with("terarchitect-job-") => Some(id.to_string()),
@@ -401,13 +402,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn job_token(&self, id: &str) -> Option<String> {
-        let info = self
-            .client()
-            .await
-            .ok()?
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .ok()?;
+        let info = self.inspect(id).await?.ok()?;
         info.config?
             .env?
             .into_iter()
