@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use terarchitect_system_tests::*;
 use terarchitect_testkit::eventually;
-use terarchitect_testkit::llm::{Gate, Reply};
+use terarchitect_testkit::llm::Reply;
 use terarchitect_web_e2e::{Browser, Locator};
 
 const RUN: Duration = Duration::from_secs(240);
@@ -295,10 +295,12 @@ async fn a_dragged_ticket_becomes_a_reviewed_pull_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_host_killed_mid_job_still_ends_in_review_exactly_once() {
     let (director, mut worker) = implement_script();
-    // The Worker's first answer waits until the host has been killed and restarted, so
-    // the agent is certainly mid-run meanwhile.
-    let gate = Gate::default();
-    worker[0] = Reply::Held(gate.clone(), Box::new(worker[0].clone()));
+    // The Worker's first answer is a command that takes a while: the host is killed and
+    // restarted meanwhile, so the agent is certainly mid-run. (Not an LLM call held open:
+    // the agent's calls go through the host's egress proxy, which dies with the host, so
+    // a call in flight is cut off and retried, and a scripted stand-in would answer the
+    // retry with its next reply.)
+    worker.insert(0, Reply::tool("run_command", json!({"command": "sleep 12"})));
     let mut sys = System::start(director, worker).await;
     let b = Browser::start().await.unwrap();
     let (pid, tid, dropped) = user_files_a_ticket(&sys, &b).await;
@@ -313,7 +315,6 @@ async fn a_worker_host_killed_mid_job_still_ends_in_review_exactly_once() {
     sys.start_host();
     assert_eq!(jobs(&sys, &pid, &tid).await[0]["status"], "running", "mid-job");
     assert!(sys.container_running(&job), "the agent lives on without its host");
-    gate.open();
 
     let t = in_review_with_pr(&sys, &b, &pid, &tid).await;
     assert_eq!(sys.github.pulls().len(), 1, "exactly one PR");
