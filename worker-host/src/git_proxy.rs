@@ -6,9 +6,8 @@
 //! anything else (another branch, a tag, a delete) is refused before the remote sees it,
 //! and the refusal goes into the job's log.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,9 +19,6 @@ use terarchitect_protocol::{GitAccess, JobId, NewJobEvent};
 
 use crate::api::{ApiError, WorkerApi};
 
-/// How long a job's access is reused before the API is asked again (a clone or push is
-/// a few requests in a row; a cancelled job's token dies at the API within this bound).
-const ACCESS_TTL: Duration = Duration::from_secs(30);
 /// The most a push's command list may take before its pack starts.
 const MAX_COMMANDS: usize = 1 << 20;
 /// Request headers git's smart HTTP needs passed on.
@@ -33,7 +29,6 @@ pub struct GitProxy {
     http: reqwest::Client,
     /// Hosts of plain-http remotes that may still get the token (test stand-ins).
     plain_http_hosts: Vec<String>,
-    access: Mutex<HashMap<JobId, (String, GitAccess, Instant)>>,
 }
 
 impl GitProxy {
@@ -48,7 +43,6 @@ impl GitProxy {
             api,
             http,
             plain_http_hosts,
-            access: Mutex::new(HashMap::new()),
         })
     }
 
@@ -65,24 +59,16 @@ impl GitProxy {
         }
     }
 
-    /// The job's access when `job_token` is its agent's, from the cache or the API.
+    /// The job's access when `job_token` is its agent's, asked of the API for every
+    /// request (a clone or push is two or three): nothing is kept, so access ends the
+    /// moment the job is cancelled or over.
     async fn access(&self, job: JobId, job_token: &str) -> Result<GitAccess, Refusal> {
-        if let Some((token, access, at)) = self.access.lock().unwrap().get(&job)
-            && token == job_token
-            && at.elapsed() < ACCESS_TTL
-        {
-            return Ok(access.clone());
-        }
-        let access = self.api.git_access(job, job_token).await.map_err(|e| match e {
+        self.api.git_access(job, job_token).await.map_err(|e| match e {
             ApiError::Conflict(_) | ApiError::NotFound => {
                 Refusal::Forbidden("not a running job of this host, or not its job token".into())
             }
             other => Refusal::Unavailable(other.to_string()),
-        })?;
-        let mut cache = self.access.lock().unwrap();
-        cache.retain(|_, (_, _, at)| at.elapsed() < ACCESS_TTL);
-        cache.insert(job, (job_token.to_string(), access.clone(), Instant::now()));
-        Ok(access)
+        })
     }
 
     /// Whether the token may travel to `remote`: https, or a listed plain-http host.

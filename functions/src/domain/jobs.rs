@@ -305,6 +305,11 @@ pub async fn git_access(app: &App, job_id: JobId, host: &str, job_token: &str) -
             "this host does not hold its lease",
         ));
     }
+    if job.cancel_requested {
+        return Err(Error::Conflict(
+            "the job is being cancelled: its repository is closed".into(),
+        ));
+    }
     let shown = store::jobs::by_token(&app.db, &crypto::hash_token(job_token)).await?;
     if shown.is_none_or(|j| j.id != job_id) {
         // 409, not 401: the host's own token is fine; what its agent showed is not.
