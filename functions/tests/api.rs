@@ -724,6 +724,38 @@ async fn the_board_has_an_etag_that_moves_with_every_change() {
 }
 
 #[tokio::test]
+async fn the_graph_is_sent_with_an_etag_and_never_stale() {
+    let t = TestApp::new().await;
+    let pid = t.project("graph-etag").await["id"].as_str().unwrap().to_string();
+    let path = format!("/api/projects/{pid}/graph");
+    let get = |tag: Option<String>| {
+        let (api, token, path) = (t.api.clone(), t.user_token.clone(), path.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = tag.iter().map(|v| ("if-none-match", v.as_str())).collect();
+            TestApp::call(&api, Method::GET, &path, Some(&token), None, &headers).await
+        }
+    };
+    let first = get(None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let tag = first.headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(tag, "\"g0\"");
+    assert_eq!(get(Some(tag.clone())).await.status, StatusCode::NOT_MODIFIED);
+    // A change right after a read shows at once, under a new tag.
+    let node = Uuid::new_v4();
+    t.patch(&path, json!({"nodes": [{"id": node, "label": "Queue"}]}))
+        .await
+        .ok();
+    let second = get(Some(tag.clone())).await;
+    assert_eq!(second.status, StatusCode::OK, "the cached graph is not stale");
+    assert_eq!(second.headers["etag"], "\"g1\"");
+    assert_eq!(second.body["nodes"][0]["label"], "Queue");
+    assert_eq!(get(None).await.body, second.body, "the cached body is the graph");
+    let missing = format!("/api/projects/{}/graph", Uuid::new_v4());
+    let r = TestApp::call(&t.api, Method::GET, &missing, Some(&t.user_token), None, &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn the_committed_openapi_spec_is_current_and_served() {
     let generated = terarchitect_functions::http::openapi::json();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");

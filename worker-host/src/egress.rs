@@ -41,6 +41,11 @@ pub struct Policy {
     pub control: Vec<(String, String)>,
     /// The project's `egress_allow` entries.
     pub allow: Vec<String>,
+    /// Where this host's git proxy listens. libgit2 sends plain-http git through no proxy,
+    /// so the agent's git URL points at the job's proxy itself, which passes `/git/…`
+    /// requests on to the git proxy.
+    #[serde(default)]
+    pub git: Option<String>,
 }
 
 struct JobProxy {
@@ -48,6 +53,8 @@ struct JobProxy {
     /// (host, port) as the agent names it → address this host connects to.
     control: HashMap<(String, u16), String>,
     allow: Vec<HostPattern>,
+    /// The git proxy's address (`ip:port`), for requests made to this proxy directly.
+    git: Option<String>,
     refused: Mutex<HashSet<String>>,
 }
 
@@ -63,6 +70,14 @@ pub struct Egress {
 fn origin(url: &str) -> Option<(String, u16)> {
     let u = reqwest::Url::parse(url).ok()?;
     Some((u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+}
+
+/// `ip:port` to connect to for a URL of this host (a listener on every address is
+/// reached on loopback).
+fn host_address(url: &str) -> Option<String> {
+    let (host, port) = origin(url)?;
+    let host = if host == "0.0.0.0" { "127.0.0.1".into() } else { host };
+    Some(format!("{host}:{port}"))
 }
 
 impl Egress {
@@ -143,6 +158,7 @@ impl Egress {
                 })
                 .collect(),
             allow: policy.allow.iter().filter_map(|a| HostPattern::parse(a).ok()).collect(),
+            git: policy.git.as_deref().and_then(host_address),
             refused: Mutex::new(HashSet::new()),
         });
         let me = self.clone();
@@ -191,6 +207,16 @@ impl Egress {
             return Response::new(Body::empty());
         }
         let uri = req.uri().clone();
+        if uri.scheme_str().is_none() && uri.path().starts_with("/git/") {
+            // The agent's git, sent here directly (origin form): on to the git proxy.
+            let Some(git) = &proxy.git else {
+                return text(StatusCode::NOT_FOUND, "no git proxy on this host");
+            };
+            return match connect(git.as_str()).await {
+                Ok(upstream) => forward(req, upstream).await,
+                Err(e) => text(StatusCode::BAD_GATEWAY, &format!("the git proxy: {e}")),
+            };
+        }
         let (Some("http"), Some(host)) = (uri.scheme_str(), uri.host()) else {
             return text(
                 StatusCode::BAD_REQUEST,

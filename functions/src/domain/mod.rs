@@ -1,5 +1,6 @@
 //! Domain rules over the store: what a move, a claim or a finish means.
 
+pub mod cache;
 pub mod columns;
 pub mod comments;
 pub mod crypto;

@@ -1,5 +1,4 @@
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use terarchitect_protocol::{
@@ -8,6 +7,7 @@ use terarchitect_protocol::{
 };
 
 use super::App;
+use super::cache::JsonCache;
 use super::page::{Key, Page, PageRequest};
 use crate::Result;
 use crate::store;
@@ -86,36 +86,19 @@ async fn board_in(conn: &mut sqlx::PgConnection, project_id: ProjectId) -> Resul
     Ok(Board { columns })
 }
 
-type BoardCache = Mutex<HashMap<ProjectId, (i64, Bytes)>>;
-
-fn board_cache() -> &'static BoardCache {
-    static CACHE: OnceLock<BoardCache> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
 /// The board serialised as JSON with its version (triggers bump `board_version` on every
 /// change that shows on it). The UI polls the board, so each instance keeps the latest
 /// serialisation per project and only rebuilds it when the version moved.
 pub async fn board_json(app: &App, project_id: ProjectId) -> Result<(i64, Bytes)> {
+    static CACHE: OnceLock<JsonCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(JsonCache::default);
     let version = store::projects::board_version(&app.db, project_id).await?;
-    if let Some((v, body)) = board_cache().lock().expect("board cache").get(&project_id)
-        && *v == version
-    {
-        return Ok((version, body.clone()));
+    if let Some(body) = cache.get(project_id, version) {
+        return Ok((version, body));
     }
-    // One snapshot for the version and the board, so the pair is consistent.
-    let mut tx = app.db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = super::cache::snapshot(app).await?;
     let version = store::projects::board_version(&mut *tx, project_id).await?;
     let board = board_in(&mut tx, project_id).await?;
     tx.commit().await?;
-    let body = Bytes::from(serde_json::to_vec(&board).map_err(|e| crate::Error::Internal(e.to_string()))?);
-    let mut cache = board_cache().lock().expect("board cache");
-    if cache.len() > 256 {
-        cache.clear(); // bounded; busy boards come back on their next read
-    }
-    cache.insert(project_id, (version, body.clone()));
-    Ok((version, body))
+    Ok((version, cache.put(project_id, version, &board)?))
 }

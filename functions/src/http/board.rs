@@ -1,8 +1,8 @@
 //! The board (columns with their tickets, cached and sent with an `ETag`) and its columns.
 
 use axum::extract::State as S;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use terarchitect_protocol::{Board, Column, ColumnId, ColumnPatch, ErrorBody, NewColumn, ProjectId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 use super::auth::User;
 use super::extract::{Json, Path, Valid};
 use super::{JsonResult, State};
+use crate::Result;
 use crate::domain;
-use crate::{Error, Result};
 
 pub(super) fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -24,18 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<State> {
 /// Sends `ETag: "b<version>"`; a matching `If-None-Match` gets 304 and no body.
 async fn get_board(_: User, s: S<State>, headers: HeaderMap, Path(pid): Path<ProjectId>) -> Result<Response> {
     let (version, body) = domain::projects::board_json(&s, pid).await?;
-    let etag = format!("\"b{version}\"");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    let mut res = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    };
-    res.headers_mut()
-        .insert(header::ETAG, etag.parse().map_err(|_| Error::Internal("etag".into()))?);
-    Ok(res)
+    super::versioned(&headers, &format!("b{version}"), body)
 }
 
 #[utoipa::path(get, path = "/api/projects/{pid}/columns", tag = "board", params(("pid" = Uuid, Path, description = "project id")), responses((status = 200, body = Vec<Column>), (status = "4XX", body = ErrorBody)))]

@@ -36,6 +36,29 @@ pub type State = Arc<App>;
 
 type JsonResult<T> = crate::Result<extract::Json<T>>;
 
+/// A cached read's JSON `body` with `ETag: "{tag}"`; 304 and no body when the client's
+/// `If-None-Match` is that tag.
+fn versioned(
+    headers: &axum::http::HeaderMap,
+    tag: &str,
+    body: axum::body::Bytes,
+) -> crate::Result<axum::response::Response> {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let etag = format!("\"{tag}\"");
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    let value = etag.parse().map_err(|_| crate::Error::Internal("etag".into()))?;
+    res.headers_mut().insert(header::ETAG, value);
+    Ok(res)
+}
+
 /// Largest request body accepted (log batches are the biggest legitimate ones).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 

@@ -49,12 +49,17 @@ impl From<EdgeRow> for GraphEdge {
     }
 }
 
-pub async fn get(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<Graph> {
+/// The project's graph version (404 for no project).
+pub async fn version(db: impl sqlx::PgExecutor<'_>, project_id: ProjectId) -> Result<i64> {
     let version: Option<(i64,)> = sqlx::query_as("SELECT graph_version FROM projects WHERE id = $1")
         .bind(project_id)
-        .fetch_optional(&mut *db)
+        .fetch_optional(db)
         .await?;
-    let (version,) = version.ok_or(Error::NotFound("project"))?;
+    Ok(version.ok_or(Error::NotFound("project"))?.0)
+}
+
+pub async fn get(db: &mut sqlx::PgConnection, project_id: ProjectId) -> Result<Graph> {
+    let version = version(&mut *db, project_id).await?;
     let nodes: Vec<NodeRow> = sqlx::query_as(
         "SELECT id, label, kind, technology, description, x, y FROM graph_nodes WHERE project_id = $1 ORDER BY label, id",
     )

@@ -38,9 +38,11 @@ impl<R: Runtime> Inner<R> {
         ];
         // Terarchitect's endpoints, as the agent names them and where this host reaches them.
         let mut control = vec![(self.cfg.agent_api_url().to_string(), self.cfg.api_url.clone())];
+        let mut git_proxy = None;
         if let Some((git, local)) = self.git_url.get() {
             env.push(("TERARCHITECT_GIT_URL".into(), format!("{git}/git/{job_id}.git")));
             control.push((git.clone(), local.clone()));
+            git_proxy = Some(local.clone());
         }
         let spec = AgentSpec {
             job_id,
@@ -52,6 +54,7 @@ impl<R: Runtime> Inner<R> {
             egress: Policy {
                 control,
                 allow: claim.egress_allow.clone(),
+                git: git_proxy,
             },
         };
         tracing::info!(%job_id, attempt = claim.job.attempt, project = %claim.project.id, "job claimed: starting the agent");

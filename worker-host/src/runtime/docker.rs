@@ -214,16 +214,26 @@ impl DockerRuntime {
             (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
         ]);
         let mut host_config = s.host_config();
-        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut env: Vec<(String, String)> = spec.env.clone();
         if let Some(egress) = &self.egress {
             self.job_network(egress, name, &spec.host_id).await?;
             let gateway = self.serve_egress(egress, name, spec.job_id, &spec.egress).await?;
             let proxy = format!("http://{gateway}:{}", egress.port);
-            for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"] {
-                env.push(format!("{k}={proxy}"));
+            // Git straight to the job's proxy (libgit2 sends plain http through no proxy),
+            // which passes it on to the git proxy.
+            for (_, v) in env.iter_mut().filter(|(k, _)| k == "TERARCHITECT_GIT_URL") {
+                if let Ok(mut url) = reqwest::Url::parse(v) {
+                    let _ = url.set_ip_host(gateway.into());
+                    let _ = url.set_port(Some(egress.port));
+                    *v = url.to_string();
+                }
             }
+            for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"] {
+                env.push((k.into(), proxy.clone()));
+            }
+            // The proxy itself is reached directly (for git); loopback stays in the container.
             for k in ["NO_PROXY", "no_proxy"] {
-                env.push(format!("{k}=localhost,127.0.0.1,::1"));
+                env.push((k.into(), format!("localhost,127.0.0.1,::1,{gateway}")));
             }
             host_config.network_mode = Some(name.to_string());
             host_config.extra_hosts = None;
@@ -233,7 +243,7 @@ impl DockerRuntime {
         let body = ContainerCreateBody {
             image: Some(s.image.clone()),
             cmd: (!s.args.is_empty()).then(|| s.args.clone()),
-            env: Some(env),
+            env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(labels),
             host_config: Some(host_config),
             ..Default::default()
