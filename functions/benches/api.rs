@@ -1,5 +1,5 @@
-//! API benchmark: loads a project with 500 tickets and 50 graph nodes, then measures
-//! requests/second and p50/p99 latency for get-board, move-ticket and append-log-events
+//! API benchmark: loads a project with 500 tickets and a graph of 50 nodes and 49 edges, then measures
+//! requests/second and p50/p99 latency for get-board, get-graph, move-ticket and append-log-events
 //! against the release `api` and `worker-api` binaries served over HTTP, and the time
 //! from starting the `api` process to its first answered request.
 //!
@@ -158,10 +158,15 @@ async fn main() {
         .map(|i| json!({"id": uuid::Uuid::new_v4(), "label": format!("svc-{i}"), "x": i * 10, "y": i}))
         .collect();
     let node_ids: Vec<Value> = nodes.iter().map(|n| n["id"].clone()).collect();
+    // 49 connections: each service calls the next.
+    let edges: Vec<Value> = node_ids
+        .windows(2)
+        .map(|w| json!({"id": uuid::Uuid::new_v4(), "source": w[0], "target": w[1], "label": "calls"}))
+        .collect();
     let r = http
         .put(format!("{base}/projects/{pid}/graph"))
         .bearer_auth(&user)
-        .json(&json!({"nodes": nodes}))
+        .json(&json!({"nodes": nodes, "edges": edges}))
         .send();
     assert!(r.await.unwrap().status().is_success());
     // What a run needs to be queued (pre-flight); nothing here calls it.
@@ -232,6 +237,15 @@ async fn main() {
     })
     .await;
     report("get-board", &f);
+
+    let graph_url = format!("{base}/projects/{pid}/graph");
+    let (h, u) = (http.clone(), user.clone());
+    let f = load(move |_| {
+        let (h, u, url) = (h.clone(), u.clone(), graph_url.clone());
+        async move { h.get(url).bearer_auth(u).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    report("get-graph", &f);
 
     let (h, u) = (http.clone(), user.clone());
     let (tickets, columns) = (Arc::new(tickets), Arc::new(columns));
