@@ -58,6 +58,16 @@ struct Figures {
 }
 
 /// Runs `op` from CONCURRENCY tasks for DURATION; `op` gets a distinct counter per call.
+/// [`load`] of a GET that must answer 200.
+async fn load_get(http: &reqwest::Client, token: &str, url: String) -> Figures {
+    let (h, t) = (http.clone(), token.to_string());
+    load(move |_| {
+        let (h, t, url) = (h.clone(), t.clone(), url.clone());
+        async move { h.get(url).bearer_auth(t).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await
+}
+
 async fn load<F, Fut>(op: F) -> Figures
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -229,23 +239,10 @@ async fn main() {
         first_answer.as_secs_f64() * 1e3
     );
 
-    let board_url = format!("{base}/projects/{pid}/board");
-    let (h, u) = (http.clone(), user.clone());
-    let f = load(move |_| {
-        let (h, u, url) = (h.clone(), u.clone(), board_url.clone());
-        async move { h.get(url).bearer_auth(u).send().await.is_ok_and(|r| r.status() == 200) }
-    })
-    .await;
-    report("get-board", &f);
-
-    let graph_url = format!("{base}/projects/{pid}/graph");
-    let (h, u) = (http.clone(), user.clone());
-    let f = load(move |_| {
-        let (h, u, url) = (h.clone(), u.clone(), graph_url.clone());
-        async move { h.get(url).bearer_auth(u).send().await.is_ok_and(|r| r.status() == 200) }
-    })
-    .await;
-    report("get-graph", &f);
+    for what in ["board", "graph"] {
+        let f = load_get(&http, &user, format!("{base}/projects/{pid}/{what}")).await;
+        report(&format!("get-{what}"), &f);
+    }
 
     let (h, u) = (http.clone(), user.clone());
     let (tickets, columns) = (Arc::new(tickets), Arc::new(columns));
