@@ -1,5 +1,6 @@
 //! API benchmark: loads a project with 500 tickets and a graph of 50 nodes and 49 edges, then measures
-//! requests/second and p50/p99 latency for get-board, get-graph, move-ticket and append-log-events
+//! requests/second and p50/p99 latency for get-board, get-graph, get-projects (20), move-ticket
+//! and append-log-events
 //! against the release `api` and `worker-api` binaries served over HTTP, and the time
 //! from starting the `api` process to its first answered request.
 //!
@@ -164,6 +165,11 @@ async fn main() {
     )
     .await;
     let pid = project["id"].as_str().unwrap().to_string();
+    // 20 projects in the list.
+    for i in 1..20 {
+        let other = json!({"name": format!("other-{i}"), "repo_url": "https://h/a/b.git"});
+        post(&http, &user, format!("{base}/projects"), other).await;
+    }
     let nodes: Vec<Value> = (0..50)
         .map(|i| json!({"id": uuid::Uuid::new_v4(), "label": format!("svc-{i}"), "x": i * 10, "y": i}))
         .collect();
@@ -243,6 +249,8 @@ async fn main() {
         let f = load_get(&http, &user, format!("{base}/projects/{pid}/{what}")).await;
         report(&format!("get-{what}"), &f);
     }
+    let f = load_get(&http, &user, format!("{base}/projects")).await;
+    report("get-projects", &f);
 
     let (h, u) = (http.clone(), user.clone());
     let (tickets, columns) = (Arc::new(tickets), Arc::new(columns));

@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::TestApp;
+use common::{Resp, TestApp};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -753,6 +753,59 @@ async fn the_graph_is_sent_with_an_etag_and_never_stale() {
     let missing = format!("/api/projects/{}/graph", Uuid::new_v4());
     let r = TestApp::call(&t.api, Method::GET, &missing, Some(&t.user_token), None, &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_project_list_is_sent_with_an_etag_that_moves_with_what_it_shows() {
+    let t = TestApp::new().await;
+    let get = |tag: Option<String>| {
+        let (api, token) = (t.api.clone(), t.user_token.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = tag.iter().map(|v| ("if-none-match", v.as_str())).collect();
+            TestApp::call(&api, Method::GET, "/api/projects", Some(&token), None, &headers).await
+        }
+    };
+    let tag_of = |r: &Resp| r.headers["etag"].to_str().unwrap().to_string();
+    let pid = t.project("listed").await["id"].as_str().unwrap().to_string();
+    let first = get(None).await;
+    let tag = tag_of(&first);
+    let count = first.body[0]["ticket_count"].as_i64().unwrap();
+    assert_eq!(get(Some(tag.clone())).await.status, StatusCode::NOT_MODIFIED);
+    // What the list shows moves it: a ticket (its count), a rename, a new project.
+    let tid = t.ticket(&pid, "counted").await["id"].as_str().unwrap().to_string();
+    let r = get(Some(tag.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "the cached list is not stale");
+    assert_eq!(r.body[0]["ticket_count"].as_i64(), Some(count + 1));
+    let tag = tag_of(&r);
+    // A move shows on the board only: the list stays as it was.
+    t.move_to(&pid, &tid, "in_progress").await;
+    assert_eq!(get(Some(tag.clone())).await.status, StatusCode::NOT_MODIFIED);
+    t.patch(&format!("/api/projects/{pid}"), json!({"name": "renamed"}))
+        .await
+        .ok();
+    let r = get(Some(tag.clone())).await;
+    assert_eq!(
+        (r.status, r.body[0]["name"].as_str()),
+        (StatusCode::OK, Some("renamed"))
+    );
+    t.project("second").await;
+    let r = get(Some(tag_of(&r))).await;
+    assert_eq!(r.body.as_array().map(Vec::len), Some(2));
+    // Later pages are read afresh and linked as before.
+    let r = TestApp::call(
+        &t.api,
+        Method::GET,
+        "/api/projects?limit=1",
+        Some(&t.user_token),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.body[0]["name"], "renamed");
+    let link = r.headers["link"].to_str().unwrap().to_string();
+    let next = link.trim_start_matches('<').split('>').next().unwrap().to_string();
+    let r = TestApp::call(&t.api, Method::GET, &next, Some(&t.user_token), None, &[]).await;
+    assert_eq!(r.body[0]["name"], "second");
 }
 
 #[tokio::test]

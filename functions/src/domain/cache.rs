@@ -1,47 +1,62 @@
 //! Serialised reads kept while the version their writers bump stays the same (the board,
-//! the graph): a reader that polls costs one indexed read of that version, and a read
-//! right after a write sees the write, since the write moved the version.
+//! the graph, the project list): a reader that polls costs one indexed read of that
+//! version, and a read right after a write sees the write, since the write moved the
+//! version.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use terarchitect_protocol::ProjectId;
 
 use super::App;
 use crate::store::Tx;
 use crate::{Error, Result};
 
-/// Each project's latest serialisation of one read, with the version it was built at.
-#[derive(Default)]
-pub struct JsonCache {
-    entries: Mutex<HashMap<ProjectId, (i64, Bytes)>>,
+/// The latest serialisation of one read per key (a project, a page size), with the
+/// version it was built at.
+pub struct Versioned<K, V = Bytes> {
+    entries: Mutex<HashMap<K, (i64, V)>>,
 }
 
-/// Projects kept per read; beyond it the cache starts over (busy ones come back on their
-/// next read).
-const MAX_PROJECTS: usize = 256;
+impl<K, V> Default for Versioned<K, V> {
+    fn default() -> Self {
+        Versioned {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
-impl JsonCache {
-    /// The body built at `version`, if that is the one kept.
-    pub fn get(&self, project_id: ProjectId, version: i64) -> Option<Bytes> {
-        let entries = self.entries.lock().expect("json cache");
+/// Keys kept per read; beyond it the cache starts over (busy ones come back on their
+/// next read).
+const MAX_KEYS: usize = 256;
+
+impl<K: Hash + Eq, V: Clone> Versioned<K, V> {
+    /// What was built at `version`, if that is the one kept.
+    pub fn get(&self, key: &K, version: i64) -> Option<V> {
+        let entries = self.entries.lock().expect("versioned cache");
         entries
-            .get(&project_id)
+            .get(key)
             .filter(|(v, _)| *v == version)
-            .map(|(_, body)| body.clone())
+            .map(|(_, value)| value.clone())
     }
 
-    /// Serialises `value` and keeps it as the body at `version`.
-    pub fn put(&self, project_id: ProjectId, version: i64, value: &impl serde::Serialize) -> Result<Bytes> {
-        let body = Bytes::from(serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?);
-        let mut entries = self.entries.lock().expect("json cache");
-        if entries.len() >= MAX_PROJECTS {
+    /// Keeps `value` as what `key` reads at `version`; gives it back.
+    pub fn keep(&self, key: K, version: i64, value: V) -> V {
+        let mut entries = self.entries.lock().expect("versioned cache");
+        if entries.len() >= MAX_KEYS {
             entries.clear();
         }
-        entries.insert(project_id, (version, body.clone()));
-        Ok(body)
+        entries.insert(key, (version, value.clone()));
+        value
     }
+}
+
+/// `value` as JSON bytes.
+pub fn json(value: &impl serde::Serialize) -> Result<Bytes> {
+    Ok(Bytes::from(
+        serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?,
+    ))
 }
 
 /// A read-only transaction on one snapshot, so that a version and what it describes are

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 
 use super::App;
-use super::cache::JsonCache;
+use super::cache::{self, Versioned};
 use crate::store;
 use crate::{Error, Result};
 
@@ -21,16 +21,19 @@ pub async fn get(app: &App, project_id: ProjectId) -> Result<Graph> {
 /// The graph serialised as JSON with its version (every change bumps `graph_version` in
 /// its transaction), kept per project until the version moves, like the board.
 pub async fn graph_json(app: &App, project_id: ProjectId) -> Result<(i64, Bytes)> {
-    static CACHE: OnceLock<JsonCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(JsonCache::default);
+    static CACHE: OnceLock<Versioned<ProjectId>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Versioned::default);
     let version = store::graph::version(&app.db, project_id).await?;
-    if let Some(body) = cache.get(project_id, version) {
+    if let Some(body) = cache.get(&project_id, version) {
         return Ok((version, body));
     }
-    let mut tx = super::cache::snapshot(app).await?;
+    let mut tx = cache::snapshot(app).await?;
     let graph = store::graph::get(&mut tx, project_id).await?;
     tx.commit().await?;
-    Ok((graph.version, cache.put(project_id, graph.version, &graph)?))
+    Ok((
+        graph.version,
+        cache.keep(project_id, graph.version, cache::json(&graph)?),
+    ))
 }
 
 /// PUT: the graph becomes exactly `change`'s nodes and edges (deleting single items is

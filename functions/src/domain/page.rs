@@ -94,6 +94,11 @@ impl PageRequest {
         self.limit
     }
 
+    /// Whether this is the list's first page (no cursor).
+    pub fn is_first(&self) -> bool {
+        self.after.is_none()
+    }
+
     /// One row more than the page, to learn whether another page follows.
     pub fn slice(&self) -> Slice {
         Slice {

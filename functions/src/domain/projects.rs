@@ -7,7 +7,7 @@ use terarchitect_protocol::{
 };
 
 use super::App;
-use super::cache::JsonCache;
+use super::cache::{self, Versioned};
 use super::page::{Key, Page, PageRequest};
 use crate::Result;
 use crate::store;
@@ -44,6 +44,31 @@ pub async fn create(app: &App, input: &NewProject) -> Result<Project> {
 pub async fn list(app: &App, page: PageRequest) -> Result<Page<Project>> {
     let rows = store::projects::list(&app.db, page.slice()).await?;
     Ok(page.page(rows, |p| Key::new(p.created_at, p.id)))
+}
+
+/// A page of the project list as JSON, with the list's version (triggers bump it on any
+/// change the list shows). The first page, which the UI polls, is kept per page size
+/// until the version moves; later pages are read afresh.
+pub async fn list_json(app: &App, page: PageRequest) -> Result<(i64, Bytes, Option<String>)> {
+    static CACHE: OnceLock<Versioned<i64, (Bytes, Option<String>)>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Versioned::default);
+    let first = page.is_first();
+    let version = store::projects::list_version(&app.db).await?;
+    if let Some((body, next)) = cache.get(&page.limit(), version).filter(|_| first) {
+        return Ok((version, body, next));
+    }
+    let mut tx = cache::snapshot(app).await?;
+    let version = store::projects::list_version(&mut *tx).await?;
+    let rows = store::projects::list(&mut *tx, page.slice()).await?;
+    tx.commit().await?;
+    let Page { items, next } = page.page(rows, |p| Key::new(p.created_at, p.id));
+    let built = (cache::json(&items)?, next);
+    let (body, next) = if first {
+        cache.keep(page.limit(), version, built)
+    } else {
+        built
+    };
+    Ok((version, body, next))
 }
 
 pub async fn get(app: &App, id: ProjectId) -> Result<Project> {
@@ -90,15 +115,15 @@ async fn board_in(conn: &mut sqlx::PgConnection, project_id: ProjectId) -> Resul
 /// change that shows on it). The UI polls the board, so each instance keeps the latest
 /// serialisation per project and only rebuilds it when the version moved.
 pub async fn board_json(app: &App, project_id: ProjectId) -> Result<(i64, Bytes)> {
-    static CACHE: OnceLock<JsonCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(JsonCache::default);
+    static CACHE: OnceLock<Versioned<ProjectId>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Versioned::default);
     let version = store::projects::board_version(&app.db, project_id).await?;
-    if let Some(body) = cache.get(project_id, version) {
+    if let Some(body) = cache.get(&project_id, version) {
         return Ok((version, body));
     }
-    let mut tx = super::cache::snapshot(app).await?;
+    let mut tx = cache::snapshot(app).await?;
     let version = store::projects::board_version(&mut *tx, project_id).await?;
     let board = board_in(&mut tx, project_id).await?;
     tx.commit().await?;
-    Ok((version, cache.put(project_id, version, &board)?))
+    Ok((version, cache.keep(project_id, version, cache::json(&board)?)))
 }

@@ -25,10 +25,14 @@ impl PageQuery {
 
 /// The page as a JSON array, with `Link` to the next one (same path and limit) if any.
 pub(super) fn respond<T: Serialize>(uri: &Uri, req: &PageRequest, page: Page<T>) -> Response {
-    let mut res = axum::Json(page.items).into_response();
+    let res = axum::Json(page.items).into_response();
+    with_link(res, uri, req, page.next)
+}
+
+/// `Link: <…>; rel="next"` on `res` when there is a `next` page.
+pub(super) fn with_link(mut res: Response, uri: &Uri, req: &PageRequest, next: Option<String>) -> Response {
     // The cursor is base64url: safe in a query string as it is.
-    let link = page
-        .next
+    let link = next
         .map(|c| format!("<{}?limit={}&cursor={c}>; rel=\"next\"", uri.path(), req.limit()))
         .and_then(|l| HeaderValue::from_str(&l).ok());
     if let Some(link) = link {

@@ -1,7 +1,7 @@
 //! Projects.
 
 use axum::extract::State as S;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use terarchitect_protocol::{ErrorBody, NewProject, Project, ProjectId, ProjectPatch, ProjectUsage};
 use utoipa_axum::router::OpenApiRouter;
@@ -40,10 +40,19 @@ async fn project_usage(_: User, s: S<State>, Path(pid): Path<ProjectId>) -> Json
 }
 
 #[utoipa::path(get, path = "/api/projects", tag = "projects", params(("limit" = Option<i64>, Query, description = "page size, 1 to 200 (default 50)"), ("cursor" = Option<String>, Query, description = "the previous page's cursor, from its `Link` header")), responses((status = 200, body = Vec<Project>, headers(("link" = String, description = "`<url>; rel=\"next\"` while another page follows"))), (status = "4XX", body = ErrorBody)))]
-/// Paged, oldest first: follow `Link: <…>; rel="next"` until it is absent.
-async fn list_projects(_: User, s: S<State>, uri: Uri, Query(q): Query<PageQuery>) -> Result<Response> {
+/// Paged, oldest first: follow `Link: <…>; rel="next"` until it is absent. Sends
+/// `ETag: "p<version>"` (the list's version); a matching `If-None-Match` gets 304.
+async fn list_projects(
+    _: User,
+    s: S<State>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
     let req = q.request()?;
-    Ok(page::respond(&uri, &req, domain::projects::list(&s, req).await?))
+    let (version, body, next) = domain::projects::list_json(&s, req).await?;
+    let res = super::versioned(&headers, &format!("p{version}"), body)?;
+    Ok(page::with_link(res, &uri, &req, next))
 }
 
 #[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = NewProject, responses((status = 201, body = Project), (status = "4XX", body = ErrorBody)))]

@@ -48,6 +48,14 @@ pub async fn list(db: impl PgExecutor<'_>, slice: Slice) -> Result<Vec<Project>>
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// The project list's version (bumped by triggers on every change the list shows).
+pub async fn list_version(db: impl PgExecutor<'_>) -> Result<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT version FROM list_versions WHERE name = 'projects'")
+        .fetch_one(db)
+        .await?;
+    Ok(v)
+}
+
 pub async fn get(db: impl PgExecutor<'_>, id: ProjectId) -> Result<Project> {
     let row: Option<Row> = sqlx::query_as(sql!("{SELECT} WHERE p.id = $1"))
         .bind(id)
