@@ -1,6 +1,6 @@
 //! API benchmark: loads a project with 500 tickets and a graph of 50 nodes and 49 edges, then measures
-//! requests/second and p50/p99 latency for get-board, get-graph, get-projects (20), move-ticket
-//! and append-log-events
+//! requests/second and p50/p99 latency for get-board, get-graph, get-projects (20), move-ticket,
+//! append-log-events, get-ticket, get-review-list and a page of 1,000 events
 //! against the release `api` and `worker-api` binaries served over HTTP, and the time
 //! from starting the `api` process to its first answered request.
 //!
@@ -227,7 +227,7 @@ async fn main() {
         json!({"column_id": cols[1]["id"]}),
     )
     .await;
-    let job = moved["job"]["id"].as_str().unwrap();
+    let job = moved["job"]["id"].as_str().unwrap().to_string();
     let claim = post(
         &http,
         &worker,
@@ -252,6 +252,16 @@ async fn main() {
     let f = load_get(&http, &user, format!("{base}/projects")).await;
     report("get-projects", &f);
 
+    // Read after the writes below: the ticket with its job, the review list, and a page
+    // of 1,000 of the job's events.
+    let reads = [
+        ("get-ticket", format!("{base}/projects/{pid}/tickets/{setup}")),
+        ("get-review-list", format!("{base}/projects/{pid}/review")),
+        (
+            "get-events (1000)",
+            format!("{base}/projects/{pid}/jobs/{job}/events?limit=1000"),
+        ),
+    ];
     let (h, u) = (http.clone(), user.clone());
     let (tickets, columns) = (Arc::new(tickets), Arc::new(columns));
     let f = load(move |i| {
@@ -291,4 +301,9 @@ async fn main() {
     })
     .await;
     report("append-events (10/req)", &f);
+
+    for (name, url) in reads {
+        let f = load_get(&http, &user, url).await;
+        report(name, &f);
+    }
 }

@@ -797,3 +797,48 @@ async fn worker_conflicts_say_whether_the_lease_was_lost_or_the_job_finished_or_
         .unwrap();
     assert_eq!(code(claim(&t, &jid3, "h2").await), cancelled);
 }
+
+#[tokio::test]
+async fn a_full_events_page_read_again_shows_the_jobs_figures_as_they_are_now() {
+    let t = TestApp::new().await;
+    let (pid, _, jid) = ticket_in_progress(&t).await;
+    let token = claim(&t, &jid, "h").await.ok()["job_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let event = |n: usize| json!({"event_id": uuid::Uuid::new_v4(), "phase": "execute", "step": "worker", "summary": format!("e{n}")});
+    let batch = json!({"events": (0..3).map(event).collect::<Vec<_>>()});
+    t.agent_post("/agent/events", &token, batch).await.ok();
+    let page = |q: &str| {
+        let path = format!("/api/projects/{pid}/jobs/{jid}/events?{q}");
+        let t = &t;
+        async move { t.get(&path).await }
+    };
+    // A full page (kept), and the page after it, short (read afresh each time).
+    let full = page("limit=2").await.ok();
+    assert_eq!(
+        (full["next_after"].as_i64(), full["job_status"].as_str()),
+        (Some(2), Some("running"))
+    );
+    let short = page("after=2&limit=2").await.ok();
+    assert_eq!(short["events"].as_array().unwrap().len(), 1);
+    // More events and a finished job: the kept page keeps its events and shows the job now.
+    let batch = json!({"events": [event(3)]});
+    t.agent_post("/agent/events", &token, batch).await.ok();
+    let body = json!({"host_id": "h", "outcome": "failed", "exit_code": 1});
+    finish(&t, &jid, body).await.ok();
+    let again = page("limit=2").await.ok();
+    assert_eq!(again["events"], full["events"]);
+    assert_eq!(
+        (again["next_after"].as_i64(), again["job_status"].as_str()),
+        (Some(2), Some("failed"))
+    );
+    let grown = page("after=2&limit=2").await.ok();
+    let summaries: Vec<&str> = grown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(summaries, ["e2", "e3"], "a short page is never served stale");
+}

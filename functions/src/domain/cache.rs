@@ -17,19 +17,24 @@ use crate::{Error, Result};
 /// version it was built at.
 pub struct Versioned<K, V = Bytes> {
     entries: Mutex<HashMap<K, (i64, V)>>,
+    /// Keys kept; beyond it the cache starts over (busy ones come back on their next read).
+    capacity: usize,
 }
 
 impl<K, V> Default for Versioned<K, V> {
     fn default() -> Self {
-        Versioned {
-            entries: Mutex::new(HashMap::new()),
-        }
+        Versioned::with_capacity(256)
     }
 }
 
-/// Keys kept per read; beyond it the cache starts over (busy ones come back on their
-/// next read).
-const MAX_KEYS: usize = 256;
+impl<K, V> Versioned<K, V> {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Versioned {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+}
 
 impl<K: Hash + Eq, V: Clone> Versioned<K, V> {
     /// What was built at `version`, if that is the one kept.
@@ -44,7 +49,7 @@ impl<K: Hash + Eq, V: Clone> Versioned<K, V> {
     /// Keeps `value` as what `key` reads at `version`; gives it back.
     pub fn keep(&self, key: K, version: i64, value: V) -> V {
         let mut entries = self.entries.lock().expect("versioned cache");
-        if entries.len() >= MAX_KEYS {
+        if entries.len() >= self.capacity {
             entries.clear();
         }
         entries.insert(key, (version, value.clone()));

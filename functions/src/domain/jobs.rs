@@ -1,6 +1,7 @@
 //! The job life cycle: claim → heartbeat → finish, plus cancel, retry, logs and the
 //! scheduler's repairs (re-send unsent outbox rows, recover expired leases).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use terarchitect_protocol::{
@@ -8,6 +9,9 @@ use terarchitect_protocol::{
     Heartbeat, Job, JobId, JobStatus, Outcome, ProjectId, TicketId, Validate, WorkerContext,
 };
 
+use axum::body::Bytes;
+
+use super::cache::{self, Versioned};
 use super::lifecycle::{self, ColumnChange, Event, JobState, Transition};
 use super::page::{Key, Page, PageRequest, Slice};
 use super::queue::{self, JobTx};
@@ -285,6 +289,45 @@ pub async fn events(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<
         job_output_tokens: job.output_tokens,
         job_cost_nano_usd: job.cost_nano_usd,
     })
+}
+
+/// [`events`] as JSON. A full page never changes (events are only ever appended, in
+/// `seq` order), so the last few full pages read are kept and only the job's own figures
+/// are read afresh: a client following a long log, or many reading it, costs one job read.
+pub async fn events_json(app: &App, job_id: JobId, after: i64, limit: i64) -> Result<Bytes> {
+    /// (job, after, limit) → (the events' JSON, next_after).
+    type FullPages = Versioned<(JobId, i64, i64), (Bytes, i64)>;
+    static FULL_PAGES: OnceLock<FullPages> = OnceLock::new();
+    let cache = FULL_PAGES.get_or_init(|| Versioned::with_capacity(32));
+    let (after, limit) = (after.max(0), super::page::check_limit(limit, MAX_PAGE)?);
+    let job = store::jobs::get(&app.db, job_id).await?;
+    let key = (job_id, after, limit);
+    let (events, next_after) = match cache.get(&key, 0) {
+        Some(page) => page,
+        None => {
+            let events = store::jobs::events(&app.db, job_id, after, limit).await?;
+            let next_after = events.last().map_or(after, |e| e.seq);
+            let page = (cache::json(&events)?, next_after);
+            if events.len() as i64 == limit {
+                cache.keep(key, 0, page.clone());
+            }
+            page
+        }
+    };
+    let rest = cache::json(&serde_json::json!({
+        "next_after": next_after,
+        "job_status": job.status,
+        "job_input_tokens": job.input_tokens,
+        "job_output_tokens": job.output_tokens,
+        "job_cost_nano_usd": job.cost_nano_usd,
+    }))?;
+    // `{"events":[…],` and the rest of the object after its `{`.
+    let mut body = Vec::with_capacity(events.len() + rest.len() + 12);
+    body.extend_from_slice(b"{\"events\":");
+    body.extend_from_slice(&events);
+    body.push(b',');
+    body.extend_from_slice(&rest[1..]);
+    Ok(Bytes::from(body))
 }
 
 /// The running job a job token belongs to.

@@ -1,8 +1,8 @@
 //! A ticket's jobs, one job, its log, and cancelling or retrying it.
 
 use axum::extract::State as S;
-use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use terarchitect_protocol::{ErrorBody, EventPage, Job, JobId, ProjectId, TicketId};
 use utoipa_axum::router::OpenApiRouter;
@@ -65,9 +65,10 @@ async fn job_events(
     s: S<State>,
     Path((pid, jid)): Path<(ProjectId, JobId)>,
     Query(q): Query<EventsQuery>,
-) -> JsonResult<EventPage> {
+) -> Result<Response> {
     domain::jobs::of_project(&s, pid, jid).await?;
-    Ok(Json(domain::jobs::events(&s, jid, q.after, q.limit).await?))
+    let body = domain::jobs::events_json(&s, jid, q.after, q.limit).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[utoipa::path(post, path = "/api/projects/{pid}/jobs/{jid}/cancel", tag = "jobs", params(("pid" = Uuid, Path, description = "project id"), ("jid" = Uuid, Path, description = "job id")), responses((status = 200, body = Job), (status = "4XX", body = ErrorBody)))]

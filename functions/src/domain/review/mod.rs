@@ -17,7 +17,10 @@ use terarchitect_protocol::{
     ReviewListItem, ReviewSummary, TicketId, Validate,
 };
 
+use std::sync::OnceLock;
+
 use super::App;
+use super::cache::Versioned;
 use super::github::{Acting, GitHubError, Repo};
 use super::page::{Key, Page, PageRequest};
 use crate::store;
@@ -187,14 +190,35 @@ pub async fn merge(app: &App, project_id: ProjectId, ticket_id: TicketId, input:
     })
 }
 
+/// The In Review column's tickets that have a PR (board data: the first page is kept per
+/// project and page size until `board_version` moves, so an empty review list costs one
+/// read).
+async fn in_review(app: &App, project_id: ProjectId, page: PageRequest) -> Result<Page<terarchitect_protocol::Ticket>> {
+    /// (project, limit) → (the page's tickets, the next cursor).
+    type FirstPages = Versioned<(ProjectId, i64), (Vec<terarchitect_protocol::Ticket>, Option<String>)>;
+    static FIRST_PAGES: OnceLock<FirstPages> = OnceLock::new();
+    let cache = FIRST_PAGES.get_or_init(Versioned::default);
+    let version = store::projects::board_version(&app.db, project_id).await?;
+    let key = (project_id, page.limit());
+    if page.is_first()
+        && let Some((items, next)) = cache.get(&key, version)
+    {
+        return Ok(Page { items, next });
+    }
+    let column = store::board::by_role(&app.db, project_id, ColumnRole::InReview).await?;
+    let rows = store::tickets::with_pr_in_column(&app.db, project_id, column.id, page.slice()).await?;
+    let Page { items, next } = page.page(rows, |t| Key::new(t.created_at, t.id));
+    if page.is_first() {
+        cache.keep(key, version, (items.clone(), next.clone()));
+    }
+    Ok(Page { items, next })
+}
+
 /// The In Review column's tickets that have a PR, each with its PR's state from GitHub
 /// (read concurrently), a page at a time so one request's GitHub calls stay bounded. A PR
 /// that cannot be read gives an item with `error` instead of failing the list.
 pub async fn list(app: &App, project_id: ProjectId, page: PageRequest) -> Result<Page<ReviewListItem>> {
-    store::projects::get(&app.db, project_id).await?;
-    let column = store::board::by_role(&app.db, project_id, ColumnRole::InReview).await?;
-    let rows = store::tickets::with_pr_in_column(&app.db, project_id, column.id, page.slice()).await?;
-    let Page { items: tickets, next } = page.page(rows, |t| Key::new(t.created_at, t.id));
+    let Page { items: tickets, next } = in_review(app, project_id, page).await?;
     if tickets.is_empty() {
         return Ok(Page {
             items: Vec::new(),
