@@ -666,6 +666,16 @@ async fn the_review_list_shows_each_pr_and_survives_one_failing() {
         ),
         (Some("closed"), Some(false), Some(0))
     );
+    // Read right after a write: a ticket that leaves review leaves the (cached) list at once.
+    r.t.move_to(&r.pid, &c, "done").await.ok();
+    let list = r.t.get(&format!("/api/projects/{}/review", r.pid)).await.ok();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ticket"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()]);
 
     // Without a token every item says what to configure; the list itself still answers.
     r.t.put(
