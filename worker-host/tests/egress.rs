@@ -54,7 +54,16 @@ async fn an_agent_reaches_only_terarchitect_and_the_allowed_hosts() {
         .unwrap_err();
     assert!(err.to_string().contains("host name"), "{err}");
 
+    // A job network an earlier life of this host left without its container is swept
+    // when the host starts.
+    let host_label = format!("terarchitect.host-id={}", env.host_id);
+    let orphan = format!("terarchitect-job-orphan-{}", env.host_id);
+    docker(&["network", "create", "--internal", "--label", &host_label, &orphan]);
     let host = RunningHost::docker(env.config(1)).await;
+    eventually("the orphan network is swept", secs(20), || async {
+        (!networks_with_label(&host_label).contains(&orphan)).then_some(())
+    })
+    .await;
     // Two jobs: a ticket title (the script) holds at most 200 characters.
     let fetches = env
         .queue_job(&format!(
@@ -125,7 +134,6 @@ async fn an_agent_reaches_only_terarchitect_and_the_allowed_hosts() {
         "{refused:#?}"
     );
     // The job's network goes with its container.
-    let host_label = format!("terarchitect.host-id={}", env.host_id);
     eventually("the job network is removed", secs(20), || async {
         networks_with_label(&host_label).is_empty().then_some(())
     })

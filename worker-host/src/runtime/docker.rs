@@ -14,8 +14,8 @@ use bollard::models::{
     NetworkCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, stream};
@@ -77,6 +77,8 @@ pub struct DockerRuntime {
     egress: Option<Arc<Egress>>,
     /// The proxy serving each job network, by network name.
     proxies: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Job networks being set up by `start` right now (never swept as orphans).
+    starting: Mutex<std::collections::HashSet<String>>,
 }
 
 fn classify(e: DockerError) -> RuntimeError {
@@ -104,6 +106,7 @@ impl DockerRuntime {
             settings,
             egress: None,
             proxies: Mutex::new(HashMap::new()),
+            starting: Mutex::new(Default::default()),
         })
     }
 
@@ -291,6 +294,38 @@ impl DockerRuntime {
         }
     }
 
+    /// Removes this host's job networks that no container uses any more (a host that died
+    /// between creating a job's network and its container, say), except those being set
+    /// up or served now.
+    async fn sweep_networks(&self, host_id: &str, agents: &[Existing]) {
+        if self.egress.is_none() {
+            return;
+        }
+        let Ok(docker) = self.client().await else { return };
+        let opts = ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{LABEL_HOST}={host_id}")],
+            )])),
+        };
+        let Ok(networks) = docker.list_networks(Some(opts)).await else {
+            return;
+        };
+        let mut names = Vec::new();
+        for a in agents {
+            names.extend(self.container_name(&a.id).await);
+        }
+        for name in networks.into_iter().filter_map(|n| n.name) {
+            let busy = names.contains(&name)
+                || self.starting.lock().expect("starting").contains(&name)
+                || self.proxies.lock().expect("proxies").contains_key(&name);
+            if !busy {
+                tracing::info!(network = name, "removing a job network no agent uses");
+                self.drop_network(&name).await;
+            }
+        }
+    }
+
     /// Removes the container only (its network stays).
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = RemoveContainerOptions {
@@ -353,10 +388,12 @@ impl Runtime for DockerRuntime {
     async fn start(&self, spec: &AgentSpec) -> Result<String, RuntimeError> {
         // One name per job attempt: the engine itself refuses a second container for it.
         let name = format!("terarchitect-job-{}-{}", spec.job_id, spec.attempt);
+        self.starting.lock().expect("starting").insert(name.clone());
         let started = self.start_named(&name, spec).await;
         if started.is_err() {
             self.drop_network(&name).await;
         }
+        self.starting.lock().expect("starting").remove(&name);
         started
     }
 
@@ -516,6 +553,7 @@ impl Runtime for DockerRuntime {
             }
             out.push(Existing { id, job_id, state });
         }
+        self.sweep_networks(host_id, &out).await;
         Ok(out)
     }
 }
