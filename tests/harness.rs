@@ -316,7 +316,8 @@ impl System {
             .set("POLL_WAIT_SECS", "1")
             // The stand-in serves git over plain http on the Docker bridge.
             .set("GIT_PROXY_PLAIN_HTTP_HOSTS", &self.gateway)
-            .set("GIT_PROXY_LISTEN", format!("0.0.0.0:{}", self.git_proxy_port))
+            // Loopback only: agents reach it through their job's egress proxy.
+            .set("GIT_PROXY_LISTEN", format!("127.0.0.1:{}", self.git_proxy_port))
             .set("RUST_LOG", "info");
         let log = Log::Append(artifacts().join(format!("{}.log", self.host_id)));
         self.host = Some(worker_host(&bin_dir().join("worker-host"), &env, &log).unwrap());

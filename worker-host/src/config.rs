@@ -171,9 +171,11 @@ pub struct Config {
     /// project's GitHub token (which no container sees) and refuses pushes to any ref but
     /// the job's `ticket-{id}` branch. Keep the port across restarts: running agents keep
     /// the URL they were started with (port 0, any free port, only suits a host that is
-    /// never restarted under running agents, such as tests').
-    #[arg(long, env = "GIT_PROXY_LISTEN", default_value = "0.0.0.0:7311")]
-    pub git_proxy_listen: String,
+    /// never restarted under running agents, such as tests'). Default: `127.0.0.1:7311`
+    /// behind the egress allowlist (agents reach it through their job's proxy, nothing else
+    /// needs to), `0.0.0.0:7311` otherwise.
+    #[arg(long, env = "GIT_PROXY_LISTEN")]
+    pub git_proxy_listen: Option<String>,
 
     /// The git proxy's base URL as agents reach it. Default: http://host.docker.internal:PORT
     /// (docker runtime), http://127.0.0.1:PORT (local). The ecs runtime needs it set (the
@@ -210,6 +212,17 @@ impl Config {
     pub fn host_id(&self) -> String {
         self.host_id.clone().unwrap_or_else(hostname)
     }
+    /// Where the git proxy listens (see `git_proxy_listen`).
+    pub fn git_proxy_listen(&self) -> String {
+        let behind_egress = self.runtime == RuntimeKind::Docker && self.egress == EgressMode::Allowlist;
+        let default = if behind_egress {
+            "127.0.0.1:7311"
+        } else {
+            "0.0.0.0:7311"
+        };
+        self.git_proxy_listen.clone().unwrap_or_else(|| default.into())
+    }
+
     pub fn agent_api_url(&self) -> &str {
         self.agent_api_url.as_deref().unwrap_or(&self.api_url)
     }

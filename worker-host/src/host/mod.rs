@@ -156,10 +156,11 @@ impl<R: Runtime> Host<R> {
 impl<R: Runtime> Inner<R> {
     /// Starts the git proxy agents clone and push through (`git_proxy`).
     async fn start_git_proxy(&self) {
-        let listener = match tokio::net::TcpListener::bind(&self.cfg.git_proxy_listen).await {
+        let listen = self.cfg.git_proxy_listen();
+        let listener = match tokio::net::TcpListener::bind(&listen).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::error!(listen = %self.cfg.git_proxy_listen, error = %e, "the git proxy cannot listen: agents will not reach their repositories");
+                tracing::error!(%listen, error = %e, "the git proxy cannot listen: agents will not reach their repositories");
                 return;
             }
         };

@@ -165,7 +165,7 @@ impl Env {
             "--agent-args=--from-title".into(),
             "--isolation=plain".into(),
             // Many hosts at once in the tests: each its own port.
-            "--git-proxy-listen=0.0.0.0:0".into(),
+            "--git-proxy-listen=127.0.0.1:0".into(),
             "--agent-cpus=0.5".into(),
             "--agent-memory-mb=64".into(),
             "--agent-pids-limit=64".into(),
