@@ -802,10 +802,7 @@ async fn worker_conflicts_say_whether_the_lease_was_lost_or_the_job_finished_or_
 async fn a_full_events_page_read_again_shows_the_jobs_figures_as_they_are_now() {
     let t = TestApp::new().await;
     let (pid, _, jid) = ticket_in_progress(&t).await;
-    let token = claim(&t, &jid, "h").await.ok()["job_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = t.claimed(&jid).await;
     let event = |n: usize| json!({"event_id": uuid::Uuid::new_v4(), "phase": "execute", "step": "worker", "summary": format!("e{n}")});
     let batch = json!({"events": (0..3).map(event).collect::<Vec<_>>()});
     t.agent_post("/agent/events", &token, batch).await.ok();

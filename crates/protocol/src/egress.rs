@@ -51,12 +51,15 @@ impl HostPattern {
         Ok(HostPattern { host, wildcard, port })
     }
 
-    /// A comma- or whitespace-separated list; empty entries are skipped.
-    pub fn parse_list(list: &str) -> Result<Vec<HostPattern>, String> {
-        let entries: Vec<&str> = list
-            .split(|c: char| c == ',' || c.is_whitespace())
+    /// The entries of a comma- or whitespace-separated list, empty ones skipped.
+    pub fn entries(list: &str) -> impl Iterator<Item = &str> {
+        list.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|e| !e.is_empty())
-            .collect();
+    }
+
+    /// A whole list, every entry checked.
+    pub fn parse_list(list: &str) -> Result<Vec<HostPattern>, String> {
+        let entries: Vec<&str> = HostPattern::entries(list).collect();
         if entries.len() > MAX_HOST_PATTERNS {
             return Err(format!("at most {MAX_HOST_PATTERNS} hosts"));
         }

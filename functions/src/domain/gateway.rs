@@ -190,9 +190,10 @@ async fn check_budget(app: &App, job: &Job, budget: &super::settings::Budget) ->
         if tokens.is_none() && nano_usd.is_none() {
             continue;
         }
-        let used = match whose {
-            "ticket" => store::usage::ticket_totals(&app.db, job.ticket_id).await?,
-            _ => store::usage::project_totals(&app.db, job.project_id).await?,
+        let used = if whose == "ticket" {
+            store::usage::ticket_totals(&app.db, job.ticket_id).await?
+        } else {
+            store::usage::project_totals(&app.db, job.project_id).await?
         };
         if let Some(limit) = tokens.filter(|l| used.tokens() >= *l) {
             return Err(Error::BudgetExhausted(format!(

@@ -346,8 +346,7 @@ pub async fn egress_allow(app: &App, project_id: ProjectId) -> Result<Vec<String
     let effective = Effective::load(app, Some(project_id)).await?;
     let list = effective.text(app, SettingKey::EgressAllow)?.unwrap_or_default();
     // Checked when set; an entry that no longer parses allows nothing.
-    Ok(list
-        .split(|c: char| c == ',' || c.is_whitespace())
+    Ok(HostPattern::entries(&list)
         .filter_map(|e| HostPattern::parse(e).ok())
         .map(|p| p.to_string())
         .collect())

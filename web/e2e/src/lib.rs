@@ -58,6 +58,20 @@ pub struct Stack {
     _procs: Vec<ProcessGroup>,
 }
 
+/// Runs `test` against a fresh stack and browser: on failure the page is saved as
+/// `failure-{name}.png`; both are cleaned up either way.
+pub async fn in_browser(name: &str, test: impl AsyncFnOnce(&Stack, &Browser) -> Res<()>) -> Res<()> {
+    let s = Stack::start().await?;
+    let b = Browser::start().await?;
+    let r = test(&s, &b).await;
+    if r.is_err() {
+        let _ = b.screenshot(&format!("failure-{name}.png")).await;
+    }
+    b.close().await;
+    s.cleanup().await;
+    r
+}
+
 impl Stack {
     pub async fn start() -> Res<Stack> {
         let db = TestDb::new().await;

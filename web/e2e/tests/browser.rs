@@ -76,15 +76,7 @@ fn column_of(board: &Value, ticket: &str) -> Option<(String, usize)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_in_a_browser() -> Res<()> {
-    let s = Stack::start().await?;
-    let b = Browser::start().await?;
-    let r = flow(&s, &b).await;
-    if r.is_err() {
-        let _ = b.screenshot("failure-flow.png").await;
-    }
-    b.close().await;
-    s.cleanup().await;
-    r
+    in_browser("flow", flow).await
 }
 
 async fn flow(s: &Stack, b: &Browser) -> Res<()> {
@@ -943,15 +935,7 @@ async fn flow(s: &Stack, b: &Browser) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_of_500_tickets_renders_fast() -> Res<()> {
-    let s = Stack::start().await?;
-    let b = Browser::start().await?;
-    let r = big_board(&s, &b).await;
-    if r.is_err() {
-        let _ = b.screenshot("failure-500.png").await;
-    }
-    b.close().await;
-    s.cleanup().await;
-    r
+    in_browser("500", big_board).await
 }
 
 async fn big_board(s: &Stack, b: &Browser) -> Res<()> {

@@ -9,15 +9,7 @@ use terarchitect_web_e2e::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_budget_shows_on_the_board_and_the_ticket_page() -> Res<()> {
-    let s = Stack::start().await?;
-    let b = Browser::start().await?;
-    let r = budget_flow(&s, &b).await;
-    if r.is_err() {
-        let _ = b.screenshot("failure-budget.png").await;
-    }
-    b.close().await;
-    s.cleanup().await;
-    r
+    in_browser("budget", budget_flow).await
 }
 
 async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
@@ -97,14 +89,13 @@ async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     let card = format!("[data-ticket-id=\"{tid}\"]");
     b.wait_for(&format!("{card} .card-budget")).await?;
-    assert_eq!(
-        b.text_of(&format!("{card} .card-budget")).await?,
-        "0 / 100 tokens · $0 / $1.00"
-    );
-    assert_eq!(
-        b.text_of("#project-usage").await?,
-        "0 tokens ($0) used, 1,000 of 1,000 tokens and $10.00 of $10.00 left"
-    );
+    board_says(
+        b,
+        &card,
+        "0 / 100 tokens · $0 / $1.00",
+        "0 tokens ($0) used, 1,000 of 1,000 tokens and $10.00 of $10.00 left",
+    )
+    .await?;
 
     // 60 tokens metered: the board follows on its own.
     assert_eq!(chat().await?.0, 200);
@@ -180,14 +171,20 @@ async fn budget_flow(s: &Stack, b: &Browser) -> Res<()> {
 
     b.client.goto(&format!("{}/projects/{pid}", s.base)).await?;
     b.wait_for(&format!("{card} .card-budget.spent")).await?;
-    assert_eq!(
-        b.text_of(&format!("{card} .card-budget")).await?,
-        "120 / 100 tokens · $0.1600 / $1.00: budget spent"
-    );
-    assert_eq!(
-        b.text_of("#project-usage").await?,
-        "120 tokens ($0.1600) used, 880 of 1,000 tokens and $9.84 of $10.00 left"
-    );
+    board_says(
+        b,
+        &card,
+        "120 / 100 tokens · $0.1600 / $1.00: budget spent",
+        "120 tokens ($0.1600) used, 880 of 1,000 tokens and $9.84 of $10.00 left",
+    )
+    .await?;
     b.screenshot("21-board-budget-spent.png").await?;
+    Ok(())
+}
+
+/// The card's budget line and the project's usage line read exactly so.
+async fn board_says(b: &Browser, card: &str, card_text: &str, usage_text: &str) -> Res<()> {
+    assert_eq!(b.text_of(&format!("{card} .card-budget")).await?, card_text);
+    assert_eq!(b.text_of("#project-usage").await?, usage_text);
     Ok(())
 }

@@ -106,15 +106,7 @@ async fn ticket_in_review(s: &Stack, gh: &GitHubStandIn, pid: &str, title: &str,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewing_a_pull_request_in_the_browser() -> Res<()> {
     let gh = GitHubStandIn::start().await;
-    let s = Stack::start().await?;
-    let b = Browser::start().await?;
-    let r = review_flow(&s, &b, &gh).await;
-    if r.is_err() {
-        let _ = b.screenshot("failure-review.png").await;
-    }
-    b.close().await;
-    s.cleanup().await;
-    r
+    in_browser("review", async |s, b| review_flow(s, b, &gh).await).await
 }
 
 async fn review_flow(s: &Stack, b: &Browser, gh: &GitHubStandIn) -> Res<()> {
