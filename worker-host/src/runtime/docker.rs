@@ -162,20 +162,17 @@ impl DockerRuntime {
         net.ipam?.config?.into_iter().find_map(|c| c.gateway?.parse().ok())
     }
 
-    /// Serves the job's proxy at its network's gateway (once per network).
+    /// Serves the job's proxy at its network's `gateway` (once per network).
     async fn serve_egress(
         &self,
         egress: &Arc<Egress>,
         name: &str,
+        gateway: Ipv4Addr,
         job: JobId,
         policy: &Policy,
-    ) -> Result<Ipv4Addr, RuntimeError> {
-        let gateway = self
-            .gateway(name)
-            .await
-            .ok_or_else(|| RuntimeError::Start(format!("the job network {name} has no gateway")))?;
+    ) -> Result<(), RuntimeError> {
         if self.proxies.lock().expect("proxies").contains_key(name) {
-            return Ok(gateway);
+            return Ok(());
         }
         let listener = tokio::net::TcpListener::bind((gateway, egress.port))
             .await
@@ -190,7 +187,7 @@ impl DockerRuntime {
         if let Some(old) = self.proxies.lock().expect("proxies").insert(name.to_string(), handle) {
             old.abort();
         }
-        Ok(gateway)
+        Ok(())
     }
 
     /// Stops the job network's proxy and removes the network.
@@ -219,8 +216,9 @@ impl DockerRuntime {
         let mut host_config = s.host_config();
         let mut env: Vec<(String, String)> = spec.env.clone();
         if let Some(egress) = &self.egress {
-            self.job_network(egress, name, &spec.host_id).await?;
-            let gateway = self.serve_egress(egress, name, spec.job_id, &spec.egress).await?;
+            let gateway = self.job_network(egress, name, &spec.host_id).await?;
+            self.serve_egress(egress, name, gateway, spec.job_id, &spec.egress)
+                .await?;
             let proxy = format!("http://{gateway}:{}", egress.port);
             // Git straight to the job's proxy (libgit2 sends plain http through no proxy),
             // which passes it on to the git proxy.
@@ -544,7 +542,10 @@ impl Runtime for DockerRuntime {
                 (&self.egress, state, policy, name)
             {
                 let served = match serde_json::from_str::<Policy>(policy) {
-                    Ok(p) => self.serve_egress(egress, name, job_id, &p).await.map(|_| ()),
+                    Ok(p) => match self.gateway(name).await {
+                        Some(gateway) => self.serve_egress(egress, name, gateway, job_id, &p).await,
+                        None => Err(RuntimeError::Other(format!("the job network {name} is gone"))),
+                    },
                     Err(e) => Err(RuntimeError::Other(e.to_string())),
                 };
                 if let Err(e) = served {
