@@ -314,19 +314,24 @@ pub async fn events_json(app: &App, job_id: JobId, after: i64, limit: i64) -> Re
             page
         }
     };
-    let rest = cache::json(&serde_json::json!({
-        "next_after": next_after,
-        "job_status": job.status,
-        "job_input_tokens": job.input_tokens,
-        "job_output_tokens": job.output_tokens,
-        "job_cost_nano_usd": job.cost_nano_usd,
-    }))?;
-    // `{"events":[…],` and the rest of the object after its `{`.
-    let mut body = Vec::with_capacity(events.len() + rest.len() + 12);
-    body.extend_from_slice(b"{\"events\":");
+    // The page without its events, as `EventPage` serialises it, with the events put in.
+    let empty = cache::json(&EventPage {
+        events: Vec::new(),
+        next_after,
+        job_status: job.status,
+        job_input_tokens: job.input_tokens,
+        job_output_tokens: job.output_tokens,
+        job_cost_nano_usd: job.cost_nano_usd,
+    })?;
+    const HEAD: &[u8] = b"{\"events\":";
+    let rest = empty
+        .strip_prefix(HEAD)
+        .and_then(|r| r.strip_prefix(b"[]"))
+        .ok_or_else(|| Error::Internal("an EventPage no longer starts with its events".into()))?;
+    let mut body = Vec::with_capacity(HEAD.len() + events.len() + rest.len());
+    body.extend_from_slice(HEAD);
     body.extend_from_slice(&events);
-    body.push(b',');
-    body.extend_from_slice(&rest[1..]);
+    body.extend_from_slice(rest);
     Ok(Bytes::from(body))
 }
 
